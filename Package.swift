@@ -1,0 +1,60 @@
+// swift-tools-version: 6.1
+// RedML: a durable model registry and ML job queue for Swift servers.
+import PackageDescription
+
+let package = Package(
+    name: "RedML",
+    platforms: [.macOS(.v15)],
+    products: [
+        // The umbrella: `import RedML` brings the public API and the embedded SQLite default.
+        .library(name: "RedML", targets: ["RedML"]),
+        .library(name: "RedMLCore", targets: ["RedMLCore"]),
+        .library(name: "RedMLPersistence", targets: ["RedMLPersistence"]),
+        .library(name: "RedMLSQLite", targets: ["RedMLSQLite"]),
+        // The shared conformance suite, for anyone writing a backend.
+        .library(name: "RedMLTesting", targets: ["RedMLTesting"]),
+        .executable(name: "redml-bench", targets: ["RedMLBench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Core types shared by every layer: namespaces, key helpers.
+        .target(name: "RedMLCore"),
+        // The persistence protocol, its error, batches, blobs and the in-memory backend.
+        .target(
+            name: "RedMLPersistence",
+            dependencies: [
+                "RedMLCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The durable embedded backend: one SQLite file through GRDB.
+        .target(
+            name: "RedMLSQLite",
+            dependencies: [
+                "RedMLPersistence",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // One conformance suite that every backend must pass.
+        .target(name: "RedMLTesting", dependencies: ["RedMLPersistence"]),
+        // The umbrella module.
+        .target(name: "RedML", dependencies: ["RedMLCore", "RedMLPersistence", "RedMLSQLite"]),
+        // `swift run -c release redml-bench persistence`
+        .executableTarget(name: "RedMLBench", dependencies: ["RedML"]),
+        // A child process the crash and multi-process tests start and kill.
+        .executableTarget(name: "RedMLTestAgent", dependencies: ["RedML"]),
+        .testTarget(
+            name: "RedMLPersistenceTests",
+            dependencies: ["RedML", "RedMLTesting"]
+        ),
+        .testTarget(
+            name: "RedMLSQLiteTests",
+            dependencies: ["RedML", "RedMLTesting", "RedMLTestAgent"]
+        ),
+    ]
+)

@@ -1,0 +1,4 @@
+// The umbrella module: `import RedML` is all an app needs.
+@_exported import RedMLCore
+@_exported import RedMLPersistence
+@_exported import RedMLSQLite

@@ -1,0 +1,63 @@
+/// Builds and parses the keys that records are stored under.
+///
+/// Every caller builds keys through these helpers, so a future change of key
+/// format happens in one place. The formats are part of the on-disk contract.
+public enum MLKey {
+    /// The key of a model record: the model's name itself.
+    public static func model(_ name: String) -> String {
+        name
+    }
+
+    /// The key of a model version record, for example `spam_classifier@v42`.
+    public static func modelVersion(_ model: String, _ version: UInt32) -> String {
+        "\(model)@v\(version)"
+    }
+
+    /// The key of a job record: 32 lowercase hex digits, zero-padded, so that
+    /// keys sort in id order.
+    public static func job(_ id: UInt128) -> String {
+        let hex = String(id, radix: 16)
+        return String(repeating: "0", count: 32 - hex.utf8.count) + hex
+    }
+
+    /// Parses a ``job(_:)`` key back into an id.
+    ///
+    /// Returns `nil` unless `raw` is exactly 32 hex digits, so that a sweep over
+    /// stored keys skips a malformed record instead of failing on it.
+    public static func parseJob(_ raw: String) -> UInt128? {
+        let utf8 = raw.utf8
+        guard utf8.count == 32, utf8.allSatisfy(\.isASCIIHexDigit) else { return nil }
+        return UInt128(raw, radix: 16)
+    }
+
+    /// Parses a ``modelVersion(_:_:)`` key back into its model and version.
+    ///
+    /// It splits at the *last* `@v`, so model names may contain `@`:
+    /// `weird@name@v7` gives `("weird@name", 7)`. It returns `nil` when the part
+    /// after `@v` is not a decimal number that fits in 32 bits.
+    public static func parseModelVersion(_ raw: String) -> (model: String, version: UInt32)? {
+        let bytes = Array(raw.utf8)
+        guard bytes.count >= 3 else { return nil }
+        // `@` is ASCII, so splitting at its byte offset keeps both halves valid UTF-8.
+        guard
+            let at = (0...(bytes.count - 2)).reversed().first(where: {
+                bytes[$0] == UInt8(ascii: "@") && bytes[$0 + 1] == UInt8(ascii: "v")
+            })
+        else { return nil }
+        let digits = bytes[(at + 2)...]
+        guard !digits.isEmpty, digits.allSatisfy(\.isASCIIDigit),
+            let version = UInt32(String(decoding: digits, as: UTF8.self))
+        else { return nil }
+        return (String(decoding: bytes[..<at], as: UTF8.self), version)
+    }
+}
+
+extension UInt8 {
+    fileprivate var isASCIIDigit: Bool { self >= UInt8(ascii: "0") && self <= UInt8(ascii: "9") }
+
+    fileprivate var isASCIIHexDigit: Bool {
+        isASCIIDigit
+            || (self >= UInt8(ascii: "a") && self <= UInt8(ascii: "f"))
+            || (self >= UInt8(ascii: "A") && self <= UInt8(ascii: "F"))
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import Synchronization
+
+/// A thread-safe store held in memory: the test and default backend.
+///
+/// Every reference to one instance shares its state. Lookups are hash-table
+/// lookups, ``list(namespace:)`` costs time proportional to that namespace
+/// only, and paging walks a lazily sorted index of the namespace's keys.
+/// Nothing survives the process; use ``SQLiteMLPersistence`` for that.
+public final class InMemoryMLPersistence: MLStore {
+    private let state = Mutex(InMemoryState())
+
+    /// The chunk size blobs are cut into. 1 MiB unless set at creation.
+    public let blobChunkSize: Int
+
+    /// Creates an empty store.
+    public init(blobChunkSize: Int = 1 << 20) {
+        precondition(blobChunkSize > 0, "blobChunkSize must be positive")
+        self.blobChunkSize = blobChunkSize
+    }
+
+    // MARK: The seed's contract
+
+    public func put(namespace: String, key: String, value: String) async throws {
+        state.withLock { state in
+            let revision = state.nextRevision()
+            state.put(namespace, key, value, revision: revision)
+        }
+    }
+
+    public func get(namespace: String, key: String) async throws -> String? {
+        state.withLock { $0.current(namespace, key)?.value }
+    }
+
+    public func delete(namespace: String, key: String) async throws {
+        state.withLock { $0.delete(namespace, key) }
+    }
+
+    public func list(namespace: String) async throws -> [(key: String, value: String)] {
+        state.withLock { state in
+            guard let entries = state.namespaces[namespace]?.entries else { return [] }
+            return entries.map { (key: $0.key, value: $0.value.value) }
+        }
+    }
+
+    // MARK: Entries, batches and pages
+
+    public func entry(namespace: String, key: String) async throws -> MLEntry? {
+        state.withLock { state in
+            state.current(namespace, key).map {
+                MLEntry(key: key, value: $0.value, revision: MLRevision(rawValue: $0.revision))
+            }
+        }
+    }
+
+    @discardableResult
+    public func commit(_ batch: MLBatch) async throws -> MLRevision {
+        try state.withLock { state in
+            try InMemoryBatch.validate(batch, against: state)
+            let revision = batch.isEmpty ? state.revision : state.nextRevision()
+            InMemoryBatch.apply(batch, to: &state, revision: revision)
+            return MLRevision(rawValue: revision)
+        }
+    }
+
+    public func page(namespace: String, _ request: MLPageRequest) async throws -> MLPage {
+        try request.validate()
+        return state.withLock { state in
+            state.namespaces[namespace]?.refreshIndex()
+            guard let space = state.namespaces[namespace] else { return MLPage(entries: [], nextCursor: nil) }
+            return Self.page(of: space, request)
+        }
+    }
+
+    private static func page(of space: InMemoryState.Namespace, _ request: MLPageRequest) -> MLPage {
+        let index = space.index
+        let keys = index.sorted
+        // Narrow [low, high) to the keys the prefix and the cursor allow, then walk it.
+        var low = 0
+        var high = keys.count
+        if let prefix = request.prefix {
+            low = index.lowerBound(prefix)
+            high = index.partitionPoint { MLKeyOrder.less($0, prefix) || $0.utf8.starts(with: prefix.utf8) }
+        }
+        if let after = request.after {
+            if request.order.isDescending {
+                high = min(high, index.lowerBound(after))
+            } else {
+                low = max(low, index.upperBound(after))
+            }
+        }
+        var found: [MLEntry] = []
+        found.reserveCapacity(min(request.limit, max(0, high - low)))
+        var more = false
+        let positions: any Sequence<Int> = request.order.isDescending
+            ? AnySequence((low..<max(low, high)).reversed()) : AnySequence(low..<max(low, high))
+        for position in positions {
+            let key = keys[position]
+            guard let stored = space.entries[key] else { continue }  // deleted since the last merge
+            if found.count == request.limit {
+                more = true
+                break
+            }
+            found.append(MLEntry(key: key, value: stored.value, revision: MLRevision(rawValue: stored.revision)))
+        }
+        return MLPage(entries: found, nextCursor: more ? found.last?.key : nil)
+    }
+
+    // MARK: Blobs
+
+    public func beginBlobUpload() async throws -> MLBlobUploadID {
+        state.withLock { state in
+            state.lastUploadID += 1
+            state.uploads[state.lastUploadID] = InMemoryState.Upload(startedAt: Date())
+            return MLBlobUploadID(rawValue: state.lastUploadID)
+        }
+    }
+
+    public func appendBlobChunk(_ chunk: Data, index: Int, to upload: MLBlobUploadID) async throws {
+        try state.withLock { state in
+            guard var pending = state.uploads[upload.rawValue], pending.sealed == nil else {
+                throw MLPersistenceError.invalidArgument("\(upload) is not open for writing")
+            }
+            guard index == pending.chunks.count else {
+                throw MLPersistenceError.invalidArgument(
+                    "\(upload) expected chunk \(pending.chunks.count), got chunk \(index)")
+            }
+            state.uploads[upload.rawValue] = nil  // keep the chunk array uniquely referenced
+            pending.chunks.append(chunk)
+            state.uploads[upload.rawValue] = pending
+        }
+    }
+
+    public func finishBlobUpload(
+        _ upload: MLBlobUploadID, sha256: String, size: Int64, chunkCount: Int
+    ) async throws -> MLStagedBlob {
+        try state.withLock { state in
+            guard var pending = state.uploads[upload.rawValue], pending.sealed == nil else {
+                throw MLPersistenceError.invalidArgument("\(upload) is not open for writing")
+            }
+            guard pending.chunks.count == chunkCount else {
+                throw MLPersistenceError.invalidArgument(
+                    "\(upload) holds \(pending.chunks.count) chunks, not \(chunkCount)")
+            }
+            guard isSHA256Hex(sha256) else {
+                throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
+            }
+            let staged = MLStagedBlob(upload: upload, sha256: sha256, size: size, chunkCount: chunkCount)
+            pending.sealed = staged
+            state.uploads[upload.rawValue] = pending
+            return staged
+        }
+    }
+
+    public func abortBlobUpload(_ upload: MLBlobUploadID) async throws {
+        _ = state.withLock { $0.uploads.removeValue(forKey: upload.rawValue) }
+    }
+
+    @discardableResult
+    public func removeAbandonedBlobUploads(startedBefore date: Date) async throws -> Int {
+        state.withLock { state in
+            let stale = state.uploads.filter { $0.value.startedAt < date }.map(\.key)
+            for id in stale { state.uploads[id] = nil }
+            return stale.count
+        }
+    }
+
+    public func blobInfo(sha256: String) async throws -> MLBlobInfo? {
+        state.withLock { $0.blobs[sha256]?.info }
+    }
+
+    public func readBlobChunk(sha256: String, index: Int) async throws -> Data {
+        try state.withLock { state in
+            guard let blob = state.blobs[sha256] else { throw MLPersistenceError.blobNotFound(sha256: sha256) }
+            guard blob.chunks.indices.contains(index) else {
+                throw MLPersistenceError.invalidArgument(
+                    "blob \(sha256) has \(blob.chunks.count) chunks, no chunk \(index)")
+            }
+            return blob.chunks[index]
+        }
+    }
+
+    public func blobs(after: String?, limit: Int) async throws -> [MLBlobInfo] {
+        guard limit >= 1 else { throw MLPersistenceError.invalidArgument("limit must be at least 1, got \(limit)") }
+        return state.withLock { state in
+            let infos = state.blobs.values.map(\.info).filter { after == nil || $0.sha256 > after! }
+            return Array(infos.sorted { $0.sha256 < $1.sha256 }.prefix(limit))
+        }
+    }
+
+    /// Flips one byte of a committed blob, so tests can prove that reads verify.
+    package func tamperWithBlob(sha256: String) {
+        state.withLock { state in
+            guard var blob = state.blobs[sha256], var first = blob.chunks.first, !first.isEmpty else { return }
+            first[first.startIndex] ^= 0xff
+            blob.chunks[0] = first
+            state.blobs[sha256] = blob
+        }
+    }
+}

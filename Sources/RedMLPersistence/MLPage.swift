@@ -1,0 +1,71 @@
+/// Which way a page walks the keys.
+public struct MLSortOrder: Hashable, Sendable {
+    /// Whether keys come largest first.
+    public let isDescending: Bool
+
+    /// Smallest key first (byte order of the UTF-8 keys).
+    public static let ascending = MLSortOrder(isDescending: false)
+    /// Largest key first.
+    public static let descending = MLSortOrder(isDescending: true)
+}
+
+/// Which slice of a namespace to read.
+public struct MLPageRequest: Hashable, Sendable {
+    /// Start strictly after this key, in the page's order; `nil` starts at the first key.
+    public var after: String?
+    /// Only keys that begin with this prefix; `nil` means every key.
+    public var prefix: String?
+    /// At most this many entries. Must be at least 1.
+    public var limit: Int
+    /// The order of the keys. Defaults to ``MLSortOrder/ascending``.
+    public var order: MLSortOrder
+
+    /// Creates a request. `limit` defaults to 100.
+    public init(after: String? = nil, prefix: String? = nil, limit: Int = 100, order: MLSortOrder = .ascending) {
+        self.after = after
+        self.prefix = prefix
+        self.limit = limit
+        self.order = order
+    }
+}
+
+/// One page of entries, in key order.
+public struct MLPage: Hashable, Sendable {
+    /// The entries of this page.
+    public var entries: [MLEntry]
+    /// The cursor for the next page (pass it as ``MLPageRequest/after``), or `nil` at the end.
+    public var nextCursor: String?
+
+    /// Creates a page.
+    public init(entries: [MLEntry], nextCursor: String?) {
+        self.entries = entries
+        self.nextCursor = nextCursor
+    }
+}
+
+extension MLPageRequest {
+    /// Validates the request, so every backend refuses bad input the same way.
+    package func validate() throws {
+        guard limit >= 1 else {
+            throw MLPersistenceError.invalidArgument("page limit must be at least 1, got \(limit)")
+        }
+    }
+
+    /// Whether `key` belongs on this page (prefix and cursor), ignoring the limit.
+    package func admits(_ key: String) -> Bool {
+        if let prefix, !key.utf8.starts(with: prefix.utf8) { return false }
+        if let after {
+            return order.isDescending ? MLKeyOrder.less(key, after) : MLKeyOrder.less(after, key)
+        }
+        return true
+    }
+}
+
+/// The one key order every backend uses: bytewise over UTF-8, as SQLite's
+/// BINARY collation and PostgreSQL's `COLLATE "C"` compare.
+package enum MLKeyOrder {
+    /// Whether `lhs` sorts before `rhs`.
+    package static func less(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.lexicographicallyPrecedes(rhs.utf8)
+    }
+}
