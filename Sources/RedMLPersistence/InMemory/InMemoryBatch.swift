@@ -4,8 +4,13 @@
 /// that applying cannot fail halfway and no undo is needed.
 enum InMemoryBatch {
     private struct Slot: Hashable {
-        let namespace: String
-        let key: String
+        let namespace: ByteKey
+        let key: ByteKey
+
+        init(namespace: String, key: String) {
+            self.namespace = ByteKey(namespace)
+            self.key = ByteKey(key)
+        }
     }
 
     static func validate(_ batch: MLBatch, against state: borrowing InMemoryState) throws {

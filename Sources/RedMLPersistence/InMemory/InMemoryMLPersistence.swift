@@ -38,8 +38,8 @@ public final class InMemoryMLPersistence: MLStore {
 
     public func list(namespace: String) async throws -> [(key: String, value: String)] {
         state.withLock { state in
-            guard let entries = state.namespaces[namespace]?.entries else { return [] }
-            return entries.map { (key: $0.key, value: $0.value.value) }
+            guard let entries = state.namespaces[ByteKey(namespace)]?.entries else { return [] }
+            return entries.map { (key: $0.key.string, value: $0.value.value) }
         }
     }
 
@@ -66,8 +66,8 @@ public final class InMemoryMLPersistence: MLStore {
     public func page(namespace: String, _ request: MLPageRequest) async throws -> MLPage {
         try request.validate()
         return state.withLock { state in
-            state.namespaces[namespace]?.refreshIndex()
-            guard let space = state.namespaces[namespace] else { return MLPage(entries: [], nextCursor: nil) }
+            state.namespaces[ByteKey(namespace)]?.refreshIndex()
+            guard let space = state.namespaces[ByteKey(namespace)] else { return MLPage(entries: [], nextCursor: nil) }
             return Self.page(of: space, request)
         }
     }
@@ -96,7 +96,7 @@ public final class InMemoryMLPersistence: MLStore {
             ? AnySequence((low..<max(low, high)).reversed()) : AnySequence(low..<max(low, high))
         for position in positions {
             let key = keys[position]
-            guard let stored = space.entries[key] else { continue }  // deleted since the last merge
+            guard let stored = space.entries[ByteKey(key)] else { continue }  // deleted since the last merge
             if found.count == request.limit {
                 more = true
                 break

@@ -8,11 +8,11 @@ struct InMemoryState: ~Copyable {
     }
 
     struct Namespace {
-        var entries: [String: Stored] = [:]
+        var entries: [ByteKey: Stored] = [:]
         var index = SortedKeyIndex()
 
         mutating func write(_ key: String, _ stored: Stored) {
-            if entries.updateValue(stored, forKey: key) == nil {
+            if entries.updateValue(stored, forKey: ByteKey(key)) == nil {
                 index.inserted(key)
             }
         }
@@ -20,11 +20,11 @@ struct InMemoryState: ~Copyable {
         /// Merges keys written since the last page into the sorted index.
         mutating func refreshIndex() {
             let entries = self.entries
-            index.refresh { entries[$0] != nil }
+            index.refresh { entries[ByteKey($0)] != nil }
         }
 
         mutating func remove(_ key: String) {
-            if entries.removeValue(forKey: key) != nil {
+            if entries.removeValue(forKey: ByteKey(key)) != nil {
                 index.removed()
             }
         }
@@ -41,14 +41,14 @@ struct InMemoryState: ~Copyable {
         var sealed: MLStagedBlob?
     }
 
-    var namespaces: [String: Namespace] = [:]
+    var namespaces: [ByteKey: Namespace] = [:]
     var revision: Int64 = 0
     var blobs: [String: Blob] = [:]
     var uploads: [Int64: Upload] = [:]
     var lastUploadID: Int64 = 0
 
     func current(_ namespace: String, _ key: String) -> Stored? {
-        namespaces[namespace]?.entries[key]
+        namespaces[ByteKey(namespace)]?.entries[ByteKey(key)]
     }
 
     /// Advances the store's revision counter and returns the new revision.
@@ -58,10 +58,10 @@ struct InMemoryState: ~Copyable {
     }
 
     mutating func put(_ namespace: String, _ key: String, _ value: String, revision: Int64) {
-        namespaces[namespace, default: Namespace()].write(key, Stored(value: value, revision: revision))
+        namespaces[ByteKey(namespace), default: Namespace()].write(key, Stored(value: value, revision: revision))
     }
 
     mutating func delete(_ namespace: String, _ key: String) {
-        namespaces[namespace]?.remove(key)
+        namespaces[ByteKey(namespace)]?.remove(key)
     }
 }

@@ -37,7 +37,7 @@ struct SortedKeyIndex {
                 j += 1
             }
             // A key can be both in `sorted` (deleted, then written again) and in `pending`.
-            if let last = merged.last, last == next { continue }
+            if let last = merged.last, !MLKeyOrder.less(last, next) { continue }
             if isLive(next) { merged.append(next) }
         }
         sorted = merged

@@ -1,0 +1,28 @@
+import RedML
+import RedMLTesting
+
+/// The backends the conformance suite runs against.
+enum Backends {
+    /// Every backend fixture, in the order they appear in test names.
+    ///
+    /// To add a backend, append its fixture here: a `makeStore` that returns a
+    /// fresh, empty store no other test uses, and a `tamperWithBlob` that alters
+    /// one stored byte of a committed blob behind the store's back.
+    static func allFixtures() -> [MLStoreFixture] {
+        [
+            inMemory
+            // The SQLite fixture goes here.
+        ]
+    }
+
+    /// The in-memory backend, with its default 1 MiB chunks.
+    static let inMemory = MLStoreFixture(
+        name: "memory",
+        makeStore: { InMemoryMLPersistence() },
+        tamperWithBlob: { store, sha256 in
+            guard let memory = store as? InMemoryMLPersistence else {
+                throw MLConformanceFailure("the memory fixture got a \(type(of: store))")
+            }
+            memory.tamperWithBlob(sha256: sha256)
+        })
+}
