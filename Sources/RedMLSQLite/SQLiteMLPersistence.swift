@@ -1,1 +1,221 @@
+import Foundation
+import GRDB
+import Logging
 import RedMLPersistence
+
+/// The durable embedded backend: every namespace, entry and blob in one SQLite
+/// file, through GRDB.
+///
+/// - The file is in WAL mode: readers never block writers, and several
+///   processes can open the same file at once. A write that finds another
+///   process holding the write lock waits up to ``Configuration/busyTimeout``.
+/// - A write returns only once its transaction has committed; by default it
+///   then survives `kill -9` of the process (see ``Durability``).
+/// - Concurrent writes are committed in groups (see the README), so many
+///   callers share the cost of one commit.
+/// - The schema is versioned by append-only migrations; a file written by a
+///   newer RedML is refused with ``MLPersistenceError/schemaTooNew(store:found:supported:)``.
+///
+/// ```swift
+/// let store = try SQLiteMLPersistence(path: "redml.sqlite")
+/// try await store.put(namespace: MLNamespace.jobs, key: MLKey.job(id), value: json)
+/// ```
+public final class SQLiteMLPersistence: MLStore {
+    /// The database file's path.
+    public let path: String
+    /// The settings the store was opened with.
+    public let configuration: Configuration
+    let pool: DatabasePool
+    let committer: GroupCommitter
+
+    /// Opens (creating if needed) the store at `path` and brings its schema up to date.
+    ///
+    /// - Throws: ``MLPersistenceError/schemaTooNew(store:found:supported:)`` for a
+    ///   file written by a newer RedML, ``MLPersistenceError/backend(_:)`` when the
+    ///   file cannot be opened.
+    public init(path: String, configuration: Configuration = Configuration()) throws {
+        self.path = path
+        self.configuration = configuration
+        guard configuration.blobChunkSize > 0, configuration.maximumGroupSize > 0,
+            configuration.maximumReaderCount > 0
+        else {
+            throw MLPersistenceError.invalidArgument(
+                "blobChunkSize, maximumGroupSize and maximumReaderCount must be positive")
+        }
+        var grdb = GRDB.Configuration()
+        grdb.label = "redml"
+        grdb.busyMode = .timeout(Self.seconds(configuration.busyTimeout))
+        grdb.maximumReaderCount = configuration.maximumReaderCount
+        let synchronous = configuration.durability.synchronous
+        grdb.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
+        }
+        pool = try Self.open(path: path, configuration: grdb, patience: configuration.busyTimeout)
+        committer = GroupCommitter(pool: pool, maximumGroupSize: configuration.maximumGroupSize)
+    }
+
+    /// The chunk size blobs are stored in.
+    public var blobChunkSize: Int { configuration.blobChunkSize }
+
+    /// The schema version this build of RedML writes.
+    public static var schemaVersion: Int { SQLiteSchema.currentVersion }
+
+    /// Closes every connection. Later calls fail with a backend error.
+    public func close() throws {
+        do { try pool.close() } catch { throw persistenceError(error, store: path) }
+    }
+
+    // MARK: The seed's contract
+
+    public func put(namespace: String, key: String, value: String) async throws {
+        try await write { context in
+            try SQLiteStatements.upsert(context.db, namespace, key, value, revision: context.nextRevision())
+        }
+    }
+
+    public func get(namespace: String, key: String) async throws -> String? {
+        try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT value FROM ml_kv WHERE namespace = ? AND key = ?")
+            guard let row = try Row.fetchOne(statement, arguments: [namespace, key]) else { return nil }
+            return try Self.text(row[0], namespace: namespace, key: key)
+        }
+    }
+
+    public func delete(namespace: String, key: String) async throws {
+        try await write { context in
+            try SQLiteStatements.delete(context.db, namespace, key)
+        }
+    }
+
+    public func list(namespace: String) async throws -> [(key: String, value: String)] {
+        try read { db in
+            let statement = try db.cachedStatement(sql: "SELECT key, value FROM ml_kv WHERE namespace = ?")
+            let rows = try Row.fetchCursor(statement, arguments: [namespace])
+            var entries: [(key: String, value: String)] = []
+            while let row = try rows.next() {
+                let key: String = row[0]
+                guard let value = textOrReport(row[1], namespace: namespace, key: key) else { continue }
+                entries.append((key, value))
+            }
+            return entries
+        }
+    }
+
+    // MARK: Entries, batches and pages
+
+    public func entry(namespace: String, key: String) async throws -> MLEntry? {
+        try read { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT value, revision FROM ml_kv WHERE namespace = ? AND key = ?")
+            guard let row = try Row.fetchOne(statement, arguments: [namespace, key]) else { return nil }
+            let value = try Self.text(row[0], namespace: namespace, key: key)
+            return MLEntry(key: key, value: value, revision: MLRevision(rawValue: row[1]))
+        }
+    }
+
+    @discardableResult
+    public func commit(_ batch: MLBatch) async throws -> MLRevision {
+        if batch.isEmpty {
+            return try read { db in
+                MLRevision(rawValue: try Int64.fetchOne(db, sql: "SELECT revision FROM ml_state WHERE id = 1") ?? 0)
+            }
+        }
+        let revision = try await write { context in
+            try SQLiteBatch.apply(batch, in: &context)
+        }
+        return MLRevision(rawValue: revision)
+    }
+
+    public func page(namespace: String, _ request: MLPageRequest) async throws -> MLPage {
+        try request.validate()
+        let query = SQLitePageQuery(namespace: namespace, request: request)
+        return try read { db in
+            let rows = try Row.fetchCursor(db.cachedStatement(sql: query.sql), arguments: query.arguments)
+            var entries: [MLEntry] = []
+            var more = false
+            while let row = try rows.next() {
+                if entries.count == request.limit {
+                    more = true
+                    break
+                }
+                let key: String = row[0]
+                guard let value = textOrReport(row[1], namespace: namespace, key: key) else { continue }
+                entries.append(MLEntry(key: key, value: value, revision: MLRevision(rawValue: row[2])))
+            }
+            return MLPage(entries: entries, nextCursor: more ? entries.last?.key : nil)
+        }
+    }
+
+    // MARK: Access
+
+    /// Runs a read on a reader connection. A single statement needs no
+    /// transaction to see a consistent state, so none is opened.
+    func read<T>(_ body: (Database) throws -> T) throws -> T {
+        do {
+            return try pool.unsafeRead(body)
+        } catch {
+            throw persistenceError(error, store: path)
+        }
+    }
+
+    /// Runs a write in a group-committed transaction.
+    func write<T: Sendable>(_ body: @escaping @Sendable (inout SQLiteWriteContext) throws -> T) async throws -> T {
+        do {
+            return try await committer.write(body)
+        } catch {
+            throw persistenceError(error, store: path)
+        }
+    }
+
+    static func text(_ value: DatabaseValue, namespace: String, key: String) throws -> String {
+        guard let text = String.fromDatabaseValue(value) else {
+            throw MLPersistenceError.corruptValue(
+                namespace: namespace, key: key, reason: "stored value is not UTF-8 text")
+        }
+        return text
+    }
+
+    /// Reads a value for a listing; a corrupt one is logged and skipped, so
+    /// that one bad record does not hide the others.
+    func textOrReport(_ value: DatabaseValue, namespace: String, key: String) -> String? {
+        do {
+            return try Self.text(value, namespace: namespace, key: key)
+        } catch {
+            configuration.logger.warning(
+                "skipping corrupt record", metadata: ["namespace": "\(namespace)", "key": "\(key)"])
+            return nil
+        }
+    }
+
+    /// Opens the pool and migrates, retrying while another process holds a lock
+    /// that SQLite's busy handler does not wait for: switching a new file to WAL
+    /// mode, or recovering the WAL after a crash, can fail at once with SQLITE_BUSY.
+    private static func open(path: String, configuration: GRDB.Configuration, patience: Duration) throws
+        -> DatabasePool
+    {
+        let clock = ContinuousClock()
+        let deadline = clock.now.advanced(by: patience)
+        var pause = Duration.milliseconds(2)
+        while true {
+            do {
+                let pool = try DatabasePool(path: path, configuration: configuration)
+                try pool.writeWithoutTransaction { db in
+                    try SQLiteSchema.migrate(db, storeName: path)
+                }
+                return pool
+            } catch let error as DatabaseError
+                where error.resultCode == .SQLITE_BUSY && clock.now.advanced(by: pause) < deadline
+            {
+                Thread.sleep(forTimeInterval: seconds(pause))
+                pause = min(pause * 2, .milliseconds(100))
+            } catch {
+                throw persistenceError(error, store: path)
+            }
+        }
+    }
+
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        let (seconds, attoseconds) = duration.components
+        return TimeInterval(seconds) + TimeInterval(attoseconds) / 1e18
+    }
+}

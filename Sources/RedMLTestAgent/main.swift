@@ -1,1 +1,70 @@
-print("agent")
+// A child process for RedML's crash and multi-process tests. Tests start it,
+// read what it acknowledges on stdout, and kill it with SIGKILL.
+//
+//   RedMLTestAgent put-loop PATH PREFIX COUNT       one put per step, "ack I" after each
+//   RedMLTestAgent batch-loop PATH PREFIX COUNT     two namespaces per atomic batch, "ack I"
+//   RedMLTestAgent cas-increment PATH KEY COUNT     COUNT compare-and-swap increments, "done"
+//   RedMLTestAgent open PATH                        open (migrating) and print "opened"
+import Foundation
+import RedML
+
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+func fail(_ message: String) -> Never {
+    FileHandle.standardError.write(Data("RedMLTestAgent: \(message)\n".utf8))
+    exit(1)
+}
+
+let arguments = Array(CommandLine.arguments.dropFirst())
+guard arguments.count >= 2 else { fail("usage: RedMLTestAgent MODE PATH [ARGS...]") }
+let mode = arguments[0]
+let path = arguments[1]
+
+do {
+    let store = try SQLiteMLPersistence(path: path)
+    switch mode {
+    case "open":
+        say("opened")
+    case "put-loop":
+        guard arguments.count == 4, let count = Int(arguments[3]) else { fail("put-loop PATH PREFIX COUNT") }
+        for i in 0..<count {
+            try await store.put(namespace: "crash", key: "\(arguments[2])-\(i)", value: #"{"i":\#(i)}"#)
+            say("ack \(i)")
+        }
+    case "batch-loop":
+        guard arguments.count == 4, let count = Int(arguments[3]) else { fail("batch-loop PATH PREFIX COUNT") }
+        for i in 0..<count {
+            var batch = MLBatch()
+            batch.put(namespace: "left", key: "\(arguments[2])-\(i)", value: #"{"i":\#(i)}"#, if: .absent)
+            batch.put(namespace: "right", key: "\(arguments[2])-\(i)", value: #"{"i":\#(i)}"#, if: .absent)
+            try await store.commit(batch)
+            say("ack \(i)")
+        }
+    case "cas-increment":
+        guard arguments.count == 4, let count = Int(arguments[3]) else { fail("cas-increment PATH KEY COUNT") }
+        var conflicts = 0
+        for _ in 0..<count {
+            while true {
+                let current = try await store.entry(namespace: "counters", key: arguments[2])
+                let value = current.flatMap { Int($0.value) } ?? 0
+                var batch = MLBatch()
+                batch.put(
+                    namespace: "counters", key: arguments[2], value: "\(value + 1)",
+                    if: current.map { .revision($0.revision) } ?? .absent)
+                do {
+                    try await store.commit(batch)
+                    break
+                } catch let error as MLPersistenceError where error.code == "conflict" {
+                    conflicts += 1
+                }
+            }
+        }
+        say("done \(conflicts)")
+    default:
+        fail("unknown mode \(mode)")
+    }
+} catch {
+    fail("\(error)")
+}

@@ -1,3 +1,4 @@
+import Foundation
 import RedML
 import RedMLTesting
 
@@ -10,8 +11,8 @@ enum Backends {
     /// one stored byte of a committed blob behind the store's back.
     static func allFixtures() -> [MLStoreFixture] {
         [
-            inMemory
-            // The SQLite fixture goes here.
+            inMemory,
+            sqlite,
         ]
     }
 
@@ -24,5 +25,22 @@ enum Backends {
                 throw MLConformanceFailure("the memory fixture got a \(type(of: store))")
             }
             memory.tamperWithBlob(sha256: sha256)
+        })
+
+    /// The SQLite backend, one new file per store under a per-process folder
+    /// (`scripts/test` removes old folders).
+    static let sqlite = MLStoreFixture(
+        name: "sqlite",
+        makeStore: {
+            let folder = FileManager.default.temporaryDirectory
+                .appendingPathComponent("redml-conformance-\(ProcessInfo.processInfo.processIdentifier)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            return try SQLiteMLPersistence(path: folder.appendingPathComponent("\(UUID().uuidString).sqlite").path)
+        },
+        tamperWithBlob: { store, sha256 in
+            guard let sqlite = store as? SQLiteMLPersistence else {
+                throw MLConformanceFailure("the sqlite fixture got a \(type(of: store))")
+            }
+            try sqlite.tamperWithBlob(sha256: sha256)
         })
 }

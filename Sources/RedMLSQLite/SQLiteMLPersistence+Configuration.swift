@@ -1,0 +1,46 @@
+import Logging
+
+extension SQLiteMLPersistence {
+    /// How far an acknowledged write is protected.
+    ///
+    /// Options are static members so that more can be added without breaking callers.
+    public struct Durability: Hashable, Sendable, CustomStringConvertible {
+        let synchronous: String
+
+        /// An acknowledged write survives a crash or `kill -9` of the process, but
+        /// the last writes may be lost if the machine loses power. SQLite's WAL
+        /// mode with `synchronous = NORMAL`. This is the default.
+        public static let processCrash = Durability(synchronous: "NORMAL")
+
+        /// An acknowledged write also survives power loss: every commit waits for
+        /// `fsync`. SQLite's WAL mode with `synchronous = FULL`; commits are slower.
+        public static let powerLoss = Durability(synchronous: "FULL")
+
+        public var description: String { self == .powerLoss ? "power-loss" : "process-crash" }
+    }
+
+    /// Settings for opening a SQLite store. Every default is documented.
+    public struct Configuration: Sendable {
+        /// How durable an acknowledged write is. Default: ``Durability/processCrash``.
+        public var durability: Durability = .processCrash
+
+        /// How long a write waits for another process that holds the write lock
+        /// before it fails. Default: 10 seconds.
+        public var busyTimeout: Duration = .seconds(10)
+
+        /// How many connections may read at once. Default: 4.
+        public var maximumReaderCount: Int = 4
+
+        /// The size of the chunks blobs are stored in. Default: 1 MiB.
+        public var blobChunkSize: Int = 1 << 20
+
+        /// How many concurrent writes may share one transaction. Default: 512.
+        public var maximumGroupSize: Int = 512
+
+        /// Where the store logs what it skips or repairs. Default: a logger that discards everything.
+        public var logger: Logger = Logger(label: "redml.sqlite", factory: { _ in SwiftLogNoOpLogHandler() })
+
+        /// Creates the default configuration.
+        public init() {}
+    }
+}

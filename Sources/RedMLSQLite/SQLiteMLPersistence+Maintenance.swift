@@ -1,0 +1,110 @@
+import Foundation
+import GRDB
+import RedMLPersistence
+
+extension SQLiteMLPersistence {
+    /// Writes a consistent copy of the store to a new SQLite file at `destination`
+    /// while other connections and processes keep writing.
+    ///
+    /// It reads one snapshot (WAL mode lets writers go on meanwhile) and copies it
+    /// with SQLite's online backup API. An existing file at `destination` is replaced.
+    public func backup(to destination: String) async throws {
+        do {
+            let target = try DatabaseQueue(path: destination)
+            try pool.backup(to: target)
+            try target.close()
+        } catch {
+            throw persistenceError(error, store: path)
+        }
+    }
+
+    /// Replaces the store's whole contents with those of a backup file.
+    ///
+    /// The backup is checked first: a file that fails SQLite's integrity check,
+    /// or that was written by a newer RedML, is refused and nothing changes.
+    /// The revision counter never goes backwards, so compare-and-swap callers
+    /// holding a revision from before the restore see a conflict, not a false match.
+    public func restore(from source: String) async throws {
+        guard FileManager.default.fileExists(atPath: source) else {
+            throw MLPersistenceError.invalidArgument("backup file \(source) does not exist")
+        }
+        do {
+            var readOnly = GRDB.Configuration()
+            readOnly.readonly = true
+            let backup = try DatabaseQueue(path: source, configuration: readOnly)
+            defer { try? backup.close() }
+            let (version, integrity) = try await backup.read { db in
+                (try SQLiteSchema.version(db), try String.fetchAll(db, sql: "PRAGMA integrity_check"))
+            }
+            guard version <= SQLiteSchema.currentVersion else {
+                throw MLPersistenceError.schemaTooNew(store: source, found: version, supported: SQLiteSchema.currentVersion)
+            }
+            guard version >= 1, integrity == ["ok"] else {
+                throw MLPersistenceError.invalidArgument(
+                    "backup file \(source) is not a healthy RedML store (schema \(version), integrity: "
+                        + integrity.prefix(3).joined(separator: "; ") + ")")
+            }
+            let before = try read { db in try Int64.fetchOne(db, sql: "SELECT revision FROM ml_state WHERE id = 1") ?? 0 }
+            try backup.backup(to: pool)
+            let path = self.path
+            try await pool.writeWithoutTransaction { db in
+                try SQLiteSchema.migrate(db, storeName: path)
+                try db.execute(
+                    sql: "UPDATE ml_state SET revision = max(revision, ?) + 1 WHERE id = 1", arguments: [before])
+            }
+        } catch {
+            throw persistenceError(error, store: path)
+        }
+    }
+
+    /// Checks the file and the store's own invariants, and reports what it finds.
+    ///
+    /// - SQLite's `PRAGMA integrity_check` over every page;
+    /// - every value in the `models`, `model_versions` and `jobs` namespaces is JSON;
+    /// - every committed blob has all its chunks, and, when `verifyBlobs` is set,
+    ///   its bytes still hash to its SHA-256 (this reads every blob).
+    public func checkIntegrity(verifyBlobs: Bool = true) async throws -> MLIntegrityReport {
+        var problems: [MLIntegrityReport.Problem] = []
+        let (storage, entries, corrupt, blobs) = try read { db in
+            let storage = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            let entries = try Int.fetchOne(db, sql: "SELECT count(*) FROM ml_kv") ?? 0
+            let corrupt = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT namespace, key FROM ml_kv
+                    WHERE namespace IN ('models', 'model_versions', 'jobs') AND NOT json_valid(value)
+                    ORDER BY namespace, key
+                    """
+            ).map { "\($0[0] as String)/\($0[1] as String)" }
+            let blobs = try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT b.sha256, b.chunk_count, count(c.seq) FROM ml_blobs b
+                    LEFT JOIN ml_blob_chunks c ON c.upload_id = b.upload_id
+                    GROUP BY b.sha256 ORDER BY b.sha256
+                    """
+            ).map { (sha256: $0[0] as String, expected: $0[1] as Int, found: $0[2] as Int) }
+            return (storage, entries, corrupt, blobs)
+        }
+        if storage != ["ok"] {
+            problems += storage.map { .init(code: "storage", message: $0) }
+        }
+        problems += corrupt.map { .init(code: "corrupt_value", message: "\($0): value is not valid JSON") }
+        for blob in blobs {
+            guard blob.found == blob.expected else {
+                problems.append(
+                    .init(
+                        code: "blob_missing_chunks",
+                        message: "blob \(blob.sha256): \(blob.found) of \(blob.expected) chunks present"))
+                continue
+            }
+            guard verifyBlobs else { continue }
+            do {
+                for try await _ in try await readBlob(sha256: blob.sha256) {}
+            } catch let error as MLPersistenceError {
+                problems.append(.init(code: "blob_mismatch", message: error.description))
+            }
+        }
+        return MLIntegrityReport(entriesChecked: entries, blobsChecked: blobs.count, problems: problems)
+    }
+}

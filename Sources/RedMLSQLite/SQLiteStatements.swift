@@ -1,0 +1,71 @@
+import GRDB
+import RedMLPersistence
+
+/// The statements that write entries, shared by plain writes and batches.
+enum SQLiteStatements {
+    static func upsert(_ db: Database, _ namespace: String, _ key: String, _ value: String, revision: Int64) throws {
+        let statement = try db.cachedStatement(
+            sql: """
+                INSERT INTO ml_kv (namespace, key, value, revision) VALUES (?, ?, ?, ?)
+                ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, revision = excluded.revision
+                """)
+        try statement.execute(arguments: [namespace, key, value, revision])
+    }
+
+    static func delete(_ db: Database, _ namespace: String, _ key: String) throws {
+        let statement = try db.cachedStatement(sql: "DELETE FROM ml_kv WHERE namespace = ? AND key = ?")
+        try statement.execute(arguments: [namespace, key])
+    }
+
+    static func revision(_ db: Database, _ namespace: String, _ key: String) throws -> Int64? {
+        let statement = try db.cachedStatement(sql: "SELECT revision FROM ml_kv WHERE namespace = ? AND key = ?")
+        return try Int64.fetchOne(statement, arguments: [namespace, key])
+    }
+}
+
+/// The SQL for one page request: a range scan of the primary key.
+struct SQLitePageQuery {
+    let sql: String
+    let arguments: StatementArguments
+
+    init(namespace: String, request: MLPageRequest) {
+        var conditions = ["namespace = ?"]
+        var values: [any DatabaseValueConvertible] = [namespace]
+        if let prefix = request.prefix, !prefix.isEmpty {
+            conditions.append("key >= ?")
+            values.append(prefix)
+            if let upper = Self.successor(ofPrefix: prefix) {
+                conditions.append("key < ?")
+                values.append(upper)
+            }
+        }
+        if let after = request.after {
+            conditions.append(request.order.isDescending ? "key < ?" : "key > ?")
+            values.append(after)
+        }
+        // One more row than the limit tells whether another page follows.
+        values.append(request.limit + 1)
+        sql = """
+            SELECT key, value, revision FROM ml_kv WHERE \(conditions.joined(separator: " AND ")) \
+            ORDER BY key \(request.order.isDescending ? "DESC" : "ASC") LIMIT ?
+            """
+        arguments = StatementArguments(values)
+    }
+
+    /// The smallest string greater than every string that starts with `prefix`,
+    /// in UTF-8 byte order (which is Unicode scalar order), or `nil` if none exists.
+    static func successor(ofPrefix prefix: String) -> String? {
+        var scalars = Array(prefix.unicodeScalars)
+        while let last = scalars.popLast() {
+            var next = last.value + 1
+            if next == 0xD800 { next = 0xE000 }  // skip the surrogate range
+            if let scalar = Unicode.Scalar(next) {
+                scalars.append(scalar)
+                var text = ""
+                text.unicodeScalars.append(contentsOf: scalars)
+                return text
+            }
+        }
+        return nil
+    }
+}
