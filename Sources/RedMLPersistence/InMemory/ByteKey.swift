@@ -1,3 +1,5 @@
+import Foundation
+
 /// A string that hashes and compares by its UTF-8 bytes.
 ///
 /// Swift's `String` equality is Unicode canonical equivalence, so `"caf\u{E9}"`
@@ -12,7 +14,14 @@ struct ByteKey: Hashable {
     }
 
     static func == (lhs: Self, rhs: Self) -> Bool {
-        lhs.string.utf8.count == rhs.string.utf8.count && lhs.string.utf8.elementsEqual(rhs.string.utf8)
+        var left = lhs.string
+        var right = rhs.string
+        // Native strings are contiguous UTF-8 already, so this is a length check and a memcmp.
+        return left.withUTF8 { l in
+            right.withUTF8 { r in
+                l.count == r.count && (l.count == 0 || memcmp(l.baseAddress!, r.baseAddress!, l.count) == 0)
+            }
+        }
     }
 
     func hash(into hasher: inout Hasher) {

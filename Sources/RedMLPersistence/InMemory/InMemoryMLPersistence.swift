@@ -92,10 +92,11 @@ public final class InMemoryMLPersistence: MLStore {
         var found: [MLEntry] = []
         found.reserveCapacity(min(request.limit, max(0, high - low)))
         var more = false
-        let positions: any Sequence<Int> = request.order.isDescending
-            ? AnySequence((low..<max(low, high)).reversed()) : AnySequence(low..<max(low, high))
-        for position in positions {
+        let descending = request.order.isDescending
+        var position = descending ? high - 1 : low
+        while position >= low, position < high {
             let key = keys[position]
+            position += descending ? -1 : 1
             guard let stored = space.entries[ByteKey(key)] else { continue }  // deleted since the last merge
             if found.count == request.limit {
                 more = true

@@ -1,0 +1,76 @@
+import Foundation
+
+/// Command-line options shared by the suites.
+struct BenchOptions: Sendable {
+    /// Smaller sizes, for a smoke run.
+    var quick = false
+    /// Run only the groups named here (all when empty).
+    var only: Set<String> = []
+
+    init(arguments: [String]) {
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            switch argument {
+            case "--quick": quick = true
+            case "--only": if let group = rest.popFirst() { only.insert(group) }
+            default: FileHandle.standardError.write(Data("ignoring unknown option \(argument)\n".utf8))
+            }
+        }
+    }
+
+    func runs(_ group: String) -> Bool { only.isEmpty || only.contains(group) }
+}
+
+/// One measured figure, printed as a line of JSON.
+struct Figure: Encodable {
+    var suite = "persistence"
+    var backend: String
+    var figure: String
+    var value: Double
+    var unit: String
+    var operations: Int
+    var seconds: Double
+    var target: String?
+
+    func emit() {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let line = String(decoding: try! encoder.encode(self), as: UTF8.self)
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+}
+
+/// Times `body` on the continuous clock.
+func measure(_ body: () async throws -> Void) async rethrows -> Double {
+    let clock = ContinuousClock()
+    let start = clock.now
+    try await body()
+    let elapsed = clock.now - start
+    return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+}
+
+/// The process's resident memory, read from /proc (Linux).
+enum ProcessMemory {
+    /// Current resident set size in bytes.
+    static var resident: Int { field("VmRSS") }
+    /// Peak resident set size in bytes since start or the last ``resetPeak()``.
+    static var peak: Int { field("VmHWM") }
+
+    /// Resets the kernel's peak-RSS mark so that the next peak is this run's own.
+    static func resetPeak() {
+        try? "5".write(toFile: "/proc/self/clear_refs", atomically: false, encoding: .utf8)
+    }
+
+    private static func field(_ name: String) -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+        for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
+            let digits = line.split(separator: " ").dropFirst().first.flatMap { Int($0) } ?? 0
+            return digits * 1024
+        }
+        return 0
+    }
+}
+
+func note(_ text: String) {
+    FileHandle.standardError.write(Data((text + "\n").utf8))
+}
