@@ -5,6 +5,12 @@
 //   RedMLTestAgent batch-loop PATH PREFIX COUNT     two namespaces per atomic batch, "ack I"
 //   RedMLTestAgent cas-increment PATH KEY COUNT     COUNT compare-and-swap increments, "done"
 //   RedMLTestAgent open PATH                        open (migrating) and print "opened"
+//   RedMLTestAgent open-at PATH EPOCH_MS            sleep until EPOCH_MS (wall clock), then like open
+//   RedMLTestAgent blob-upload PATH CHUNKS          stage CHUNKS deterministic 1 MiB chunks, "chunk I"
+//                                                   after each, then commit the blob, "committed SHA"
+//   RedMLTestAgent durable-put-loop PATH DURABILITY COUNT
+//                                                   like put-loop (prefix "d"), on a store opened with
+//                                                   DURABILITY "power-loss" or "process-crash"
 import Foundation
 import RedML
 
@@ -21,6 +27,16 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 guard arguments.count >= 2 else { fail("usage: RedMLTestAgent MODE PATH [ARGS...]") }
 let mode = arguments[0]
 let path = arguments[1]
+
+// Modes added for later tests run here and exit; the original modes below are unchanged.
+if let extra = ExtraMode(rawValue: mode) {
+    do {
+        try await extra.run(path: path, arguments: Array(arguments.dropFirst(2)))
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
 
 do {
     let store = try SQLiteMLPersistence(path: path)
