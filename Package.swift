@@ -14,11 +14,14 @@ let package = Package(
         // The shared conformance suite, for anyone writing a backend.
         .library(name: "RedMLTesting", targets: ["RedMLTesting"]),
         .executable(name: "redml-bench", targets: ["RedMLBench"]),
+        // The operator command: `swift run redml demo`, `redml store backup`, …
+        .executable(name: "redml", targets: ["RedMLCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
         // Core types shared by every layer: namespaces, key helpers.
@@ -37,6 +40,8 @@ let package = Package(
             dependencies: [
                 "RedMLPersistence",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // The C API, for the WAL hook that moves checkpoints off the commit path.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -46,6 +51,14 @@ let package = Package(
         .target(name: "RedML", dependencies: ["RedMLCore", "RedMLPersistence", "RedMLSQLite"]),
         // `swift run -c release redml-bench persistence`
         .executableTarget(name: "RedMLBench", dependencies: ["RedML"]),
+        // The `redml` operator command, one file per subcommand.
+        .executableTarget(
+            name: "RedMLCLI",
+            dependencies: [
+                "RedML",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // A child process the crash and multi-process tests start and kill.
         .executableTarget(name: "RedMLTestAgent", dependencies: ["RedML"]),
         .testTarget(
@@ -55,6 +68,11 @@ let package = Package(
         .testTarget(
             name: "RedMLSQLiteTests",
             dependencies: ["RedML", "RedMLTesting", "RedMLTestAgent"]
+        ),
+        // Runs the built `redml` binary as a child process.
+        .testTarget(
+            name: "RedMLCLITests",
+            dependencies: ["RedML", "RedMLCLI"]
         ),
     ]
 )

@@ -1,0 +1,49 @@
+import ArgumentParser
+import Foundation
+import RedML
+
+/// `redml store backup DEST`: a consistent copy of a live SQLite store.
+struct StoreBackupCommand: AsyncParsableCommand {
+    /// The command's name and help.
+    static let configuration = CommandConfiguration(
+        commandName: "backup",
+        abstract: "Write a consistent copy of a SQLite store to a new file, while others keep writing.",
+        discussion: "An existing file at DEST is replaced. Restore it with `redml store restore DEST`."
+    )
+
+    /// The store and output options.
+    @OptionGroup var options: StoreOptions
+
+    /// Where to write the copy.
+    @Argument(help: ArgumentHelp("The backup file to write.", valueName: "dest"))
+    var destination: String
+
+    private struct Result: Encodable {
+        var store: String
+        var backup: String
+        var bytes: Int64
+    }
+
+    /// Writes the backup and reports its size.
+    func run() async throws {
+        let result = try await options.withStore(create: false) { opened in
+            let sqlite = try opened.requireSQLite(for: "store backup")
+            guard !FilePaths.same(sqlite.path, destination) else {
+                throw CLIError("the backup file \(destination) is the store itself; choose another path")
+            }
+            do {
+                try await sqlite.backup(to: destination)
+            } catch let error as MLPersistenceError {
+                throw CLIError(
+                    error, context: "cannot back up \(sqlite.path) to \(destination)",
+                    advice: "check that the backup's directory exists and is writable, and that the disk has room")
+            }
+            return Result(store: sqlite.path, backup: destination, bytes: FilePaths.size(of: destination))
+        }
+        if options.json {
+            try Console.json(result)
+        } else {
+            Console.line("backed up \(result.store) to \(result.backup) (\(ByteCount.format(result.bytes)))")
+        }
+    }
+}

@@ -1,0 +1,49 @@
+import ArgumentParser
+
+/// `redml store check`: the integrity check, with a failing exit code when it
+/// finds problems.
+struct StoreCheckCommand: AsyncParsableCommand {
+    /// The command's name and help.
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Check a SQLite store's file, records and blobs; exit non-zero on any problem.",
+        discussion: """
+            Runs SQLite's integrity check over every page, checks that every registry and job record \
+            is JSON, that every blob has all its chunks and, unless --no-verify-blobs, that every blob's \
+            bytes still hash to its SHA-256 (this reads every blob).
+            """
+    )
+
+    /// The store and output options.
+    @OptionGroup var options: StoreOptions
+
+    /// Whether to read and hash every blob.
+    @Flag(inversion: .prefixedNo, help: "Read every blob and verify its SHA-256 (the default).")
+    var verifyBlobs = true
+
+    private struct Result: Encodable {
+        var store: String
+        var integrity: IntegritySummary
+    }
+
+    /// Checks, prints each problem, and fails if there is any.
+    func run() async throws {
+        let result = try await options.withStore(create: false) { opened in
+            let sqlite = try opened.requireSQLite(for: "store check")
+            let report = try await sqlite.checkIntegrity(verifyBlobs: verifyBlobs)
+            return Result(store: sqlite.path, integrity: IntegritySummary(report, blobsVerified: verifyBlobs))
+        }
+        if options.json {
+            try Console.json(result)
+        } else {
+            result.integrity.problems.forEach { Console.line("problem \($0.code): \($0.message)") }
+            Console.line("\(result.store): \(result.integrity.line)")
+        }
+        guard result.integrity.healthy else {
+            let count = result.integrity.problems.count
+            throw CLIError(
+                "store \(result.store) has \(count) integrity problem\(count == 1 ? "" : "s") (listed on stdout); "
+                    + "restore a healthy backup with `redml store restore`")
+        }
+    }
+}

@@ -1,0 +1,63 @@
+import ArgumentParser
+import Foundation
+import RedML
+
+/// `redml store restore SRC`: replace a SQLite store's contents with a backup's.
+struct StoreRestoreCommand: AsyncParsableCommand {
+    /// The command's name and help.
+    static let configuration = CommandConfiguration(
+        commandName: "restore",
+        abstract: "Replace a SQLite store's whole contents with those of a backup file.",
+        discussion: """
+            The backup is checked first: a damaged file, or one written by a newer RedML, is refused \
+            and the store is left as it was. A missing store file is created. Revisions keep counting \
+            up, so a writer holding a revision from before the restore gets a conflict, not a false match.
+            """
+    )
+
+    /// The store and output options.
+    @OptionGroup var options: StoreOptions
+
+    /// The backup to restore from.
+    @Argument(help: ArgumentHelp("The backup file to restore from.", valueName: "src"))
+    var source: String
+
+    private struct Result: Encodable {
+        var store: String
+        var restoredFrom: String
+        var contents: StoreStatistics
+
+        enum CodingKeys: String, CodingKey {
+            case store, contents
+            case restoredFrom = "restored_from"
+        }
+    }
+
+    /// Restores, then reports what the store now holds.
+    func run() async throws {
+        let result = try await options.withStore(create: true) { opened in
+            let sqlite = try opened.requireSQLite(for: "store restore")
+            guard !FilePaths.same(sqlite.path, source) else {
+                throw CLIError("the backup file \(source) is the store itself; pass a backup made by `redml store backup`")
+            }
+            guard FileManager.default.fileExists(atPath: source) else {
+                throw CLIError("backup file \(source) does not exist; pass the path of a file made by `redml store backup`")
+            }
+            do {
+                try await sqlite.restore(from: source)
+            } catch let error as MLPersistenceError {
+                if case .schemaTooNew = error { throw error }
+                throw CLIError(
+                    error, context: "cannot restore \(sqlite.path) from \(source)",
+                    advice: "the store was left as it was; pass a healthy file made by `redml store backup`")
+            }
+            return Result(
+                store: sqlite.path, restoredFrom: source, contents: try await StoreStatistics.count(sqlite))
+        }
+        if options.json {
+            try Console.json(result)
+        } else {
+            Console.line("restored \(result.store) from \(result.restoredFrom); it now holds \(result.contents.summary)")
+        }
+    }
+}

@@ -1,0 +1,21 @@
+import ArgumentParser
+
+/// The root `redml` command: the operator's tool for a RedML store.
+///
+/// Each subcommand lives in its own file under `Commands/`; add new ones
+/// (model, job, train, serve) to ``configuration``'s subcommands.
+struct RedMLCommand: AsyncParsableCommand {
+    /// The command's name, help and subcommands.
+    static let configuration = CommandConfiguration(
+        commandName: "redml",
+        abstract: "Operate a RedML model registry and job queue store.",
+        discussion: """
+            Every command takes --store (a SQLite file path, or memory: for a throwaway \
+            in-memory store; default $REDML_STORE, else ./redml.sqlite) and --json.
+
+            Exit status: 0 on success; 1 when the command failed (one line on stderr says \
+            why and what to do) or `store check` found problems; 64 for a usage error.
+            """,
+        subcommands: [DemoCommand.self, StoreCommand.self]
+    )
+}

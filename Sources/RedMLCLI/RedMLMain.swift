@@ -1,0 +1,32 @@
+import ArgumentParser
+import Foundation
+import RedML
+
+/// The process entry point: parses the command line, runs the command, and
+/// turns an expected failure into one line on stderr and a non-zero exit code.
+///
+/// Usage errors and `--help` go through ArgumentParser's own reporting, which
+/// prints the usage text and exits with its usual codes.
+@main
+enum RedMLMain {
+    /// Runs `redml` with the process's arguments.
+    static func main() async {
+        do {
+            var command = try await RedMLCommand.asyncParseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch let failure as CLIError {
+            Console.error(failure.message)
+            exit(failure.exitCode)
+        } catch let error as MLPersistenceError {
+            let failure = CLIError(error)
+            Console.error(failure.message)
+            exit(failure.exitCode)
+        } catch {
+            RedMLCommand.exit(withError: error)
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import RedML
+
+/// An expected failure of a command: reported as one line on stderr that says
+/// what went wrong and what to do, and a non-zero exit code.
+struct CLIError: Error, CustomStringConvertible {
+    /// The line printed after `redml: `.
+    var message: String
+    /// The process exit code.
+    var exitCode: Int32 = 1
+
+    /// A failure with its own message.
+    init(_ message: String, exitCode: Int32 = 1) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    /// A failure reported by the persistence layer.
+    ///
+    /// - Parameters:
+    ///   - context: what the command was doing, put in front, such as
+    ///     `cannot restore ./redml.sqlite from b.sqlite`.
+    ///   - advice: what to do, put after; by default advice that fits the error.
+    init(_ error: MLPersistenceError, context: String? = nil, advice: String? = nil) {
+        let advice = advice ?? Self.advice(for: error)
+        self.init((context.map { "\($0): " } ?? "") + error.description + (advice.isEmpty ? "" : "; \(advice)"))
+    }
+
+    /// The message.
+    var description: String { message }
+
+    private static func advice(for error: MLPersistenceError) -> String {
+        switch error {
+        case .schemaTooNew, .invalidArgument:
+            // These descriptions already say what to do, or name the bad input.
+            ""
+        case .backend:
+            "check that --store names a SQLite file in an existing directory that you can read and write, "
+                + "and that the disk has room"
+        case .corruption, .blobNotFound, .blobVerificationFailed:
+            "run `redml store check` to list the damage, and `redml store restore` from a backup to repair it"
+        case .conflict:
+            "another writer changed it at the same time; run the command again"
+        }
+    }
+}

@@ -1,0 +1,19 @@
+import Foundation
+
+/// File-system helpers for the store commands.
+enum FilePaths {
+    /// Whether two paths name the same file (after resolving `.`, `..` and symlinks).
+    static func same(_ lhs: String, _ rhs: String) -> Bool {
+        canonical(lhs) == canonical(rhs)
+    }
+
+    /// The size of the file at `path` in bytes; 0 when there is none.
+    static func size(of path: String) -> Int64 {
+        let attributes = try? FileManager.default.attributesOfItem(atPath: path)
+        return (attributes?[.size] as? NSNumber)?.int64Value ?? 0
+    }
+
+    private static func canonical(_ path: String) -> String {
+        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+import RedML
+
+/// A store a command opened, with the SQLite backend when it is one.
+struct OpenedStore {
+    /// Where the store lives.
+    let location: StoreLocation
+    /// The store, whatever its backend.
+    let store: any MLStore
+    /// The SQLite backend, or `nil` for `memory:`.
+    let sqlite: SQLiteMLPersistence?
+    /// Whether opening it created a new SQLite file.
+    let created: Bool
+
+    /// Opens the store at `location`, migrating a SQLite file's schema.
+    ///
+    /// - Throws: ``CLIError`` when the file is missing and `create` is false;
+    ///   ``MLPersistenceError`` when the file cannot be opened or was written by
+    ///   a newer RedML.
+    static func open(_ location: StoreLocation, create: Bool) throws -> OpenedStore {
+        switch location {
+        case .memory:
+            return OpenedStore(location: location, store: InMemoryMLPersistence(), sqlite: nil, created: true)
+        case .sqlite(let path):
+            let exists = FileManager.default.fileExists(atPath: path)
+            guard exists || create else {
+                throw CLIError(
+                    "no store at \(path); create one with `redml store migrate --store \(path)`, "
+                        + "or point --store or $\(StoreOptions.environmentVariable) at an existing store")
+            }
+            let sqlite = try SQLiteMLPersistence(path: path)
+            return OpenedStore(location: location, store: sqlite, sqlite: sqlite, created: !exists)
+        }
+    }
+
+    /// The schema version of a SQLite store (opening it migrated it to this
+    /// build's version), or `nil` for `memory:`.
+    var schemaVersion: Int? {
+        sqlite == nil ? nil : SQLiteMLPersistence.schemaVersion
+    }
+
+    /// The SQLite backend, or a ``CLIError`` saying that `command` needs one.
+    func requireSQLite(for command: String) throws -> SQLiteMLPersistence {
+        guard let sqlite else {
+            throw CLIError(
+                "`redml \(command)` needs a SQLite store, but --store is \(location), which keeps "
+                    + "nothing on disk; pass --store with a SQLite file path")
+        }
+        return sqlite
+    }
+
+    /// Closes a SQLite store's connections; nothing to do for `memory:`.
+    func close() throws {
+        try sqlite?.close()
+    }
+}

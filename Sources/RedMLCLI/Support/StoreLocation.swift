@@ -1,0 +1,60 @@
+/// Where a command's store lives, parsed from `--store` or `REDML_STORE`.
+enum StoreLocation: Equatable, CustomStringConvertible {
+    /// An embedded SQLite file at this path.
+    case sqlite(path: String)
+    /// A throwaway in-memory store (`memory:`), gone when the command ends.
+    case memory
+
+    /// The spelling that selects the in-memory store.
+    static let memorySpelling = "memory:"
+
+    /// Parses a store argument.
+    ///
+    /// - Throws: ``CLIError`` for an empty argument, a PostgreSQL URL (not built
+    ///   in yet) or any other URL scheme.
+    init(parsing text: String) throws {
+        guard !text.isEmpty else {
+            throw CLIError("--store is empty; pass a SQLite file path or memory:")
+        }
+        if text == Self.memorySpelling {
+            self = .memory
+            return
+        }
+        if let scheme = Self.urlScheme(of: text) {
+            if scheme == "postgres" || scheme == "postgresql" {
+                throw CLIError(
+                    "PostgreSQL stores (\(scheme)://…) are not built into this RedML yet; "
+                        + "use a SQLite file path or memory: for --store")
+            }
+            throw CLIError(
+                "unsupported store URL scheme '\(scheme)://'; pass a SQLite file path or memory: for --store")
+        }
+        self = .sqlite(path: text)
+    }
+
+    /// How the store is named in output: the path, or `memory:`.
+    var description: String {
+        switch self {
+        case .sqlite(let path): path
+        case .memory: Self.memorySpelling
+        }
+    }
+
+    /// The backend's name in output: `sqlite` or `memory`.
+    var backendName: String {
+        switch self {
+        case .sqlite: "sqlite"
+        case .memory: "memory"
+        }
+    }
+
+    /// The scheme of `text` when it looks like `scheme://…`, lowercased.
+    private static func urlScheme(of text: String) -> String? {
+        guard let range = text.range(of: "://") else { return nil }
+        let scheme = text[..<range.lowerBound]
+        guard let first = scheme.first, first.isLetter,
+            scheme.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "+" || $0 == "-" || $0 == "." })
+        else { return nil }
+        return scheme.lowercased()
+    }
+}

@@ -1,0 +1,122 @@
+import Foundation
+import RedML
+import Testing
+
+@Suite("redml store")
+struct StoreCommandTests {
+    @Test("backup, then restore, brings back the state at the backup")
+    func backupRestoreRoundTrip() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        let backup = try await scratch.redml("store", "backup", "backup.sqlite")
+        expectSuccess(backup)
+        #expect(scratch.exists("backup.sqlite"))
+        expectSuccess(try await scratch.redml("demo"))
+
+        let restore = try await scratch.redml("store", "restore", "backup.sqlite", "--json")
+        expectSuccess(restore)
+        let contents = try #require(try restore.jsonObject()["contents"] as? [String: Any])
+        let entries = try #require(contents["entries"] as? [String: Any])
+        #expect((entries[MLNamespace.modelVersions] as? NSNumber)?.intValue == 1)
+
+        do {
+            let store = try SQLiteMLPersistence(path: scratch.path("redml.sqlite"))
+            defer { try? store.close() }
+            #expect(try await store.get(namespace: MLNamespace.modelVersions, key: "demo@v1") != nil)
+            #expect(try await store.get(namespace: MLNamespace.modelVersions, key: "demo@v2") == nil)
+        }
+        // The restored model record says version 1, so the next run makes version 2 again.
+        let again = try await scratch.redml("demo", "--json")
+        expectSuccess(again)
+        #expect((try again.jsonObject()["version"] as? NSNumber)?.intValue == 2)
+    }
+
+    @Test("check exits 0 on a healthy store")
+    func checkHealthy() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        let check = try await scratch.redml("store", "check")
+        expectSuccess(check)
+        #expect(check.stdout.contains("healthy"), "\(check)")
+        let quick = try await scratch.redml("store", "check", "--no-verify-blobs", "--json")
+        expectSuccess(quick)
+        let integrity = try #require(try quick.jsonObject()["integrity"] as? [String: Any])
+        #expect(integrity["healthy"] as? Bool == true)
+        #expect(integrity["blobs_verified"] as? Bool == false)
+    }
+
+    @Test("check prints each problem and exits non-zero")
+    func checkReportsProblems() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        try scratch.sqlite3("redml.sqlite", "UPDATE ml_kv SET value = '{oops' WHERE namespace = 'jobs'")
+        let check = try await scratch.redml("store", "check")
+        expectCleanFailure(check, mentioning: "integrity problem")
+        #expect(check.stdout.contains("problem corrupt_value: jobs/"), "\(check)")
+    }
+
+    @Test("a store written by a newer RedML is refused with one clear line")
+    func newerSchemaRefused() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        try scratch.sqlite3("redml.sqlite", "PRAGMA user_version = 99")
+        for arguments in [["store", "info"], ["demo"], ["store", "migrate"]] {
+            let result = try await RedMLExecutable.run(arguments, in: scratch.url)
+            expectCleanFailure(result, mentioning: "newer RedML")
+            #expect(result.stderr.contains("schema 99"), "\(result)")
+        }
+    }
+
+    @Test("migrate creates a store and reports its schema version")
+    func migrate() async throws {
+        let scratch = try ScratchDirectory()
+        let first = try await scratch.redml("store", "migrate", "--json")
+        expectSuccess(first)
+        let object = try first.jsonObject()
+        #expect((object["schema_version"] as? NSNumber)?.intValue == SQLiteMLPersistence.schemaVersion)
+        #expect(object["created"] as? Bool == true)
+        let second = try await scratch.redml("store", "migrate")
+        expectSuccess(second)
+        #expect(second.stdout.contains("is at schema \(SQLiteMLPersistence.schemaVersion)"), "\(second)")
+    }
+
+    @Test("info counts entries per namespace and blobs")
+    func info() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        expectSuccess(try await scratch.redml("demo"))
+        let info = try await scratch.redml("store", "info", "--json")
+        expectSuccess(info)
+        let object = try info.jsonObject()
+        let contents = try #require(object["contents"] as? [String: Any])
+        let entries = try #require(contents["entries"] as? [String: Any])
+        #expect((entries[MLNamespace.models] as? NSNumber)?.intValue == 1)
+        #expect((entries[MLNamespace.modelVersions] as? NSNumber)?.intValue == 2)
+        #expect((entries[MLNamespace.jobs] as? NSNumber)?.intValue == 2)
+        #expect((contents["blobs"] as? NSNumber)?.intValue == 2)
+        let text = try await scratch.redml("store", "info")
+        expectSuccess(text)
+        #expect(text.stdout.contains("model_versions  2"), "\(text)")
+    }
+
+    @Test("commands that inspect a store do not create a missing one")
+    func missingStore() async throws {
+        let scratch = try ScratchDirectory()
+        for arguments in [["store", "info"], ["store", "check"], ["store", "backup", "b.sqlite"]] {
+            let result = try await RedMLExecutable.run(arguments + ["--store", "missing.sqlite"], in: scratch.url)
+            expectCleanFailure(result, mentioning: "no store at missing.sqlite")
+        }
+        #expect(!scratch.exists("missing.sqlite"))
+    }
+
+    @Test("restoring from a file that is not a backup leaves the store alone")
+    func restoreRefusesBadBackup() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        try Data("not a database".utf8).write(to: scratch.url.appendingPathComponent("junk.sqlite"))
+        expectCleanFailure(try await scratch.redml("store", "restore", "junk.sqlite"), mentioning: "cannot restore")
+        expectCleanFailure(try await scratch.redml("store", "restore", "absent.sqlite"), mentioning: "does not exist")
+        let check = try await scratch.redml("store", "check")
+        expectSuccess(check)
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Testing
+
+@Suite("--store and REDML_STORE")
+struct StoreOptionTests {
+    @Test("a postgres:// store fails with one clear line", arguments: [["demo"], ["store", "info"], ["store", "migrate"]])
+    func postgresNotBuiltIn(command: [String]) async throws {
+        let scratch = try ScratchDirectory()
+        let result = try await RedMLExecutable.run(command + ["--store", "postgres://x"], in: scratch.url)
+        expectCleanFailure(result, mentioning: "PostgreSQL")
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test("REDML_STORE names the store when --store is not given")
+    func environmentVariable() async throws {
+        let scratch = try ScratchDirectory()
+        let result = try await scratch.redml("demo", "--json", environment: ["REDML_STORE": "from-env.sqlite"])
+        expectSuccess(result)
+        #expect(try result.jsonObject()["store"] as? String == "from-env.sqlite")
+        #expect(scratch.exists("from-env.sqlite"))
+        #expect(!scratch.exists("redml.sqlite"))
+
+        let info = try await scratch.redml("store", "info", "--json", environment: ["REDML_STORE": "from-env.sqlite"])
+        expectSuccess(info)
+        let override = try await scratch.redml(
+            "demo", "--json", "--store", "flag.sqlite", environment: ["REDML_STORE": "from-env.sqlite"])
+        expectSuccess(override)
+        #expect(try override.jsonObject()["store"] as? String == "flag.sqlite")
+        let postgres = try await scratch.redml("store", "info", environment: ["REDML_STORE": "postgresql://db/redml"])
+        expectCleanFailure(postgres, mentioning: "PostgreSQL")
+    }
+
+    @Test("backup, restore and check need a SQLite store", arguments: [
+        ["store", "backup", "b.sqlite"], ["store", "restore", "b.sqlite"], ["store", "check"],
+    ])
+    func memoryStoreRefused(command: [String]) async throws {
+        let scratch = try ScratchDirectory()
+        let result = try await RedMLExecutable.run(command + ["--store", "memory:"], in: scratch.url)
+        expectCleanFailure(result, mentioning: "needs a SQLite store")
+    }
+}
