@@ -22,8 +22,11 @@ extension SQLiteMLPersistence {
     ///
     /// The backup is checked first: a file that fails SQLite's integrity check,
     /// or that was written by a newer RedML, is refused and nothing changes.
-    /// The revision counter never goes backwards, so compare-and-swap callers
-    /// holding a revision from before the restore see a conflict, not a false match.
+    /// Revisions never go backwards: every restored entry gets a revision above
+    /// any handed out before, so compare-and-swap callers holding a revision from
+    /// before the restore see a conflict, not a false match. Other processes
+    /// should be stopped while a store is restored: one that commits while the
+    /// copy finishes may see the backup's older counter.
     public func restore(from source: String) async throws {
         guard FileManager.default.fileExists(atPath: source) else {
             throw MLPersistenceError.invalidArgument("backup file \(source) does not exist")
@@ -44,13 +47,22 @@ extension SQLiteMLPersistence {
                     "backup file \(source) is not a healthy RedML store (schema \(version), integrity: "
                         + integrity.prefix(3).joined(separator: "; ") + ")")
             }
-            let before = try read { db in try Int64.fetchOne(db, sql: "SELECT revision FROM ml_state WHERE id = 1") ?? 0 }
-            try backup.backup(to: pool)
             let path = self.path
+            // One writer access from the copy to the new counter, so that no commit
+            // of this process can slip in between and reuse a revision.
             try await pool.writeWithoutTransaction { db in
+                let before = try Int64.fetchOne(db, sql: "SELECT revision FROM ml_state WHERE id = 1") ?? 0
+                try backup.read { source in try source.backup(to: db) }
                 try SQLiteSchema.migrate(db, storeName: path)
-                try db.execute(
-                    sql: "UPDATE ml_state SET revision = max(revision, ?) + 1 WHERE id = 1", arguments: [before])
+                // Lift every restored revision above every revision handed out before
+                // the restore, so a compare-and-swap that holds an old revision cannot
+                // match a restored entry by accident.
+                try db.inTransaction(.immediate) {
+                    try db.execute(sql: "UPDATE ml_kv SET revision = revision + ?", arguments: [before])
+                    try db.execute(
+                        sql: "UPDATE ml_state SET revision = revision + ? + 1 WHERE id = 1", arguments: [before])
+                    return .commit
+                }
             }
         } catch {
             throw persistenceError(error, store: path)

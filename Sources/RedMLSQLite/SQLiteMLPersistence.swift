@@ -51,7 +51,18 @@ public final class SQLiteMLPersistence: MLStore {
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
         pool = try Self.open(path: path, configuration: grdb, patience: configuration.busyTimeout)
-        committer = GroupCommitter(pool: pool, maximumGroupSize: configuration.maximumGroupSize)
+        do {
+            let checkpointer = try BackgroundCheckpointer(path: path, configuration: grdb, interval: 256)
+            // GRDB sets `synchronous = NORMAL` on the writer when it switches to WAL,
+            // after `prepareDatabase` ran, so the durability setting is applied again here.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA wal_autocheckpoint = 0")
+            }
+            committer = GroupCommitter(
+                pool: pool, checkpointer: checkpointer, maximumGroupSize: configuration.maximumGroupSize)
+        } catch {
+            throw persistenceError(error, store: path)
+        }
     }
 
     /// The chunk size blobs are stored in.
@@ -68,28 +79,35 @@ public final class SQLiteMLPersistence: MLStore {
     // MARK: The seed's contract
 
     public func put(namespace: String, key: String, value: String) async throws {
+        try MLInput.check(namespace: namespace, key: key)
+        try MLInput.check(value, "value")
         try await write { context in
             try SQLiteStatements.upsert(context.db, namespace, key, value, revision: context.nextRevision())
         }
     }
 
     public func get(namespace: String, key: String) async throws -> String? {
-        try read { db in
-            let statement = try db.cachedStatement(sql: "SELECT value FROM ml_kv WHERE namespace = ? AND key = ?")
+        try MLInput.check(namespace: namespace, key: key)
+        return try read { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT CAST(value AS BLOB) FROM ml_kv WHERE namespace = ? AND key = ?")
             guard let row = try Row.fetchOne(statement, arguments: [namespace, key]) else { return nil }
             return try Self.text(row[0], namespace: namespace, key: key)
         }
     }
 
     public func delete(namespace: String, key: String) async throws {
+        try MLInput.check(namespace: namespace, key: key)
         try await write { context in
             try SQLiteStatements.delete(context.db, namespace, key)
         }
     }
 
     public func list(namespace: String) async throws -> [(key: String, value: String)] {
-        try read { db in
-            let statement = try db.cachedStatement(sql: "SELECT key, value FROM ml_kv WHERE namespace = ?")
+        try MLInput.check(namespace, "namespace")
+        return try read { db in
+            let statement = try db.cachedStatement(
+                sql: "SELECT key, CAST(value AS BLOB) FROM ml_kv WHERE namespace = ?")
             let rows = try Row.fetchCursor(statement, arguments: [namespace])
             var entries: [(key: String, value: String)] = []
             while let row = try rows.next() {
@@ -104,9 +122,10 @@ public final class SQLiteMLPersistence: MLStore {
     // MARK: Entries, batches and pages
 
     public func entry(namespace: String, key: String) async throws -> MLEntry? {
-        try read { db in
+        try MLInput.check(namespace: namespace, key: key)
+        return try read { db in
             let statement = try db.cachedStatement(
-                sql: "SELECT value, revision FROM ml_kv WHERE namespace = ? AND key = ?")
+                sql: "SELECT CAST(value AS BLOB), revision FROM ml_kv WHERE namespace = ? AND key = ?")
             guard let row = try Row.fetchOne(statement, arguments: [namespace, key]) else { return nil }
             let value = try Self.text(row[0], namespace: namespace, key: key)
             return MLEntry(key: key, value: value, revision: MLRevision(rawValue: row[1]))
@@ -115,6 +134,7 @@ public final class SQLiteMLPersistence: MLStore {
 
     @discardableResult
     public func commit(_ batch: MLBatch) async throws -> MLRevision {
+        try MLInput.check(batch)
         if batch.isEmpty {
             return try read { db in
                 MLRevision(rawValue: try Int64.fetchOne(db, sql: "SELECT revision FROM ml_state WHERE id = 1") ?? 0)
@@ -128,18 +148,21 @@ public final class SQLiteMLPersistence: MLStore {
 
     public func page(namespace: String, _ request: MLPageRequest) async throws -> MLPage {
         try request.validate()
+        try MLInput.check(namespace: namespace, request)
         let query = SQLitePageQuery(namespace: namespace, request: request)
         return try read { db in
+            // The scan is lazy: it stops at the first readable row past the limit,
+            // which tells whether another page follows. Corrupt rows are skipped.
             let rows = try Row.fetchCursor(db.cachedStatement(sql: query.sql), arguments: query.arguments)
             var entries: [MLEntry] = []
             var more = false
             while let row = try rows.next() {
+                let key: String = row[0]
+                guard let value = textOrReport(row[1], namespace: namespace, key: key) else { continue }
                 if entries.count == request.limit {
                     more = true
                     break
                 }
-                let key: String = row[0]
-                guard let value = textOrReport(row[1], namespace: namespace, key: key) else { continue }
                 entries.append(MLEntry(key: key, value: value, revision: MLRevision(rawValue: row[2])))
             }
             return MLPage(entries: entries, nextCursor: more ? entries.last?.key : nil)
@@ -167,8 +190,17 @@ public final class SQLiteMLPersistence: MLStore {
         }
     }
 
+    /// Decodes a value read as `CAST(value AS BLOB)`: the exact stored bytes,
+    /// which must be valid UTF-8. (Reading it as text would silently replace
+    /// invalid bytes with U+FFFD.)
     static func text(_ value: DatabaseValue, namespace: String, key: String) throws -> String {
-        guard let text = String.fromDatabaseValue(value) else {
+        let text: String?
+        switch value.storage {
+        case .blob(let bytes): text = String(validating: bytes, as: UTF8.self)
+        case .string(let string): text = string
+        default: text = nil
+        }
+        guard let text else {
             throw MLPersistenceError.corruptValue(
                 namespace: namespace, key: key, reason: "stored value is not UTF-8 text")
         }

@@ -43,11 +43,9 @@ struct SQLitePageQuery {
             conditions.append(request.order.isDescending ? "key < ?" : "key > ?")
             values.append(after)
         }
-        // One more row than the limit tells whether another page follows.
-        values.append(request.limit + 1)
         sql = """
-            SELECT key, value, revision FROM ml_kv WHERE \(conditions.joined(separator: " AND ")) \
-            ORDER BY key \(request.order.isDescending ? "DESC" : "ASC") LIMIT ?
+            SELECT key, CAST(value AS BLOB), revision FROM ml_kv WHERE \(conditions.joined(separator: " AND ")) \
+            ORDER BY key \(request.order.isDescending ? "DESC" : "ASC")
             """
         arguments = StatementArguments(values)
     }

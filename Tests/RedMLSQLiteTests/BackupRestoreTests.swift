@@ -6,12 +6,12 @@ import Testing
 @Suite("Backup and restore")
 struct BackupRestoreTests {
     /// Every entry of every namespace the tests use, as `namespace/key=value@revision`.
+    /// Every entry as `namespace/key=value`; revisions are compared separately,
+    /// since a restore lifts them above the target's own.
     static func snapshot(_ store: SQLiteMLPersistence) async throws -> [String] {
         var rows: [String] = []
         for namespace in ["seq", "other", MLNamespace.jobs] {
-            rows += try await StoreHelpers.entries(store, namespace).map {
-                "\(namespace)/\($0.key)=\($0.value)@\($0.revision.rawValue)"
-            }
+            rows += try await StoreHelpers.entries(store, namespace).map { "\(namespace)/\($0.key)=\($0.value)" }
         }
         return rows
     }
@@ -79,6 +79,8 @@ struct BackupRestoreTests {
         let revisionBefore = try await Self.revision(target)
         try await target.restore(from: backupPath)
         #expect(try await Self.snapshot(target) == expectedSnapshot)
+        let restored = try await StoreHelpers.entries(target, "seq")
+        #expect(restored.allSatisfy { $0.revision.rawValue > revisionBefore }, "a restored revision is not above \(revisionBefore)")
         #expect(try await target.get(namespace: "other", key: "o0") == nil)
         let revisionAfter = try await Self.revision(target)
         #expect(revisionAfter > revisionBefore)
@@ -176,13 +178,9 @@ struct BackupRestoreTests {
                 return .backend("\(error)")
             }
         }()
-        // BUG (RedMLSQLite): restore() promises that "compare-and-swap callers holding a
-        // revision from before the restore see a conflict, not a false match", but restored
-        // entries keep the revisions they had in the backup. j1 was r1 here before and is r1
-        // (other contents) after, so the stale compare-and-swap succeeds.
-        withKnownIssue("restored entries keep their old revisions") {
-            #expect(outcome?.code == "conflict", "the stale compare-and-swap was applied")
-        }
+        // Regression: restored entries used to keep the backup's revisions, so this stale
+        // compare-and-swap matched j1 (r1 before and after) and was applied.
+        #expect(outcome?.code == "conflict", "the stale compare-and-swap was applied")
         try mine.close()
         try theirs.close()
     }
@@ -219,12 +217,9 @@ struct BackupRestoreTests {
         let revisions = try await writer.value
         #expect(revisions.count > 20)
         let drops = zip(revisions, revisions.dropFirst()).filter { $0.1 <= $0.0 }
-        // BUG (RedMLSQLite): restore copies the backup (with its lower counter) and raises
-        // the counter in a second, separate write; a commit that lands in between gets a
-        // revision from the backup's counter. Observed: 3 to 17 drops in 40 restores when run alone, e.g. 527 → 2.
-        withKnownIssue("a write between restore's copy and its counter update goes backwards", isIntermittent: true) {
-            #expect(drops.isEmpty, "revision went backwards \(drops.count) times, e.g. \(drops.prefix(3))")
-        }
+        // Regression: restore used to copy and raise the counter in two writes, and a commit
+        // landing in between got a revision from the backup's lower counter (527 → 2).
+        #expect(drops.isEmpty, "revision went backwards \(drops.count) times, e.g. \(drops.prefix(3))")
         try await StoreHelpers.expectHealthy(target)
         try target.close()
     }

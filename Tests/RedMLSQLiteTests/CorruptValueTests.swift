@@ -73,12 +73,9 @@ struct CorruptValueTests {
                 }
             }
         }
-        // BUG (RedMLSQLite): SQLitePageQuery fetches limit + 1 rows and a skipped corrupt
-        // row uses up the extra one, so the page ends with nextCursor == nil while good
-        // records remain: limits 1 and 3 stop early (asc misses "e", desc misses "a").
-        withKnownIssue("a skipped corrupt row ends paging early") {
-            #expect(missed.isEmpty, "paging stopped early: \(missed)")
-        }
+        // Regression: the page query used to fetch limit + 1 rows, and a skipped corrupt row
+        // used up the extra one, ending paging early (asc missed "e", desc missed "a").
+        #expect(missed.isEmpty, "paging stopped early: \(missed)")
         try store.close()
     }
 

@@ -105,11 +105,8 @@ extension DurabilityTests {
         let full = try await Self.syncCalls(durability: "power-loss", puts: puts, in: directory)
         let normal = try await Self.syncCalls(durability: "process-crash", puts: puts, in: directory)
         #expect(normal < puts / 4, "process-crash: \(normal) syncs for \(puts) commits")
-        // BUG (RedMLSQLite): GRDB's DatabasePool runs `PRAGMA synchronous = NORMAL` on the
-        // writer when it switches the file to WAL, after `prepareDatabase` set FULL, so
-        // .powerLoss commits are not synced: observed 8 syncs for 200 commits (NORMAL: 7).
-        withKnownIssue("Durability.powerLoss is overridden by GRDB's WAL setup (synchronous = NORMAL)") {
-            #expect(full >= puts, "power-loss: \(full) syncs for \(puts) commits")
-        }
+        // Regression: GRDB sets `synchronous = NORMAL` on the writer when it switches to WAL,
+        // after `prepareDatabase`, so .powerLoss commits used to go unsynced.
+        #expect(full >= puts, "power-loss: \(full) syncs for \(puts) commits")
     }
 }

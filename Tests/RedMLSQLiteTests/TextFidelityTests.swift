@@ -2,31 +2,31 @@ import Foundation
 import RedML
 import Testing
 
-/// Keys and values come back byte for byte, as the in-memory backend returns them.
+/// Keys and values come back byte for byte, or are refused; never altered.
 @Suite("Text fidelity")
 struct TextFidelityTests {
-    @Test("keys and values holding U+0000 round-trip and stay distinct")
+    @Test("U+0000 in a namespace, key or value is refused, as on every backend, and nothing changes")
     func nulCharacters() async throws {
         let directory = try TemporaryDirectory()
         let store = try SQLiteMLPersistence(path: directory.path("nul.sqlite"))
         let memory = InMemoryMLPersistence()
         for backend in [store as any MLStore, memory] {
-            try await backend.put(namespace: "n", key: "k\u{0}1", value: #"{"v":"a"}"# + "\u{0}tail")
-            try await backend.put(namespace: "n", key: "k\u{0}2", value: "second")
-        }
-        // The reference behaviour.
-        #expect(try await memory.get(namespace: "n", key: "k\u{0}1") == #"{"v":"a"}"# + "\u{0}tail")
-        #expect(try await memory.list(namespace: "n").count == 2)
-
-        let first = try await store.get(namespace: "n", key: "k\u{0}1")
-        let keys = try await store.list(namespace: "n").map(\.key).sorted()
-        // BUG (RedMLSQLite): strings are bound with GRDB's String binding (sqlite3_bind_text with
-        // length -1), which stops at the first NUL: "k\0" + "1" and "k\0" + "2" are both stored
-        // as "k", the second put silently overwrites the first, and values lose everything from
-        // the NUL on. Observed: get(k\0 1) == "second", list == [("k", "second")].
-        withKnownIssue("U+0000 truncates keys and values") {
-            #expect(first == #"{"v":"a"}"# + "\u{0}tail")
-            #expect(keys == ["k\u{0}1", "k\u{0}2"])
+            try await backend.put(namespace: "n", key: "k", value: "kept")
+            for (namespace, key, value) in [("n", "k\u{0}1", "v"), ("n\u{0}", "k", "v"), ("n", "k", "a\u{0}tail")] {
+                let error = await #expect(throws: MLPersistenceError.self) {
+                    try await backend.put(namespace: namespace, key: key, value: value)
+                }
+                #expect(error?.code == "invalid_argument")
+                #expect(error?.description.contains("U+0000") == true)
+            }
+            // A lookup with a NUL would otherwise find the key cut at the NUL ("k").
+            await #expect(throws: MLPersistenceError.self) { try await backend.get(namespace: "n", key: "k\u{0}x") }
+            var batch = MLBatch()
+            batch.put(namespace: "n", key: "other", value: "fine")
+            batch.put(namespace: "n", key: "bad\u{0}", value: "v")
+            await #expect(throws: MLPersistenceError.self) { try await backend.commit(batch) }
+            #expect(try await backend.list(namespace: "n").map(\.key) == ["k"])
+            #expect(try await backend.get(namespace: "n", key: "k") == "kept")
         }
         try store.close()
     }
@@ -39,15 +39,11 @@ struct TextFidelityTests {
         // 'a', 0xFF, 0xFE, 'b' stored with TEXT type (another tool writing Latin-1, say).
         try await SQLiteShell.run(path, "INSERT INTO ml_kv VALUES('other','latin1',CAST(x'61fffe62' AS TEXT),1)")
         #expect(try await SQLiteShell.run(path, "SELECT typeof(value) FROM ml_kv WHERE key = 'latin1'") == "text")
-        // BUG (RedMLSQLite): only BLOB values are checked; a TEXT value is read through
-        // GRDB's String(cString:), which replaces invalid bytes with U+FFFD, so get returns
-        // "a\u{FFFD}\u{FFFD}b" instead of throwing a corruption error.
-        await withKnownIssue("invalid UTF-8 TEXT is repaired silently") {
-            let error = await #expect(throws: MLPersistenceError.self) {
-                try await store.get(namespace: "other", key: "latin1")
-            }
-            #expect(error?.code == "corruption")
+        // Values are read as their exact bytes and validated, never repaired with U+FFFD.
+        let error = await #expect(throws: MLPersistenceError.self) {
+            try await store.get(namespace: "other", key: "latin1")
         }
+        #expect(error?.code == "corruption")
         try store.close()
     }
 }

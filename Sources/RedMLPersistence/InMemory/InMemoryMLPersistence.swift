@@ -22,6 +22,8 @@ public final class InMemoryMLPersistence: MLStore {
     // MARK: The seed's contract
 
     public func put(namespace: String, key: String, value: String) async throws {
+        try MLInput.check(namespace: namespace, key: key)
+        try MLInput.check(value, "value")
         state.withLock { state in
             let revision = state.nextRevision()
             state.put(namespace, key, value, revision: revision)
@@ -29,15 +31,18 @@ public final class InMemoryMLPersistence: MLStore {
     }
 
     public func get(namespace: String, key: String) async throws -> String? {
-        state.withLock { $0.current(namespace, key)?.value }
+        try MLInput.check(namespace: namespace, key: key)
+        return state.withLock { $0.current(namespace, key)?.value }
     }
 
     public func delete(namespace: String, key: String) async throws {
+        try MLInput.check(namespace: namespace, key: key)
         state.withLock { $0.delete(namespace, key) }
     }
 
     public func list(namespace: String) async throws -> [(key: String, value: String)] {
-        state.withLock { state in
+        try MLInput.check(namespace, "namespace")
+        return state.withLock { state in
             guard let entries = state.namespaces[ByteKey(namespace)]?.entries else { return [] }
             return entries.map { (key: $0.key.string, value: $0.value.value) }
         }
@@ -46,7 +51,8 @@ public final class InMemoryMLPersistence: MLStore {
     // MARK: Entries, batches and pages
 
     public func entry(namespace: String, key: String) async throws -> MLEntry? {
-        state.withLock { state in
+        try MLInput.check(namespace: namespace, key: key)
+        return state.withLock { state in
             state.current(namespace, key).map {
                 MLEntry(key: key, value: $0.value, revision: MLRevision(rawValue: $0.revision))
             }
@@ -55,7 +61,8 @@ public final class InMemoryMLPersistence: MLStore {
 
     @discardableResult
     public func commit(_ batch: MLBatch) async throws -> MLRevision {
-        try state.withLock { state in
+        try MLInput.check(batch)
+        return try state.withLock { state in
             try InMemoryBatch.validate(batch, against: state)
             let revision = batch.isEmpty ? state.revision : state.nextRevision()
             InMemoryBatch.apply(batch, to: &state, revision: revision)
@@ -65,6 +72,7 @@ public final class InMemoryMLPersistence: MLStore {
 
     public func page(namespace: String, _ request: MLPageRequest) async throws -> MLPage {
         try request.validate()
+        try MLInput.check(namespace: namespace, request)
         return state.withLock { state in
             state.namespaces[ByteKey(namespace)]?.refreshIndex()
             guard let space = state.namespaces[ByteKey(namespace)] else { return MLPage(entries: [], nextCursor: nil) }

@@ -15,6 +15,38 @@ enum ValueCases {
     ]
 
     static let all: [MLConformanceCase] = [
+        MLConformanceCase("value.nulIsRefusedEverywhere") { fixture in
+            // U+0000 ends a C string in SQLite and PostgreSQL, so no backend accepts it,
+            // and a refused write changes nothing.
+            let store = try await fixture.makeStore()
+            try await store.put(namespace: "models", key: "k", value: "kept")
+            try await expectThrows(code: "invalid_argument", "put with NUL in the key") {
+                try await store.put(namespace: "models", key: "k\u{0}x", value: "v")
+            }
+            try await expectThrows(code: "invalid_argument", "put with NUL in the namespace") {
+                try await store.put(namespace: "models\u{0}", key: "k", value: "v")
+            }
+            try await expectThrows(code: "invalid_argument", "put with NUL in the value") {
+                try await store.put(namespace: "models", key: "k", value: "a\u{0}b")
+            }
+            try await expectThrows(code: "invalid_argument", "get with NUL in the key") {
+                _ = try await store.get(namespace: "models", key: "k\u{0}x")
+            }
+            try await expectThrows(code: "invalid_argument", "delete with NUL in the key") {
+                try await store.delete(namespace: "models", key: "k\u{0}")
+            }
+            var batch = MLBatch()
+            batch.put(namespace: "models", key: "fine", value: "v")
+            batch.put(namespace: "models", key: "bad\u{0}", value: "v")
+            try await expectThrows(code: "invalid_argument", "a batch with NUL in a key") {
+                try await store.commit(batch)
+            }
+            try await expectThrows(code: "invalid_argument", "a page with NUL in the prefix") {
+                _ = try await store.page(namespace: "models", MLPageRequest(prefix: "k\u{0}"))
+            }
+            try expectEqual(try await store.list(namespace: "models").map(\.key), ["k"], "keys after refused writes")
+            try expectEqual(try await store.get(namespace: "models", key: "k"), "kept", "value after refused writes")
+        },
         MLConformanceCase("value.unicodeRoundTrip") { fixture in
             let store = try await fixture.makeStore()
             for (key, value) in unicode {

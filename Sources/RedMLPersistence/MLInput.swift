@@ -1,0 +1,47 @@
+import Foundation
+
+/// Checks of caller input that every backend applies the same way.
+///
+/// SQLite and PostgreSQL cannot store U+0000 in text faithfully (it ends a C
+/// string), so no backend accepts it in a namespace, key or value; JSON never
+/// needs it, since JSON escapes it as `\u0000`.
+package enum MLInput {
+    /// Throws ``MLPersistenceError/invalidArgument(_:)`` if `text` holds U+0000.
+    package static func check(_ text: String, _ what: StaticString) throws {
+        var text = text
+        let hasNUL = text.withUTF8 { bytes in
+            bytes.count > 0 && memchr(bytes.baseAddress!, 0, bytes.count) != nil
+        }
+        if hasNUL {
+            throw MLPersistenceError.invalidArgument("\(what) must not contain U+0000 (NUL)")
+        }
+    }
+
+    /// Checks a namespace and a key.
+    package static func check(namespace: String, key: String) throws {
+        try check(namespace, "namespace")
+        try check(key, "key")
+    }
+
+    /// Checks every string an operation of `batch` would store or look up.
+    package static func check(_ batch: MLBatch) throws {
+        for operation in batch.operations {
+            switch operation {
+            case .put(let namespace, let key, let value, _):
+                try check(namespace: namespace, key: key)
+                try check(value, "value")
+            case .delete(let namespace, let key, _), .require(let namespace, let key, _):
+                try check(namespace: namespace, key: key)
+            case .commitBlob, .deleteBlob:
+                break
+            }
+        }
+    }
+
+    /// Checks the strings of a page request.
+    package static func check(namespace: String, _ request: MLPageRequest) throws {
+        try check(namespace, "namespace")
+        if let after = request.after { try check(after, "page cursor") }
+        if let prefix = request.prefix { try check(prefix, "page prefix") }
+    }
+}
