@@ -16,6 +16,39 @@ struct PersistenceBenchmark: Sendable {
         if options.runs("memory") {
             try await measureMemory(workload)
         }
+        if options.only.contains("sqlite-sequential") {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redml-bench-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let store = try SQLiteMLPersistence(path: folder.appendingPathComponent("bench.sqlite").path)
+            let seconds = try await measure {
+                for i in 0..<workload.count {
+                    try await store.put(namespace: "sequential", key: workload.keys[i], value: workload.values[i])
+                }
+            }
+            emitRate("sqlite", "put_sequential_only", Double(workload.count) / seconds, workload.count, target: nil)
+        }
+        if options.only.contains("sqlite-concurrent") {
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redml-bench-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let store = try SQLiteMLPersistence(path: folder.appendingPathComponent("bench.sqlite").path)
+            let perCaller = workload.count / 8
+            let seconds = try await measure {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for caller in 0..<8 {
+                        group.addTask {
+                            for i in 0..<perCaller {
+                                let index = caller * perCaller + i
+                                try await store.put(namespace: "c", key: workload.keys[index], value: workload.values[index])
+                            }
+                        }
+                    }
+                    try await group.waitForAll()
+                }
+            }
+            emitRate("sqlite", "put_concurrent_only", Double(perCaller * 8) / seconds, perCaller * 8, target: nil)
+        }
         if options.only.contains("memory-get") {
             let store = InMemoryMLPersistence()
             try await workload.fill(store, namespace: "jobs")

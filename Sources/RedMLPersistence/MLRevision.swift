@@ -1,8 +1,11 @@
 /// The revision of a stored entry.
 ///
-/// Revisions come from one counter per store that every commit advances, so a
-/// revision is never reused, not even after the entry is deleted and written
-/// again. Compare-and-swap on it is therefore free of the ABA problem.
+/// Revisions come from one counter per store, so a revision is never reused,
+/// not even after the entry is deleted and written again: compare-and-swap on
+/// it is free of the ABA problem. Within one process each commit gets a higher
+/// revision than the last; a backend shared by several processes may hand each
+/// process its own range of the counter, so across processes revisions are
+/// unique but not ordered by time.
 public struct MLRevision: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible {
     /// The counter value.
     public let rawValue: Int64

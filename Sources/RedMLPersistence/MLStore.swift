@@ -16,6 +16,7 @@ public protocol MLStore: MLPersistence {
     /// Applies every operation of `batch`, or none of them.
     ///
     /// - Returns: the revision that the entries written by this batch now carry.
+    ///   For an empty batch, a revision at least as high as any handed out so far.
     /// - Throws: ``MLPersistenceError/conflict(namespace:key:expected:found:)``
     ///   naming the first entry whose condition failed; nothing is applied then.
     @discardableResult

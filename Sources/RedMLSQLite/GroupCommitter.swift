@@ -2,24 +2,44 @@ import GRDB
 import RedMLPersistence
 import Synchronization
 
+/// A range of revisions this process reserved in `ml_state`, handed out one by one.
+///
+/// Writing the counter row on every commit would add a page to every WAL
+/// commit; reserving ``size`` revisions at a time writes it once per block.
+/// Revisions stay unique across processes (each block is reserved in a write
+/// transaction) and increase within a process; numbers left in a block when a
+/// process exits are simply never used.
+struct RevisionBlock: Sendable {
+    /// Revisions reserved per block.
+    static let size: Int64 = 1024
+    var next: Int64
+    var end: Int64
+}
+
 /// What a write sees inside a group transaction: the connection and the
-/// store's revision counter, which it advances once per commit it makes.
+/// revisions this process has reserved.
 struct SQLiteWriteContext: ~Copyable {
     let db: Database
-    private(set) var revision: Int64
-    private(set) var advanced = false
+    fileprivate(set) var block: RevisionBlock?
 
-    init(db: Database, revision: Int64) {
+    fileprivate init(db: Database, block: RevisionBlock?) {
         self.db = db
-        self.revision = revision
+        self.block = block
     }
 
-    /// Allocates the next revision. A write rolled back with its savepoint
-    /// leaves a gap, which is harmless: revisions only need to be unique and increasing.
-    mutating func nextRevision() -> Int64 {
-        revision += 1
-        advanced = true
-        return revision
+    /// Allocates the next revision, reserving a new block in `ml_state` when the
+    /// current one is used up. The reservation is part of the transaction, so a
+    /// rollback undoes it (and the committer then forgets the block).
+    mutating func nextRevision() throws -> Int64 {
+        if block == nil || block!.next == block!.end {
+            let current = try Int64.fetchOne(
+                db.cachedStatement(sql: "SELECT revision FROM ml_state WHERE id = 1")) ?? 0
+            let last = current + RevisionBlock.size
+            try db.cachedStatement(sql: "UPDATE ml_state SET revision = ? WHERE id = 1").execute(arguments: [last])
+            block = RevisionBlock(next: current + 1, end: last + 1)
+        }
+        defer { block!.next += 1 }
+        return block!.next
     }
 }
 
@@ -80,6 +100,8 @@ final class GroupCommitter: Sendable {
     private let pool: DatabasePool
     private let checkpointer: BackgroundCheckpointer
     private let state = Mutex(State())
+    /// Revisions reserved by this process; only the leader touches it.
+    private let revisions = Mutex<RevisionBlock?>(nil)
     private let leadsInARow = Atomic<Int>(0)
     private let maximumGroupSize: Int
 
@@ -91,8 +113,15 @@ final class GroupCommitter: Sendable {
 
     /// Runs `body` in a write transaction, possibly shared with other writes,
     /// and returns once that transaction has committed.
-    func write<T: Sendable>(_ body: @escaping @Sendable (inout SQLiteWriteContext) throws -> T) async throws -> T {
-        let write = Write(body)
+    ///
+    /// - Parameter canFailAlone: whether `body` can throw while the transaction
+    ///   is still good (a failed condition, say). Such a write runs in its own
+    ///   savepoint when it shares a transaction; a write that can fail only with
+    ///   the transaction itself (a plain put) skips the savepoint's two statements.
+    func write<T: Sendable>(
+        canFailAlone: Bool = true, _ body: @escaping @Sendable (inout SQLiteWriteContext) throws -> T
+    ) async throws -> T {
+        let write = Write(canFailAlone: canFailAlone, body)
         let leadsNow = state.withLock { state in
             if state.leading { return false }
             state.leading = true
@@ -141,8 +170,9 @@ final class GroupCommitter: Sendable {
                 // than the write itself.
                 try db.cachedStatement(sql: "BEGIN IMMEDIATE").execute()
                 do {
-                    try commitInTransaction(group, db)
+                    let block = try commitInTransaction(group, db)
                     try db.cachedStatement(sql: "COMMIT").execute()
+                    revisions.withLock { $0 = block }
                 } catch {
                     if db.isInsideTransaction { try? db.cachedStatement(sql: "ROLLBACK").execute() }
                     throw error
@@ -157,42 +187,57 @@ final class GroupCommitter: Sendable {
         }
     }
 
-    private func commitInTransaction(_ group: [any PendingWrite], _ db: Database) throws {
-        let revision = try Int64.fetchOne(db.cachedStatement(sql: "SELECT revision FROM ml_state WHERE id = 1")) ?? 0
-        var context = SQLiteWriteContext(db: db, revision: revision)
+    /// Forgets the reserved revisions, so the next write reserves a block above
+    /// whatever `ml_state` holds then (after a restore, say).
+    func discardRevisionBlock() {
+        revisions.withLock { $0 = nil }
+    }
+
+    private func commitInTransaction(_ group: [any PendingWrite], _ db: Database) throws -> RevisionBlock? {
+        // The block is taken out for the transaction and put back only if it commits.
+        var context = SQLiteWriteContext(db: db, block: revisions.withLock { block in
+            defer { block = nil }
+            return block
+        })
         if group.count == 1 {
             try group[0].apply(&context)
         } else {
-            // Each write in its own savepoint: one that fails is undone alone.
+            // Each write that can fail alone in its own savepoint, so it is undone alone.
             for write in group {
+                guard write.canFailAlone else {
+                    try write.apply(&context)
+                    continue
+                }
                 try db.cachedStatement(sql: "SAVEPOINT redml_write").execute()
+                let blockBefore = context.block
                 do {
                     try write.apply(&context)
                 } catch {
                     write.fail(error)
                     try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT redml_write").execute()
+                    context.block = blockBefore  // the rollback also undid any reservation
                 }
                 try db.cachedStatement(sql: "RELEASE SAVEPOINT redml_write").execute()
             }
         }
-        if context.advanced {
-            try db.cachedStatement(sql: "UPDATE ml_state SET revision = ? WHERE id = 1")
-                .execute(arguments: [context.revision])
-        }
+        return context.block
     }
 }
 
 /// A write waiting to be committed, with its outcome once it has been.
 private protocol PendingWrite: AnyObject, Sendable {
+    var canFailAlone: Bool { get }
     func apply(_ context: inout SQLiteWriteContext) throws
     func fail(_ error: any Error)
 }
 
 private final class Write<T: Sendable>: PendingWrite {
+    let canFailAlone: Bool
     private let body: @Sendable (inout SQLiteWriteContext) throws -> T
     private let outcome = Mutex<Result<T, any Error>?>(nil)
 
-    init(_ body: @escaping @Sendable (inout SQLiteWriteContext) throws -> T) {
+    init(canFailAlone: Bool, _ body: @escaping @Sendable (inout SQLiteWriteContext) throws -> T) {
+        self.canFailAlone = canFailAlone
         self.body = body
     }
 

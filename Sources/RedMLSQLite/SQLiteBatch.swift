@@ -10,7 +10,7 @@ import RedMLPersistence
 enum SQLiteBatch {
     static func apply(_ batch: MLBatch, in context: inout SQLiteWriteContext) throws -> Int64 {
         let db = context.db
-        let revision = context.nextRevision()
+        let revision = try context.nextRevision()
         for operation in batch.operations {
             switch operation {
             case .put(let namespace, let key, let value, let condition):

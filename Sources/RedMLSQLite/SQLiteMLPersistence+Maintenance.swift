@@ -48,6 +48,7 @@ extension SQLiteMLPersistence {
                         + integrity.prefix(3).joined(separator: "; ") + ")")
             }
             let path = self.path
+            let committer = self.committer
             // One writer access from the copy to the new counter, so that no commit
             // of this process can slip in between and reuse a revision.
             try await pool.writeWithoutTransaction { db in
@@ -63,6 +64,8 @@ extension SQLiteMLPersistence {
                         sql: "UPDATE ml_state SET revision = revision + ? + 1 WHERE id = 1", arguments: [before])
                     return .commit
                 }
+                // Revisions reserved before the restore lie below the restored ones.
+                committer.discardRevisionBlock()
             }
         } catch {
             throw persistenceError(error, store: path)

@@ -81,7 +81,7 @@ public final class SQLiteMLPersistence: MLStore {
     public func put(namespace: String, key: String, value: String) async throws {
         try MLInput.check(namespace: namespace, key: key)
         try MLInput.check(value, "value")
-        try await write { context in
+        try await write(canFailAlone: false) { context in
             try SQLiteStatements.upsert(context.db, namespace, key, value, revision: context.nextRevision())
         }
     }
@@ -98,7 +98,7 @@ public final class SQLiteMLPersistence: MLStore {
 
     public func delete(namespace: String, key: String) async throws {
         try MLInput.check(namespace: namespace, key: key)
-        try await write { context in
+        try await write(canFailAlone: false) { context in
             try SQLiteStatements.delete(context.db, namespace, key)
         }
     }
@@ -182,9 +182,11 @@ public final class SQLiteMLPersistence: MLStore {
     }
 
     /// Runs a write in a group-committed transaction.
-    func write<T: Sendable>(_ body: @escaping @Sendable (inout SQLiteWriteContext) throws -> T) async throws -> T {
+    func write<T: Sendable>(
+        canFailAlone: Bool = true, _ body: @escaping @Sendable (inout SQLiteWriteContext) throws -> T
+    ) async throws -> T {
         do {
-            return try await committer.write(body)
+            return try await committer.write(canFailAlone: canFailAlone, body)
         } catch {
             throw persistenceError(error, store: path)
         }

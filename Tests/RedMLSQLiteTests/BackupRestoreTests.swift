@@ -67,7 +67,7 @@ struct BackupRestoreTests {
         try await StoreHelpers.expectHealthy(copy)
         // A backup carries the revision counter with it.
         let copyRevision = try await Self.revision(copy)
-        #expect(copyRevision == copied.map(\.revision.rawValue).max())
+        #expect(copyRevision >= copied.map(\.revision.rawValue).max() ?? 0)
         let expectedSnapshot = try await Self.snapshot(copy)
         try copy.close()
 
