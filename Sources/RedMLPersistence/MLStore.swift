@@ -69,24 +69,30 @@ extension MLStore {
         let upload = try await beginBlobUpload()
         do {
             var hasher = MLBlobHasher()
-            var pending = Data()
+            var chunker = BlobChunker(chunkSize: blobChunkSize)
             var index = 0
-            let chunkSize = blobChunkSize
-            for try await buffer in bytes {
-                hasher.update(buffer)
-                pending.append(buffer)
-                var start = pending.startIndex
-                while pending.endIndex - start >= chunkSize {
-                    let chunk = Data(pending[start..<(start + chunkSize)])
-                    try await appendBlobChunk(chunk, index: index, to: upload)
-                    start += chunkSize
+            // One chunk is stored while the next is read and hashed, so hashing and
+            // storage overlap; at most two chunks are in memory at a time.
+            try await withThrowingTaskGroup(of: Void.self) { storing in
+                var storingOne = false
+                func store(_ chunk: Data) {
+                    let position = index
                     index += 1
+                    storing.addTask { try await self.appendBlobChunk(chunk, index: position, to: upload) }
+                    storingOne = true
                 }
-                if start != pending.startIndex { pending = Data(pending[start...]) }
-            }
-            if !pending.isEmpty || index == 0 {
-                try await appendBlobChunk(pending, index: index, to: upload)
-                index += 1
+                for try await buffer in bytes {
+                    hasher.update(buffer)
+                    for chunk in chunker.add(buffer) {
+                        if storingOne { try await storing.next() }
+                        store(chunk)
+                    }
+                }
+                if let last = chunker.finish(isFirst: index == 0) {
+                    if storingOne { try await storing.next() }
+                    store(last)
+                }
+                try await storing.waitForAll()
             }
             return try await finishBlobUpload(
                 upload, sha256: hasher.finalize(), size: hasher.size, chunkCount: index)
@@ -211,5 +217,36 @@ private struct FileChunks: AsyncSequence {
             let data = try handle.read(upToCount: chunkSize) ?? Data()
             return data.isEmpty ? nil : data
         }
+    }
+}
+
+/// Cuts a stream of buffers of any size into chunks of one size, copying only
+/// when a chunk spans buffers.
+private struct BlobChunker {
+    let chunkSize: Int
+    private var pending = Data()
+
+    init(chunkSize: Int) {
+        self.chunkSize = chunkSize
+    }
+
+    /// The whole chunks that `buffer` completes.
+    mutating func add(_ buffer: Data) -> [Data] {
+        if pending.isEmpty && buffer.count == chunkSize { return [buffer] }  // the common case: no copy
+        pending.append(buffer)
+        var chunks: [Data] = []
+        var start = pending.startIndex
+        while pending.endIndex - start >= chunkSize {
+            chunks.append(Data(pending[start..<(start + chunkSize)]))
+            start += chunkSize
+        }
+        if start != pending.startIndex { pending = Data(pending[start...]) }
+        return chunks
+    }
+
+    /// The last, short chunk; an empty blob is stored as one empty chunk.
+    mutating func finish(isFirst: Bool) -> Data? {
+        defer { pending = Data() }
+        return pending.isEmpty && !isFirst ? nil : pending
     }
 }

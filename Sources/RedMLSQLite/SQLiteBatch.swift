@@ -11,11 +11,12 @@ enum SQLiteBatch {
     static func apply(_ batch: MLBatch, in context: inout SQLiteWriteContext) throws -> Int64 {
         let db = context.db
         let revision = try context.nextRevision()
+        let upsert = try SQLiteStatements.upsertStatement(db)
         for operation in batch.operations {
             switch operation {
             case .put(let namespace, let key, let value, let condition):
                 try check(db, namespace, key, condition)
-                try SQLiteStatements.upsert(db, namespace, key, value, revision: revision)
+                try SQLiteStatements.upsert(upsert, namespace, key, value, revision: revision)
             case .delete(let namespace, let key, let condition):
                 try check(db, namespace, key, condition)
                 try SQLiteStatements.delete(db, namespace, key)

@@ -4,12 +4,24 @@ import RedMLPersistence
 /// The statements that write entries, shared by plain writes and batches.
 enum SQLiteStatements {
     static func upsert(_ db: Database, _ namespace: String, _ key: String, _ value: String, revision: Int64) throws {
-        let statement = try db.cachedStatement(
+        try upsert(upsertStatement(db), namespace, key, value, revision: revision)
+    }
+
+    /// The insert-or-replace statement, for callers that run it many times.
+    static func upsertStatement(_ db: Database) throws -> Statement {
+        try db.cachedStatement(
             sql: """
                 INSERT INTO ml_kv (namespace, key, value, revision) VALUES (?, ?, ?, ?)
                 ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, revision = excluded.revision
                 """)
-        try statement.execute(arguments: [namespace, key, value, revision])
+    }
+
+    static func upsert(_ statement: Statement, _ namespace: String, _ key: String, _ value: String, revision: Int64)
+        throws
+    {
+        // The SQL is ours and its four parameters are always bound, so GRDB's argument check is skipped.
+        statement.setUncheckedArguments([namespace, key, value, revision])
+        try statement.execute()
     }
 
     static func delete(_ db: Database, _ namespace: String, _ key: String) throws {
