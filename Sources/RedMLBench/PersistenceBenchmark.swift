@@ -132,7 +132,18 @@ struct PersistenceBenchmark: Sendable {
             }
         }
         precondition(found == getRounds * order.count, "\(backend) get found \(found) of \(getRounds * order.count)")
-        emitRate(backend, "get", Double(found) / gets, found, target: targets.get)
+        emitRate(backend, "get_random_order", Double(found) / gets, found, target: targets.get)
+
+        // The same gets in the order the keys were written: a cache-friendly walk.
+        found = 0
+        let inOrder = try await measure {
+            for _ in 0..<getRounds {
+                for key in workload.keys where try await store.get(namespace: "jobs", key: key) != nil {
+                    found += 1
+                }
+            }
+        }
+        emitRate(backend, "get_insertion_order", Double(found) / inOrder, found, target: targets.get)
 
         for i in 0..<100 {
             try await store.put(namespace: "small", key: workload.keys[i], value: workload.values[i])
@@ -177,8 +188,8 @@ struct PersistenceBenchmark: Sendable {
             staged = blob
         }
         let writePeak = ProcessMemory.peak - baseline
-        emitRate("sqlite", "blob_write_\(blobBytes >> 20)MiB", mebibytes / write, 1, unit: "MiB/s",
-                 target: ">= 300 MB/s including SHA-256")
+        Figure(backend: "sqlite", figure: "blob_write_\(blobBytes >> 20)MiB", value: (mebibytes / write).rounded(),
+               unit: "MiB/s", operations: 1, seconds: write, target: ">= 300 MB/s (286 MiB/s) including SHA-256").emit()
         emitBytes("sqlite", "blob_write_peak_memory_growth", writePeak, target: "< 64 MiB")
 
         ProcessMemory.resetPeak()
@@ -188,19 +199,16 @@ struct PersistenceBenchmark: Sendable {
             for try await chunk in try await store.readBlob(sha256: staged!.sha256) { readBytes += chunk.count }
         }
         precondition(readBytes == blobBytes, "read back \(readBytes) of \(blobBytes) bytes")
-        emitRate("sqlite", "blob_read_verified_\(blobBytes >> 20)MiB", mebibytes / read, 1, unit: "MiB/s",
-                 target: ">= 300 MB/s including SHA-256")
+        Figure(backend: "sqlite", figure: "blob_read_verified_\(blobBytes >> 20)MiB", value: (mebibytes / read).rounded(),
+               unit: "MiB/s", operations: 1, seconds: read, target: ">= 300 MB/s (286 MiB/s) including SHA-256").emit()
         emitBytes("sqlite", "blob_read_peak_memory_growth", ProcessMemory.peak - readBaseline, target: "< 64 MiB")
         try store.close()
     }
 
     // MARK: Output
 
-    private func emitRate(
-        _ backend: String, _ name: String, _ rate: Double, _ operations: Int, unit: String = "ops/s",
-        target: String?
-    ) {
-        Figure(backend: backend, figure: name, value: rate.rounded(), unit: unit, operations: operations,
+    private func emitRate(_ backend: String, _ name: String, _ rate: Double, _ operations: Int, target: String?) {
+        Figure(backend: backend, figure: name, value: rate.rounded(), unit: "ops/s", operations: operations,
                seconds: Double(operations) / rate, target: target).emit()
     }
 
