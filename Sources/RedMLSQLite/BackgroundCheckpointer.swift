@@ -30,6 +30,11 @@ final class BackgroundCheckpointer: Sendable {
         self.interval = interval
     }
 
+    /// Waits for a running checkpoint and closes this object's connection.
+    func close() throws {
+        try queue.sync { try connection.close() }
+    }
+
     /// Records one commit. Returns `true` when the writer should checkpoint
     /// inline because background checkpoints have fallen far behind.
     func committed() -> Bool {

@@ -98,7 +98,7 @@ final class GroupCommitter: Sendable {
     }
 
     private let pool: DatabasePool
-    private let checkpointer: BackgroundCheckpointer
+    let checkpointer: BackgroundCheckpointer
     private let state = Mutex(State())
     /// Revisions reserved by this process; only the leader touches it.
     private let revisions = Mutex<RevisionBlock?>(nil)

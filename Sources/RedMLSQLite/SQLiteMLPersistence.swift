@@ -73,7 +73,12 @@ public final class SQLiteMLPersistence: MLStore {
 
     /// Closes every connection. Later calls fail with a backend error.
     public func close() throws {
-        do { try pool.close() } catch { throw persistenceError(error, store: path) }
+        do {
+            try committer.checkpointer.close()
+            try pool.close()  // the last connection out checkpoints and removes the -wal file
+        } catch {
+            throw persistenceError(error, store: path)
+        }
     }
 
     // MARK: The seed's contract
