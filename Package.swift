@@ -72,7 +72,7 @@ let package = Package(
         // Runs the built `redml` binary as a child process.
         .testTarget(
             name: "RedMLCLITests",
-            dependencies: ["RedML", "RedMLCLI"]
+            dependencies: ["RedML", "RedMLCLI", "RedMLTesting"]
         ),
     ]
 )

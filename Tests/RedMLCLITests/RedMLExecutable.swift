@@ -1,4 +1,5 @@
 import Foundation
+import RedMLTesting
 import Testing
 
 /// Thrown when the `redml` binary cannot be found or run.
@@ -98,41 +99,7 @@ enum RedMLExecutable {
     }
 
     private static func locate() -> Result<URL, RedMLExecutableFailure> {
-        let files = FileManager.default
-        if let explicit = ProcessInfo.processInfo.environment["REDML_CLI"], !explicit.isEmpty {
-            guard files.isExecutableFile(atPath: explicit) else {
-                return .failure(RedMLExecutableFailure(description: "REDML_CLI=\(explicit) is not an executable file"))
-            }
-            return .success(URL(fileURLWithPath: explicit))
-        }
-        var starts: [URL] = []
-        if let first = CommandLine.arguments.first {
-            let runner = URL(fileURLWithPath: first, relativeTo: URL(fileURLWithPath: files.currentDirectoryPath))
-            starts.append(runner.deletingLastPathComponent())
-            starts.append(runner.resolvingSymlinksInPath().deletingLastPathComponent())
-        }
-        starts.append(Bundle.main.bundleURL)
-        if let executable = Bundle.main.executableURL { starts.append(executable.deletingLastPathComponent()) }
-        var tried: [String] = []
-        for start in starts {
-            var directory = start.standardizedFileURL
-            for _ in 0..<4 {
-                let candidate = directory.appendingPathComponent("redml")
-                var isDirectory: ObjCBool = false
-                if !tried.contains(candidate.path) {
-                    tried.append(candidate.path)
-                    if files.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                        files.isExecutableFile(atPath: candidate.path)
-                    {
-                        return .success(candidate)
-                    }
-                }
-                directory = directory.deletingLastPathComponent()
-            }
-        }
-        return .failure(
-            RedMLExecutableFailure(
-                description: "the redml executable was not found; build it (`swift build --build-tests`) "
-                    + "or set REDML_CLI to its path. Tried: \(tried.joined(separator: ", "))"))
+        BuiltExecutable.locate("redml", override: "REDML_CLI", buildHint: "`swift build --build-tests`")
+            .mapError { RedMLExecutableFailure(description: $0.description) }
     }
 }

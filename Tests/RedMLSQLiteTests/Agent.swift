@@ -1,4 +1,5 @@
 import Foundation
+import RedMLTesting
 import Testing
 
 /// Finds and starts the RedMLTestAgent executable that SwiftPM builds next to the tests.
@@ -18,47 +19,10 @@ enum Agent {
     }
 
     private static func locate() -> Result<URL, ChildProcessFailure> {
-        let name = "RedMLTestAgent"
-        let files = FileManager.default
-        if let explicit = ProcessInfo.processInfo.environment["REDML_TEST_AGENT"], !explicit.isEmpty {
-            guard files.isExecutableFile(atPath: explicit) else {
-                return .failure(
-                    ChildProcessFailure(description: "REDML_TEST_AGENT=\(explicit) is not an executable file"))
-            }
-            return .success(URL(fileURLWithPath: explicit))
-        }
-        var starts: [URL] = []
-        if let first = CommandLine.arguments.first {
-            let runner = URL(fileURLWithPath: first, relativeTo: URL(fileURLWithPath: files.currentDirectoryPath))
-            starts.append(runner.deletingLastPathComponent())
-            starts.append(runner.resolvingSymlinksInPath().deletingLastPathComponent())
-        }
-        starts.append(Bundle.main.bundleURL)
-        if let executable = Bundle.main.executableURL { starts.append(executable.deletingLastPathComponent()) }
-        var tried: [String] = []
-        for start in starts {
-            var directory = start.standardizedFileURL
-            for _ in 0..<4 {
-                let candidate = directory.appendingPathComponent(name)
-                if !tried.contains(candidate.path) {
-                    tried.append(candidate.path)
-                    var isDirectory: ObjCBool = false
-                    if files.fileExists(atPath: candidate.path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                        files.isExecutableFile(atPath: candidate.path)
-                    {
-                        return .success(candidate)
-                    }
-                }
-                directory = directory.deletingLastPathComponent()
-            }
-        }
-        return .failure(
-            ChildProcessFailure(
-                description: """
-                    RedMLTestAgent executable not found. Build it (`swift build --product RedMLTestAgent`, \
-                    which `swift test` does) or set REDML_TEST_AGENT to its path. Tried: \
-                    \(tried.joined(separator: ", "))
-                    """))
+        BuiltExecutable.locate(
+            "RedMLTestAgent", override: "REDML_TEST_AGENT",
+            buildHint: "`swift build --product RedMLTestAgent`, which `swift test` does"
+        ).mapError { ChildProcessFailure(description: $0.description) }
     }
 
     /// Starts the agent: `RedMLTestAgent MODE PATH ARGS...`.
