@@ -18,51 +18,53 @@ struct ConcurrencyTests {
         var count: Int { value.load(ordering: .relaxed) }
     }
 
-    @Test("sequential writers on as many stores as there are cores do not starve other tasks")
+    /// Runs every job on one serial queue: a one-thread pool of its own, so the test
+    /// does not depend on what the rest of the suite does with the shared pool.
+    final class OneThreadExecutor: TaskExecutor {
+        private let queue = DispatchQueue(label: "redml.tests.one-thread")
+
+        func enqueue(_ job: consuming ExecutorJob) {
+            let job = UnownedJob(job)
+            queue.async { job.runSynchronously(on: self.asUnownedTaskExecutor()) }
+        }
+    }
+
+    @Test("a loop of writes on a one-thread executor lets another task on it run")
     func writersDoNotStarveOtherTasks() async throws {
         let directory = try TemporaryDirectory()
-        let cores = ProcessInfo.processInfo.activeProcessorCount
-        let stores = try (0..<cores).map { try SQLiteMLPersistence(path: directory.path("w\($0).sqlite")) }
+        let store = try SQLiteMLPersistence(path: directory.path("w.sqlite"))
+        let executor = OneThreadExecutor()
         let stop = Flag()
         let started = Counter()
-        // A real thread, outside the cooperative pool, ends the writers whatever happens:
-        // 2 s after they have all started (or after 10 s if some never do).
+        // A real thread ends the writer whatever happens, 5 s after it started: a writer
+        // that never suspends would hold the executor's only thread until then.
         let watchdog = Thread {
             let deadline = Date().addingTimeInterval(10)
-            while started.count < cores && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
-            Thread.sleep(forTimeInterval: 2)
+            while started.count < 1 && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
+            Thread.sleep(forTimeInterval: 5)
             stop.set()
         }
         watchdog.start()
-        let begin = ContinuousClock.now
-        let writers = stores.map { store in
-            Task {
-                started.increment()
-                var count = 0
-                while !stop.isSet {
-                    try await store.put(namespace: "w", key: "k\(count % 100)", value: "{}")
-                    count += 1
-                }
-                return count
+        let writer = Task(executorPreference: executor) {
+            started.increment()
+            var count = 0
+            while !stop.isSet {
+                try await store.put(namespace: "w", key: "k\(count % 100)", value: "{}")
+                count += 1
             }
+            return count
         }
-        // Wait until every writer runs, then sleep briefly: only a starved task takes long.
-        while started.count < cores && ContinuousClock.now - begin < .seconds(10) {
-            try await Task.sleep(for: .milliseconds(1))
-        }
-        let sleepStart = ContinuousClock.now
-        try await Task.sleep(for: .milliseconds(20))
-        let slept = ContinuousClock.now - sleepStart
-        let waited = ContinuousClock.now - begin
+        while started.count < 1 { try await Task.sleep(for: .milliseconds(1)) }
+        // Another task on the same single thread: it runs only when the writer yields.
+        let clock = ContinuousClock()
+        let submitted = clock.now
+        let ran = await Task(executorPreference: executor) { clock.now }.value
         stop.set()
-        var total = 0
-        for writer in writers { total += try await writer.value }
-        #expect(total > 0)
-        for store in stores { try store.close() }
+        let writes = try await writer.value
+        try store.close()
+        #expect(writes > 0)
         // Regression: a write that finds the writer idle commits on the calling thread and
-        // never suspends, so loops of writes once held every cooperative thread; the store
-        // now yields every few such writes.
-        // Starved, the 20 ms sleep would end only when the watchdog stops the writers (2 s).
-        #expect(slept < .milliseconds(900), "a 20 ms sleep beside \(cores) writers took \(slept) (all: \(waited))")
+        // never suspends, so a loop of writes once held its thread until the watchdog fired.
+        #expect(ran - submitted < .seconds(2), "the other task waited \(ran - submitted) beside \(writes) writes")
     }
 }
