@@ -42,10 +42,7 @@ public final class InMemoryMLPersistence: MLStore {
 
     public func list(namespace: String) async throws -> [(key: String, value: String)] {
         try MLInput.check(namespace, "namespace")
-        return state.withLock { state in
-            guard let entries = state.namespaces[ByteKey(namespace)]?.entries else { return [] }
-            return entries.map { (key: $0.key.string, value: $0.value.value) }
-        }
+        return state.withLock { $0.list(namespace) }
     }
 
     // MARK: Entries, batches and pages
@@ -74,8 +71,7 @@ public final class InMemoryMLPersistence: MLStore {
         try request.validate()
         try MLInput.check(namespace: namespace, request)
         return state.withLock { state in
-            state.namespaces[ByteKey(namespace)]?.refreshIndex()
-            guard let space = state.namespaces[ByteKey(namespace)] else { return MLPage(entries: [], nextCursor: nil) }
+            guard let space = state.indexedNamespace(namespace) else { return MLPage(entries: [], nextCursor: nil) }
             return Self.page(of: space, request)
         }
     }
@@ -105,7 +101,7 @@ public final class InMemoryMLPersistence: MLStore {
         while position >= low, position < high {
             let key = keys[position]
             position += descending ? -1 : 1
-            guard let stored = space.entries[ByteKey(key)] else { continue }  // deleted since the last merge
+            guard let stored = space.entries[key] else { continue }  // deleted since the last merge
             if found.count == request.limit {
                 more = true
                 break
