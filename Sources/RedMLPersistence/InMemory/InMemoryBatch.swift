@@ -13,7 +13,7 @@ enum InMemoryBatch {
         }
     }
 
-    static func validate(_ batch: MLBatch, against state: borrowing InMemoryState) throws {
+    static func validate(_ batch: MLBatch, against state: InMemoryState) throws {
         // What the batch itself has written so far: a revision, or nil once deleted.
         var overlay: [Slot: Int64?] = [:]
         let pendingRevision: Int64 = state.revision + 1

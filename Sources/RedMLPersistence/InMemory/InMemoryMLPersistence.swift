@@ -8,7 +8,7 @@ import Synchronization
 /// only, and paging walks a lazily sorted index of the namespace's keys.
 /// Nothing survives the process; use ``SQLiteMLPersistence`` for that.
 public final class InMemoryMLPersistence: MLStore {
-    private let state = Mutex(InMemoryState())
+    private let state = LockedState()
 
     /// The chunk size blobs are cut into. 1 MiB unless set at creation.
     public let blobChunkSize: Int

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Everything an ``InMemoryMLPersistence`` holds, mutated only under its lock.
-struct InMemoryState: ~Copyable {
+struct InMemoryState {
     /// A value and the revision that wrote it.
     struct Stored {
         var value: String
@@ -45,9 +45,10 @@ struct InMemoryState: ~Copyable {
 
     /// The namespaces by name; an emptied namespace stays.
     ///
-    /// A dictionary of structs, changed in place through its subscript: an
-    /// array of namespaces indexed through a `KeyTable` crashed in release
-    /// builds (heap corruption inside this ~Copyable state).
+    /// A dictionary of structs, changed in place through its subscript. (An
+    /// array of namespaces indexed through a `KeyTable` once crashed release
+    /// builds; the cause was the state stored inline in its `Mutex`, which
+    /// `LockedState` now avoids.)
     private var spaces: [ByteKey: Namespace] = [:]
     var revision: Int64 = 0
     var blobs: [String: Blob] = [:]
