@@ -47,7 +47,8 @@ struct SQLiteWriteContext: ~Copyable {
 ///
 /// SQLite has one writer at a time, and a commit costs far more than the
 /// statements inside it, so writes that arrive together share a transaction
-/// (each in its own savepoint, so one failing write does not fail the others).
+/// (a write that can fail on its own, such as a conditional batch, runs in a
+/// savepoint, so it does not fail the others).
 ///
 /// A caller that finds no group running leads one on its own thread, with no
 /// hop to another executor; this keeps a lone sequential caller fast. Callers
@@ -102,7 +103,7 @@ final class GroupCommitter: Sendable {
     private let state = Mutex(State())
     /// Revisions reserved by this process; only the leader touches it.
     private let revisions = Mutex<RevisionBlock?>(nil)
-    private let leadsInARow = Atomic<Int>(0)
+    private let leads = Atomic<Int>(0)
     private let maximumGroupSize: Int
 
     init(pool: DatabasePool, checkpointer: BackgroundCheckpointer, maximumGroupSize: Int) {
@@ -131,7 +132,7 @@ final class GroupCommitter: Sendable {
             lead(with: write)
             // A caller that always finds the writer idle never suspends; give the
             // other tasks on its thread a turn now and then.
-            if leadsInARow.add(1, ordering: .relaxed).newValue % 8 == 0 { await Task.yield() }
+            if leads.add(1, ordering: .relaxed).newValue % 8 == 0 { await Task.yield() }
         } else {
             let signal = await withCheckedContinuation { (continuation: CheckedContinuation<Signal, Never>) in
                 let leadsAfterAll = state.withLock { state in
