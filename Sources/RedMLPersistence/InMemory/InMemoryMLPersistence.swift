@@ -31,8 +31,10 @@ public final class InMemoryMLPersistence: MLStore {
     }
 
     public func get(namespace: String, key: String) async throws -> String? {
+        if let value = state.withLock({ $0.current(namespace, key)?.value }) { return value }
+        // Only a miss needs the input check: a stored name or key never holds NUL.
         try MLInput.check(namespace: namespace, key: key)
-        return state.withLock { $0.current(namespace, key)?.value }
+        return nil
     }
 
     public func delete(namespace: String, key: String) async throws {

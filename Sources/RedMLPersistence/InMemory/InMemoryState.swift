@@ -43,13 +43,8 @@ struct InMemoryState {
         var sealed: MLStagedBlob?
     }
 
-    /// The namespaces by name; an emptied namespace stays.
-    ///
-    /// A dictionary of structs, changed in place through its subscript. (An
-    /// array of namespaces indexed through a `KeyTable` once crashed release
-    /// builds; the cause was the state stored inline in its `Mutex`, which
-    /// `LockedState` now avoids.)
-    private var spaces: [ByteKey: Namespace] = [:]
+    /// The namespaces; an emptied namespace stays.
+    private var namespaces = NamespaceTable()
     var revision: Int64 = 0
     var blobs: [String: Blob] = [:]
     var uploads: [Int64: Upload] = [:]
@@ -57,12 +52,14 @@ struct InMemoryState {
 
     /// The value and revision stored under `key`.
     func current(_ namespace: String, _ key: String) -> Stored? {
-        spaces[ByteKey(namespace)]?.entries[key]
+        guard let position = namespaces.position(of: namespace) else { return nil }
+        return namespaces.spaces[position].entries[key]  // read in place: no copy of the namespace
     }
 
     /// Every entry of `namespace`, in no particular order.
     func list(_ namespace: String) -> [(key: String, value: String)] {
-        guard let entries = spaces[ByteKey(namespace)]?.entries else { return [] }
+        guard let position = namespaces.position(of: namespace) else { return [] }
+        let entries = namespaces.spaces[position].entries
         var result: [(key: String, value: String)] = []
         result.reserveCapacity(entries.count)
         entries.forEach { result.append((key: $0.key, value: $0.value!.value)) }
@@ -71,8 +68,9 @@ struct InMemoryState {
 
     /// `namespace` with its sorted index brought up to date, for paging.
     mutating func indexedNamespace(_ namespace: String) -> Namespace? {
-        spaces[ByteKey(namespace)]?.refreshIndex()
-        return spaces[ByteKey(namespace)]
+        guard let position = namespaces.position(of: namespace) else { return nil }
+        namespaces.spaces[position].refreshIndex()
+        return namespaces.spaces[position]
     }
 
     /// Advances the store's revision counter and returns the new revision.
@@ -82,10 +80,50 @@ struct InMemoryState {
     }
 
     mutating func put(_ namespace: String, _ key: String, _ value: String, revision: Int64) {
-        spaces[ByteKey(namespace), default: Namespace()].write(key, Stored(value: value, revision: revision))
+        let position = namespaces.position(of: namespace) ?? namespaces.add(namespace)
+        namespaces.spaces[position].write(key, Stored(value: value, revision: revision))
     }
 
     mutating func delete(_ namespace: String, _ key: String) {
-        spaces[ByteKey(namespace)]?.remove(key)
+        guard let position = namespaces.position(of: namespace) else { return }
+        namespaces.spaces[position].remove(key)
+    }
+}
+
+/// The namespaces of an in-memory store, found without hashing.
+///
+/// A store has a handful of namespaces and every operation looks one up, so
+/// comparing the name's bytes against a short array beats hashing it; a hash
+/// index takes over past ``linearLimit`` names. Namespaces are changed in place
+/// through `spaces[position]`, never copied out.
+struct NamespaceTable {
+    private var names: [ByteKey] = []
+    private var index: [ByteKey: Int] = [:]
+    /// The namespaces, in the order of `names`.
+    var spaces: [InMemoryState.Namespace] = []
+    private static let linearLimit = 8
+
+    /// Where the namespace called `name` is in ``spaces``, if it exists.
+    func position(of name: String) -> Int? {
+        let key = ByteKey(name)
+        if names.count <= Self.linearLimit {
+            return names.firstIndex(of: key)
+        }
+        return index[key]
+    }
+
+    /// Adds an empty namespace called `name` and returns its position.
+    mutating func add(_ name: String) -> Int {
+        let key = ByteKey(name)
+        names.append(key)
+        spaces.append(InMemoryState.Namespace())
+        if names.count > Self.linearLimit {
+            if index.isEmpty {
+                for (position, name) in names.enumerated() { index[name] = position }
+            } else {
+                index[key] = names.count - 1
+            }
+        }
+        return names.count - 1
     }
 }
