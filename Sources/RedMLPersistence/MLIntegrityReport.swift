@@ -1,7 +1,7 @@
 /// What an integrity check of a store found.
 public struct MLIntegrityReport: Sendable, Hashable {
     /// One thing that is wrong, with where it was found.
-    public struct Problem: Sendable, Hashable, CustomStringConvertible {
+    public struct Problem: Sendable, Hashable, Codable, CustomStringConvertible {
         /// A stable code: `storage`, `corrupt_value`, `blob_missing_chunks`, `blob_mismatch`.
         public var code: String
         /// What is wrong and where, for example `jobs/00…01: value is not valid JSON`.

@@ -2,14 +2,6 @@ import RedML
 
 /// An integrity report as the commands print it.
 struct IntegritySummary: Encodable {
-    /// One problem found.
-    struct Problem: Encodable {
-        /// The stable problem code, such as `corrupt_value`.
-        var code: String
-        /// What is wrong and where.
-        var message: String
-    }
-
     /// Whether nothing was found wrong.
     var healthy: Bool
     /// Entries examined.
@@ -19,7 +11,7 @@ struct IntegritySummary: Encodable {
     /// Whether every blob's bytes were read and hashed.
     var blobsVerified: Bool
     /// Everything found wrong.
-    var problems: [Problem]
+    var problems: [MLIntegrityReport.Problem]
 
     enum CodingKeys: String, CodingKey {
         case healthy, problems
@@ -34,7 +26,7 @@ struct IntegritySummary: Encodable {
         entriesChecked = report.entriesChecked
         blobsChecked = report.blobsChecked
         self.blobsVerified = blobsVerified
-        problems = report.problems.map { Problem(code: $0.code, message: $0.message) }
+        problems = report.problems
     }
 
     /// One line: `healthy: 5 entries and 2 blobs checked, blob bytes verified`.
