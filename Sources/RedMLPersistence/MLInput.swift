@@ -8,8 +8,7 @@ import Foundation
 package enum MLInput {
     /// Throws ``MLPersistenceError/invalidArgument(_:)`` if `text` holds U+0000.
     package static func check(_ text: String, _ what: StaticString) throws {
-        var text = text
-        let hasNUL = text.withUTF8 { bytes in
+        let hasNUL = text.withUTF8Bytes { bytes in
             bytes.count > 0 && memchr(bytes.baseAddress!, 0, bytes.count) != nil
         }
         if hasNUL {

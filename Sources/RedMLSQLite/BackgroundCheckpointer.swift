@@ -11,7 +11,7 @@ import Synchronization
 /// every ``interval`` commits this object runs a PASSIVE checkpoint on its own
 /// connection and queue. A passive checkpoint takes no write lock, so writers
 /// keep committing meanwhile. If checkpoints fall far behind anyway (a slow
-/// disk), ``committed(_:)`` says so, and the writer checkpoints inline, as
+/// disk), ``committed()`` says so, and the writer checkpoints inline, as
 /// SQLite would have, so the WAL stays bounded.
 final class BackgroundCheckpointer: Sendable {
     private struct State {

@@ -214,7 +214,7 @@ final class GroupCommitter: Sendable {
                 do {
                     try write.apply(&context)
                 } catch {
-                    write.fail(error)
+                    // `apply` has recorded the failure as this write's outcome.
                     try db.cachedStatement(sql: "ROLLBACK TO SAVEPOINT redml_write").execute()
                     context.block = blockBefore  // the rollback also undid any reservation
                 }

@@ -1,5 +1,3 @@
-import Foundation
-
 /// A string that hashes and compares by its UTF-8 bytes.
 ///
 /// Swift's `String` equality is Unicode canonical equivalence, so `"caf\u{E9}"`
@@ -14,22 +12,10 @@ struct ByteKey: Hashable {
     }
 
     static func == (lhs: Self, rhs: Self) -> Bool {
-        var left = lhs.string
-        var right = rhs.string
-        // Native strings are contiguous UTF-8 already, so this is a length check and a memcmp.
-        return left.withUTF8 { l in
-            right.withUTF8 { r in
-                l.count == r.count && (l.count == 0 || memcmp(l.baseAddress!, r.baseAddress!, l.count) == 0)
-            }
-        }
+        rhs.string.withUTF8Bytes { lhs.string.hasUTF8Bytes($0) }
     }
 
     func hash(into hasher: inout Hasher) {
-        let hashed: Void? = string.utf8.withContiguousStorageIfAvailable {
-            hasher.combine(bytes: UnsafeRawBufferPointer($0))
-        }
-        if hashed == nil {
-            Array(string.utf8).withUnsafeBytes { hasher.combine(bytes: $0) }
-        }
+        string.withUTF8Bytes { hasher.combine(bytes: $0) }
     }
 }

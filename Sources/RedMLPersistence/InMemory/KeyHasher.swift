@@ -82,21 +82,3 @@ struct KeyHasher {
         UInt64(bytes.loadUnaligned(fromByteOffset: offset, as: UInt32.self))
     }
 }
-
-extension String {
-    /// Calls `body` with the string's UTF-8 bytes, without copying native or small strings.
-    func withUTF8Bytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
-        if let result = utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
-            return result
-        }
-        var copy = self
-        return copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
-    }
-
-    /// Whether the string's UTF-8 bytes are exactly `bytes` (no Unicode equivalence).
-    func hasUTF8Bytes(_ bytes: UnsafeRawBufferPointer) -> Bool {
-        withUTF8Bytes { own in
-            own.count == bytes.count && (own.count == 0 || memcmp(own.baseAddress!, bytes.baseAddress!, own.count) == 0)
-        }
-    }
-}
