@@ -50,7 +50,7 @@ final class BackgroundCheckpointer: Sendable {
         }
         if start {
             queue.async { [self] in
-                try? connection.writeWithoutTransaction { try $0.checkpoint(.passive) }
+                _ = try? connection.writeWithoutTransaction { try $0.checkpoint(.passive) }
                 state.withLock { state in
                     state.running = false
                     state.commitsSinceCheckpoint = 0

@@ -179,7 +179,7 @@ final class GroupCommitter: Sendable {
                     throw error
                 }
                 if checkpointer.committed() {
-                    try? db.checkpoint(.passive)
+                    _ = try? db.checkpoint(.passive)
                 }
             }
         } catch {
