@@ -11,6 +11,7 @@ let package = Package(
         .library(name: "RedMLCore", targets: ["RedMLCore"]),
         .library(name: "RedMLPersistence", targets: ["RedMLPersistence"]),
         .library(name: "RedMLSQLite", targets: ["RedMLSQLite"]),
+        .library(name: "RedMLRegistry", targets: ["RedMLRegistry"]),
         // The shared conformance suite, for anyone writing a backend.
         .library(name: "RedMLTesting", targets: ["RedMLTesting"]),
         .executable(name: "redml-bench", targets: ["RedMLBench"]),
@@ -45,10 +46,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The model registry: versions, pointers, history and weights over any store.
+        .target(
+            name: "RedMLRegistry",
+            dependencies: [
+                "RedMLCore",
+                "RedMLPersistence",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // One conformance suite that every backend must pass.
         .target(name: "RedMLTesting", dependencies: ["RedMLPersistence"]),
+        // The backend fixtures every test target runs its suites against.
+        .target(name: "RedMLTestFixtures", dependencies: ["RedML", "RedMLTesting"]),
         // The umbrella module.
-        .target(name: "RedML", dependencies: ["RedMLCore", "RedMLPersistence", "RedMLSQLite"]),
+        .target(name: "RedML", dependencies: ["RedMLCore", "RedMLPersistence", "RedMLSQLite", "RedMLRegistry"]),
         // `swift run -c release redml-bench persistence`
         .executableTarget(name: "RedMLBench", dependencies: ["RedML"]),
         // The `redml` operator command, one file per subcommand.
@@ -63,11 +75,15 @@ let package = Package(
         .executableTarget(name: "RedMLTestAgent", dependencies: ["RedML"]),
         .testTarget(
             name: "RedMLPersistenceTests",
-            dependencies: ["RedML", "RedMLTesting"]
+            dependencies: ["RedML", "RedMLTesting", "RedMLTestFixtures"]
         ),
         .testTarget(
             name: "RedMLSQLiteTests",
             dependencies: ["RedML", "RedMLTesting", "RedMLTestAgent"]
+        ),
+        .testTarget(
+            name: "RedMLRegistryTests",
+            dependencies: ["RedML", "RedMLTesting", "RedMLTestFixtures", "RedMLTestAgent"]
         ),
         // Runs the built `redml` binary as a child process.
         .testTarget(

@@ -2,3 +2,4 @@
 @_exported import RedMLCore
 @_exported import RedMLPersistence
 @_exported import RedMLSQLite
+@_exported import RedMLRegistry

@@ -57,9 +57,21 @@ public protocol MLStore: MLPersistence {
 
     /// Lists committed blobs in SHA-256 order, after `after`, at most `limit` of them.
     func blobs(after: String?, limit: Int) async throws -> [MLBlobInfo]
+
+    /// A number that changes whenever anything in the store changes, if the
+    /// backend can read it without I/O and no other process can write to the
+    /// store; `nil` otherwise.
+    ///
+    /// Caches of decoded records use it to skip revalidation: while it has not
+    /// moved, nothing they read can have changed. Read it *before* reading the
+    /// records it will vouch for.
+    var localChangeCounter: Int64? { get }
 }
 
 extension MLStore {
+    /// No cheap change counter: callers revalidate by revision.
+    public var localChangeCounter: Int64? { nil }
+
     /// Stages a blob from a stream of byte buffers of any size, hashing as it goes.
     ///
     /// At most one chunk (``blobChunkSize``) is held in memory at a time. The
@@ -104,7 +116,18 @@ extension MLStore {
 
     /// Stages a blob that is already in memory (for small blobs and tests).
     public func writeBlob(_ bytes: Data) async throws -> MLStagedBlob {
-        try await writeBlob(SingleBuffer(bytes: bytes))
+        guard bytes.count <= blobChunkSize else { return try await writeBlob(SingleBuffer(bytes: bytes)) }
+        // One chunk: nothing to overlap, so skip the task group.
+        let upload = try await beginBlobUpload()
+        do {
+            var hasher = MLBlobHasher()
+            hasher.update(bytes)
+            try await appendBlobChunk(bytes, index: 0, to: upload)
+            return try await finishBlobUpload(upload, sha256: hasher.finalize(), size: hasher.size, chunkCount: 1)
+        } catch {
+            try? await abortBlobUpload(upload)
+            throw error
+        }
     }
 
     /// Stages the contents of a file, reading it one chunk at a time.

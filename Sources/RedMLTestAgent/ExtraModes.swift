@@ -6,6 +6,7 @@ enum ExtraMode: String {
     case openAt = "open-at"
     case blobUpload = "blob-upload"
     case durablePutLoop = "durable-put-loop"
+    case registerLoop = "register-loop"
 
     func run(path: String, arguments: [String]) async throws {
         switch self {
@@ -51,6 +52,20 @@ enum ExtraMode: String {
             for i in 0..<count {
                 try await store.put(namespace: "crash", key: "d-\(i)", value: #"{"i":\#(i)}"#)
                 say("ack \(i)")
+            }
+        case .registerLoop:
+            guard arguments.count == 3, let count = Int(arguments[1]) else {
+                fail("register-loop PATH MODEL COUNT AGENT")
+            }
+            let registry = MLModelRegistry(store: try SQLiteMLPersistence(path: path))
+            for i in 0..<count {
+                // Distinct 1 KiB weights per registration, so every version has its own blob.
+                var weights = Self.chunk(i, size: 1_024)
+                weights.append(contentsOf: Array("\(arguments[2])-\(i)".utf8))
+                let version = try await registry.register(
+                    MLRegistration(model: arguments[0], metrics: ["i": .int(Int64(i))], createdBy: arguments[2]),
+                    weights: weights)
+                say("version \(version.version)")
             }
         }
     }

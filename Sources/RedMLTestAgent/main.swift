@@ -11,6 +11,9 @@
 //   RedMLTestAgent durable-put-loop PATH DURABILITY COUNT
 //                                                   like put-loop (prefix "d"), on a store opened with
 //                                                   DURABILITY "power-loss" or "process-crash"
+//   RedMLTestAgent register-loop PATH MODEL COUNT AGENT
+//                                                   register COUNT versions of MODEL through the
+//                                                   registry, "version N" after each
 import Foundation
 import RedML
 

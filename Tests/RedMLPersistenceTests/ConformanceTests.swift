@@ -1,4 +1,5 @@
 import RedMLTesting
+import RedMLTestFixtures
 import Testing
 
 /// Every conformance case on every backend.

@@ -2,14 +2,15 @@ import Foundation
 import RedML
 import RedMLTesting
 
-/// The backends the conformance suite runs against.
-enum Backends {
+/// The backends the conformance suites (store and registry) run against, shared
+/// by every test target of the package.
+package enum Backends {
     /// Every backend fixture, in the order they appear in test names.
     ///
     /// To add a backend, append its fixture here: a `makeStore` that returns a
     /// fresh, empty store no other test uses, and a `tamperWithBlob` that alters
     /// one stored byte of a committed blob behind the store's back.
-    static func allFixtures() -> [MLStoreFixture] {
+    package static func allFixtures() -> [MLStoreFixture] {
         [
             inMemory,
             sqlite,
@@ -17,7 +18,7 @@ enum Backends {
     }
 
     /// The in-memory backend, with its default 1 MiB chunks.
-    static let inMemory = MLStoreFixture(
+    package static let inMemory = MLStoreFixture(
         name: "memory",
         makeStore: { InMemoryMLPersistence() },
         tamperWithBlob: { store, sha256 in
@@ -29,7 +30,7 @@ enum Backends {
 
     /// The SQLite backend, one new file per store under a per-process folder
     /// (`scripts/test` removes old folders).
-    static let sqlite = MLStoreFixture(
+    package static let sqlite = MLStoreFixture(
         name: "sqlite",
         makeStore: {
             let folder = FileManager.default.temporaryDirectory

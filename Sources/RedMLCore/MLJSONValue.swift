@@ -1,0 +1,137 @@
+import Foundation
+
+/// A JSON value: what hyperparameters, metrics, job specs and job results hold.
+///
+/// Building one in Swift cannot produce invalid JSON, and decoding one from
+/// text (``MLJSONValue/parse(_:field:)``) reports exactly what is wrong.
+/// Integers and floating-point numbers are kept apart so a 64-bit integer
+/// round-trips exactly.
+public enum MLJSONValue: Hashable, Sendable {
+    /// `null`.
+    case null
+    /// `true` or `false`.
+    case bool(Bool)
+    /// A number without a fraction or exponent that fits in 64 bits.
+    case int(Int64)
+    /// Any other number. Must be finite.
+    case double(Double)
+    /// A string.
+    case string(String)
+    /// An array.
+    case array([MLJSONValue])
+    /// An object.
+    case object(MLJSONObject)
+}
+
+/// A JSON object: string keys to JSON values.
+public typealias MLJSONObject = [String: MLJSONValue]
+
+extension MLJSONValue: Codable {
+    /// Decodes any JSON value.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let bool = try? container.decode(Bool.self) {
+            self = .bool(bool)
+        } else if let int = try? container.decode(Int64.self) {
+            self = .int(int)
+        } else if let double = try? container.decode(Double.self) {
+            self = .double(double)
+        } else if let string = try? container.decode(String.self) {
+            self = .string(string)
+        } else if let array = try? container.decode([MLJSONValue].self) {
+            self = .array(array)
+        } else {
+            self = .object(try container.decode(MLJSONObject.self))
+        }
+    }
+
+    /// Encodes the value as the JSON it stands for.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .bool(let value): try container.encode(value)
+        case .int(let value): try container.encode(value)
+        case .double(let value): try container.encode(value)
+        case .string(let value): try container.encode(value)
+        case .array(let value): try container.encode(value)
+        case .object(let value): try container.encode(value)
+        }
+    }
+}
+
+extension MLJSONValue: ExpressibleByNilLiteral, ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
+    ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral,
+    ExpressibleByDictionaryLiteral
+{
+    /// `null`.
+    public init(nilLiteral: ()) { self = .null }
+    /// A boolean.
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    /// An integer.
+    public init(integerLiteral value: Int64) { self = .int(value) }
+    /// A floating-point number.
+    public init(floatLiteral value: Double) { self = .double(value) }
+    /// A string.
+    public init(stringLiteral value: String) { self = .string(value) }
+    /// An array.
+    public init(arrayLiteral elements: MLJSONValue...) { self = .array(elements) }
+    /// An object; a repeated key keeps its last value.
+    public init(dictionaryLiteral elements: (String, MLJSONValue)...) {
+        self = .object(Dictionary(elements, uniquingKeysWith: { _, last in last }))
+    }
+}
+
+extension MLJSONValue {
+    /// The compact JSON text of this value, with object keys sorted.
+    public var jsonText: String {
+        var writer = MLJSONWriter()
+        writer.value(self)
+        return writer.text
+    }
+
+    /// Whether every number in the value is finite (JSON has no NaN or infinity).
+    public var isFinite: Bool {
+        switch self {
+        case .double(let value): value.isFinite
+        case .array(let values): values.allSatisfy(\.isFinite)
+        case .object(let object): object.values.allSatisfy(\.isFinite)
+        default: true
+        }
+    }
+
+    /// Parses JSON text, naming `field` in the error if it is not valid JSON.
+    public static func parse(_ text: String, field: String) throws(MLJSONError) -> MLJSONValue {
+        do {
+            return try JSONDecoder().decode(MLJSONValue.self, from: Data(text.utf8))
+        } catch {
+            throw MLJSONError(field: field, reason: "not valid JSON: \(error.localizedDescription)")
+        }
+    }
+
+    /// Parses JSON text that must hold an object, naming `field` in the error.
+    public static func parseObject(_ text: String, field: String) throws(MLJSONError) -> MLJSONObject {
+        guard case .object(let object) = try parse(text, field: field) else {
+            throw MLJSONError(field: field, reason: "expected a JSON object ({...})")
+        }
+        return object
+    }
+}
+
+/// JSON text that could not be used, and the field it was given for.
+public struct MLJSONError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The field or argument the text was given for, such as `hyperparameters`.
+    public var field: String
+    /// What is wrong with it.
+    public var reason: String
+
+    /// Creates an error for `field`.
+    public init(field: String, reason: String) {
+        self.field = field
+        self.reason = reason
+    }
+
+    public var description: String { "\(field): \(reason)" }
+}

@@ -1,0 +1,66 @@
+import RedMLCore
+
+/// What to register as a new version, apart from the weights themselves.
+///
+/// ```swift
+/// let version = try await registry.register(
+///     MLRegistration(model: "spam", hyperparameters: ["lr": 0.01], metrics: ["accuracy": 0.97]),
+///     weights: weightsData)
+/// ```
+public struct MLRegistration: Hashable, Sendable {
+    /// The model to add a version to; created on first use.
+    public var model: String
+    /// Training hyperparameters.
+    public var hyperparameters: MLJSONObject
+    /// Evaluation metrics.
+    public var metrics: MLJSONObject
+    /// Lowercase hex SHA-256 of the training data.
+    public var trainingDataSHA256: String?
+    /// The query that produced the training data.
+    public var trainingQuery: String?
+    /// The version this one was fine-tuned from; it must exist.
+    public var parentVersion: UInt32?
+    /// Who registers it.
+    public var createdBy: String?
+    /// Free text about the version.
+    public var description: String?
+    /// Key–value tags.
+    public var tags: [String: String]
+    /// The job that produced the version.
+    public var jobID: UInt128?
+    /// Whether the new version becomes active. Defaults to `true`.
+    public var activate: Bool
+
+    /// Creates a registration; only the model name is required.
+    public init(
+        model: String, hyperparameters: MLJSONObject = [:], metrics: MLJSONObject = [:],
+        trainingDataSHA256: String? = nil, trainingQuery: String? = nil, parentVersion: UInt32? = nil,
+        createdBy: String? = nil, description: String? = nil, tags: [String: String] = [:],
+        jobID: UInt128? = nil, activate: Bool = true
+    ) {
+        self.model = model
+        self.hyperparameters = hyperparameters
+        self.metrics = metrics
+        self.trainingDataSHA256 = trainingDataSHA256
+        self.trainingQuery = trainingQuery
+        self.parentVersion = parentVersion
+        self.createdBy = createdBy
+        self.description = description
+        self.tags = tags
+        self.jobID = jobID
+        self.activate = activate
+    }
+
+    /// Checks everything that can be checked without the store.
+    func validate() throws(MLRegistryError) {
+        try RegistryValidation.model(model)
+        if let parentVersion { try RegistryValidation.version(parentVersion, model: model) }
+        try RegistryValidation.json(hyperparameters, "hyperparameters", model: model)
+        try RegistryValidation.json(metrics, "metrics", model: model)
+        try RegistryValidation.sha256(trainingDataSHA256, "training data SHA-256", model: model)
+        try RegistryValidation.text(trainingQuery, "training query", model: model, limit: 1 << 20)
+        try RegistryValidation.text(createdBy, "created-by", model: model, limit: 255)
+        try RegistryValidation.text(description, "description", model: model, limit: 1 << 16)
+        try RegistryValidation.tags(tags, model: model, field: "tag")
+    }
+}

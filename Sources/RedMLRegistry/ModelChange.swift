@@ -1,0 +1,136 @@
+import Foundation
+import RedMLCore
+import RedMLPersistence
+
+/// One change to a model in the making: the record as it will be written, the
+/// batch that carries every other write of the change, and the events to log.
+struct ModelChange {
+    /// The model record, changed in place by the change's body.
+    var model: MLModel
+    /// Whether the model existed before this change.
+    let existed: Bool
+    /// Every write of the change except the model record, which is added last.
+    var batch = MLBatch()
+    /// When the change happens, in epoch milliseconds.
+    let nowMs: Int64
+    /// Who makes the change.
+    let actor: String?
+    /// The active version's record after the change, if the body knows it.
+    var newActive: MLModelVersion??
+
+    /// Appends a history event to the change.
+    mutating func log(
+        _ kind: MLRegistryEvent.Kind, version: UInt32? = nil, previous: UInt32? = nil, alias: String? = nil
+    ) {
+        model.eventCount += 1
+        let event = MLRegistryEvent(
+            model: model.name, sequence: model.eventCount, kind: kind, atMs: nowMs, actor: actor,
+            version: version, previousVersion: previous, alias: alias)
+        batch.put(namespace: MLNamespace.modelHistory, key: MLKey.modelEvent(model.name, event.sequence),
+                  value: event.storedJSON, if: .absent)
+    }
+
+    /// Rewrites a version record, conditional on the revision it was read at.
+    mutating func write(_ version: MLModelVersion, readAt revision: MLRevision?) {
+        batch.put(namespace: MLNamespace.modelVersions, key: version.key, value: version.storedJSON,
+                  if: revision.map { .revision($0) } ?? .absent)
+    }
+}
+
+/// What a change's body decided.
+enum ChangeOutcome<Result> {
+    /// Commit the change and return this.
+    case commit(Result)
+    /// Nothing to write (the model is already in the requested state); return this.
+    case unchanged(Result)
+}
+
+extension MLModelRegistry {
+    /// Reads `name`'s record, lets `body` compute a change, and commits it
+    /// together with the record, conditional on the revision it was read at;
+    /// retries from a fresh read when another writer got there first.
+    ///
+    /// - Parameter create: whether a missing model is created (registration)
+    ///   rather than reported as unknown.
+    func change<R>(
+        _ name: String, actor: String?, create: Bool = false,
+        _ body: (inout ModelChange) async throws -> ChangeOutcome<R>
+    ) async throws -> R {
+        try RegistryValidation.model(name)
+        if let actor { try RegistryValidation.text(actor, "actor", model: name, limit: 255) }
+        return try await withModelErrors(name) {
+            for attempt in 1...max(1, configuration.maximumAttempts) {
+                let current = try await loadModel(name)
+                let now = nowMs
+                var change: ModelChange
+                if let current {
+                    change = ModelChange(model: current.model, existed: true, nowMs: now, actor: actor)
+                } else if create {
+                    let fresh = MLModel(
+                        name: name, description: nil, tags: [:], createdAtMs: now, updatedAtMs: now, latestVersion: 0,
+                        activeVersion: nil, archivedCount: 0, aliases: [:], eventCount: 0)
+                    change = ModelChange(model: fresh, existed: false, nowMs: now, actor: actor)
+                } else {
+                    throw MLRegistryError.unknownModel(name)
+                }
+                let result: R
+                switch try await body(&change) {
+                case .unchanged(let value):
+                    return value
+                case .commit(let value):
+                    result = value
+                }
+                change.model.updatedAtMs = max(change.model.updatedAtMs, now)
+                var batch = change.batch
+                batch.put(namespace: MLNamespace.models, key: MLKey.model(name), value: change.model.storedJSON,
+                          if: current.map { .revision($0.revision) } ?? .absent)
+                do {
+                    let revision = try await store.commit(batch)
+                    remember(change, revision: revision, previous: current)
+                    return result
+                } catch let error as MLPersistenceError {
+                    guard case .conflict = error else { throw error }
+                    // Another writer changed the model (or a shared weights record) first: start again.
+                    if attempt % 100 == 0 {
+                        logger.debug("registry change retried", metadata: ["model": "\(name)", "attempts": "\(attempt)"])
+                    }
+                    if attempt > 8 { try await Task.sleep(for: .microseconds(Int.random(in: 50...500))) }
+                }
+            }
+            throw MLRegistryError(
+                code: .contention,
+                message: "model '\(name)' kept changing under \(configuration.maximumAttempts) attempts; nothing was changed",
+                model: name)
+        }
+    }
+
+    /// Caches the record a change wrote, with the active version if it is known.
+    private func remember(_ change: ModelChange, revision: MLRevision, previous: ModelCache.Entry?) {
+        var entry = ModelCache.Entry(
+            revision: revision, counter: nil, model: change.model, active: nil, activeLoaded: false)
+        if let newActive = change.newActive {
+            entry.active = newActive
+            entry.activeLoaded = true
+        } else if let previous, previous.activeLoaded, previous.model.activeVersion == change.model.activeVersion {
+            // Carry the active version over, unless this change rewrote its record.
+            let rewritten = previous.active.map { change.batch.writes(MLNamespace.modelVersions, $0.key) } ?? false
+            if !rewritten {
+                entry.active = previous.active
+                entry.activeLoaded = true
+            }
+        }
+        cache.store(change.model.name, entry)
+    }
+}
+
+extension MLBatch {
+    /// Whether the batch writes `(namespace, key)`.
+    func writes(_ namespace: String, _ key: String) -> Bool {
+        operations.contains { operation in
+            switch operation {
+            case .put(let ns, let k, _, _), .delete(let ns, let k, _): ns == namespace && k == key
+            default: false
+            }
+        }
+    }
+}

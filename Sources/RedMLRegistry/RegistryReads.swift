@@ -1,0 +1,235 @@
+import Foundation
+import RedMLCore
+import RedMLPersistence
+
+extension MLModelRegistry {
+    /// The model's record and its revision, from the cache when the record has not changed.
+    func loadModel(_ name: String) async throws -> ModelCache.Entry? {
+        let counter = store.localChangeCounter  // read before the record, so it can only be too old
+        guard let stored = try await store.entry(namespace: MLNamespace.models, key: MLKey.model(name)) else {
+            cache.remove(name)
+            return nil
+        }
+        if var cached = cache.entry(name, revision: stored.revision) {
+            if cached.counter != counter {
+                cached.counter = counter
+                cache.store(name, cached)
+            }
+            return cached
+        }
+        let model = try MLJSON.decode(MLModel.self, from: stored.value, namespace: MLNamespace.models, key: name)
+        guard model.name == name else {
+            throw MLPersistenceError.corruptValue(
+                namespace: MLNamespace.models, key: name, reason: "record names model '\(model.name)'")
+        }
+        let entry = ModelCache.Entry(revision: stored.revision, counter: counter, model: model, active: nil,
+                                     activeLoaded: false)
+        cache.store(name, entry)
+        return entry
+    }
+
+    /// The model's record, or an unknown-model error.
+    func requireModel(_ name: String) async throws -> ModelCache.Entry {
+        try RegistryValidation.model(name)
+        guard let entry = try await loadModel(name) else { throw MLRegistryError.unknownModel(name) }
+        return entry
+    }
+
+    /// A version record and the revision it was read at.
+    func loadVersion(_ model: String, _ version: UInt32) async throws -> (version: MLModelVersion, revision: MLRevision)? {
+        let key = MLKey.modelVersion(model, version)
+        guard let stored = try await store.entry(namespace: MLNamespace.modelVersions, key: key) else { return nil }
+        let decoded = try MLJSON.decode(MLModelVersion.self, from: stored.value, namespace: MLNamespace.modelVersions,
+                                        key: key)
+        guard decoded.model == model, decoded.version == version else {
+            throw MLPersistenceError.corruptValue(
+                namespace: MLNamespace.modelVersions, key: key,
+                reason: "record describes version \(decoded.version) of model '\(decoded.model)'")
+        }
+        return (decoded, stored.revision)
+    }
+
+    /// A version that must exist, given the model's record.
+    func requireVersion(_ model: MLModel, _ version: UInt32) async throws -> (version: MLModelVersion, revision: MLRevision) {
+        try RegistryValidation.version(version, model: model.name)
+        guard version <= model.latestVersion, let found = try await loadVersion(model.name, version) else {
+            throw MLRegistryError.unknownVersion(model.name, version)
+        }
+        return found
+    }
+
+    // MARK: Public reads
+
+    /// The model called `name`.
+    ///
+    /// - Throws: ``MLRegistryError`` with code `unknown_model` if there is none.
+    public func model(_ name: String) async throws -> MLModel {
+        try await withModelErrors(name) { try await requireModel(name).model }
+    }
+
+    /// Whether a model called `name` exists.
+    public func contains(model name: String) async throws -> Bool {
+        try await withModelErrors(name) {
+            try RegistryValidation.model(name)
+            return try await loadModel(name) != nil
+        }
+    }
+
+    /// Version `version` of `model`, archived or not. Never reads the weights.
+    ///
+    /// - Throws: `unknown_model`, or `unknown_version` naming the model and number.
+    public func version(_ model: String, _ version: UInt32) async throws -> MLModelVersion {
+        try await withModelErrors(model, version: version) {
+            let entry = try await requireModel(model)
+            return try await requireVersion(entry.model, version).version
+        }
+    }
+
+    /// The version serving traffic, or `nil` if the model has none.
+    ///
+    /// Served from the cache when the model's record has not changed.
+    /// - Throws: `unknown_model` if there is no such model.
+    public func activeVersion(of model: String) async throws -> MLModelVersion? {
+        if let counter = store.localChangeCounter, let hit = cache.active(model, counter: counter) {
+            return hit
+        }
+        return try await withModelErrors(model) {
+            for _ in 0..<configuration.maximumAttempts {
+                let entry = try await requireModel(model)
+                if entry.activeLoaded { return entry.active }
+                guard let number = entry.model.activeVersion else {
+                    cacheActive(model, entry, nil)
+                    return nil
+                }
+                let active = try await loadVersion(model, number)?.version
+                // Only cache what belongs to the record read: re-check that it is still current.
+                guard let recheck = try await store.entry(namespace: MLNamespace.models, key: MLKey.model(model)),
+                    recheck.revision == entry.revision
+                else { continue }
+                guard let active else { throw MLRegistryError.unknownVersion(model, number) }
+                cacheActive(model, entry, active)
+                return active
+            }
+            throw MLRegistryError(code: .contention, message: "model '\(model)' kept changing while it was read",
+                                  model: model)
+        }
+    }
+
+    private func cacheActive(_ model: String, _ entry: ModelCache.Entry, _ active: MLModelVersion?) {
+        var entry = entry
+        entry.active = active
+        entry.activeLoaded = true
+        cache.store(model, entry)
+    }
+
+    /// The version an alias points at. `active` and `latest` are built in.
+    ///
+    /// - Returns: `nil` only for `active` when no version is active.
+    /// - Throws: `unknown_alias` if the model has no such alias.
+    public func version(of model: String, alias: String) async throws -> MLModelVersion? {
+        if alias == "active" { return try await activeVersion(of: model) }
+        return try await withModelErrors(model) {
+            let entry = try await requireModel(model)
+            let number: UInt32
+            if alias == "latest" {
+                guard entry.model.latestVersion > 0 else { return nil }
+                number = entry.model.latestVersion
+            } else {
+                guard let target = entry.model.aliases[alias] else { throw MLRegistryError.unknownAlias(model, alias) }
+                number = target
+            }
+            return try await requireVersion(entry.model, number).version
+        }
+    }
+
+    /// A page of `model`'s versions, oldest first unless the query says otherwise.
+    ///
+    /// Versions are numbered `1...latestVersion` without gaps, so a page reads
+    /// exactly the records it returns (plus those its filters skip). A record
+    /// that is not valid JSON is reported in ``MLVersionPage/skipped``, not thrown.
+    public func versions(of model: String, _ query: MLVersionQuery = MLVersionQuery()) async throws -> MLVersionPage {
+        try await withModelErrors(model) {
+            try validateLimit(query.limit, model: model)
+            let latest = try await requireModel(model).model.latestVersion
+            var next: UInt32? = query.newestFirst
+                ? (query.after.map { $0 > 1 ? min($0 - 1, latest) : nil } ?? (latest > 0 ? latest : nil))
+                : (query.after.map { $0 < latest ? $0 + 1 : nil } ?? (latest > 0 ? 1 : nil))
+            var page = MLVersionPage(versions: [], nextCursor: nil, skipped: [])
+            while let number = next {
+                if page.versions.count == query.limit {
+                    page.nextCursor = page.versions.last?.version
+                    break
+                }
+                next = query.newestFirst ? (number > 1 ? number - 1 : nil) : (number < latest ? number + 1 : nil)
+                do {
+                    guard let found = try await loadVersion(model, number)?.version else { continue }
+                    if let archived = query.archived, found.archived != archived { continue }
+                    if let tag = query.tag, !tag.admits(found.tags) { continue }
+                    page.versions.append(found)
+                } catch let error as MLPersistenceError {
+                    guard case .corruption = error else { throw error }
+                    logger.warning("skipped corrupt version record", metadata: ["model": "\(model)", "version": "\(number)", "error": "\(error)"])
+                    page.skipped.append(error)
+                }
+            }
+            return page
+        }
+    }
+
+    /// Every version of `model`, oldest first (the seed system's `list_versions`).
+    public func allVersions(of model: String) async throws -> [MLModelVersion] {
+        var versions: [MLModelVersion] = []
+        var query = MLVersionQuery(limit: 1_000)
+        while true {
+            let page = try await self.versions(of: model, query)
+            versions += page.versions
+            guard let cursor = page.nextCursor else { return versions }
+            query.after = cursor
+        }
+    }
+
+    /// A page of models in name order (bytewise), with their pointers and counters.
+    public func models(_ query: MLModelQuery = MLModelQuery()) async throws -> MLModelPage {
+        try await withModelErrors(nil) {
+            try validateLimit(query.limit, model: nil)
+            var result = MLModelPage(models: [], nextCursor: nil, skipped: [])
+            var request = MLPageRequest(after: query.after, limit: query.limit,
+                                        order: query.descending ? .descending : .ascending)
+            while true {
+                let page = try await store.page(namespace: MLNamespace.models, request)
+                for entry in page.entries {
+                    if result.models.count == query.limit {
+                        result.nextCursor = result.models.last?.name
+                        return result
+                    }
+                    do {
+                        let model = try MLJSON.decode(MLModel.self, from: entry.value, namespace: MLNamespace.models,
+                                                      key: entry.key)
+                        if let tag = query.tag, !tag.admits(model.tags) { continue }
+                        result.models.append(model)
+                    } catch let error as MLPersistenceError {
+                        logger.warning("skipped corrupt model record", metadata: ["key": "\(entry.key)", "error": "\(error)"])
+                        result.skipped.append(error)
+                    }
+                }
+                guard let cursor = page.nextCursor else { return result }
+                request.after = cursor
+            }
+        }
+    }
+
+    /// Summaries of every model: name, active version, total and archived versions.
+    public func summaries() async throws -> [MLModelSummary] {
+        var summaries: [MLModelSummary] = []
+        var query = MLModelQuery(limit: 1_000)
+        while true {
+            let page = try await models(query)
+            summaries += page.models.map {
+                MLModelSummary(name: $0.name, activeVersion: $0.activeVersion, totalVersions: $0.versionCount,
+                               archivedVersions: $0.archivedCount)
+            }
+            guard let cursor = page.nextCursor else { return summaries }
+            query.after = cursor
+        }
+    }
+}

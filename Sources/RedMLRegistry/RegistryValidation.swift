@@ -1,0 +1,121 @@
+import RedMLCore
+
+/// The rules for names and other input, checked before anything is written.
+enum RegistryValidation {
+    /// Names the active and latest versions answer to; they cannot be set as aliases.
+    static let builtInAliases: Set<String> = ["active", "latest"]
+
+    static func model(_ name: String) throws(MLRegistryError) {
+        let length = name.count
+        guard (1...255).contains(length) else {
+            throw .invalid("model name must be 1–255 characters, got \(length)"
+                + (length == 0 ? "" : ": '\(name.prefix(40))…'"))
+        }
+        if let bad = name.unicodeScalars.first(where: { isControl($0) || $0 == "/" }) {
+            let shown = bad == "/" ? "'/'" : "control character U+" + hex(bad.value)
+            throw .invalid("model name '\(printable(name))' contains \(shown); "
+                + "names may not contain '/' or control characters")
+        }
+    }
+
+    static func version(_ version: UInt32, model: String) throws(MLRegistryError) {
+        guard version >= 1 else {
+            throw .invalid("version numbers start at 1; got 0 for model '\(model)'", model: model)
+        }
+    }
+
+    static func alias(_ alias: String, model: String) throws(MLRegistryError) {
+        guard (1...64).contains(alias.utf8.count),
+            alias.utf8.allSatisfy({ $0.isAliasByte })
+        else {
+            throw .invalid("alias '\(printable(alias))' of model '\(model)' must be 1–64 characters "
+                + "of letters, digits, '_', '-' and '.'", model: model)
+        }
+        guard !builtInAliases.contains(alias) else {
+            throw .invalid("'\(alias)' is a built-in alias of model '\(model)' and cannot be set directly; "
+                + (alias == "active" ? "use activate" : "it always names the newest version"), model: model)
+        }
+    }
+
+    static func tags(_ tags: [String: String], model: String, field: String) throws(MLRegistryError) {
+        for (key, value) in tags {
+            guard (1...255).contains(key.count), !key.unicodeScalars.contains(where: isControl) else {
+                throw .invalid("model '\(model)': \(field) key '\(printable(key))' must be 1–255 characters "
+                    + "without control characters", model: model)
+            }
+            guard value.utf8.count <= 5_000 else {
+                throw .invalid("model '\(model)': \(field) '\(key)' is \(value.utf8.count) bytes; "
+                    + "at most 5000 are allowed", model: model)
+            }
+        }
+    }
+
+    static func text(_ value: String?, _ field: String, model: String, limit: Int) throws(MLRegistryError) {
+        guard let value else { return }
+        guard value.utf8.count <= limit else {
+            throw .invalid("model '\(model)': \(field) is \(value.utf8.count) bytes; at most \(limit) are allowed",
+                           model: model)
+        }
+        guard !value.unicodeScalars.contains("\u{0}") else {
+            throw .invalid("model '\(model)': \(field) contains U+0000, which no store can hold", model: model)
+        }
+    }
+
+    static func sha256(_ value: String?, _ field: String, model: String) throws(MLRegistryError) {
+        guard let value else { return }
+        guard value.utf8.count == 64, value.utf8.allSatisfy({ $0.isASCIIHexDigit && !$0.isUppercaseHex }) else {
+            throw .invalid("model '\(model)': \(field) must be 64 lowercase hex digits, got '\(printable(value))'",
+                           model: model)
+        }
+    }
+
+    static func json(_ object: MLJSONObject, _ field: String, model: String) throws(MLRegistryError) {
+        guard MLJSONValue.object(object).isFinite else {
+            throw .invalid("model '\(model)': \(field) holds NaN or infinity, which JSON cannot represent",
+                           model: model)
+        }
+        guard !MLJSONValue.object(object).containsNUL else {
+            throw .invalid("model '\(model)': \(field) contains U+0000, which no store can hold", model: model)
+        }
+    }
+
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
+    }
+
+    private static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
+
+    /// The name with control characters shown as escapes, so an error message stays on one line.
+    static func printable(_ name: String) -> String {
+        String(name.unicodeScalars.flatMap { isControl($0) ? Array("\\u{\(hex($0.value))}".unicodeScalars) : [$0] }
+            .map(Character.init).prefix(80))
+    }
+}
+
+extension UInt8 {
+    fileprivate var isAliasByte: Bool {
+        (0x30...0x39).contains(self) || (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self)
+            || self == UInt8(ascii: "_") || self == UInt8(ascii: "-") || self == UInt8(ascii: ".")
+    }
+
+    fileprivate var isASCIIHexDigit: Bool {
+        (0x30...0x39).contains(self) || (0x41...0x46).contains(self) || (0x61...0x66).contains(self)
+    }
+
+    fileprivate var isUppercaseHex: Bool { (0x41...0x46).contains(self) }
+}
+
+extension MLJSONValue {
+    /// Whether any string in the value, or any object key, holds U+0000.
+    var containsNUL: Bool {
+        switch self {
+        case .string(let string): string.utf8.contains(0)
+        case .array(let values): values.contains(where: \.containsNUL)
+        case .object(let object): object.contains { $0.key.utf8.contains(0) || $0.value.containsNUL }
+        default: false
+        }
+    }
+}
