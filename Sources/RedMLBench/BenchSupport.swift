@@ -74,3 +74,52 @@ enum ProcessMemory {
 func note(_ text: String) {
     FileHandle.standardError.write(Data((text + "\n").utf8))
 }
+
+extension Figure {
+    /// A throughput figure in operations per second.
+    static func rate(
+        _ suite: String, _ backend: String, _ name: String, _ rate: Double, _ operations: Int, target: String?
+    ) -> Figure {
+        Figure(suite: suite, backend: backend, figure: name, value: rate.rounded(), unit: "ops/s",
+               operations: operations, seconds: Double(operations) / rate, target: target)
+    }
+
+    /// A per-call latency figure in microseconds.
+    static func latency(
+        _ suite: String, _ backend: String, _ name: String, _ seconds: Double, _ calls: Int, target: String?
+    ) -> Figure {
+        Figure(suite: suite, backend: backend, figure: name, value: (seconds * 1e8).rounded() / 100,
+               unit: "us/call", operations: calls, seconds: seconds * Double(calls), target: target)
+    }
+
+    /// A memory figure in MiB.
+    static func mebibytes(_ suite: String, _ backend: String, _ name: String, _ bytes: Int, target: String?) -> Figure {
+        Figure(suite: suite, backend: backend, figure: name, value: (Double(bytes) / Double(1 << 20) * 10).rounded() / 10,
+               unit: "MiB", operations: 1, seconds: 0, target: target)
+    }
+
+    /// A duration figure in milliseconds.
+    static func milliseconds(_ suite: String, _ backend: String, _ name: String, _ seconds: Double, target: String?) -> Figure {
+        Figure(suite: suite, backend: backend, figure: name, value: (seconds * 1e5).rounded() / 100, unit: "ms",
+               operations: 1, seconds: seconds, target: target)
+    }
+}
+
+/// The median of `values`.
+func median(of values: [Double]) -> Double {
+    values.sorted()[values.count / 2]
+}
+
+/// A fresh folder under the temporary directory, removed by `remove()`.
+struct BenchFolder {
+    let url: URL
+
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("redml-bench-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    func remove() { try? FileManager.default.removeItem(at: url) }
+}

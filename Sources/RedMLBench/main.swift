@@ -1,13 +1,14 @@
 // RedML's benchmark harness. Run it in release mode:
 //
 //   swift run -c release redml-bench persistence [--quick] [--only memory|sqlite|blob]
+//   swift run -c release redml-bench registry [--quick] [--only memory|sqlite|weights|open]
 //
 // It prints one JSON object per figure on stdout, and progress on stderr.
 import Foundation
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let suite = arguments.first else {
-    FileHandle.standardError.write(Data("usage: redml-bench persistence [--quick] [--only memory|sqlite|blob]\n".utf8))
+    FileHandle.standardError.write(Data("usage: redml-bench persistence|registry [--quick] [--only GROUP]\n".utf8))
     exit(2)
 }
 let options = BenchOptions(arguments: Array(arguments.dropFirst()))
@@ -15,7 +16,9 @@ switch suite {
 case "persistence":
     // Hot paths run off the main actor: a call from main-actor code would pay an executor hop each time.
     try await Task.detached { try await PersistenceBenchmark(options: options).run() }.value
+case "registry":
+    try await Task.detached { try await RegistryBenchmark(options: options).run() }.value
 default:
-    FileHandle.standardError.write(Data("unknown benchmark suite '\(suite)'; known: persistence\n".utf8))
+    FileHandle.standardError.write(Data("unknown benchmark suite '\(suite)'; known: persistence, registry\n".utf8))
     exit(2)
 }

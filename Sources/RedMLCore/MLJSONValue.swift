@@ -5,8 +5,10 @@ import Foundation
 /// Building one in Swift cannot produce invalid JSON, and decoding one from
 /// text (``MLJSONValue/parse(_:field:)``) reports exactly what is wrong.
 /// Integers and floating-point numbers are kept apart so a 64-bit integer
-/// round-trips exactly.
-public enum MLJSONValue: Hashable, Sendable {
+/// round-trips exactly. JSON itself has one number type, so a whole number
+/// stored as a double (`3.0`) may read back as `.int(3)`: numbers compare and
+/// hash by value, so `.double(3.0) == .int(3)`, and ``doubleValue`` reads either.
+public enum MLJSONValue: Sendable {
     /// `null`.
     case null
     /// `true` or `false`.
@@ -21,6 +23,55 @@ public enum MLJSONValue: Hashable, Sendable {
     case array([MLJSONValue])
     /// An object.
     case object(MLJSONObject)
+}
+
+extension MLJSONValue: Hashable {
+    /// Equal when of the same kind and value; numbers compare by value, whatever their case.
+    public static func == (lhs: MLJSONValue, rhs: MLJSONValue) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let a), .bool(let b)): a == b
+        case (.int(let a), .int(let b)): a == b
+        case (.double(let a), .double(let b)): a == b
+        case (.int(let a), .double(let b)), (.double(let b), .int(let a)): Int64(exactly: b) == a
+        case (.string(let a), .string(let b)): a == b
+        case (.array(let a), .array(let b)): a == b
+        case (.object(let a), .object(let b)): a == b
+        default: false
+        }
+    }
+
+    /// Hashes numbers by value, consistently with `==`.
+    public func hash(into hasher: inout Hasher) {
+        switch self {
+        case .null: hasher.combine(0)
+        case .bool(let value): hasher.combine(value)
+        case .int(let value): hasher.combine(value)
+        case .double(let value):
+            if let whole = Int64(exactly: value) { hasher.combine(whole) } else { hasher.combine(value) }
+        case .string(let value): hasher.combine(value)
+        case .array(let value): hasher.combine(value)
+        case .object(let value): hasher.combine(value)
+        }
+    }
+
+    /// The number as a `Double`, for either number case; `nil` for anything else.
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let value): Double(value)
+        case .double(let value): value
+        default: nil
+        }
+    }
+
+    /// The number as an `Int64` if it is a whole number that fits; `nil` otherwise.
+    public var intValue: Int64? {
+        switch self {
+        case .int(let value): value
+        case .double(let value): Int64(exactly: value)
+        default: nil
+        }
+    }
 }
 
 /// A JSON object: string keys to JSON values.

@@ -6,32 +6,35 @@
 /// They are read back with `JSONDecoder`, and tests round-trip every record
 /// type through both.
 package struct MLJSONWriter {
-    /// The text written so far.
-    package private(set) var text = ""
+    /// The UTF-8 bytes written so far.
+    private var bytes: [UInt8] = []
     private var needsComma = false
 
     /// An empty writer.
     package init() {
-        text.reserveCapacity(256)
+        bytes.reserveCapacity(512)
     }
+
+    /// The text written so far.
+    package var text: String { String(decoding: bytes, as: UTF8.self) }
 
     /// Writes `{`, then whatever `body` writes as fields, then `}`.
     package mutating func object(_ body: (inout MLJSONWriter) -> Void) {
         separate()
-        text.append("{")
+        bytes.append(UInt8(ascii: "{"))
         needsComma = false
         body(&self)
-        text.append("}")
+        bytes.append(UInt8(ascii: "}"))
         needsComma = true
     }
 
     /// Writes `[`, `body`'s values, `]`.
     package mutating func array(_ body: (inout MLJSONWriter) -> Void) {
         separate()
-        text.append("[")
+        bytes.append(UInt8(ascii: "["))
         needsComma = false
         body(&self)
-        text.append("]")
+        bytes.append(UInt8(ascii: "]"))
         needsComma = true
     }
 
@@ -39,7 +42,7 @@ package struct MLJSONWriter {
     package mutating func key(_ name: String) {
         separate()
         appendQuoted(name)
-        text.append(":")
+        bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
 
@@ -51,23 +54,36 @@ package struct MLJSONWriter {
     }
 
     /// Writes an integer value.
-    package mutating func int<T: BinaryInteger>(_ value: T) {
+    package mutating func int(_ value: Int64) {
         separate()
-        text.append(String(value))
+        appendDigits(value.magnitude, negative: value < 0)
         needsComma = true
     }
+
+    /// Writes an unsigned integer value.
+    package mutating func int(_ value: UInt64) {
+        separate()
+        appendDigits(value, negative: false)
+        needsComma = true
+    }
+
+    /// Writes an integer value.
+    package mutating func int(_ value: Int) { int(Int64(value)) }
+
+    /// Writes an unsigned 32-bit integer value.
+    package mutating func int(_ value: UInt32) { int(UInt64(value)) }
 
     /// Writes a boolean value.
     package mutating func bool(_ value: Bool) {
         separate()
-        text.append(value ? "true" : "false")
+        bytes.append(contentsOf: (value ? "true" : "false").utf8)
         needsComma = true
     }
 
     /// Writes `null`.
     package mutating func null() {
         separate()
-        text.append("null")
+        bytes.append(contentsOf: "null".utf8)
         needsComma = true
     }
 
@@ -77,10 +93,10 @@ package struct MLJSONWriter {
         separate()
         // Swift prints the shortest text that reads back as the same Double.
         if value == value.rounded(), abs(value) < 1e15 {
-            text.append(String(Int64(value)))
-            text.append(".0")
+            appendDigits(Int64(value).magnitude, negative: value < 0)
+            bytes.append(contentsOf: ".0".utf8)
         } else {
-            text.append(value.description)
+            bytes.append(contentsOf: value.description.utf8)
         }
         needsComma = true
     }
@@ -122,7 +138,28 @@ package struct MLJSONWriter {
     }
 
     /// Writes `"name":value`, or nothing if `value` is nil.
-    package mutating func field<T: BinaryInteger>(_ name: String, _ value: T?) {
+    package mutating func field(_ name: String, _ value: Int64?) {
+        guard let value else { return }
+        key(name)
+        int(value)
+    }
+
+    /// Writes `"name":value`, or nothing if `value` is nil.
+    package mutating func field(_ name: String, _ value: UInt64?) {
+        guard let value else { return }
+        key(name)
+        int(value)
+    }
+
+    /// Writes `"name":value`, or nothing if `value` is nil.
+    package mutating func field(_ name: String, _ value: Int?) {
+        guard let value else { return }
+        key(name)
+        int(value)
+    }
+
+    /// Writes `"name":value`, or nothing if `value` is nil.
+    package mutating func field(_ name: String, _ value: UInt32?) {
         guard let value else { return }
         key(name)
         int(value)
@@ -152,29 +189,50 @@ package struct MLJSONWriter {
     }
 
     private mutating func separate() {
-        if needsComma { text.append(",") }
+        if needsComma { bytes.append(UInt8(ascii: ",")) }
+    }
+
+    /// Appends the decimal digits of a number without building a `String`.
+    private mutating func appendDigits(_ magnitude: UInt64, negative: Bool) {
+        if negative { bytes.append(UInt8(ascii: "-")) }
+        var magnitude = magnitude
+        guard magnitude != 0 else { return bytes.append(UInt8(ascii: "0")) }
+        let start = bytes.count
+        while magnitude != 0 {
+            let (quotient, digit) = magnitude.quotientAndRemainder(dividingBy: 10)
+            bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: digit))
+            magnitude = quotient
+        }
+        bytes[start...].reverse()
     }
 
     private mutating func appendQuoted(_ string: String) {
-        text.append("\"")
-        // Fast path: nothing to escape, append the whole string at once.
-        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
-            text.append(string)
-        } else {
-            for scalar in string.unicodeScalars {
-                switch scalar {
-                case "\"": text.append("\\\"")
-                case "\\": text.append("\\\\")
-                case "\n": text.append("\\n")
-                case "\r": text.append("\\r")
-                case "\t": text.append("\\t")
-                case _ where scalar.value < 0x20:
-                    let hex = String(scalar.value, radix: 16)
-                    text.append("\\u" + String(repeating: "0", count: 4 - hex.count) + hex)
-                default: text.unicodeScalars.append(scalar)
+        bytes.append(UInt8(ascii: "\""))
+        var string = string
+        string.withUTF8 { utf8 in
+            // Copy runs that need no escape in one go; UTF-8 passes through unchanged.
+            var runStart = 0
+            for index in utf8.indices {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart..<index]))
+                runStart = index + 1
+                bytes.append(UInt8(ascii: "\\"))
+                switch byte {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): bytes.append(byte)
+                case UInt8(ascii: "\n"): bytes.append(UInt8(ascii: "n"))
+                case UInt8(ascii: "\r"): bytes.append(UInt8(ascii: "r"))
+                case UInt8(ascii: "\t"): bytes.append(UInt8(ascii: "t"))
+                default:
+                    bytes.append(contentsOf: "u00".utf8)
+                    bytes.append(Self.hexDigits[Int(byte >> 4)])
+                    bytes.append(Self.hexDigits[Int(byte & 0xF)])
                 }
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[runStart...]))
         }
-        text.append("\"")
+        bytes.append(UInt8(ascii: "\""))
     }
+
+    private static let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 }

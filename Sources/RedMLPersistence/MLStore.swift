@@ -40,6 +40,9 @@ public protocol MLStore: MLPersistence {
         _ upload: MLBlobUploadID, sha256: String, size: Int64, chunkCount: Int
     ) async throws -> MLStagedBlob
 
+    /// Stages bytes that fit in one chunk, whose SHA-256 the caller computed,
+    /// in one step. Low level: use ``writeBlob(_:)``.
+    func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob
     /// Drops an upload that will never be committed, and its chunks.
     func abortBlobUpload(_ upload: MLBlobUploadID) async throws
 
@@ -71,6 +74,19 @@ public protocol MLStore: MLPersistence {
 extension MLStore {
     /// No cheap change counter: callers revalidate by revision.
     public var localChangeCounter: Int64? { nil }
+
+    /// Stages one chunk through the three upload steps; backends that can do it
+    /// in one write override this.
+    public func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
+        let upload = try await beginBlobUpload()
+        do {
+            try await appendBlobChunk(chunk, index: 0, to: upload)
+            return try await finishBlobUpload(upload, sha256: sha256, size: Int64(chunk.count), chunkCount: 1)
+        } catch {
+            try? await abortBlobUpload(upload)
+            throw error
+        }
+    }
 
     /// Stages a blob from a stream of byte buffers of any size, hashing as it goes.
     ///
@@ -117,17 +133,10 @@ extension MLStore {
     /// Stages a blob that is already in memory (for small blobs and tests).
     public func writeBlob(_ bytes: Data) async throws -> MLStagedBlob {
         guard bytes.count <= blobChunkSize else { return try await writeBlob(SingleBuffer(bytes: bytes)) }
-        // One chunk: nothing to overlap, so skip the task group.
-        let upload = try await beginBlobUpload()
-        do {
-            var hasher = MLBlobHasher()
-            hasher.update(bytes)
-            try await appendBlobChunk(bytes, index: 0, to: upload)
-            return try await finishBlobUpload(upload, sha256: hasher.finalize(), size: hasher.size, chunkCount: 1)
-        } catch {
-            try? await abortBlobUpload(upload)
-            throw error
-        }
+        // One chunk: nothing to overlap, and the backend may stage it in one write.
+        var hasher = MLBlobHasher()
+        hasher.update(bytes)
+        return try await stageBlob(chunk: bytes, sha256: hasher.finalize())
     }
 
     /// Stages the contents of a file, reading it one chunk at a time.

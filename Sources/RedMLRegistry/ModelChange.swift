@@ -9,6 +9,8 @@ struct ModelChange {
     var model: MLModel
     /// Whether the model existed before this change.
     let existed: Bool
+    /// The record as read, before the change.
+    let original: MLModel
     /// Every write of the change except the model record, which is added last.
     var batch = MLBatch()
     /// When the change happens, in epoch milliseconds.
@@ -64,15 +66,17 @@ extension MLModelRegistry {
                 let now = nowMs
                 var change: ModelChange
                 if let current {
-                    change = ModelChange(model: current.model, existed: true, nowMs: now, actor: actor)
+                    change = ModelChange(model: current.model, existed: true, original: current.model, nowMs: now, actor: actor)
                 } else if create {
                     let fresh = MLModel(
                         name: name, description: nil, tags: [:], createdAtMs: now, updatedAtMs: now, latestVersion: 0,
                         activeVersion: nil, archivedCount: 0, aliases: [:], eventCount: 0)
-                    change = ModelChange(model: fresh, existed: false, nowMs: now, actor: actor)
+                    change = ModelChange(model: fresh, existed: false, original: fresh, nowMs: now, actor: actor)
                 } else {
                     throw MLRegistryError.unknownModel(name)
                 }
+                // Set before the body runs, so a record the body returns is the one committed.
+                change.model.updatedAtMs = max(change.model.updatedAtMs, now)
                 let result: R
                 switch try await body(&change) {
                 case .unchanged(let value):
@@ -80,7 +84,6 @@ extension MLModelRegistry {
                 case .commit(let value):
                     result = value
                 }
-                change.model.updatedAtMs = max(change.model.updatedAtMs, now)
                 var batch = change.batch
                 batch.put(namespace: MLNamespace.models, key: MLKey.model(name), value: change.model.storedJSON,
                           if: current.map { .revision($0.revision) } ?? .absent)

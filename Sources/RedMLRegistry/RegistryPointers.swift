@@ -176,7 +176,7 @@ extension MLModelRegistry {
             var updated = change.model
             if let description { updated.description = description.isEmpty ? nil : description }
             if let tags { updated.tags = tags }
-            guard updated != change.model else { return .unchanged(updated) }
+            guard updated != change.model else { return .unchanged(change.original) }
             change.model = updated
             change.log(.modelUpdated)
             return .commit(change.model)

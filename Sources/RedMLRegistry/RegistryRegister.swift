@@ -13,6 +13,7 @@ extension MLModelRegistry {
     /// weights' reference count and the history events are committed in one
     /// atomic write. The number is `latestVersion + 1`; concurrent registrations
     /// from any number of processes get distinct, consecutive numbers.
+    @discardableResult
     public func register<Weights: AsyncSequence>(
         _ registration: MLRegistration, weights: Weights
     ) async throws -> MLModelVersion where Weights.Element == Data {
@@ -28,6 +29,7 @@ extension MLModelRegistry {
     }
 
     /// Registers a new version whose weights are already in memory.
+    @discardableResult
     public func register(_ registration: MLRegistration, weights: Data) async throws -> MLModelVersion {
         let model = registration.model
         try await withModelErrors(model) { try registration.validate() }
@@ -41,6 +43,7 @@ extension MLModelRegistry {
     }
 
     /// Registers a new version whose weights are in a file, read one chunk at a time.
+    @discardableResult
     public func register(_ registration: MLRegistration, weightsFile: URL) async throws -> MLModelVersion {
         let model = registration.model
         try await withModelErrors(model) { try registration.validate() }

@@ -96,6 +96,28 @@ extension SQLiteMLPersistence {
         }
     }
 
+    /// Stages a one-chunk blob in a single write instead of three.
+    public func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
+        guard isSHA256Hex(sha256) else {
+            throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
+        }
+        guard chunk.count <= blobChunkSize else {
+            throw MLPersistenceError.invalidArgument(
+                "a one-step blob holds at most \(blobChunkSize) bytes, got \(chunk.count)")
+        }
+        return try await write { context in
+            let db = context.db
+            try db.cachedStatement(
+                sql: "INSERT INTO ml_blob_uploads (started_at_ms, sha256, size, chunk_count) VALUES (?, ?, ?, 1)"
+            ).execute(arguments: [SQLiteBlobs.nowMilliseconds(), sha256, chunk.count])
+            let upload = db.lastInsertedRowID
+            try db.cachedStatement(sql: "INSERT INTO ml_blob_chunks (upload_id, seq, data) VALUES (?, 0, ?)")
+                .execute(arguments: [upload, chunk])
+            return MLStagedBlob(
+                upload: MLBlobUploadID(rawValue: upload), sha256: sha256, size: Int64(chunk.count), chunkCount: 1)
+        }
+    }
+
     public func abortBlobUpload(_ upload: MLBlobUploadID) async throws {
         try await write { context in
             try context.db.execute(
