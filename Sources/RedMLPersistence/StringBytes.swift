@@ -2,6 +2,12 @@ import Foundation
 
 extension String {
     /// Calls `body` with the string's UTF-8 bytes, without copying native or small strings.
+    ///
+    /// Always inlined: passing a closure that captures a table to a call that is
+    /// not inlined makes the compiler retain and release every array of the
+    /// table around it, which costs the in-memory store's lookups more than the
+    /// lookup itself.
+    @inline(__always)
     func withUTF8Bytes<R>(_ body: (UnsafeRawBufferPointer) -> R) -> R {
         if let result = utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) {
             return result

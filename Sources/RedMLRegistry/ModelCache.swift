@@ -46,6 +46,11 @@ final class ModelCache: Sendable {
         }
     }
 
+    /// The last entry seen for `name`, whatever its revision (it may be stale).
+    func latest(_ name: String) -> Entry? {
+        box.withLock { $0.entries[name] }
+    }
+
     /// Remembers `entry`, evicting everything when full (simple, and bounded).
     func store(_ name: String, _ entry: Entry) {
         guard capacity > 0 else { return }

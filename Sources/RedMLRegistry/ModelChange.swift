@@ -19,6 +19,9 @@ struct ModelChange {
     let actor: String?
     /// The active version's record after the change, if the body knows it.
     var newActive: MLModelVersion??
+    /// Whether `model` was just read from the store, rather than taken from the
+    /// cache unchecked; unchecked, other reads may be skipped optimistically too.
+    let verified: Bool
 
     /// Appends a history event to the change.
     mutating func log(
@@ -62,27 +65,41 @@ extension MLModelRegistry {
         if let actor { try RegistryValidation.text(actor, "actor", model: name, limit: 255) }
         return try await withModelErrors(name) {
             for attempt in 1...max(1, configuration.maximumAttempts) {
-                let current = try await loadModel(name)
+                // First try from the record this process last saw, without reading the store:
+                // the commit's revision condition catches a stale record, and then the next
+                // attempt reads it afresh. Any other decision made from the cached record
+                // (an error, or "nothing to do") is re-checked against a fresh read.
+                let cached = attempt == 1 ? cache.latest(name) : nil
+                let current: ModelCache.Entry?
+                if let cached { current = cached } else { current = try await loadModel(name) }
+                let verified = cached == nil
                 let now = nowMs
                 var change: ModelChange
                 if let current {
-                    change = ModelChange(model: current.model, existed: true, original: current.model, nowMs: now, actor: actor)
+                    change = ModelChange(model: current.model, existed: true, original: current.model, nowMs: now,
+                                         actor: actor, verified: verified)
                 } else if create {
                     let fresh = MLModel(
                         name: name, description: nil, tags: [:], createdAtMs: now, updatedAtMs: now, latestVersion: 0,
                         activeVersion: nil, archivedCount: 0, aliases: [:], eventCount: 0)
-                    change = ModelChange(model: fresh, existed: false, original: fresh, nowMs: now, actor: actor)
+                    change = ModelChange(model: fresh, existed: false, original: fresh, nowMs: now, actor: actor,
+                                         verified: verified)
                 } else {
                     throw MLRegistryError.unknownModel(name)
                 }
                 // Set before the body runs, so a record the body returns is the one committed.
                 change.model.updatedAtMs = max(change.model.updatedAtMs, now)
                 let result: R
-                switch try await body(&change) {
-                case .unchanged(let value):
-                    return value
-                case .commit(let value):
-                    result = value
+                do {
+                    switch try await body(&change) {
+                    case .unchanged(let value):
+                        guard verified else { continue }
+                        return value
+                    case .commit(let value):
+                        result = value
+                    }
+                } catch where !verified && !(error is CancellationError) {
+                    continue
                 }
                 var batch = change.batch
                 batch.put(namespace: MLNamespace.models, key: MLKey.model(name), value: change.model.storedJSON,

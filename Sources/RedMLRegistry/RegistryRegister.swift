@@ -95,7 +95,9 @@ extension MLModelRegistry {
     /// Commits the staged weights and counts one more version using them.
     private func addReference(to staged: MLStagedBlob, in change: inout ModelChange) async throws {
         let key = MLKey.modelWeights(staged.sha256)
-        let current = try await store.entry(namespace: MLNamespace.modelWeights, key: key)
+        // Weights are usually new: on an optimistic attempt assume no record, and let
+        // the `.absent` condition send the change round again (verified) if there is one.
+        let current = change.verified ? try await store.entry(namespace: MLNamespace.modelWeights, key: key) : nil
         var usage = WeightsUsage(sha256: staged.sha256, references: 0)
         if let current {
             usage = try MLJSON.decode(WeightsUsage.self, from: current.value, namespace: MLNamespace.modelWeights,

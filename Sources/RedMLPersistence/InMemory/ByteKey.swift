@@ -12,7 +12,7 @@ struct ByteKey: Hashable {
     }
 
     static func == (lhs: Self, rhs: Self) -> Bool {
-        rhs.string.withUTF8Bytes { lhs.string.hasUTF8Bytes($0) }
+        rhs.string.withUTF8Bytes { lhs.string.hasBytes($0) }
     }
 
     func hash(into hasher: inout Hasher) {

@@ -27,11 +27,12 @@ public final class InMemoryMLPersistence: MLStore {
         state.withLock { state in
             let revision = state.nextRevision()
             state.put(namespace, key, value, revision: revision)
+            state.changeCount += 1
         }
     }
 
     public func get(namespace: String, key: String) async throws -> String? {
-        if let value = state.withLock({ $0.current(namespace, key)?.value }) { return value }
+        if let value = state.withLock({ $0.value(namespace, key) }) { return value }
         // Only a miss needs the input check: a stored name or key never holds NUL.
         try MLInput.check(namespace: namespace, key: key)
         return nil
@@ -39,12 +40,23 @@ public final class InMemoryMLPersistence: MLStore {
 
     public func delete(namespace: String, key: String) async throws {
         try MLInput.check(namespace: namespace, key: key)
-        state.withLock { $0.delete(namespace, key) }
+        state.withLock { state in
+            state.delete(namespace, key)
+            state.changeCount += 1
+        }
     }
 
     public func list(namespace: String) async throws -> [(key: String, value: String)] {
         try MLInput.check(namespace, "namespace")
         return state.withLock { $0.list(namespace) }
+    }
+
+    /// Every process sees its own in-memory store, so the count of changes is
+    /// exact and free to read.
+    public var localChangeCounter: Int64? {
+        // Read under the lock rather than from an `Atomic` beside it: an `Atomic`
+        // stored in this class corrupted the heap in release builds (Swift 6.3.1, Linux).
+        state.withLock { $0.changeCount }
     }
 
     // MARK: Entries, batches and pages
@@ -65,6 +77,7 @@ public final class InMemoryMLPersistence: MLStore {
             try InMemoryBatch.validate(batch, against: state)
             let revision = batch.isEmpty ? state.revision : state.nextRevision()
             InMemoryBatch.apply(batch, to: &state, revision: revision)
+            if !batch.isEmpty { state.changeCount += 1 }
             return MLRevision(rawValue: revision)
         }
     }
@@ -103,7 +116,7 @@ public final class InMemoryMLPersistence: MLStore {
         while position >= low, position < high {
             let key = keys[position]
             position += descending ? -1 : 1
-            guard let stored = space.entries[key] else { continue }  // deleted since the last merge
+            guard let stored = space.stored(key) else { continue }  // deleted since the last merge
             if found.count == request.limit {
                 more = true
                 break

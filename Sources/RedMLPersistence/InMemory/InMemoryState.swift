@@ -10,11 +10,11 @@ struct InMemoryState {
 
     /// The entries of one namespace and the sorted index that pages them.
     struct Namespace {
-        private(set) var entries = KeyTable<Stored>()
+        private(set) var entries = KeyTable()
         private(set) var index = SortedKeyIndex()
 
-        mutating func write(_ key: String, _ stored: Stored) {
-            if entries.updateValue(stored, forKey: key) {
+        mutating func write(_ key: String, _ value: String, revision: Int64) {
+            if entries.updateValue(value, revision: revision, forKey: key) {
                 index.inserted(key)
             }
         }
@@ -25,8 +25,23 @@ struct InMemoryState {
             index.refresh { entries.position(of: $0) != nil }
         }
 
+        /// The value stored under `key`, for the hot `get` path.
+        ///
+        /// Mutating only so that callers reach the namespace in place, through
+        /// the array's modify accessor: read through its getter, the compiler
+        /// copies the namespace around the lookup, retaining all its arrays.
+        mutating func value(_ key: String) -> String? {
+            entries.value(forKey: key)
+        }
+
+        /// The value and revision stored under `key`.
+        func stored(_ key: String) -> Stored? {
+            guard let position = entries.position(of: key) else { return nil }
+            return Stored(value: entries.entries[position].value, revision: entries.revision(at: position))
+        }
+
         mutating func remove(_ key: String) {
-            if entries.removeValue(forKey: key) != nil {
+            if entries.removeValue(forKey: key) {
                 index.removed()
             }
         }
@@ -46,14 +61,23 @@ struct InMemoryState {
     /// The namespaces; an emptied namespace stays.
     private var namespaces = NamespaceTable()
     var revision: Int64 = 0
+    /// Counts changes to entries (puts, deletes, batches), so that a reader
+    /// that sees an unchanged count knows its cached reads still hold.
+    var changeCount: Int64 = 0
     var blobs: [String: Blob] = [:]
     var uploads: [Int64: Upload] = [:]
     var lastUploadID: Int64 = 0
 
+    /// The value stored under `key`; see ``Namespace/value(_:)`` for why it is mutating.
+    mutating func value(_ namespace: String, _ key: String) -> String? {
+        guard let space = namespaces.position(of: namespace) else { return nil }
+        return namespaces.spaces[space].value(key)
+    }
+
     /// The value and revision stored under `key`.
     func current(_ namespace: String, _ key: String) -> Stored? {
         guard let position = namespaces.position(of: namespace) else { return nil }
-        return namespaces.spaces[position].entries[key]  // read in place: no copy of the namespace
+        return namespaces.spaces[position].stored(key)
     }
 
     /// Every entry of `namespace`, in no particular order.
@@ -62,7 +86,7 @@ struct InMemoryState {
         let entries = namespaces.spaces[position].entries
         var result: [(key: String, value: String)] = []
         result.reserveCapacity(entries.count)
-        entries.forEach { result.append((key: $0.key, value: $0.value!.value)) }
+        entries.forEach { result.append((key: $0.key, value: $0.value)) }
         return result
     }
 
@@ -81,7 +105,7 @@ struct InMemoryState {
 
     mutating func put(_ namespace: String, _ key: String, _ value: String, revision: Int64) {
         let position = namespaces.position(of: namespace) ?? namespaces.add(namespace)
-        namespaces.spaces[position].write(key, Stored(value: value, revision: revision))
+        namespaces.spaces[position].write(key, value, revision: revision)
     }
 
     mutating func delete(_ namespace: String, _ key: String) {
@@ -105,11 +129,16 @@ struct NamespaceTable {
 
     /// Where the namespace called `name` is in ``spaces``, if it exists.
     func position(of name: String) -> Int? {
-        let key = ByteKey(name)
-        if names.count <= Self.linearLimit {
-            return names.firstIndex(of: key)
+        guard names.count <= Self.linearLimit else { return index[ByteKey(name)] }
+        // Compared without a closure that captures `names`, which would retain it (see LookupKey).
+        let lookup = name.withUTF8Bytes { LookupKey($0, hash: 0) }
+        guard lookup.isInline else {
+            return name.withUTF8Bytes { bytes in names.firstIndex { $0.string.hasBytes(bytes) } }
         }
-        return index[key]
+        for position in names.indices where names[position].string.withUTF8Bytes({ lookup.matches($0) }) {
+            return position
+        }
+        return nil
     }
 
     /// Adds an empty namespace called `name` and returns its position.

@@ -20,6 +20,10 @@ struct KeyHasher {
     }
 
     /// The hash of `bytes`.
+    ///
+    /// Always inlined: it is called from only a few lookup paths, where a
+    /// call costs a visible share of a lookup whose data is in cache.
+    @inline(__always)
     func hash(_ bytes: UnsafeRawBufferPointer) -> UInt64 {
         let length = bytes.count
         var seed = self.seed
