@@ -12,6 +12,7 @@ let package = Package(
         .library(name: "RedMLPersistence", targets: ["RedMLPersistence"]),
         .library(name: "RedMLSQLite", targets: ["RedMLSQLite"]),
         .library(name: "RedMLRegistry", targets: ["RedMLRegistry"]),
+        .library(name: "RedMLQueue", targets: ["RedMLQueue"]),
         // The shared conformance suite, for anyone writing a backend.
         .library(name: "RedMLTesting", targets: ["RedMLTesting"]),
         .executable(name: "redml-bench", targets: ["RedMLBench"]),
@@ -23,6 +24,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
         // Core types shared by every layer: namespaces, key helpers.
@@ -55,12 +57,22 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The job queue: jobs, leases, retries, checkpoints and the worker pool.
+        .target(
+            name: "RedMLQueue",
+            dependencies: [
+                "RedMLCore",
+                "RedMLPersistence",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // One conformance suite that every backend must pass.
         .target(name: "RedMLTesting", dependencies: ["RedMLPersistence"]),
         // The backend fixtures every test target runs its suites against.
         .target(name: "RedMLTestFixtures", dependencies: ["RedML", "RedMLTesting"]),
         // The umbrella module.
-        .target(name: "RedML", dependencies: ["RedMLCore", "RedMLPersistence", "RedMLSQLite", "RedMLRegistry"]),
+        .target(name: "RedML", dependencies: ["RedMLCore", "RedMLPersistence", "RedMLSQLite", "RedMLRegistry", "RedMLQueue"]),
         // `swift run -c release redml-bench persistence`
         .executableTarget(name: "RedMLBench", dependencies: ["RedML"]),
         // The `redml` operator command, one file per subcommand.
@@ -84,6 +96,10 @@ let package = Package(
         .testTarget(
             name: "RedMLRegistryTests",
             dependencies: ["RedML", "RedMLTesting", "RedMLTestFixtures", "RedMLTestAgent"]
+        ),
+        .testTarget(
+            name: "RedMLQueueTests",
+            dependencies: ["RedML", "RedMLTesting", "RedMLTestFixtures"]
         ),
         // Runs the built `redml` binary as a child process.
         .testTarget(

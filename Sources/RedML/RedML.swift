@@ -3,3 +3,4 @@
 @_exported import RedMLPersistence
 @_exported import RedMLSQLite
 @_exported import RedMLRegistry
+@_exported import RedMLQueue

@@ -1,4 +1,5 @@
 import Foundation
+import RedML
 import Testing
 
 @testable import RedMLCLI

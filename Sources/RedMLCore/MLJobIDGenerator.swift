@@ -7,24 +7,24 @@ import Foundation
 /// `10` between the 12-bit and the 62-bit part). Ids therefore sort by creation
 /// time, and so do their job keys. Within one generator, ids strictly increase
 /// even when the clock stalls or steps back: the random part then counts up.
-///
-/// It lives in the CLI target for now; the job queue will own it.
-struct MLJobIDGenerator {
-    private var random: any RandomNumberGenerator
+/// Processes need no coordination: two processes minting ids in the same
+/// millisecond collide only if 74 random bits do.
+public struct MLJobIDGenerator: Sendable {
+    private var random: any RandomNumberGenerator & Sendable
     private var lastMilliseconds: UInt64 = 0
     private var lastCounter: UInt128 = 0
 
     /// The largest value of the 74-bit random part.
-    static var counterMask: UInt128 { (UInt128(1) << 74) - 1 }
+    public static var counterMask: UInt128 { (UInt128(1) << 74) - 1 }
 
     /// A generator drawing its random bits from `random`; by default the
     /// system's secure random source.
-    init(random: some RandomNumberGenerator = SystemRandomNumberGenerator()) {
+    public init(random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()) {
         self.random = random
     }
 
     /// The next id, for a job created at `date`.
-    mutating func next(at date: Date = Date()) -> UInt128 {
+    public mutating func next(at date: Date = Date()) -> UInt128 {
         let now = UInt64(max(0, (date.timeIntervalSince1970 * 1000).rounded(.down))) & 0xFFFF_FFFF_FFFF
         var milliseconds = now
         var counter: UInt128
@@ -44,12 +44,12 @@ struct MLJobIDGenerator {
     }
 
     /// The creation time in milliseconds since 1970 that `id` carries.
-    static func milliseconds(of id: UInt128) -> UInt64 {
+    public static func milliseconds(of id: UInt128) -> UInt64 {
         UInt64(truncatingIfNeeded: id >> 80)
     }
 
     /// Builds an id from its timestamp and its 74-bit random part.
-    static func compose(milliseconds: UInt64, counter: UInt128) -> UInt128 {
+    public static func compose(milliseconds: UInt64, counter: UInt128) -> UInt128 {
         let high = counter >> 62  // 12 bits: rand_a
         let low = counter & ((UInt128(1) << 62) - 1)  // 62 bits: rand_b
         return UInt128(milliseconds & 0xFFFF_FFFF_FFFF) << 80

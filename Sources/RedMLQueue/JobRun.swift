@@ -1,0 +1,186 @@
+import Foundation
+import RedMLCore
+import RedMLPersistence
+import Synchronization
+
+/// Why a running job's watch loop stopped the handler.
+enum StopReason: Sendable {
+    /// Someone asked the job to stop.
+    case cancelRequested
+    /// Another worker holds the job now; this one must not write.
+    case leaseLost
+    /// The attempt ran past its timeout.
+    case timedOut
+    /// The workers are shutting down and the grace period is over.
+    case interrupted
+}
+
+/// One claimed job while this process runs it: its latest record and
+/// revision, the coalesced progress, and the lease it keeps renewing.
+///
+/// Every write is conditional on the revision this worker last wrote or
+/// read. When another writer got in between, the record is read again: if
+/// it still names this worker and attempt (the fencing number), the write is
+/// merged and retried (an operator's cancel request, say); if not, the lease
+/// is lost and the write fails.
+final class JobRun: Sendable {
+    private struct State {
+        var job: MLJob
+        var revision: MLRevision
+        var progress: Double
+        var progressWritten: Double
+        var progressWrittenAtMs: Int64 = 0
+        var leaseWrittenAtMs: Int64
+        var cancelRequested: Bool
+        var lost = false
+        var checkpoint: MLJSONObject?
+    }
+
+    let id: UInt128
+    let attempt: Int
+    let worker: String
+    private let queue: MLJobQueue
+    private let timing: JobTiming
+    private let state: Mutex<State>
+    /// Wakes the watch loop when a cancel arrives in this process.
+    let wake = Signal()
+
+    init(job: MLJob, revision: MLRevision, queue: MLJobQueue, timing: JobTiming) {
+        id = job.id
+        attempt = job.attempt
+        worker = job.worker ?? ""
+        self.queue = queue
+        self.timing = timing
+        state = Mutex(State(
+            job: job, revision: revision, progress: job.progress, progressWritten: job.progress,
+            leaseWrittenAtMs: queue.clock.nowMs, cancelRequested: job.cancelRequested, checkpoint: job.checkpoint))
+    }
+
+    var lastCheckpoint: MLJSONObject? { state.withLock { $0.checkpoint } }
+    var cancelRequested: Bool { state.withLock { $0.cancelRequested } }
+    var latest: MLJob { state.withLock { $0.job } }
+
+    func setProgress(_ progress: Double) {
+        let clamped = progress.isFinite ? min(100, max(0, progress)) : 0
+        state.withLock { $0.progress = clamped }
+    }
+
+    func noteCancelRequested() {
+        state.withLock { $0.cancelRequested = true }
+        wake.signal()
+    }
+
+    // MARK: Writes
+
+    /// Writes a change to the job, conditional on this worker's lease.
+    @discardableResult
+    func write(reason: String?, detail: String? = nil, _ change: (inout MLJob, Int64) -> Void) async throws -> MLJob {
+        var (job, revision) = state.withLock { ($0.job, $0.revision) }
+        for _ in 0..<50 {
+            let now = queue.clock.nowMs
+            var transition = JobTransition(job, revision: revision, nowMs: now)
+            change(&transition.job, now)
+            let (batch, written) = transition.finished(reason: reason, detail: detail)
+            do {
+                let newRevision = try await queue.store.commit(batch)
+                state.withLock { state in
+                    state.job = written
+                    state.revision = newRevision
+                    state.leaseWrittenAtMs = now
+                }
+                return written
+            } catch let error as MLPersistenceError {
+                guard case .conflict = error else { throw error }
+            }
+            // Someone else wrote the job: is it still ours?
+            guard let (fresh, freshRevision) = try await queue.loadJob(id), fresh.status == .running,
+                fresh.attempt == attempt, fresh.worker == worker
+            else {
+                state.withLock { $0.lost = true }
+                wake.signal()
+                throw MLJobError(
+                    code: .leaseLost,
+                    message: "job \(MLKey.job(id)) attempt \(attempt) is no longer held by worker \(worker)", jobID: id)
+            }
+            if fresh.cancelRequested { state.withLock { $0.cancelRequested = true } }
+            job = fresh
+            revision = freshRevision
+        }
+        throw MLJobError(code: .persistence, message: "job \(MLKey.job(id)) kept changing under its worker", jobID: id)
+    }
+
+    /// Renews the lease and writes the latest progress.
+    func renew() async throws {
+        let progress = state.withLock { $0.progress }
+        let leaseMs = timing.leaseMs
+        try await write(reason: nil) { job, now in
+            job.progress = progress
+            job.leaseExpiresAtMs = now + leaseMs
+        }
+        state.withLock { state in
+            state.progressWritten = progress
+            state.progressWrittenAtMs = queue.clock.nowMs
+        }
+    }
+
+    func saveCheckpoint(_ checkpoint: MLJSONObject, progress: Double?) async throws -> Bool {
+        guard MLJSONValue.object(checkpoint).isFinite else {
+            throw MLJobError.invalid("checkpoint of job \(MLKey.job(id)) holds NaN or infinity")
+        }
+        if let progress { setProgress(progress) }
+        let current = state.withLock { $0.progress }
+        let leaseMs = timing.leaseMs
+        try await write(reason: nil) { job, now in
+            job.checkpoint = checkpoint
+            job.progress = current
+            job.leaseExpiresAtMs = now + leaseMs
+        }
+        return state.withLock { state in
+            state.checkpoint = checkpoint
+            state.progressWritten = current
+            state.progressWrittenAtMs = queue.clock.nowMs
+            return state.cancelRequested
+        }
+    }
+
+    // MARK: Watching
+
+    /// Renews the lease and flushes progress until something should stop the
+    /// handler; returns why. Cancel this task once the handler is done.
+    func watch(startedAtMs: Int64, shutdownDeadline: @Sendable () -> Int64?) async -> StopReason? {
+        let clock = queue.clock
+        let timeoutAt = latest.timeoutMs.map { startedAtMs + $0 }
+        while !Task.isCancelled {
+            let now = clock.nowMs
+            let (cancel, lost, flushDue) = state.withLock { state in
+                (state.cancelRequested, state.lost,
+                 now - state.leaseWrittenAtMs >= timing.heartbeatMs
+                    || (state.progress != state.progressWritten && now - state.progressWrittenAtMs >= timing.progressFlushMs))
+            }
+            if lost { return .leaseLost }
+            if cancel { return .cancelRequested }
+            if let timeoutAt, now >= timeoutAt { return .timedOut }
+            if let deadline = shutdownDeadline(), now >= deadline { return .interrupted }
+            if flushDue {
+                do {
+                    try await renew()
+                    continue
+                } catch let error as MLJobError where error.code == .leaseLost {
+                    return .leaseLost
+                } catch {
+                    queue.logger.warning("lease renewal failed; retrying", metadata: ["job_id": "\(MLKey.job(id))", "error": "\(error)"])
+                }
+            }
+            await wake.wait(timeout: .milliseconds(timing.tickMs), clock: clock)
+        }
+        return nil
+    }
+}
+
+/// Lease and flush timing for running jobs, in milliseconds.
+struct JobTiming: Sendable {
+    var heartbeatMs: Int64
+    var leaseMs: Int64
+    var progressFlushMs: Int64
+    var tickMs: Int64 { max(1, min(heartbeatMs, progressFlushMs)) }
+}

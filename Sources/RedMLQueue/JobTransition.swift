@@ -1,0 +1,81 @@
+import RedMLCore
+import RedMLPersistence
+
+/// One change of a job in the making: the record after the change, and the
+/// batch that carries it with its index moves and its history event.
+struct JobTransition {
+    let before: MLJob
+    var job: MLJob
+    let revision: MLRevision
+    let nowMs: Int64
+    var batch = MLBatch()
+
+    init(_ job: MLJob, revision: MLRevision, nowMs: Int64) {
+        self.before = job
+        self.job = job
+        self.revision = revision
+        self.nowMs = nowMs
+    }
+
+    /// Builds the batch: the record (conditional on the revision it was read
+    /// at), the index entries that move with the status, and the event.
+    ///
+    /// - Parameter reason: the history event's reason; `nil` writes no event
+    ///   (lease renewals and progress).
+    func finished(reason: String?, detail: String? = nil) -> (MLBatch, MLJob) {
+        var job = self.job
+        var batch = self.batch
+        job.updatedAtMs = nowMs
+        JobIndexes.remove(before, from: &batch)
+        JobIndexes.add(job, to: &batch, nowMs: nowMs)
+        if let reason {
+            job.eventCount += 1
+            let event = MLJobEvent(
+                sequence: job.eventCount, atMs: nowMs, from: before.status, to: job.status, attempt: job.attempt,
+                worker: job.worker ?? before.worker, reason: reason, detail: detail)
+            batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, event.sequence),
+                      value: event.storedJSON, if: .absent)
+        }
+        batch.put(namespace: MLNamespace.jobs, key: job.key, value: job.storedJSON, if: .revision(revision))
+        return (batch, job)
+    }
+}
+
+/// Which index entries a job has in each state.
+enum JobIndexes {
+    /// Removes the entries `job` had (a missing entry is not an error).
+    static func remove(_ job: MLJob, from batch: inout MLBatch) {
+        switch job.status {
+        case .queued:
+            batch.delete(namespace: MLNamespace.jobReady, key: QueueKeys.ready(job))
+            batch.delete(namespace: MLNamespace.jobScheduled, key: QueueKeys.scheduled(job))
+        case .running:
+            if let expiry = job.leaseExpiresAtMs {
+                batch.delete(namespace: MLNamespace.jobLeases, key: QueueKeys.lease(expiry, job))
+            }
+        default:
+            break
+        }
+    }
+
+    /// Adds the entries `job` needs in its state.
+    static func add(_ job: MLJob, to batch: inout MLBatch, nowMs: Int64) {
+        switch job.status {
+        case .queued:
+            if job.runAtMs <= nowMs {
+                batch.put(namespace: MLNamespace.jobReady, key: QueueKeys.ready(job), value: job.key)
+            } else {
+                batch.put(namespace: MLNamespace.jobScheduled, key: QueueKeys.scheduled(job), value: job.queue)
+            }
+        case .running:
+            if let expiry = job.leaseExpiresAtMs {
+                batch.put(namespace: MLNamespace.jobLeases, key: QueueKeys.lease(expiry, job), value: job.worker ?? "")
+            }
+        default:
+            batch.put(namespace: MLNamespace.jobFinished, key: QueueKeys.finished(job), value: job.status.rawValue)
+            if let unique = job.uniqueKey {
+                batch.delete(namespace: MLNamespace.jobUnique, key: unique)
+            }
+        }
+    }
+}

@@ -1,0 +1,310 @@
+import Foundation
+import Logging
+import RedMLCore
+import RedMLPersistence
+import Synchronization
+
+/// The job queue's client side: submit, read, list, cancel and watch jobs.
+///
+/// Jobs live in any ``MLStore``; ``MLJobWorkers`` run them. Every transition is
+/// one atomic batch conditional on the job record's revision, so it is
+/// persisted before it is acknowledged and two writers never both win.
+/// Nothing about finished jobs is held in memory: memory is bounded by the
+/// jobs this process is running.
+public final class MLJobQueue: Sendable {
+    /// Settings, each with a documented default.
+    public struct Configuration: Sendable {
+        /// Time for timestamps, schedules, leases and backoff. Default: the system clock.
+        public var clock: any MLClock = MLSystemClock()
+        /// How often ``updates(of:)`` looks at a job. Default: 100 ms.
+        public var watchInterval: Duration = .milliseconds(100)
+        /// Where the queue logs. Default: a logger that discards everything.
+        public var logger = Logger(label: "redml.queue", factory: { _ in SwiftLogNoOpLogHandler() })
+
+        /// The defaults.
+        public init() {}
+    }
+
+    /// The store the jobs live in.
+    public let store: any MLStore
+    let configuration: Configuration
+    private let ids = Mutex(MLJobIDGenerator())
+    /// Wakes this process's claim loops when a job is submitted here.
+    let submitted = Signal()
+    /// Jobs this process is running, so a local cancel reaches them at once.
+    let running = RunningJobs()
+
+    /// A queue over `store`. Reads nothing until used.
+    public init(store: any MLStore, configuration: Configuration = Configuration()) {
+        self.store = store
+        self.configuration = configuration
+    }
+
+    var clock: any MLClock { configuration.clock }
+    var logger: Logger { configuration.logger }
+
+    // MARK: Submitting
+
+    /// Submits a job and returns its id at once; a worker runs it later.
+    ///
+    /// With a ``MLJobSubmission/uniqueKey`` that a live job holds, nothing is
+    /// submitted and that job's id is returned.
+    @discardableResult
+    public func submit(_ submission: MLJobSubmission) async throws -> UInt128 {
+        try await submitJob(submission).id
+    }
+
+    /// Submits a job and returns its record (or, for a duplicate unique key, the live job's).
+    public func submitJob(_ submission: MLJobSubmission) async throws -> MLJob {
+        try submission.validate()
+        let now = clock.nowMs
+        let id = ids.withLock { $0.next(at: Date(timeIntervalSince1970: Double(now) / 1000)) }
+        let runAt = submission.runAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded(.down)) } ?? now
+        let job = MLJob(
+            id: id, kind: submission.kind, target: submission.target, status: .queued, progress: 0,
+            queue: submission.queue, priority: submission.priority, attempt: 0, failures: 0,
+            maxAttempts: submission.maxAttempts, error: nil, spec: submission.spec, metrics: nil, checkpoint: nil,
+            createdAtMs: now, startedAtMs: nil, finishedAtMs: nil, runAtMs: max(runAt, 0),
+            uniqueKey: submission.uniqueKey,
+            timeoutMs: submission.timeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 },
+            worker: nil, leaseExpiresAtMs: nil, cancelRequested: false, eventCount: 1, updatedAtMs: now)
+        for _ in 0..<100 {
+            var batch = MLBatch()
+            if let unique = submission.uniqueKey {
+                if let existing = try await liveJob(holding: unique) { return existing }
+                batch.put(namespace: MLNamespace.jobUnique, key: unique, value: job.key, if: .absent)
+            }
+            batch.put(namespace: MLNamespace.jobs, key: job.key, value: job.storedJSON, if: .absent)
+            JobIndexes.add(job, to: &batch, nowMs: now)
+            let event = MLJobEvent(sequence: 1, atMs: now, from: nil, to: .queued, attempt: 0, worker: nil,
+                                   reason: "submitted", detail: nil)
+            batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, 1), value: event.storedJSON)
+            do {
+                try await store.commit(batch)
+                submitted.signal()
+                return job
+            } catch let error as MLPersistenceError {
+                // Only the unique key can conflict: another submission took it; look again.
+                guard case .conflict(let namespace, _, _, _) = error, namespace == MLNamespace.jobUnique else {
+                    throw error
+                }
+            }
+        }
+        throw MLJobError.invalid("unique key '\(submission.uniqueKey ?? "")' kept changing hands; nothing was submitted")
+    }
+
+    /// The live job that holds `unique`, clearing the key if its job is gone or finished.
+    private func liveJob(holding unique: String) async throws -> MLJob? {
+        guard let entry = try await store.entry(namespace: MLNamespace.jobUnique, key: unique) else { return nil }
+        if let id = MLKey.parseJob(entry.value), let job = try await job(id), !job.status.isTerminal {
+            return job
+        }
+        var batch = MLBatch()
+        batch.delete(namespace: MLNamespace.jobUnique, key: unique, if: .revision(entry.revision))
+        _ = try? await store.commit(batch)  // a conflict means someone else cleared or took it
+        return nil
+    }
+
+    // MARK: Reading
+
+    /// The job with this id, or `nil` if there is none.
+    public func job(_ id: UInt128) async throws -> MLJob? {
+        try await loadJob(id)?.job
+    }
+
+    func loadJob(_ id: UInt128) async throws -> (job: MLJob, revision: MLRevision)? {
+        let key = MLKey.job(id)
+        guard let entry = try await store.entry(namespace: MLNamespace.jobs, key: key) else { return nil }
+        return (try MLJSON.decode(MLJob.self, from: entry.value, namespace: MLNamespace.jobs, key: key), entry.revision)
+    }
+
+    /// The job with this id; throws `unknown_job` if there is none.
+    public func requireJob(_ id: UInt128) async throws -> MLJob {
+        guard let job = try await job(id) else { throw MLJobError.unknownJob(id) }
+        return job
+    }
+
+    /// A page of jobs, newest first unless the query says otherwise; corrupt
+    /// records are reported in ``MLJobPage/skipped``, not thrown.
+    public func jobs(_ query: MLJobQuery = MLJobQuery()) async throws -> MLJobPage {
+        guard (1...1_000).contains(query.limit) else {
+            throw MLJobError.invalid("page limit must be 1…1000, got \(query.limit)")
+        }
+        var result = MLJobPage(jobs: [], nextCursor: nil, skipped: [])
+        var request = MLPageRequest(after: query.after.map(MLKey.job), limit: query.limit,
+                                    order: query.oldestFirst ? .ascending : .descending)
+        while true {
+            let page = try await store.page(namespace: MLNamespace.jobs, request)
+            for entry in page.entries {
+                if result.jobs.count == query.limit {
+                    result.nextCursor = result.jobs.last?.id
+                    return result
+                }
+                do {
+                    let job = try MLJSON.decode(MLJob.self, from: entry.value, namespace: MLNamespace.jobs, key: entry.key)
+                    if let status = query.status, job.status != status { continue }
+                    if let kind = query.kind, job.kind != kind { continue }
+                    if let queue = query.queue, job.queue != queue { continue }
+                    result.jobs.append(job)
+                } catch let error as MLPersistenceError {
+                    logger.warning("skipped corrupt job record", metadata: ["key": "\(entry.key)", "error": "\(error)"])
+                    result.skipped.append(error)
+                }
+            }
+            guard let cursor = page.nextCursor else { return result }
+            request.after = cursor
+        }
+    }
+
+    /// A job's transitions, oldest first.
+    public func history(of id: UInt128) async throws -> [MLJobEvent] {
+        _ = try await requireJob(id)
+        var events: [MLJobEvent] = []
+        var request = MLPageRequest(prefix: MLKey.job(id) + "/", limit: 500)
+        while true {
+            let page = try await store.page(namespace: MLNamespace.jobHistory, request)
+            for entry in page.entries {
+                events.append(try MLJSON.decode(MLJobEvent.self, from: entry.value, namespace: MLNamespace.jobHistory,
+                                                key: entry.key))
+            }
+            guard let cursor = page.nextCursor else { return events }
+            request.after = cursor
+        }
+    }
+
+    /// The job each time it changes (progress, status), starting with its
+    /// current state and ending after a terminal state.
+    public func updates(of id: UInt128) -> AsyncThrowingStream<MLJob, any Error> {
+        AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    var last: MLRevision?
+                    while !Task.isCancelled {
+                        guard let (job, revision) = try await loadJob(id) else { throw MLJobError.unknownJob(id) }
+                        if revision != last {
+                            last = revision
+                            continuation.yield(job)
+                            if job.status.isTerminal { break }
+                        }
+                        try await clock.sleep(for: configuration.watchInterval)
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    // MARK: Cancelling
+
+    /// Cancels a job.
+    ///
+    /// A queued job is cancelled at once and never runs. A running job is
+    /// asked to stop: its handler sees ``MLJobHandle/isCancelled`` and Swift
+    /// task cancellation, and the job ends `cancelled` when the handler stops.
+    /// A finished or unknown job reports ``MLCancelOutcome/notCancellable``.
+    @discardableResult
+    public func cancel(_ id: UInt128) async throws -> MLCancelOutcome {
+        for _ in 0..<1_000 {
+            guard let (job, revision) = try await loadJob(id), !job.status.isTerminal else { return .notCancellable }
+            var transition = JobTransition(job, revision: revision, nowMs: clock.nowMs)
+            let reason: String
+            if job.status == .queued {
+                transition.job.status = .cancelled
+                transition.job.finishedAtMs = transition.nowMs
+                reason = "cancelled"
+            } else {
+                guard !job.cancelRequested else { return .requested }
+                transition.job.cancelRequested = true
+                reason = "cancel_requested"
+            }
+            let (batch, _) = transition.finished(reason: reason)
+            do {
+                try await store.commit(batch)
+                if job.status == .running { running.requestCancel(id) }
+                return job.status == .queued ? .cancelled : .requested
+            } catch let error as MLPersistenceError {
+                guard case .conflict = error else { throw error }
+            }
+        }
+        throw MLJobError(code: .persistence, message: "job \(MLKey.job(id)) kept changing while being cancelled", jobID: id)
+    }
+
+    // MARK: Retention
+
+    /// Deletes jobs that finished before `date` with their history, oldest
+    /// first, at most `limit` of them; returns how many it deleted.
+    @discardableResult
+    public func prune(finishedBefore date: Date, limit: Int = 1_000) async throws -> Int {
+        let cutoff = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let page = try await store.page(namespace: MLNamespace.jobFinished, MLPageRequest(limit: max(1, limit)))
+        var deleted = 0
+        for entry in page.entries {
+            guard let (ms, id) = QueueKeys.parseTimed(entry.key), ms < cutoff else { break }
+            var batch = MLBatch()
+            batch.delete(namespace: MLNamespace.jobFinished, key: entry.key)
+            batch.delete(namespace: MLNamespace.jobs, key: MLKey.job(id))
+            var history = MLPageRequest(prefix: MLKey.job(id) + "/", limit: 1_000)
+            while true {
+                let events = try await store.page(namespace: MLNamespace.jobHistory, history)
+                for event in events.entries { batch.delete(namespace: MLNamespace.jobHistory, key: event.key) }
+                guard let cursor = events.nextCursor else { break }
+                history.after = cursor
+            }
+            try await store.commit(batch)
+            deleted += 1
+        }
+        return deleted
+    }
+}
+
+/// What ``MLJobQueue/cancel(_:)`` did.
+public enum MLCancelOutcome: Hashable, Sendable {
+    /// The job was queued and is now cancelled; it will never run.
+    case cancelled
+    /// The job is running; its handler was asked to stop.
+    case requested
+    /// The job is finished or unknown: nothing was cancelled.
+    case notCancellable
+}
+
+/// Which jobs to list.
+public struct MLJobQuery: Hashable, Sendable {
+    /// Start after this job id, in the query's order.
+    public var after: UInt128?
+    /// At most this many jobs (1...1000). Default 100.
+    public var limit: Int
+    /// Oldest first instead of newest first.
+    public var oldestFirst: Bool
+    /// Only jobs with this status.
+    public var status: MLJob.Status?
+    /// Only jobs of this kind.
+    public var kind: MLJob.Kind?
+    /// Only jobs in this queue.
+    public var queue: String?
+
+    /// Creates a query.
+    public init(
+        after: UInt128? = nil, limit: Int = 100, oldestFirst: Bool = false, status: MLJob.Status? = nil,
+        kind: MLJob.Kind? = nil, queue: String? = nil
+    ) {
+        self.after = after
+        self.limit = limit
+        self.oldestFirst = oldestFirst
+        self.status = status
+        self.kind = kind
+        self.queue = queue
+    }
+}
+
+/// One page of jobs.
+public struct MLJobPage: Equatable, Sendable {
+    /// The jobs, in the query's order.
+    public var jobs: [MLJob]
+    /// Pass as ``MLJobQuery/after`` for the next page; `nil` at the end.
+    public var nextCursor: UInt128?
+    /// Records found corrupt and skipped.
+    public var skipped: [MLPersistenceError]
+}

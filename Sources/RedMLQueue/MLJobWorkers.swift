@@ -1,0 +1,275 @@
+import Foundation
+import Logging
+import RedMLCore
+import RedMLPersistence
+import ServiceLifecycle
+import Synchronization
+
+/// A pool of workers that claim jobs from an ``MLJobQueue`` and run them with
+/// the handler registered for their kind.
+///
+/// It is a swift-service-lifecycle `Service`: ``run()`` owns every background
+/// task (claim loops, lease renewals, the rescuer of expired leases) and
+/// returns after a graceful shutdown. On shutdown it stops claiming, lets
+/// running jobs finish within the grace period, then interrupts the rest:
+/// they go back to the queue with their checkpoints, without using up an
+/// attempt. Queued jobs stay queued in the store.
+public final class MLJobWorkers: Service, Sendable {
+    /// Runs one job and returns its metrics; throw to fail the attempt.
+    public typealias Handler = @Sendable (MLJobHandle) async throws -> MLJSONObject
+
+    /// Settings, each with a documented default.
+    public struct Configuration: Sendable {
+        /// Jobs of the `default` queue run at once. Default: the core count minus one, at least one.
+        public var workerCount = max(1, ProcessInfo.processInfo.activeProcessorCount - 1)
+        /// Other named queues and how many of their jobs run at once, for example `["gpu": 1]`.
+        public var queues: [String: Int] = [:]
+        /// This worker's name in leases and history. Default: host, process id and a random suffix.
+        public var workerID = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):"
+            + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+        /// How often an idle queue looks for jobs submitted by other processes. Default: 250 ms.
+        /// Jobs submitted through the same ``MLJobQueue`` start at once.
+        public var pollInterval: Duration = .milliseconds(250)
+        /// How often a running job's lease is renewed; an expired lease is
+        /// requeued by any live process within about two intervals. Default: 2 s.
+        public var heartbeatInterval: Duration = .seconds(2)
+        /// How often coalesced progress reaches the store, at most. Default: 200 ms.
+        public var progressFlushInterval: Duration = .milliseconds(200)
+        /// How long running jobs may take to finish after shutdown begins. Default: 10 s.
+        public var gracePeriod: Duration = .seconds(10)
+        /// The wait between a failed attempt and the next. Default: ``MLRetryBackoff/init(base:maximum:jitter:)``.
+        public var backoff = MLRetryBackoff()
+
+        /// The defaults.
+        public init() {}
+
+        var timing: JobTiming {
+            let heartbeat = Self.milliseconds(heartbeatInterval)
+            return JobTiming(heartbeatMs: heartbeat, leaseMs: heartbeat * 3 / 2,
+                             progressFlushMs: Self.milliseconds(progressFlushInterval))
+        }
+
+        static func milliseconds(_ duration: Duration) -> Int64 {
+            max(1, duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)
+        }
+    }
+
+    private struct Lifecycle {
+        var handlers: [MLJob.Kind: Handler] = [:]
+        /// When running jobs must stop, once shutdown began.
+        var shutdownDeadlineMs: Int64?
+    }
+
+    /// The queue the workers take jobs from.
+    public let queue: MLJobQueue
+    let configuration: Configuration
+    private let lifecycle = Mutex(Lifecycle())
+    private let stopped = Signal()
+
+    /// Creates workers for `queue`; register handlers, then call ``run()``.
+    public init(queue: MLJobQueue, configuration: Configuration = Configuration()) {
+        self.queue = queue
+        self.configuration = configuration
+    }
+
+    /// Registers the handler for jobs of `kind` (replacing an earlier one).
+    public func register(_ kind: MLJob.Kind, _ handler: @escaping Handler) {
+        lifecycle.withLock { $0.handlers[kind] = handler }
+    }
+
+    /// Stops claiming jobs; running jobs get the grace period, then are interrupted.
+    public func beginShutdown() {
+        let grace = Configuration.milliseconds(configuration.gracePeriod)
+        let now = queue.clock.nowMs
+        lifecycle.withLock { state in
+            if state.shutdownDeadlineMs == nil { state.shutdownDeadlineMs = now + grace }
+        }
+        stopped.signal()
+        queue.submitted.signal()
+    }
+
+    private var isStopping: Bool { lifecycle.withLock { $0.shutdownDeadlineMs != nil } }
+    private var shutdownDeadline: Int64? { lifecycle.withLock { $0.shutdownDeadlineMs } }
+
+    /// Runs the workers until graceful shutdown (or cancellation), then waits for running jobs.
+    public func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                var slots = configuration.queues
+                slots["default"] = slots["default"] ?? configuration.workerCount
+                for (name, count) in slots where count > 0 {
+                    group.addTask { try await self.claimLoop(queue: name, slots: count) }
+                }
+                group.addTask { await self.maintenanceLoop() }
+            }
+        } onGracefulShutdown: {
+            self.beginShutdown()
+        }
+    }
+
+    // MARK: Loops
+
+    private func maintenanceLoop() async {
+        let interval = Duration.milliseconds(max(1, configuration.timing.heartbeatMs / 2))
+        while !isStopping && !Task.isCancelled {
+            do {
+                try await queue.promoteScheduledJobs()
+                try await queue.rescueExpiredLeases()
+            } catch {
+                queue.logger.warning("queue maintenance failed; retrying", metadata: ["error": "\(error)"])
+            }
+            await stopped.wait(timeout: interval, clock: queue.clock)
+        }
+    }
+
+    private func claimLoop(queue name: String, slots: Int) async throws {
+        let active = ActiveCount()
+        let timing = configuration.timing
+        await withDiscardingTaskGroup { group in
+            while !isStopping && !Task.isCancelled {
+                if active.value < slots {
+                    do {
+                        if let (job, revision) = try await queue.claim(
+                            queue: name, worker: configuration.workerID, leaseMs: timing.leaseMs)
+                        {
+                            active.add(1)
+                            group.addTask {
+                                await self.execute(job, revision: revision)
+                                active.add(-1)
+                                self.queue.submitted.signal()  // a slot is free
+                            }
+                            continue
+                        }
+                    } catch {
+                        queue.logger.warning("claiming failed; retrying", metadata: ["queue": "\(name)", "error": "\(error)"])
+                    }
+                }
+                await queue.submitted.wait(timeout: configuration.pollInterval, clock: queue.clock)
+            }
+        }
+    }
+
+    // MARK: Running one job
+
+    private enum Outcome: Sendable {
+        case returned(MLJSONObject)
+        case threw(any Error)
+        case stopped(StopReason)
+    }
+
+    private func execute(_ job: MLJob, revision: MLRevision) async {
+        let run = JobRun(job: job, revision: revision, queue: queue, timing: configuration.timing)
+        queue.running.add(run)
+        defer { queue.running.remove(job.id) }
+        guard let handler = lifecycle.withLock({ $0.handlers[job.kind] }) else {
+            await finish(run, .threw(MLJobFailure("no handler is registered for kind '\(job.kind)'", retryable: false)), stop: nil)
+            return
+        }
+        let handle = MLJobHandle(job: job, run: run)
+        let startedAt = queue.clock.nowMs
+        var stop: StopReason?
+        let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
+            group.addTask {
+                do { return .returned(try await handler(handle)) } catch { return .threw(error) }
+            }
+            group.addTask {
+                guard let reason = await run.watch(startedAtMs: startedAt, shutdownDeadline: { self.shutdownDeadline })
+                else { return nil }
+                return .stopped(reason)
+            }
+            var result: Outcome?
+            while let next = await group.next() {
+                guard let next else { continue }
+                if case .stopped(let reason) = next {
+                    stop = reason
+                    group.cancelAll()  // the handler sees Task cancellation; wait for it to return
+                    continue
+                }
+                result = next
+                group.cancelAll()  // stop the watch loop
+            }
+            return result ?? .stopped(stop ?? .interrupted)
+        }
+        await finish(run, outcome, stop: stop)
+    }
+
+    private func finish(_ run: JobRun, _ outcome: Outcome, stop: StopReason?) async {
+        let job = run.latest
+        let logger = queue.logger
+        do {
+            if case .leaseLost? = stop {
+                logger.warning("lost the lease; the job's result is dropped", metadata: ["job_id": "\(job.key)"])
+                return
+            }
+            if case .returned(let metrics) = outcome {
+                // The handler finished its work, even if a stop arrived meanwhile.
+                try await run.write(reason: "completed") { job, now in
+                    job.status = .completed
+                    job.metrics = metrics
+                    job.progress = 100
+                    job.finishedAtMs = now
+                    job.worker = nil
+                    job.leaseExpiresAtMs = nil
+                }
+            } else if case .interrupted? = stop {
+                try await run.write(reason: "interrupted", detail: "the workers shut down") { job, now in
+                    job.status = .queued
+                    job.runAtMs = now
+                    job.worker = nil
+                    job.leaseExpiresAtMs = nil
+                }
+            } else if case .cancelRequested? = stop {
+                try await cancelled(run)
+            } else if run.cancelRequested {
+                try await cancelled(run)
+            } else if case .timedOut? = stop {
+                try await fail(run, message: "timed out after \(job.timeoutMs ?? 0) ms", retryable: true, reason: "timed_out")
+            } else if case .threw(let error) = outcome {
+                try await fail(run, message: describe(error), retryable: (error as? MLJobFailure)?.retryable ?? true,
+                               reason: "failed")
+            }
+        } catch {
+            logger.error("could not record the job's outcome; its lease will expire and it will be retried",
+                         metadata: ["job_id": "\(job.key)", "error": "\(error)"])
+        }
+    }
+
+    private func cancelled(_ run: JobRun) async throws {
+        try await run.write(reason: "cancelled") { job, now in
+            job.status = .cancelled
+            job.finishedAtMs = now
+            job.worker = nil
+            job.leaseExpiresAtMs = nil
+        }
+    }
+
+    private func fail(_ run: JobRun, message: String, retryable: Bool, reason: String) async throws {
+        let backoff = configuration.backoff
+        try await run.write(reason: reason, detail: message) { job, now in
+            job.failures += 1
+            job.error = message
+            job.worker = nil
+            job.leaseExpiresAtMs = nil
+            if retryable && job.failures < job.maxAttempts {
+                job.status = .queued
+                job.runAtMs = now + backoff.delayMs(afterFailures: job.failures)
+            } else {
+                job.status = .failed
+                job.finishedAtMs = now
+            }
+        }
+    }
+
+    private func describe(_ error: any Error) -> String {
+        if let failure = error as? MLJobFailure { return failure.message }
+        if error is CancellationError { return "cancelled" }
+        return String(describing: error)
+    }
+}
+
+/// How many jobs a claim loop is running.
+private final class ActiveCount: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    func add(_ delta: Int) { count.withLock { $0 += delta } }
+}

@@ -1,0 +1,120 @@
+import RedMLCore
+import RedMLPersistence
+
+extension MLJobQueue {
+    /// Requeues running jobs whose lease ran out (their worker died or
+    /// stalled); returns how many. Any live process may do this: each rescue
+    /// is conditional on the job record, so two rescuers cannot both win.
+    /// The interrupted attempt does not count as a failure.
+    @discardableResult
+    public func rescueExpiredLeases(limit: Int = 500) async throws -> Int {
+        let now = clock.nowMs
+        let page = try await store.page(namespace: MLNamespace.jobLeases, MLPageRequest(limit: max(1, limit)))
+        var rescued = 0
+        for entry in page.entries {
+            guard let (expiry, id) = QueueKeys.parseTimed(entry.key) else { continue }
+            guard expiry <= now else { break }  // sorted by expiry: the rest are live
+            guard let (job, revision) = try await loadJob(id) else {
+                try await dropIndexEntry(MLNamespace.jobLeases, entry)
+                continue
+            }
+            guard job.status == .running, let lease = job.leaseExpiresAtMs, lease <= now else {
+                if job.status != .running || job.leaseExpiresAtMs != expiry {
+                    try await dropIndexEntry(MLNamespace.jobLeases, entry)  // stale entry
+                }
+                continue
+            }
+            var transition = JobTransition(job, revision: revision, nowMs: now)
+            transition.job.status = .queued
+            transition.job.runAtMs = now
+            let worker = job.worker
+            transition.job.worker = nil
+            transition.job.leaseExpiresAtMs = nil
+            let (batch, _) = transition.finished(reason: "lease_expired", detail: worker.map { "worker \($0) stopped renewing" })
+            do {
+                try await store.commit(batch)
+                rescued += 1
+                logger.info("requeued a job whose lease expired", metadata: ["job_id": "\(job.key)", "worker": "\(worker ?? "?")"])
+            } catch let error as MLPersistenceError {
+                guard case .conflict = error else { throw error }  // renewed or finished meanwhile
+            }
+        }
+        if rescued > 0 { submitted.signal() }
+        return rescued
+    }
+
+    /// Moves delayed and backed-off jobs whose time has come to the ready
+    /// index; returns how many.
+    @discardableResult
+    public func promoteScheduledJobs(limit: Int = 500) async throws -> Int {
+        let now = clock.nowMs
+        let page = try await store.page(namespace: MLNamespace.jobScheduled, MLPageRequest(limit: max(1, limit)))
+        var promoted = 0
+        for entry in page.entries {
+            guard let (runAt, id) = QueueKeys.parseTimed(entry.key) else { continue }
+            guard runAt <= now else { break }
+            guard let (job, revision) = try await loadJob(id), job.status == .queued, job.runAtMs == runAt else {
+                try await dropIndexEntry(MLNamespace.jobScheduled, entry)
+                continue
+            }
+            var batch = MLBatch()
+            batch.require(namespace: MLNamespace.jobs, key: job.key, .revision(revision))
+            batch.delete(namespace: MLNamespace.jobScheduled, key: entry.key, if: .revision(entry.revision))
+            batch.put(namespace: MLNamespace.jobReady, key: QueueKeys.ready(job), value: job.key)
+            do {
+                try await store.commit(batch)
+                promoted += 1
+            } catch let error as MLPersistenceError {
+                guard case .conflict = error else { throw error }
+            }
+        }
+        if promoted > 0 { submitted.signal() }
+        return promoted
+    }
+
+    /// Removes an index entry whose job moved on, if it is still the one read.
+    func dropIndexEntry(_ namespace: String, _ entry: MLEntry) async throws {
+        var batch = MLBatch()
+        batch.delete(namespace: namespace, key: entry.key, if: .revision(entry.revision))
+        do {
+            try await store.commit(batch)
+        } catch let error as MLPersistenceError {
+            guard case .conflict = error else { throw error }
+        }
+    }
+
+    /// Claims the next ready job of `queue` for `worker`: highest priority
+    /// first, FIFO within a priority. Returns `nil` when none is ready.
+    func claim(queue: String, worker: String, leaseMs: Int64) async throws -> (job: MLJob, revision: MLRevision)? {
+        for _ in 0..<8 {
+            let page = try await store.page(
+                namespace: MLNamespace.jobReady, MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: 8))
+            guard !page.entries.isEmpty else { return nil }
+            for entry in page.entries {
+                guard let id = QueueKeys.parseReady(entry.key) else { continue }
+                guard let (job, revision) = try await loadJob(id), job.status == .queued else {
+                    try await dropIndexEntry(MLNamespace.jobReady, entry)
+                    continue
+                }
+                let now = clock.nowMs
+                var transition = JobTransition(job, revision: revision, nowMs: now)
+                transition.job.status = .running
+                transition.job.attempt += 1
+                transition.job.worker = worker
+                transition.job.leaseExpiresAtMs = now + leaseMs
+                transition.job.startedAtMs = job.startedAtMs ?? now
+                transition.job.error = job.error
+                // The ready entry must still be there: whoever removed it moved the job on.
+                transition.batch.require(namespace: MLNamespace.jobReady, key: entry.key, .revision(entry.revision))
+                let (batch, claimed) = transition.finished(reason: "claimed")
+                do {
+                    let newRevision = try await store.commit(batch)
+                    return (claimed, newRevision)
+                } catch let error as MLPersistenceError {
+                    guard case .conflict = error else { throw error }  // another worker won it
+                }
+            }
+        }
+        return nil
+    }
+}
