@@ -167,30 +167,54 @@ public final class MLJobWorkers: Service, Sendable {
         }
         let handle = MLJobHandle(job: job, run: run)
         let startedAt = queue.clock.nowMs
-        var stop: StopReason?
-        let outcome: Outcome = await withTaskGroup(of: Outcome?.self) { group in
-            group.addTask {
-                do { return .returned(try await handler(handle)) } catch { return .threw(error) }
-            }
-            group.addTask {
-                guard let reason = await run.watch(startedAtMs: startedAt, shutdownDeadline: { self.shutdownDeadline })
-                else { return nil }
-                return .stopped(reason)
-            }
-            var result: Outcome?
-            while let next = await group.next() {
-                guard let next else { continue }
-                if case .stopped(let reason) = next {
-                    stop = reason
-                    group.cancelAll()  // the handler sees Task cancellation; wait for it to return
-                    continue
-                }
-                result = next
-                group.cancelAll()  // stop the watch loop
-            }
-            return result ?? .stopped(stop ?? .interrupted)
-        }
+        let (outcome, stop) = await supervise(handler, handle, run: run, startedAt: startedAt)
         await finish(run, outcome, stop: stop)
+    }
+
+    /// Runs the handler beside the lease watch; whichever ends first decides,
+    /// and a stop cancels the handler and waits for it.
+    private func supervise(
+        _ handler: @escaping Handler, _ handle: MLJobHandle, run: JobRun, startedAt: Int64
+    ) async -> (Outcome, StopReason?) {
+        await withTaskGroup(of: SupervisorEvent.self) { group in
+            group.addTask { .handlerEnded(await Self.invoke(handler, handle)) }
+            group.addTask {
+                .watchEnded(await run.watch(startedAtMs: startedAt, shutdownDeadline: { self.shutdownDeadline }))
+            }
+            var ended = SupervisorResult()
+            while let event = await group.next() {
+                ended.record(event)
+                group.cancelAll()  // either the handler is done (stop the watch) or a stop came (cancel the handler)
+            }
+            let (result, stop) = (ended.outcome, ended.stop)
+            return (result ?? .stopped(stop ?? .interrupted), stop)
+        }
+    }
+
+    /// What the supervisor's two tasks reported.
+    private struct SupervisorResult {
+        var outcome: Outcome?
+        var stop: StopReason?
+
+        mutating func record(_ event: SupervisorEvent) {
+            switch event {
+            case .handlerEnded(let outcome): self.outcome = outcome
+            case .watchEnded(let reason): stop = stop ?? reason
+            }
+        }
+    }
+
+    private enum SupervisorEvent: Sendable {
+        case handlerEnded(Outcome)
+        case watchEnded(StopReason?)
+    }
+
+    private static func invoke(_ handler: Handler, _ handle: MLJobHandle) async -> Outcome {
+        do {
+            return .returned(try await handler(handle))
+        } catch {
+            return .threw(error)
+        }
     }
 
     private func finish(_ run: JobRun, _ outcome: Outcome, stop: StopReason?) async {
