@@ -10,12 +10,18 @@ import Synchronization
 /// writer connection therefore runs with `wal_autocheckpoint = 0`, and after
 /// every ``interval`` commits this object runs a PASSIVE checkpoint on its own
 /// connection and queue. A passive checkpoint takes no write lock, so writers
-/// keep committing meanwhile. If checkpoints fall far behind anyway (a slow
-/// disk), ``committed()`` says so, and the writer checkpoints inline, as
-/// SQLite would have, so the WAL stays bounded.
+/// keep committing meanwhile.
+///
+/// A passive checkpoint never lets the WAL start over while writers keep
+/// appending (it only copies what was there when it began), so the file would
+/// grow without end, and every open would have to read it all back. Every
+/// ``restartInterval`` commits, ``committed()`` therefore asks the writer for
+/// a TRUNCATE checkpoint, inline: it waits for readers to move past the WAL,
+/// copies everything, and empties the file.
 final class BackgroundCheckpointer: Sendable {
     private struct State {
         var commitsSinceCheckpoint = 0
+        var commitsSinceRestart = 0
         var running = false
     }
 
@@ -24,6 +30,8 @@ final class BackgroundCheckpointer: Sendable {
     private let state = Mutex(State())
     /// Commits between two background checkpoints.
     let interval: Int
+    /// Commits between two inline checkpoints that empty the WAL.
+    var restartInterval: Int { interval * 4 }
 
     init(path: String, configuration: GRDB.Configuration, interval: Int) throws {
         connection = try DatabaseQueue(path: path, configuration: configuration)
@@ -35,12 +43,14 @@ final class BackgroundCheckpointer: Sendable {
         try queue.sync { try connection.close() }
     }
 
-    /// Records one commit. Returns `true` when the writer should checkpoint
-    /// inline because background checkpoints have fallen far behind.
+    /// Records one commit. Returns `true` when the writer should run a
+    /// TRUNCATE checkpoint inline, so that the WAL starts over.
     func committed() -> Bool {
         let (start, inline) = state.withLock { state -> (Bool, Bool) in
             state.commitsSinceCheckpoint += 1
-            if state.commitsSinceCheckpoint >= interval * 16 {
+            state.commitsSinceRestart += 1
+            if state.commitsSinceRestart >= restartInterval {
+                state.commitsSinceRestart = 0
                 state.commitsSinceCheckpoint = 0
                 return (false, true)
             }

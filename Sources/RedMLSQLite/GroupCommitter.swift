@@ -179,7 +179,8 @@ final class GroupCommitter: Sendable {
                     throw error
                 }
                 if checkpointer.committed() {
-                    _ = try? db.checkpoint(.passive)
+                    // Best effort: if readers hold the WAL past the busy timeout, the next round tries again.
+                    _ = try? db.checkpoint(.truncate)
                 }
             }
         } catch {

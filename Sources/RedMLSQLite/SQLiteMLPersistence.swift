@@ -56,7 +56,11 @@ public final class SQLiteMLPersistence: MLStore {
             // GRDB sets `synchronous = NORMAL` on the writer when it switches to WAL,
             // after `prepareDatabase` ran, so the durability setting is applied again here.
             try pool.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA synchronous = \(synchronous); PRAGMA wal_autocheckpoint = 0")
+                // After a checkpoint lets the WAL start over, SQLite cuts the file back to this size.
+                try db.execute(sql: """
+                    PRAGMA synchronous = \(synchronous); PRAGMA wal_autocheckpoint = 0;
+                    PRAGMA journal_size_limit = \(Self.walSizeLimit)
+                    """)
             }
             committer = GroupCommitter(
                 pool: pool, checkpointer: checkpointer, maximumGroupSize: configuration.maximumGroupSize)
@@ -64,6 +68,9 @@ public final class SQLiteMLPersistence: MLStore {
             throw persistenceError(error, store: path)
         }
     }
+
+    /// The size, in bytes, the WAL file is cut back to when it starts over: 64 MiB.
+    static let walSizeLimit = 64 << 20
 
     /// The chunk size blobs are stored in.
     public var blobChunkSize: Int { configuration.blobChunkSize }
@@ -75,7 +82,10 @@ public final class SQLiteMLPersistence: MLStore {
     public func close() throws {
         do {
             try committer.checkpointer.close()
-            try pool.close()  // the last connection out checkpoints and removes the -wal file
+            // Empty the WAL first, so the next open need not read it back (best
+            // effort: another process may still be reading it).
+            _ = try? pool.writeWithoutTransaction { try $0.checkpoint(.truncate) }
+            try pool.close()
         } catch {
             throw persistenceError(error, store: path)
         }
