@@ -53,7 +53,7 @@ final class JobRun: Sendable {
         self.timing = timing
         state = Mutex(State(
             job: job, revision: revision, progress: job.progress, progressWritten: job.progress,
-            leaseWrittenAtMs: queue.clock.nowMs, cancelRequested: job.cancelRequested, checkpoint: job.checkpoint))
+            progressWrittenAtMs: queue.clock.nowMs, leaseWrittenAtMs: queue.clock.nowMs, cancelRequested: job.cancelRequested, checkpoint: job.checkpoint))
     }
 
     var lastCheckpoint: MLJSONObject? { state.withLock { $0.checkpoint } }
@@ -111,14 +111,15 @@ final class JobRun: Sendable {
 
     /// Renews the lease and writes the latest progress.
     func renew() async throws {
-        let progress = state.withLock { $0.progress }
         let leaseMs = timing.leaseMs
-        try await write(reason: nil) { job, now in
-            job.progress = progress
+        // Progress is read inside the change, so a retry after a conflict (a
+        // checkpoint written meanwhile, say) writes the newest value, not an older one.
+        let written = try await write(reason: nil) { job, now in
+            job.progress = self.state.withLock { $0.progress }
             job.leaseExpiresAtMs = now + leaseMs
         }
         state.withLock { state in
-            state.progressWritten = progress
+            state.progressWritten = written.progress
             state.progressWrittenAtMs = queue.clock.nowMs
         }
     }
@@ -128,16 +129,15 @@ final class JobRun: Sendable {
             throw MLJobError.invalid("checkpoint of job \(MLKey.job(id)) holds NaN or infinity")
         }
         if let progress { setProgress(progress) }
-        let current = state.withLock { $0.progress }
         let leaseMs = timing.leaseMs
-        try await write(reason: nil) { job, now in
+        let written = try await write(reason: nil) { job, now in
             job.checkpoint = checkpoint
-            job.progress = current
+            job.progress = self.state.withLock { $0.progress }
             job.leaseExpiresAtMs = now + leaseMs
         }
         return state.withLock { state in
             state.checkpoint = checkpoint
-            state.progressWritten = current
+            state.progressWritten = written.progress
             state.progressWrittenAtMs = queue.clock.nowMs
             return state.cancelRequested
         }
@@ -151,6 +151,7 @@ final class JobRun: Sendable {
         let clock = queue.clock
         let timeoutAt = latest.timeoutMs.map { startedAtMs + $0 }
         while !Task.isCancelled {
+            let generation = wake.generation  // before reading the flags, so a cancel is not missed
             let now = clock.nowMs
             let (cancel, lost, flushDue) = state.withLock { state in
                 (state.cancelRequested, state.lost,
@@ -171,7 +172,7 @@ final class JobRun: Sendable {
                     queue.logger.warning("lease renewal failed; retrying", metadata: ["job_id": "\(MLKey.job(id))", "error": "\(error)"])
                 }
             }
-            await wake.wait(timeout: .milliseconds(timing.tickMs), clock: clock)
+            await wake.wait(since: generation, timeout: .milliseconds(timing.tickMs), clock: clock)
         }
         return nil
     }

@@ -111,14 +111,16 @@ public final class MLJobWorkers: Service, Sendable {
 
     private func maintenanceLoop() async {
         let interval = Duration.milliseconds(max(1, configuration.timing.heartbeatMs / 2))
-        while !isStopping && !Task.isCancelled {
+        while true {
+            let generation = stopped.generation  // before the check, so a shutdown signal is not missed
+            guard !isStopping && !Task.isCancelled else { return }
             do {
                 try await queue.promoteScheduledJobs()
                 try await queue.rescueExpiredLeases()
             } catch {
                 queue.logger.warning("queue maintenance failed; retrying", metadata: ["error": "\(error)"])
             }
-            await stopped.wait(timeout: interval, clock: queue.clock)
+            await stopped.wait(since: generation, timeout: interval, clock: queue.clock)
         }
     }
 
@@ -126,7 +128,9 @@ public final class MLJobWorkers: Service, Sendable {
         let active = ActiveCount()
         let timing = configuration.timing
         await withDiscardingTaskGroup { group in
-            while !isStopping && !Task.isCancelled {
+            while true {
+                let generation = queue.submitted.generation  // before the checks, so no wake-up is missed
+                guard !isStopping && !Task.isCancelled else { break }
                 if active.value < slots {
                     do {
                         if let (job, revision) = try await queue.claim(
@@ -144,7 +148,7 @@ public final class MLJobWorkers: Service, Sendable {
                         queue.logger.warning("claiming failed; retrying", metadata: ["queue": "\(name)", "error": "\(error)"])
                     }
                 }
-                await queue.submitted.wait(timeout: configuration.pollInterval, clock: queue.clock)
+                await queue.submitted.wait(since: generation, timeout: configuration.pollInterval, clock: queue.clock)
             }
         }
     }
@@ -162,12 +166,16 @@ public final class MLJobWorkers: Service, Sendable {
         queue.running.add(run)
         defer { queue.running.remove(job.id) }
         guard let handler = lifecycle.withLock({ $0.handlers[job.kind] }) else {
-            await finish(run, .threw(MLJobFailure("no handler is registered for kind '\(job.kind)'", retryable: false)), stop: nil)
+            await finish(run, .threw(MLJobFailure("no handler is registered for kind '\(job.kind)' in worker \(configuration.workerID)")), stop: nil)
             return
         }
         let handle = MLJobHandle(job: job, run: run)
         let startedAt = queue.clock.nowMs
-        let (outcome, stop) = await supervise(handler, handle, run: run, startedAt: startedAt)
+        var (outcome, stop) = await supervise(handler, handle, run: run, startedAt: startedAt)
+        if stop == nil, Task.isCancelled, case .threw = outcome {
+            // The workers' own task was cancelled (shutdown escalated): an interruption, not a failure.
+            stop = .interrupted
+        }
         await finish(run, outcome, stop: stop)
     }
 
@@ -225,8 +233,12 @@ public final class MLJobWorkers: Service, Sendable {
                 logger.warning("lost the lease; the job's result is dropped", metadata: ["job_id": "\(job.key)"])
                 return
             }
-            if case .returned(let metrics) = outcome {
-                // The handler finished its work, even if a stop arrived meanwhile.
+            let cancelAsked: Bool
+            if case .cancelRequested? = stop { cancelAsked = true } else { cancelAsked = run.cancelRequested }
+            if case .returned(let metrics) = outcome, cancelAsked {
+                // The handler stopped because it was asked to: cancelled, keeping what it reported.
+                try await cancelled(run, metrics: metrics)
+            } else if case .returned(let metrics) = outcome {
                 try await run.write(reason: "completed") { job, now in
                     job.status = .completed
                     job.metrics = metrics
@@ -242,10 +254,8 @@ public final class MLJobWorkers: Service, Sendable {
                     job.worker = nil
                     job.leaseExpiresAtMs = nil
                 }
-            } else if case .cancelRequested? = stop {
-                try await cancelled(run)
-            } else if run.cancelRequested {
-                try await cancelled(run)
+            } else if cancelAsked {
+                try await cancelled(run, metrics: nil)
             } else if case .timedOut? = stop {
                 try await fail(run, message: "timed out after \(job.timeoutMs ?? 0) ms", retryable: true, reason: "timed_out")
             } else if case .threw(let error) = outcome {
@@ -258,9 +268,10 @@ public final class MLJobWorkers: Service, Sendable {
         }
     }
 
-    private func cancelled(_ run: JobRun) async throws {
+    private func cancelled(_ run: JobRun, metrics: MLJSONObject?) async throws {
         try await run.write(reason: "cancelled") { job, now in
             job.status = .cancelled
+            job.metrics = metrics ?? job.metrics
             job.finishedAtMs = now
             job.worker = nil
             job.leaseExpiresAtMs = nil

@@ -1,42 +1,45 @@
 import RedMLCore
 import Synchronization
 
-/// A wake-up call: `wait` returns when `signal` is called (now or since the
-/// last wait) or when the timeout passes on the given clock, whichever is first.
+/// A wake-up call with generations, so that no wake-up is lost.
+///
+/// A waiter reads ``generation`` before it checks whatever it waits for,
+/// then calls ``wait(since:timeout:clock:)``: if ``signal()`` was called in
+/// between, the wait returns at once. Every signal wakes every waiter.
 final class Signal: Sendable {
     private struct State {
-        var pending = false
+        var generation = 0
         var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
         var nextID = 0
     }
 
     private let state = Mutex(State())
 
-    /// Wakes every waiter, or the next one to wait if none is waiting.
+    /// The number of signals so far.
+    var generation: Int { state.withLock { $0.generation } }
+
+    /// Wakes every waiter, and every later wait that started from an older generation.
     func signal() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-            guard !state.waiters.isEmpty else {
-                state.pending = true
-                return []
-            }
+            state.generation += 1
             defer { state.waiters.removeAll() }
             return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
     }
 
-    /// Waits for a signal or `timeout`, whichever comes first; returns at once if a signal is pending.
-    func wait(timeout: Duration, clock: any MLClock) async {
-        if state.withLock({ state in defer { state.pending = false }; return state.pending }) { return }
+    /// Waits until a signal newer than `generation` or `timeout`, whichever is first.
+    func wait(since generation: Int, timeout: Duration, clock: any MLClock) async {
+        guard self.generation == generation else { return }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { try? await clock.sleep(for: timeout) }
-            group.addTask { await self.waitForSignal() }
+            group.addTask { await self.waitForSignal(since: generation) }
             await group.next()
             group.cancelAll()
         }
     }
 
-    private func waitForSignal() async {
+    private func waitForSignal(since generation: Int) async {
         let id = state.withLock { state -> Int in
             state.nextID += 1
             return state.nextID
@@ -44,10 +47,7 @@ final class Signal: Sendable {
         await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let resumeNow = state.withLock { state -> Bool in
-                    if state.pending || Task.isCancelled {
-                        state.pending = false
-                        return true
-                    }
+                    if state.generation != generation || Task.isCancelled { return true }
                     state.waiters[id] = continuation
                     return false
                 }

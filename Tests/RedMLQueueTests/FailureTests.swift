@@ -1,0 +1,181 @@
+import Foundation
+import RedML
+import RedMLTestFixtures
+import RedMLTesting
+import Testing
+
+/// How attempts fail: non-retryable failures, timeouts, missing handlers.
+@Suite("Failures and timeouts")
+struct FailureTests {
+    @Test(arguments: Backends.allFixtures())
+    func nonRetryableFailureFailsAtOnce(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let calls = Invocations()
+        let workers = h.start { workers in
+            workers.register(.train) { job in
+                calls.record(job.id)
+                throw MLJobFailure("the dataset is empty", retryable: false)
+            }
+        }
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m", maxAttempts: 5))
+        let failed = try await waitForStatus(h.queue, id, .failed)
+        try await workers.stop()
+        #expect(failed.failures == 1)
+        #expect(failed.attempt == 1)
+        #expect(failed.error == "the dataset is empty")
+        #expect(failed.finishedAtMs == startMs)
+        #expect(calls.count(id) == 1)
+        let last = try #require(try await h.queue.history(of: id).last)
+        #expect(last.reason == "failed")
+        #expect(last.to == .failed)
+        #expect(last.detail == "the dataset is empty")
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func anyOtherErrorIsRetryableAndRecorded(_ fixture: MLStoreFixture) async throws {
+        struct DiskFull: Error, CustomStringConvertible { var description: String { "disk full" } }
+        let h = try await Harness(fixture)
+        let workers = h.start { workers in
+            workers.register(.train) { job in
+                if job.attempt == 1 { throw DiskFull() }
+                return ["ok": true]
+            }
+        }
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m", maxAttempts: 2))
+        let retrying = try await waitForJob(h.queue, id, "the first failure") { $0.failures == 1 }
+        #expect(retrying.status == .queued)
+        #expect(retrying.error == "disk full")
+        h.clock.advance(by: .seconds(1))
+        _ = try await h.queue.promoteScheduledJobs()
+        let done = try await waitForStatus(h.queue, id, .completed)
+        try await workers.stop()
+        #expect(done.failures == 1)
+        #expect(done.attempt == 2)
+        #expect(done.metrics == ["ok": true])
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func maxAttemptsOneFailsOnTheFirstError(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let workers = h.start { workers in
+            workers.register(.train) { _ in throw MLJobFailure("nope") }
+        }
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m", maxAttempts: 1))
+        let failed = try await waitForStatus(h.queue, id, .failed)
+        try await workers.stop()
+        #expect(failed.failures == 1)
+        #expect(failed.error == "nope")
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func timeoutFailsTheAttemptAndRetries(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let started = Gate()
+        let sawCancellation = Locked(false)
+        let workers = h.start { workers in
+            workers.register(.train) { job in
+                if job.attempt == 1 {
+                    started.open()
+                    await waitUntilCancelled()
+                    sawCancellation.withLock { $0 = Task.isCancelled }
+                    throw CancellationError()
+                }
+                return ["attempt": .int(Int64(job.attempt))]
+            }
+        }
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m", maxAttempts: 3, timeout: .seconds(5)))
+        #expect(try await h.queue.requireJob(id).timeoutMs == 5_000)
+        await started.wait()
+        h.clock.advance(by: .milliseconds(4_900))
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(try await h.queue.requireJob(id).status == .running)
+        try await advance(h.clock, by: .milliseconds(100), until: "the attempt to time out") {
+            try await h.queue.requireJob(id).failures == 1
+        }
+        let retrying = try await h.queue.requireJob(id)
+        #expect(sawCancellation.value)
+        #expect(retrying.status == .queued)
+        #expect(retrying.error == "timed out after 5000 ms")
+        let event = try #require(try await h.queue.history(of: id).last)
+        #expect(event.reason == "timed_out")
+        #expect(event.from == .running)
+        #expect(event.to == .queued)
+        #expect(event.attempt == 1)
+        #expect(event.detail == "timed out after 5000 ms")
+
+        try await advance(h.clock, by: .seconds(1), until: "the second attempt to complete") {
+            _ = try await h.queue.promoteScheduledJobs()
+            return try await h.queue.requireJob(id).status == .completed
+        }
+        try await workers.stop()
+        let done = try await h.queue.requireJob(id)
+        #expect(done.attempt == 2)
+        #expect(done.failures == 1)
+        #expect(done.metrics == ["attempt": 2])
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func timeoutOnTheLastAttemptFailsTheJob(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let started = Gate()
+        let workers = h.start { workers in
+            workers.register(.train) { _ in
+                started.open()
+                try await h.clock.sleep(for: .seconds(3_600))  // cancelled by the timeout
+                return [:]
+            }
+        }
+        let id = try await h.queue.submit(
+            MLJobSubmission(kind: .train, target: "m", maxAttempts: 1, timeout: .milliseconds(1_000)))
+        await started.wait()
+        try await advance(h.clock, by: .milliseconds(1_000), until: "the job to fail") {
+            try await h.queue.requireJob(id).status == .failed
+        }
+        try await workers.stop()
+        let failed = try await h.queue.requireJob(id)
+        #expect(failed.failures == 1)
+        #expect(failed.error == "timed out after 1000 ms")
+        #expect(try await h.queue.history(of: id).last?.reason == "timed_out")
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func aJobWithoutAHandlerIsRetriedThenFails(_ fixture: MLStoreFixture) async throws {
+        // Another process may have the handler, so a missing one fails the attempt, not the job (as River does).
+        let h = try await Harness(fixture)
+        let workers = h.start { workers in workers.register(.train) { _ in [:] } }
+        let id = try await h.queue.submit(MLJobSubmission(kind: "embed_images", target: "photos", maxAttempts: 2))
+        let retrying = try await waitForJob(h.queue, id, "the first attempt to fail") {
+            $0.failures == 1 && $0.status == .queued
+        }
+        #expect(retrying.runAtMs > h.clock.nowMs, "the retry waits for its backoff")
+        #expect(retrying.error?.contains("embed_images") == true)
+        try await advance(h.clock, by: .seconds(2), until: "the second attempt to fail the job") {
+            try await h.queue.requireJob(id).status == .failed
+        }
+        try await workers.stop()
+        let failed = try await h.queue.requireJob(id)
+        #expect(failed.failures == 2)
+        #expect(failed.error?.contains("no handler is registered for kind 'embed_images'") == true)
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func aCheckpointHoldingNaNIsRefused(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let caught = Locked<MLJobError.Code?>(nil)
+        let workers = h.start { workers in
+            workers.register(.train) { job in
+                do {
+                    try await job.checkpoint(["loss": .double(.nan)])
+                } catch let error as MLJobError {
+                    caught.withLock { $0 = error.code }
+                }
+                return [:]
+            }
+        }
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+        let done = try await waitForStatus(h.queue, id, .completed)
+        try await workers.stop()
+        #expect(caught.value == .invalidArgument)
+        #expect(done.checkpoint == nil)
+    }
+}
