@@ -153,16 +153,16 @@ final class JobRun: Sendable {
         while !Task.isCancelled {
             let generation = wake.generation  // before reading the flags, so a cancel is not missed
             let now = clock.nowMs
-            let (cancel, lost, flushDue) = state.withLock { state in
-                (state.cancelRequested, state.lost,
-                 now - state.leaseWrittenAtMs >= timing.heartbeatMs
-                    || (state.progress != state.progressWritten && now - state.progressWrittenAtMs >= timing.progressFlushMs))
+            let (cancel, lost, renewAt, flushAt) = state.withLock { state in
+                (state.cancelRequested, state.lost, state.leaseWrittenAtMs + timing.heartbeatMs,
+                 state.progress != state.progressWritten ? state.progressWrittenAtMs + timing.progressFlushMs : Int64.max)
             }
             if lost { return .leaseLost }
             if cancel { return .cancelRequested }
             if let timeoutAt, now >= timeoutAt { return .timedOut }
-            if let deadline = shutdownDeadline(), now >= deadline { return .interrupted }
-            if flushDue {
+            let shutdownAt = shutdownDeadline()
+            if let shutdownAt, now >= shutdownAt { return .interrupted }
+            if now >= renewAt || now >= flushAt {
                 do {
                     try await renew()
                     continue
@@ -170,9 +170,15 @@ final class JobRun: Sendable {
                     return .leaseLost
                 } catch {
                     queue.logger.warning("lease renewal failed; retrying", metadata: ["job_id": "\(MLKey.job(id))", "error": "\(error)"])
+                    // Retry soon, but not in a busy loop.
+                    await wake.wait(since: generation, timeout: .milliseconds(max(1, timing.heartbeatMs / 10)), clock: clock)
+                    continue
                 }
             }
-            await wake.wait(since: generation, timeout: .milliseconds(timing.tickMs), clock: clock)
+            // Sleep exactly until the next thing due, so the renewal is never late; at most one
+            // flush interval, so that progress reported meanwhile is noticed in time.
+            let next = [renewAt, flushAt, timeoutAt ?? .max, shutdownAt ?? .max, now + timing.progressFlushMs].min()!
+            await wake.wait(since: generation, timeout: .milliseconds(max(1, next - now)), clock: clock)
         }
         return nil
     }
@@ -183,5 +189,4 @@ struct JobTiming: Sendable {
     var heartbeatMs: Int64
     var leaseMs: Int64
     var progressFlushMs: Int64
-    var tickMs: Int64 { max(1, min(heartbeatMs, progressFlushMs)) }
 }

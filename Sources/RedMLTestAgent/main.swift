@@ -14,6 +14,14 @@
 //   RedMLTestAgent register-loop PATH MODEL COUNT AGENT
 //                                                   register COUNT versions of MODEL through the
 //                                                   registry, "version N" after each
+//   RedMLTestAgent queue-submit PATH COUNT         submit COUNT jobs of kind "crash" (spec {"n": I,
+//                                                   "steps": 5}) through MLJobQueue, then "submitted N"
+//   RedMLTestAgent queue-work PATH WORKERS HEARTBEAT_MS
+//                                                   run MLJobWorkers (poll 20 ms) on the file: each "crash"
+//                                                   job does `steps` 2 ms steps with a checkpoint after each;
+//                                                   prints "start KEY attempt A from STEP", "checkpoint KEY
+//                                                   STEP" and "done KEY"; once no job is queued or running,
+//                                                   "idle" and exit 0
 import Foundation
 import RedML
 
@@ -35,6 +43,16 @@ let path = arguments[1]
 if let extra = ExtraMode(rawValue: mode) {
     do {
         try await extra.run(path: path, arguments: Array(arguments.dropFirst(2)))
+        exit(0)
+    } catch {
+        fail("\(error)")
+    }
+}
+
+// The job queue's modes (QueueModes.swift).
+if let queueMode = QueueMode(rawValue: mode) {
+    do {
+        try await queueMode.run(path: path, arguments: Array(arguments.dropFirst(2)))
         exit(0)
     } catch {
         fail("\(error)")
