@@ -130,30 +130,19 @@ public final class MLJobQueue: Sendable {
         guard (1...1_000).contains(query.limit) else {
             throw MLJobError.invalid("page limit must be 1…1000, got \(query.limit)")
         }
-        var result = MLJobPage(jobs: [], nextCursor: nil, skipped: [])
-        var request = MLPageRequest(after: query.after.map(MLKey.job), limit: query.limit,
-                                    order: query.oldestFirst ? .ascending : .descending)
-        while true {
-            let page = try await store.page(namespace: MLNamespace.jobs, request)
-            for entry in page.entries {
-                if result.jobs.count == query.limit {
-                    result.nextCursor = result.jobs.last?.id
-                    return result
-                }
-                do {
-                    let job = try MLJSON.decode(MLJob.self, from: entry.value, namespace: MLNamespace.jobs, key: entry.key)
-                    if let status = query.status, job.status != status { continue }
-                    if let kind = query.kind, job.kind != kind { continue }
-                    if let queue = query.queue, job.queue != queue { continue }
-                    result.jobs.append(job)
-                } catch let error as MLPersistenceError {
-                    logger.warning("skipped corrupt job record", metadata: ["key": "\(entry.key)", "error": "\(error)"])
-                    result.skipped.append(error)
-                }
-            }
-            guard let cursor = page.nextCursor else { return result }
-            request.after = cursor
+        let request = MLPageRequest(after: query.after.map(MLKey.job), order: query.oldestFirst ? .ascending : .descending)
+        let page = try await store.filteredPage(namespace: MLNamespace.jobs, request, limit: query.limit) { entry -> MLJob? in
+            let job = try MLJSON.decode(MLJob.self, from: entry.value, namespace: MLNamespace.jobs, key: entry.key)
+            if let status = query.status, job.status != status { return nil }
+            if let kind = query.kind, job.kind != kind { return nil }
+            if let queue = query.queue, job.queue != queue { return nil }
+            return job
         }
+        for error in page.skipped {
+            logger.warning("skipped corrupt job record", metadata: ["error": "\(error)"])
+        }
+        return MLJobPage(jobs: page.items, nextCursor: page.nextCursor == nil ? nil : page.items.last?.id,
+                         skipped: page.skipped)
     }
 
     /// A job's transitions, oldest first.

@@ -11,29 +11,19 @@ extension MLModelRegistry {
         try await withModelErrors(model) {
             try validateLimit(query.limit, model: model)
             _ = try await requireModel(model)
-            var result = MLHistoryPage(events: [], nextCursor: nil, skipped: [])
-            var request = MLPageRequest(
+            let request = MLPageRequest(
                 after: query.after.map { MLKey.modelEvent(model, $0) }, prefix: MLKey.modelEventPrefix(model),
-                limit: query.limit, order: query.newestFirst ? .descending : .ascending)
-            while true {
-                let page = try await store.page(namespace: MLNamespace.modelHistory, request)
-                for entry in page.entries {
-                    if result.events.count == query.limit {
-                        result.nextCursor = result.events.last?.sequence
-                        return result
-                    }
-                    do {
-                        let event = try MLJSON.decode(MLRegistryEvent.self, from: entry.value,
-                                                      namespace: MLNamespace.modelHistory, key: entry.key)
-                        if query.admits(event) { result.events.append(event) }
-                    } catch let error as MLPersistenceError {
-                        logger.warning("skipped corrupt history event", metadata: ["key": "\(entry.key)", "error": "\(error)"])
-                        result.skipped.append(error)
-                    }
-                }
-                guard let cursor = page.nextCursor else { return result }
-                request.after = cursor
+                order: query.newestFirst ? .descending : .ascending)
+            let page = try await store.filteredPage(namespace: MLNamespace.modelHistory, request, limit: query.limit) { entry -> MLRegistryEvent? in
+                let event = try MLJSON.decode(MLRegistryEvent.self, from: entry.value, namespace: MLNamespace.modelHistory,
+                                              key: entry.key)
+                return query.admits(event) ? event : nil
             }
+            for error in page.skipped {
+                logger.warning("skipped corrupt history event", metadata: ["model": "\(model)", "error": "\(error)"])
+            }
+            return MLHistoryPage(events: page.items, nextCursor: page.nextCursor == nil ? nil : page.items.last?.sequence,
+                                 skipped: page.skipped)
         }
     }
 

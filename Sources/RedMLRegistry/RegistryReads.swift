@@ -192,29 +192,15 @@ extension MLModelRegistry {
     public func models(_ query: MLModelQuery = MLModelQuery()) async throws -> MLModelPage {
         try await withModelErrors(nil) {
             try validateLimit(query.limit, model: nil)
-            var result = MLModelPage(models: [], nextCursor: nil, skipped: [])
-            var request = MLPageRequest(after: query.after, limit: query.limit,
-                                        order: query.descending ? .descending : .ascending)
-            while true {
-                let page = try await store.page(namespace: MLNamespace.models, request)
-                for entry in page.entries {
-                    if result.models.count == query.limit {
-                        result.nextCursor = result.models.last?.name
-                        return result
-                    }
-                    do {
-                        let model = try MLJSON.decode(MLModel.self, from: entry.value, namespace: MLNamespace.models,
-                                                      key: entry.key)
-                        if let tag = query.tag, !tag.admits(model.tags) { continue }
-                        result.models.append(model)
-                    } catch let error as MLPersistenceError {
-                        logger.warning("skipped corrupt model record", metadata: ["key": "\(entry.key)", "error": "\(error)"])
-                        result.skipped.append(error)
-                    }
-                }
-                guard let cursor = page.nextCursor else { return result }
-                request.after = cursor
+            let request = MLPageRequest(after: query.after, order: query.descending ? .descending : .ascending)
+            let page = try await store.filteredPage(namespace: MLNamespace.models, request, limit: query.limit) { entry -> MLModel? in
+                let model = try MLJSON.decode(MLModel.self, from: entry.value, namespace: MLNamespace.models, key: entry.key)
+                return query.tag.map { $0.admits(model.tags) } ?? true ? model : nil
             }
+            for error in page.skipped {
+                logger.warning("skipped corrupt model record", metadata: ["error": "\(error)"])
+            }
+            return MLModelPage(models: page.items, nextCursor: page.nextCursor, skipped: page.skipped)
         }
     }
 
