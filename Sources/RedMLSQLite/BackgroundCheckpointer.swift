@@ -1,3 +1,4 @@
+import Foundation
 import Dispatch
 import GRDB
 import Synchronization
@@ -14,14 +15,17 @@ import Synchronization
 ///
 /// A passive checkpoint never lets the WAL start over while writers keep
 /// appending (it only copies what was there when it began), so the file would
-/// grow without end, and every open would have to read it all back. Every
-/// ``restartInterval`` commits, ``committed()`` therefore asks the writer for
-/// a TRUNCATE checkpoint, inline: it waits for readers to move past the WAL,
-/// copies everything, and empties the file.
+/// grow without end, and every open would have to read it all back. After
+/// each background checkpoint this object looks at the WAL file's size; once
+/// it passes ``walLimit``, ``committed()`` asks the writer for a TRUNCATE
+/// checkpoint, inline: it waits for readers to move past the WAL, copies
+/// everything, and empties the file. Checking the size rather than counting
+/// commits keeps these pauses rare for small commits and the file bounded for
+/// large ones.
 final class BackgroundCheckpointer: Sendable {
     private struct State {
         var commitsSinceCheckpoint = 0
-        var commitsSinceRestart = 0
+        var truncateRequested = false
         var running = false
     }
 
@@ -30,12 +34,15 @@ final class BackgroundCheckpointer: Sendable {
     private let state = Mutex(State())
     /// Commits between two background checkpoints.
     let interval: Int
-    /// Commits between two inline checkpoints that empty the WAL.
-    var restartInterval: Int { interval * 4 }
+    /// The WAL size, in bytes, past which the writer empties it.
+    let walLimit: Int
+    private let walPath: String
 
-    init(path: String, configuration: GRDB.Configuration, interval: Int) throws {
+    init(path: String, configuration: GRDB.Configuration, interval: Int, walLimit: Int) throws {
         connection = try DatabaseQueue(path: path, configuration: configuration)
         self.interval = interval
+        self.walLimit = walLimit
+        walPath = path + "-wal"
     }
 
     /// Waits for a running checkpoint and closes this object's connection.
@@ -48,9 +55,8 @@ final class BackgroundCheckpointer: Sendable {
     func committed() -> Bool {
         let (start, inline) = state.withLock { state -> (Bool, Bool) in
             state.commitsSinceCheckpoint += 1
-            state.commitsSinceRestart += 1
-            if state.commitsSinceRestart >= restartInterval {
-                state.commitsSinceRestart = 0
+            if state.truncateRequested {
+                state.truncateRequested = false
                 state.commitsSinceCheckpoint = 0
                 return (false, true)
             }
@@ -61,9 +67,11 @@ final class BackgroundCheckpointer: Sendable {
         if start {
             queue.async { [self] in
                 _ = try? connection.writeWithoutTransaction { try $0.checkpoint(.passive) }
+                let size = (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
                 state.withLock { state in
                     state.running = false
                     state.commitsSinceCheckpoint = 0
+                    if size > walLimit { state.truncateRequested = true }
                 }
             }
         }

@@ -52,7 +52,8 @@ public final class SQLiteMLPersistence: MLStore {
         }
         pool = try Self.open(path: path, configuration: grdb, patience: configuration.busyTimeout)
         do {
-            let checkpointer = try BackgroundCheckpointer(path: path, configuration: grdb, interval: 256)
+            let checkpointer = try BackgroundCheckpointer(
+                path: path, configuration: grdb, interval: 256, walLimit: Self.walSizeLimit)
             // GRDB sets `synchronous = NORMAL` on the writer when it switches to WAL,
             // after `prepareDatabase` ran, so the durability setting is applied again here.
             try pool.writeWithoutTransaction { db in
