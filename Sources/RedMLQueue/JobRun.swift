@@ -145,11 +145,17 @@ final class JobRun: Sendable {
 
     // MARK: Watching
 
-    /// Renews the lease and flushes progress until something should stop the
-    /// handler; returns why. Cancel this task once the handler is done.
-    func watch(startedAtMs: Int64, shutdownDeadline: @Sendable () -> Int64?) async -> StopReason? {
+    /// Renews the lease and flushes progress until cancelled (when the handler
+    /// has returned). When something should stop the handler, calls `onStop`
+    /// once, and goes on renewing: the lease must hold until the handler has
+    /// actually stopped, or another worker could start the job meanwhile.
+    /// Returns early only when the lease is lost.
+    func watch(
+        startedAtMs: Int64, shutdownDeadline: @Sendable () -> Int64?, onStop: (StopReason) -> Void
+    ) async {
         let clock = queue.clock
-        let timeoutAt = latest.timeoutMs.map { startedAtMs + $0 }
+        let timeoutAt = latest.timeoutMs.map { startedAtMs.addingReportingOverflow($0).overflow ? Int64.max : startedAtMs + $0 }
+        var stopped = false
         while !Task.isCancelled {
             let generation = wake.generation  // before reading the flags, so a cancel is not missed
             let now = clock.nowMs
@@ -157,17 +163,29 @@ final class JobRun: Sendable {
                 (state.cancelRequested, state.lost, state.leaseWrittenAtMs + timing.heartbeatMs,
                  state.progress != state.progressWritten ? state.progressWrittenAtMs + timing.progressFlushMs : Int64.max)
             }
-            if lost { return .leaseLost }
-            if cancel { return .cancelRequested }
-            if let timeoutAt, now >= timeoutAt { return .timedOut }
+            if lost {
+                onStop(.leaseLost)
+                return
+            }
             let shutdownAt = shutdownDeadline()
-            if let shutdownAt, now >= shutdownAt { return .interrupted }
+            if !stopped {
+                let reason: StopReason? =
+                    if cancel { .cancelRequested }
+                    else if let timeoutAt, now >= timeoutAt { .timedOut }
+                    else if let shutdownAt, now >= shutdownAt { .interrupted }
+                    else { nil }
+                if let reason {
+                    stopped = true
+                    onStop(reason)
+                }
+            }
             if now >= renewAt || now >= flushAt {
                 do {
                     try await renew()
                     continue
                 } catch let error as MLJobError where error.code == .leaseLost {
-                    return .leaseLost
+                    onStop(.leaseLost)
+                    return
                 } catch {
                     queue.logger.warning("lease renewal failed; retrying", metadata: ["job_id": "\(MLKey.job(id))", "error": "\(error)"])
                     // Retry soon, but not in a busy loop.
@@ -177,10 +195,10 @@ final class JobRun: Sendable {
             }
             // Sleep exactly until the next thing due, so the renewal is never late; at most one
             // flush interval, so that progress reported meanwhile is noticed in time.
-            let next = [renewAt, flushAt, timeoutAt ?? .max, shutdownAt ?? .max, now + timing.progressFlushMs].min()!
+            var next = min(renewAt, flushAt, now + timing.progressFlushMs)
+            if !stopped { next = min(next, timeoutAt ?? .max, shutdownAt ?? .max) }
             await wake.wait(since: generation, timeout: .milliseconds(max(1, next - now)), clock: clock)
         }
-        return nil
     }
 }
 

@@ -231,9 +231,13 @@ public final class MLJobQueue: Sendable {
         let page = try await store.page(namespace: MLNamespace.jobFinished, MLPageRequest(limit: max(1, limit)))
         var deleted = 0
         for entry in page.entries {
-            guard let (ms, id) = QueueKeys.parseTimed(entry.key), ms < cutoff else { break }
+            guard let (ms, id) = QueueKeys.parseTimed(entry.key) else {
+                try await dropIndexEntry(MLNamespace.jobFinished, entry)  // not ours to read: do not let it block pruning
+                continue
+            }
+            guard ms < cutoff else { break }
             var batch = MLBatch()
-            batch.delete(namespace: MLNamespace.jobFinished, key: entry.key)
+            batch.delete(namespace: MLNamespace.jobFinished, key: entry.key, if: .revision(entry.revision))
             batch.delete(namespace: MLNamespace.jobs, key: MLKey.job(id))
             var history = MLPageRequest(prefix: MLKey.job(id) + "/", limit: 1_000)
             while true {
@@ -242,8 +246,12 @@ public final class MLJobQueue: Sendable {
                 guard let cursor = events.nextCursor else { break }
                 history.after = cursor
             }
-            try await store.commit(batch)
-            deleted += 1
+            do {
+                try await store.commit(batch)
+                deleted += 1
+            } catch let error as MLPersistenceError {
+                guard case .conflict = error else { throw error }  // another prune got it first
+            }
         }
         return deleted
     }

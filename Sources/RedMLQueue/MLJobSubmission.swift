@@ -56,7 +56,12 @@ public struct MLJobSubmission: Hashable, Sendable {
             guard (1...255).contains(uniqueKey.utf8.count), !uniqueKey.unicodeScalars.contains(where: QueueValidation.isControl)
             else { throw .invalid("unique key must be 1–255 bytes without control characters") }
         }
-        if let timeout, timeout <= .zero { throw .invalid("timeout must be positive, got \(timeout)") }
+        if let timeout, timeout <= .zero || timeout > .seconds(366 * 86_400) {
+            throw .invalid("timeout must be positive and at most a year, got \(timeout)")
+        }
+        if let runAt, !(0...253_402_300_799).contains(runAt.timeIntervalSince1970) {
+            throw .invalid("run-at must be between 1970 and 9999, got \(runAt)")
+        }
         guard MLJSONValue.object(spec).isFinite else { throw .invalid("spec holds NaN or infinity, which JSON cannot represent") }
     }
 }

@@ -30,8 +30,9 @@ public final class MLJobWorkers: Service, Sendable {
         /// How often an idle queue looks for jobs submitted by other processes. Default: 250 ms.
         /// Jobs submitted through the same ``MLJobQueue`` start at once.
         public var pollInterval: Duration = .milliseconds(250)
-        /// How often a running job's lease is renewed; an expired lease is
-        /// requeued by any live process within about two intervals. Default: 2 s.
+        /// How often a running job's lease is renewed. The lease lasts two
+        /// intervals, so a renewal may be one interval late; an expired lease is
+        /// requeued by any live process within about half an interval more. Default: 2 s.
         public var heartbeatInterval: Duration = .seconds(2)
         /// How often coalesced progress reaches the store, at most. Default: 200 ms.
         public var progressFlushInterval: Duration = .milliseconds(200)
@@ -45,7 +46,7 @@ public final class MLJobWorkers: Service, Sendable {
 
         var timing: JobTiming {
             let heartbeat = Self.milliseconds(heartbeatInterval)
-            return JobTiming(heartbeatMs: heartbeat, leaseMs: heartbeat * 3 / 2,
+            return JobTiming(heartbeatMs: heartbeat, leaseMs: heartbeat * 2,
                              progressFlushMs: Self.milliseconds(progressFlushInterval))
         }
 
@@ -116,9 +117,13 @@ public final class MLJobWorkers: Service, Sendable {
             guard !isStopping && !Task.isCancelled else { return }
             do {
                 try await queue.promoteScheduledJobs()
+            } catch {
+                queue.logger.warning("promoting scheduled jobs failed; retrying", metadata: ["error": "\(error)"])
+            }
+            do {
                 try await queue.rescueExpiredLeases()
             } catch {
-                queue.logger.warning("queue maintenance failed; retrying", metadata: ["error": "\(error)"])
+                queue.logger.warning("rescuing expired leases failed; retrying", metadata: ["error": "\(error)"])
             }
             await stopped.wait(since: generation, timeout: interval, clock: queue.clock)
         }
@@ -164,7 +169,7 @@ public final class MLJobWorkers: Service, Sendable {
     private func execute(_ job: MLJob, revision: MLRevision) async {
         let run = JobRun(job: job, revision: revision, queue: queue, timing: configuration.timing)
         queue.running.add(run)
-        defer { queue.running.remove(job.id) }
+        defer { queue.running.remove(run) }
         guard let handler = lifecycle.withLock({ $0.handlers[job.kind] }) else {
             await finish(run, .threw(MLJobFailure("no handler is registered for kind '\(job.kind)' in worker \(configuration.workerID)")), stop: nil)
             return
@@ -179,42 +184,30 @@ public final class MLJobWorkers: Service, Sendable {
         await finish(run, outcome, stop: stop)
     }
 
-    /// Runs the handler beside the lease watch; whichever ends first decides,
-    /// and a stop cancels the handler and waits for it.
+    /// Runs the handler beside the lease watch. A stop (cancel, timeout,
+    /// shutdown, lost lease) cancels the handler; the watch goes on renewing
+    /// the lease until the handler has returned, so no other worker can start
+    /// the job while this one still runs it.
     private func supervise(
         _ handler: @escaping Handler, _ handle: MLJobHandle, run: JobRun, startedAt: Int64
     ) async -> (Outcome, StopReason?) {
-        await withTaskGroup(of: SupervisorEvent.self) { group in
-            group.addTask { .handlerEnded(await Self.invoke(handler, handle)) }
-            group.addTask {
-                .watchEnded(await run.watch(startedAtMs: startedAt, shutdownDeadline: { self.shutdownDeadline }))
-            }
-            var ended = SupervisorResult()
-            while let event = await group.next() {
-                ended.record(event)
-                group.cancelAll()  // either the handler is done (stop the watch) or a stop came (cancel the handler)
-            }
-            let (result, stop) = (ended.outcome, ended.stop)
-            return (result ?? .stopped(stop ?? .interrupted), stop)
-        }
-    }
-
-    /// What the supervisor's two tasks reported.
-    private struct SupervisorResult {
-        var outcome: Outcome?
-        var stop: StopReason?
-
-        mutating func record(_ event: SupervisorEvent) {
-            switch event {
-            case .handlerEnded(let outcome): self.outcome = outcome
-            case .watchEnded(let reason): stop = stop ?? reason
+        let stop = FirstStop()
+        // The handler runs in a task of its own so that a stop can cancel it alone. Both
+        // tasks are awaited before this returns, and cancelling this task cancels the handler.
+        let handlerTask = Task { await Self.invoke(handler, handle) }
+        let watcher = Task {
+            await run.watch(startedAtMs: startedAt, shutdownDeadline: { self.shutdownDeadline }) { reason in
+                if stop.record(reason) { handlerTask.cancel() }
             }
         }
-    }
-
-    private enum SupervisorEvent: Sendable {
-        case handlerEnded(Outcome)
-        case watchEnded(StopReason?)
+        let outcome = await withTaskCancellationHandler {
+            await handlerTask.value
+        } onCancel: {
+            handlerTask.cancel()
+        }
+        watcher.cancel()
+        await watcher.value
+        return (outcome, stop.reason)
     }
 
     private static func invoke(_ handler: Handler, _ handle: MLJobHandle) async -> Outcome {
@@ -300,6 +293,22 @@ public final class MLJobWorkers: Service, Sendable {
         if error is CancellationError { return "cancelled" }
         return String(describing: error)
     }
+}
+
+/// The first reason a running job was told to stop.
+private final class FirstStop: Sendable {
+    private let first = Mutex<StopReason?>(nil)
+
+    /// Records `reason` if it is the first; returns whether it was.
+    func record(_ reason: StopReason) -> Bool {
+        first.withLock { first in
+            guard first == nil else { return false }
+            first = reason
+            return true
+        }
+    }
+
+    var reason: StopReason? { first.withLock { $0 } }
 }
 
 /// How many jobs a claim loop is running.

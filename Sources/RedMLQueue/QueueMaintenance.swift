@@ -14,10 +14,7 @@ extension MLJobQueue {
         for entry in page.entries {
             guard let (expiry, id) = QueueKeys.parseTimed(entry.key) else { continue }
             guard expiry <= now else { break }  // sorted by expiry: the rest are live
-            guard let (job, revision) = try await loadJob(id) else {
-                try await dropIndexEntry(MLNamespace.jobLeases, entry)
-                continue
-            }
+            guard let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobLeases, entry) else { continue }
             guard job.status == .running, let lease = job.leaseExpiresAtMs, lease <= now else {
                 if job.status != .running || job.leaseExpiresAtMs != expiry {
                     try await dropIndexEntry(MLNamespace.jobLeases, entry)  // stale entry
@@ -25,7 +22,9 @@ extension MLJobQueue {
                 continue
             }
             var transition = JobTransition(job, revision: revision, nowMs: now)
-            transition.job.status = .queued
+            // A job someone asked to stop is not worth restarting.
+            transition.job.status = job.cancelRequested ? .cancelled : .queued
+            if job.cancelRequested { transition.job.finishedAtMs = now }
             transition.job.runAtMs = now
             let worker = job.worker
             transition.job.worker = nil
@@ -53,7 +52,8 @@ extension MLJobQueue {
         for entry in page.entries {
             guard let (runAt, id) = QueueKeys.parseTimed(entry.key) else { continue }
             guard runAt <= now else { break }
-            guard let (job, revision) = try await loadJob(id), job.status == .queued, job.runAtMs == runAt else {
+            guard let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobScheduled, entry) else { continue }
+            guard job.status == .queued, job.runAtMs == runAt else {
                 try await dropIndexEntry(MLNamespace.jobScheduled, entry)
                 continue
             }
@@ -70,6 +70,22 @@ extension MLJobQueue {
         }
         if promoted > 0 { submitted.signal() }
         return promoted
+    }
+
+    /// The job an index entry points at; `nil` (and the entry dropped) when
+    /// the job is gone or its record is corrupt, so that one bad record cannot
+    /// stall the index for everyone behind it. A corrupt record stays in
+    /// `jobs`, where listings report it.
+    func loadIndexedJob(_ id: UInt128, _ namespace: String, _ entry: MLEntry) async throws -> (job: MLJob, revision: MLRevision)? {
+        do {
+            if let found = try await loadJob(id) { return found }
+        } catch let error as MLPersistenceError {
+            guard case .corruption = error else { throw error }
+            logger.error("dropped an index entry whose job record is corrupt",
+                         metadata: ["job_id": "\(MLKey.job(id))", "index": "\(namespace)", "error": "\(error)"])
+        }
+        try await dropIndexEntry(namespace, entry)
+        return nil
     }
 
     /// Removes an index entry whose job moved on, if it is still the one read.
@@ -92,7 +108,8 @@ extension MLJobQueue {
             guard !page.entries.isEmpty else { return nil }
             for entry in page.entries {
                 guard let id = QueueKeys.parseReady(entry.key) else { continue }
-                guard let (job, revision) = try await loadJob(id), job.status == .queued else {
+                guard let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobReady, entry) else { continue }
+                guard job.status == .queued else {
                     try await dropIndexEntry(MLNamespace.jobReady, entry)
                     continue
                 }

@@ -7,7 +7,12 @@ final class RunningJobs: Sendable {
 
     func add(_ run: JobRun) { runs.withLock { $0[run.id] = run } }
 
-    func remove(_ id: UInt128) { _ = runs.withLock { $0.removeValue(forKey: id) } }
+    /// Forgets `run`, unless a later claim of the same job in this process replaced it.
+    func remove(_ run: JobRun) {
+        runs.withLock { runs in
+            if runs[run.id] === run { runs[run.id] = nil }
+        }
+    }
 
     func requestCancel(_ id: UInt128) {
         runs.withLock { $0[id] }?.noteCancelRequested()

@@ -64,12 +64,13 @@ extension MLModelRegistry {
         try RegistryValidation.model(name)
         if let actor { try RegistryValidation.text(actor, "actor", model: name, limit: 255) }
         return try await withModelErrors(name) {
-            for attempt in 1...max(1, configuration.maximumAttempts) {
+            // Attempt 0 is the optimistic one from the cache; it does not count against the limit.
+            for attempt in 0...max(1, configuration.maximumAttempts) {
                 // First try from the record this process last saw, without reading the store:
                 // the commit's revision condition catches a stale record, and then the next
                 // attempt reads it afresh. Any other decision made from the cached record
                 // (an error, or "nothing to do") is re-checked against a fresh read.
-                let cached = attempt == 1 ? cache.latest(name) : nil
+                let cached = attempt == 0 ? cache.latest(name) : nil
                 let current: ModelCache.Entry?
                 if let cached { current = cached } else { current = try await loadModel(name) }
                 let verified = cached == nil
@@ -111,7 +112,7 @@ extension MLModelRegistry {
                 } catch let error as MLPersistenceError {
                     guard case .conflict = error else { throw error }
                     // Another writer changed the model (or a shared weights record) first: start again.
-                    if attempt % 100 == 0 {
+                    if attempt > 0, attempt % 100 == 0 {
                         logger.debug("registry change retried", metadata: ["model": "\(name)", "attempts": "\(attempt)"])
                     }
                     if attempt > 8 { try await Task.sleep(for: .microseconds(Int.random(in: 50...500))) }

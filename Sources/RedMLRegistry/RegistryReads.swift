@@ -94,7 +94,7 @@ extension MLModelRegistry {
             return hit
         }
         return try await withModelErrors(model) {
-            for _ in 0..<configuration.maximumAttempts {
+            for _ in 0..<max(1, configuration.maximumAttempts) {
                 let entry = try await requireModel(model)
                 if entry.activeLoaded { return entry.active }
                 guard let number = entry.model.activeVersion else {

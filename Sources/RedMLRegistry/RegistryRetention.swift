@@ -64,12 +64,12 @@ extension MLModelRegistry {
         var query = MLVersionQuery(limit: 1_000, newestFirst: true, archived: true)
         while true {
             let page = try await versions(of: model, query)
-            for version in page.versions {
+            for version in page.versions where !version.weights.deleted {
+                // Only versions that still have weights count towards those kept.
                 if kept < policy.keepNewestArchived || version.createdAtMs > cutoff {
                     kept += 1
                     continue
                 }
-                guard !version.weights.deleted else { continue }
                 do {
                     try await deleteWeights(model, version: version.version, by: actor)
                     deleted.append(version.version)
