@@ -163,7 +163,6 @@ public final class MLJobWorkers: Service, Sendable {
     private enum Outcome: Sendable {
         case returned(MLJSONObject)
         case threw(any Error)
-        case stopped(StopReason)
     }
 
     private func execute(_ job: MLJob, revision: MLRevision) async {
