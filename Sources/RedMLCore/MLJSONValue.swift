@@ -162,6 +162,12 @@ extension MLJSONValue {
         }
     }
 
+    /// Encodes a record's stored JSON through `encoder`, so that a type written
+    /// with `MLJSONWriter` has one format, not a second hand-kept `Encodable` one.
+    package static func encodeStored(_ json: String, of type: Any.Type, to encoder: any Encoder) throws {
+        try parse(json, field: "\(type)").encode(to: encoder)
+    }
+
     /// Parses JSON text that must hold an object, naming `field` in the error.
     public static func parseObject(_ text: String, field: String) throws(MLJSONError) -> MLJSONObject {
         guard case .object(let object) = try parse(text, field: field) else {

@@ -152,18 +152,10 @@ package struct MLJSONWriter {
     }
 
     /// Writes `"name":value`, or nothing if `value` is nil.
-    package mutating func field(_ name: String, _ value: Int?) {
-        guard let value else { return }
-        key(name)
-        int(value)
-    }
+    package mutating func field(_ name: String, _ value: Int?) { field(name, value.map(Int64.init)) }
 
     /// Writes `"name":value`, or nothing if `value` is nil.
-    package mutating func field(_ name: String, _ value: UInt32?) {
-        guard let value else { return }
-        key(name)
-        int(value)
-    }
+    package mutating func field(_ name: String, _ value: UInt32?) { field(name, value.map(UInt64.init)) }
 
     /// Writes `"name":true|false`.
     package mutating func field(_ name: String, _ value: Bool) {

@@ -79,3 +79,18 @@ enum JobIndexes {
         }
     }
 }
+
+extension MLJob {
+    /// Moves a running job to `status`, giving up its lease: a terminal
+    /// status records the finish time, `queued` makes it runnable from `nowMs`.
+    mutating func release(to status: Status, at nowMs: Int64) {
+        self.status = status
+        worker = nil
+        leaseExpiresAtMs = nil
+        if status.isTerminal {
+            finishedAtMs = nowMs
+        } else {
+            runAtMs = nowMs
+        }
+    }
+}

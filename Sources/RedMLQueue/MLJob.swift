@@ -162,10 +162,9 @@ extension MLJob: Codable {
         updatedAtMs = try container.decodeIfPresent(Int64.self, forKey: .updatedAtMs) ?? createdAtMs
     }
 
-    /// Encodes the stored form.
+    /// Encodes the stored form: the same JSON the queue writes.
     public func encode(to encoder: any Encoder) throws {
-        let object = try MLJSONValue.parse(storedJSON, field: "job")
-        try object.encode(to: encoder)
+        try MLJSONValue.encodeStored(storedJSON, of: Self.self, to: encoder)
     }
 
     /// The stored JSON, written without `JSONEncoder` (see `MLJSONWriter`).

@@ -232,19 +232,13 @@ public final class MLJobWorkers: Service, Sendable {
                 try await cancelled(run, metrics: metrics)
             } else if case .returned(let metrics) = outcome {
                 try await run.write(reason: "completed") { job, now in
-                    job.status = .completed
+                    job.release(to: .completed, at: now)
                     job.metrics = metrics
                     job.progress = 100
-                    job.finishedAtMs = now
-                    job.worker = nil
-                    job.leaseExpiresAtMs = nil
                 }
             } else if case .interrupted? = stop {
                 try await run.write(reason: "interrupted", detail: "the workers shut down") { job, now in
-                    job.status = .queued
-                    job.runAtMs = now
-                    job.worker = nil
-                    job.leaseExpiresAtMs = nil
+                    job.release(to: .queued, at: now)
                 }
             } else if cancelAsked {
                 try await cancelled(run, metrics: nil)
@@ -262,11 +256,8 @@ public final class MLJobWorkers: Service, Sendable {
 
     private func cancelled(_ run: JobRun, metrics: MLJSONObject?) async throws {
         try await run.write(reason: "cancelled") { job, now in
-            job.status = .cancelled
+            job.release(to: .cancelled, at: now)
             job.metrics = metrics ?? job.metrics
-            job.finishedAtMs = now
-            job.worker = nil
-            job.leaseExpiresAtMs = nil
         }
     }
 
@@ -275,14 +266,10 @@ public final class MLJobWorkers: Service, Sendable {
         try await run.write(reason: reason, detail: message) { job, now in
             job.failures += 1
             job.error = message
-            job.worker = nil
-            job.leaseExpiresAtMs = nil
             if retryable && job.failures < job.maxAttempts {
-                job.status = .queued
-                job.runAtMs = now + backoff.delayMs(afterFailures: job.failures)
+                job.release(to: .queued, at: now + backoff.delayMs(afterFailures: job.failures))
             } else {
-                job.status = .failed
-                job.finishedAtMs = now
+                job.release(to: .failed, at: now)
             }
         }
     }

@@ -23,17 +23,13 @@ extension MLJobQueue {
             }
             var transition = JobTransition(job, revision: revision, nowMs: now)
             // A job someone asked to stop is not worth restarting.
-            transition.job.status = job.cancelRequested ? .cancelled : .queued
-            if job.cancelRequested { transition.job.finishedAtMs = now }
-            transition.job.runAtMs = now
-            let worker = job.worker
-            transition.job.worker = nil
-            transition.job.leaseExpiresAtMs = nil
-            let (batch, _) = transition.finished(reason: "lease_expired", detail: worker.map { "worker \($0) stopped renewing" })
+            transition.job.release(to: job.cancelRequested ? .cancelled : .queued, at: now)
+            let (batch, _) = transition.finished(
+                reason: "lease_expired", detail: job.worker.map { "worker \($0) stopped renewing" })
             do {
                 try await store.commit(batch)
                 rescued += 1
-                logger.info("requeued a job whose lease expired", metadata: ["job_id": "\(job.key)", "worker": "\(worker ?? "?")"])
+                logger.info("requeued a job whose lease expired", metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")"])
             } catch let error as MLPersistenceError {
                 guard case .conflict = error else { throw error }  // renewed or finished meanwhile
             }

@@ -61,19 +61,9 @@ extension MLModel: Codable {
         eventCount = try container.decodeIfPresent(UInt64.self, forKey: .eventCount) ?? 0
     }
 
-    /// Encodes the stored form.
+    /// Encodes the stored form: the same JSON the registry writes.
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(name, forKey: .name)
-        try container.encodeIfPresent(description, forKey: .description)
-        try container.encode(tags, forKey: .tags)
-        try container.encode(createdAtMs, forKey: .createdAtMs)
-        try container.encode(updatedAtMs, forKey: .updatedAtMs)
-        try container.encode(latestVersion, forKey: .latestVersion)
-        try container.encodeIfPresent(activeVersion, forKey: .activeVersion)
-        try container.encode(archivedCount, forKey: .archivedCount)
-        try container.encode(aliases, forKey: .aliases)
-        try container.encode(eventCount, forKey: .eventCount)
+        try MLJSONValue.encodeStored(storedJSON, of: Self.self, to: encoder)
     }
 
     /// The stored JSON, written without `JSONEncoder` (see `MLJSONWriter`).

@@ -105,25 +105,9 @@ extension MLModelVersion: Codable {
         }
     }
 
-    /// Encodes the stored form (the job id as 32 hex digits, as ``MLKey/job(_:)`` writes it).
+    /// Encodes the stored form: the same JSON the registry writes.
     public func encode(to encoder: any Encoder) throws {
-        var container = encoder.container(keyedBy: CodingKeys.self)
-        try container.encode(model, forKey: .model)
-        try container.encode(version, forKey: .version)
-        try container.encode(archived, forKey: .archived)
-        try container.encode(weights.sha256, forKey: .weightsSHA256)
-        try container.encode(weights.size, forKey: .weightsSize)
-        try container.encode(weights.deleted, forKey: .weightsDeleted)
-        try container.encode(hyperparameters, forKey: .hyperparameters)
-        try container.encode(metrics, forKey: .metrics)
-        try container.encodeIfPresent(trainingDataSHA256, forKey: .trainingDataSHA256)
-        try container.encodeIfPresent(trainingQuery, forKey: .trainingQuery)
-        try container.encodeIfPresent(parentVersion, forKey: .parentVersion)
-        try container.encode(createdAtMs, forKey: .createdAtMs)
-        try container.encodeIfPresent(createdBy, forKey: .createdBy)
-        try container.encodeIfPresent(description, forKey: .description)
-        try container.encode(tags, forKey: .tags)
-        try container.encodeIfPresent(jobID.map(MLKey.job), forKey: .jobID)
+        try MLJSONValue.encodeStored(storedJSON, of: Self.self, to: encoder)
     }
 
     /// The stored JSON, written without `JSONEncoder` (see `MLJSONWriter`).

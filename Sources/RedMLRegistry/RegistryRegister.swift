@@ -17,41 +17,32 @@ extension MLModelRegistry {
     public func register<Weights: AsyncSequence>(
         _ registration: MLRegistration, weights: Weights
     ) async throws -> MLModelVersion where Weights.Element == Data {
-        let model = registration.model
-        try await withModelErrors(model) { try registration.validate() }
-        let staged = try await withModelErrors(model) { try await store.writeBlob(weights) }
-        do {
-            return try await commitRegistration(registration, staged: staged)
-        } catch {
-            try? await store.abortBlobUpload(staged.upload)  // the staged bytes would otherwise wait for collection
-            throw error
-        }
+        try await register(registration) { try await self.store.writeBlob(weights) }
     }
 
     /// Registers a new version whose weights are already in memory.
     @discardableResult
     public func register(_ registration: MLRegistration, weights: Data) async throws -> MLModelVersion {
-        let model = registration.model
-        try await withModelErrors(model) { try registration.validate() }
-        let staged = try await withModelErrors(model) { try await store.writeBlob(weights) }
-        do {
-            return try await commitRegistration(registration, staged: staged)
-        } catch {
-            try? await store.abortBlobUpload(staged.upload)
-            throw error
-        }
+        try await register(registration) { try await self.store.writeBlob(weights) }
     }
 
     /// Registers a new version whose weights are in a file, read one chunk at a time.
     @discardableResult
     public func register(_ registration: MLRegistration, weightsFile: URL) async throws -> MLModelVersion {
+        try await register(registration) { try await self.store.writeBlob(contentsOf: weightsFile) }
+    }
+
+    /// Validates, stages the weights with `stage`, and commits; drops the staged bytes if the commit fails.
+    private func register(
+        _ registration: MLRegistration, stage: () async throws -> MLStagedBlob
+    ) async throws -> MLModelVersion {
         let model = registration.model
         try await withModelErrors(model) { try registration.validate() }
-        let staged = try await withModelErrors(model) { try await store.writeBlob(contentsOf: weightsFile) }
+        let staged = try await withModelErrors(model) { try await stage() }
         do {
             return try await commitRegistration(registration, staged: staged)
         } catch {
-            try? await store.abortBlobUpload(staged.upload)
+            try? await store.abortBlobUpload(staged.upload)  // the staged bytes would otherwise wait for collection
             throw error
         }
     }
