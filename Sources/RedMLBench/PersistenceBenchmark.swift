@@ -40,7 +40,7 @@ struct PersistenceBenchmark: Sendable {
             }
             putRates.append(Double(workload.count) / seconds)
         }
-        emitRate("memory", "put", median(putRates), workload.count, target: ">= 2.4M ops/s (2x the seed's 1.2M)")
+        emitRate("memory", "put", median(of: putRates), workload.count, target: ">= 2.4M ops/s (2x the seed's 1.2M)")
         try await measureReads(store, backend: "memory", workload: workload, getRounds: 5, listCalls: 100_000,
                                targets: (get: ">= 5.4M ops/s (2x the seed's 2.7M)", list: "< 20 us"))
     }
@@ -208,22 +208,15 @@ struct PersistenceBenchmark: Sendable {
     // MARK: Output
 
     private func emitRate(_ backend: String, _ name: String, _ rate: Double, _ operations: Int, target: String?) {
-        Figure(backend: backend, figure: name, value: rate.rounded(), unit: "ops/s", operations: operations,
-               seconds: Double(operations) / rate, target: target).emit()
+        Figure.rate("persistence", backend, name, rate, operations, target: target).emit()
     }
 
     private func emitLatency(_ backend: String, _ name: String, _ seconds: Double, _ calls: Int, target: String?) {
-        Figure(backend: backend, figure: name, value: (seconds * 1e8).rounded() / 100, unit: "us/call",
-               operations: calls, seconds: seconds * Double(calls), target: target).emit()
+        Figure.latency("persistence", backend, name, seconds, calls, target: target).emit()
     }
 
     private func emitBytes(_ backend: String, _ name: String, _ bytes: Int, target: String?) {
-        Figure(backend: backend, figure: name, value: (Double(bytes) / Double(1 << 20) * 10).rounded() / 10,
-               unit: "MiB", operations: 1, seconds: 0, target: target).emit()
-    }
-
-    private func median(_ values: [Double]) -> Double {
-        values.sorted()[values.count / 2]
+        Figure.mebibytes("persistence", backend, name, bytes, target: target).emit()
     }
 }
 
