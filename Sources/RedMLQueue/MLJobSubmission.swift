@@ -135,20 +135,11 @@ public struct MLJobFailure: Error, Sendable, CustomStringConvertible {
 enum QueueValidation {
     static func name(_ value: String, _ field: String, limit: Int) throws(MLJobError) {
         guard (1...limit).contains(value.utf8.count),
-            value.utf8.allSatisfy({ $0.isNameByte })
+            value.utf8.allSatisfy(MLTextRules.isNameByte)
         else {
             throw .invalid("\(field) '\(value.prefix(80))' must be 1–\(limit) characters of letters, digits, '_', '-' and '.'")
         }
     }
 
-    static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
-    }
-}
-
-extension UInt8 {
-    fileprivate var isNameByte: Bool {
-        (0x30...0x39).contains(self) || (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self)
-            || self == UInt8(ascii: "_") || self == UInt8(ascii: "-") || self == UInt8(ascii: ".")
-    }
+    static func isControl(_ scalar: Unicode.Scalar) -> Bool { MLTextRules.isControl(scalar) }
 }

@@ -1,4 +1,5 @@
 import RedMLCore
+import RedMLPersistence
 
 /// The rules for names and other input, checked before anything is written.
 enum RegistryValidation {
@@ -26,7 +27,7 @@ enum RegistryValidation {
 
     static func alias(_ alias: String, model: String) throws(MLRegistryError) {
         guard (1...64).contains(alias.utf8.count),
-            alias.utf8.allSatisfy({ $0.isAliasByte })
+            alias.utf8.allSatisfy(MLTextRules.isNameByte)
         else {
             throw .invalid("alias '\(printable(alias))' of model '\(model)' must be 1–64 characters "
                 + "of letters, digits, '_', '-' and '.'", model: model)
@@ -63,7 +64,7 @@ enum RegistryValidation {
 
     static func sha256(_ value: String?, _ field: String, model: String) throws(MLRegistryError) {
         guard let value else { return }
-        guard value.utf8.count == 64, value.utf8.allSatisfy({ $0.isASCIIHexDigit && !$0.isUppercaseHex }) else {
+        guard isSHA256Hex(value) else {
             throw .invalid("model '\(model)': \(field) must be 64 lowercase hex digits, got '\(printable(value))'",
                            model: model)
         }
@@ -79,9 +80,7 @@ enum RegistryValidation {
         }
     }
 
-    private static func isControl(_ scalar: Unicode.Scalar) -> Bool {
-        scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value)
-    }
+    private static func isControl(_ scalar: Unicode.Scalar) -> Bool { MLTextRules.isControl(scalar) }
 
     private static func hex(_ value: UInt32) -> String {
         let digits = String(value, radix: 16, uppercase: true)
@@ -93,19 +92,6 @@ enum RegistryValidation {
         String(name.unicodeScalars.flatMap { isControl($0) ? Array("\\u{\(hex($0.value))}".unicodeScalars) : [$0] }
             .map(Character.init).prefix(80))
     }
-}
-
-extension UInt8 {
-    fileprivate var isAliasByte: Bool {
-        (0x30...0x39).contains(self) || (0x41...0x5A).contains(self) || (0x61...0x7A).contains(self)
-            || self == UInt8(ascii: "_") || self == UInt8(ascii: "-") || self == UInt8(ascii: ".")
-    }
-
-    fileprivate var isASCIIHexDigit: Bool {
-        (0x30...0x39).contains(self) || (0x41...0x46).contains(self) || (0x61...0x66).contains(self)
-    }
-
-    fileprivate var isUppercaseHex: Bool { (0x41...0x46).contains(self) }
 }
 
 extension MLJSONValue {
