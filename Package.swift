@@ -13,6 +13,14 @@ let package = Package(
         .library(name: "RedMLSQLite", targets: ["RedMLSQLite"]),
         .library(name: "RedMLRegistry", targets: ["RedMLRegistry"]),
         .library(name: "RedMLQueue", targets: ["RedMLQueue"]),
+        // The embedding API: registry, queue, workers and metrics as one Service.
+        .library(name: "RedMLRuntime", targets: ["RedMLRuntime"]),
+        // The built-in `train` handler: softmax regression on CSV data.
+        .library(name: "RedMLTrainer", targets: ["RedMLTrainer"]),
+        // The HTTP API on Hummingbird.
+        .library(name: "RedMLHTTP", targets: ["RedMLHTTP"]),
+        // The PostgreSQL backend (only this product links PostgresNIO).
+        .library(name: "RedMLPostgres", targets: ["RedMLPostgres"]),
         // The shared conformance suite, for anyone writing a backend.
         .library(name: "RedMLTesting", targets: ["RedMLTesting"]),
         .executable(name: "redml-bench", targets: ["RedMLBench"]),
@@ -25,6 +33,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
     ],
     targets: [
         // Core types shared by every layer: namespaces, key helpers.
@@ -67,6 +79,57 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // MLRuntime: one store, the registry, the queue, its workers and metrics, as a Service.
+        .target(
+            name: "RedMLRuntime",
+            dependencies: [
+                "RedMLCore",
+                "RedMLPersistence",
+                "RedMLSQLite",
+                "RedMLRegistry",
+                "RedMLQueue",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The built-in trainer and its bundled data sets (UCI, CC BY 4.0).
+        .target(
+            name: "RedMLTrainer",
+            dependencies: [
+                "RedMLCore",
+                "RedMLRegistry",
+                "RedMLQueue",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.copy("Datasets")]
+        ),
+        // The `/v1` HTTP API, `/healthz`, `/metrics` and `/openapi.yaml`.
+        .target(
+            name: "RedMLHTTP",
+            dependencies: [
+                "RedMLCore",
+                "RedMLPersistence",
+                "RedMLRegistry",
+                "RedMLQueue",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            resources: [.copy("openapi.yaml")]
+        ),
+        // PostgresMLPersistence on PostgresNIO's PostgresClient.
+        .target(
+            name: "RedMLPostgres",
+            dependencies: [
+                "RedMLCore",
+                "RedMLPersistence",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // One conformance suite that every backend must pass.
         .target(name: "RedMLTesting", dependencies: ["RedMLPersistence"]),
         // The backend fixtures every test target runs its suites against.
@@ -80,6 +143,11 @@ let package = Package(
             name: "RedMLCLI",
             dependencies: [
                 "RedML",
+                "RedMLRuntime",
+                "RedMLTrainer",
+                "RedMLHTTP",
+                "RedMLPostgres",
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -100,6 +168,26 @@ let package = Package(
         .testTarget(
             name: "RedMLQueueTests",
             dependencies: ["RedML", "RedMLTesting", "RedMLTestFixtures"]
+        ),
+        .testTarget(
+            name: "RedMLRuntimeTests",
+            dependencies: ["RedML", "RedMLRuntime", "RedMLTestFixtures"]
+        ),
+        .testTarget(
+            name: "RedMLTrainerTests",
+            dependencies: ["RedML", "RedMLTrainer", "RedMLTestFixtures"]
+        ),
+        .testTarget(
+            name: "RedMLHTTPTests",
+            dependencies: [
+                "RedML", "RedMLHTTP", "RedMLTestFixtures",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+        // Needs a server: scripts/test starts a throwaway PostgreSQL and sets POSTGRES_URL.
+        .testTarget(
+            name: "RedMLPostgresTests",
+            dependencies: ["RedML", "RedMLPostgres", "RedMLTesting", "RedMLTestFixtures", "RedMLTestAgent"]
         ),
         // Runs the built `redml` binary as a child process.
         .testTarget(

@@ -1,0 +1,1 @@
+// RedMLHTTP: filled in by its own change.

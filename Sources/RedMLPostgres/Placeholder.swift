@@ -1,0 +1,1 @@
+// RedMLPostgres: filled in by its own change.

@@ -1,0 +1,1 @@
+// RedMLRuntime: filled in by its own change.

@@ -1,0 +1,1 @@
+// RedMLTrainer: filled in by its own change.

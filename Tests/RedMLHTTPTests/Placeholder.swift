@@ -1,0 +1,1 @@
+// RedMLHTTPTests: filled in by its own change.

@@ -1,0 +1,1 @@
+// RedMLPostgresTests: filled in by its own change.

@@ -1,0 +1,1 @@
+// RedMLRuntimeTests: filled in by its own change.

@@ -1,0 +1,1 @@
+// RedMLTrainerTests: filled in by its own change.
