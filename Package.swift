@@ -67,6 +67,7 @@ let package = Package(
                 "RedMLCore",
                 "RedMLPersistence",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // The job queue: jobs, leases, retries, checkpoints and the worker pool.
@@ -76,6 +77,7 @@ let package = Package(
                 "RedMLCore",
                 "RedMLPersistence",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
@@ -171,7 +173,11 @@ let package = Package(
         ),
         .testTarget(
             name: "RedMLRuntimeTests",
-            dependencies: ["RedML", "RedMLRuntime", "RedMLTestFixtures"]
+            dependencies: [
+                "RedML", "RedMLRuntime", "RedMLTesting", "RedMLTestFixtures",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
         .testTarget(
             name: "RedMLTrainerTests",

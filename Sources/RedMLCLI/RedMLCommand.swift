@@ -16,6 +16,6 @@ struct RedMLCommand: AsyncParsableCommand {
             Exit status: 0 on success; 1 when the command failed (one line on stderr says \
             why and what to do) or `store check` found problems; 64 for a usage error.
             """,
-        subcommands: [DemoCommand.self, StoreCommand.self]
+        subcommands: [DemoCommand.self, StoreCommand.self, ModelsCommand.self, JobsCommand.self]
     )
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import RedMLCore
 import RedMLPersistence
 import Synchronization
@@ -22,6 +23,10 @@ public final class MLJobQueue: Sendable {
         public var logger = Logger(label: "redml.queue", factory: { _ in SwiftLogNoOpLogHandler() })
 
         /// The defaults.
+        /// Where the queue's metrics go. Default: `nil`, the factory the
+        /// application bootstrapped with `MetricsSystem.bootstrap` (if any).
+        public var metricsFactory: (any MetricsFactory)?
+
         public init() {}
     }
 
@@ -33,11 +38,14 @@ public final class MLJobQueue: Sendable {
     let submitted = Signal()
     /// Jobs this process is running, so a local cancel reaches them at once.
     let running = RunningJobs()
+    /// The queue's counters and timers.
+    let metrics: QueueMetrics
 
     /// A queue over `store`. Reads nothing until used.
     public init(store: any MLStore, configuration: Configuration = Configuration()) {
         self.store = store
         self.configuration = configuration
+        metrics = QueueMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
     }
 
     var clock: any MLClock { configuration.clock }
@@ -82,6 +90,7 @@ public final class MLJobQueue: Sendable {
             do {
                 try await store.commit(batch)
                 submitted.signal()
+                metrics.submitted(job)
                 return job
             } catch let error as MLPersistenceError {
                 // Only the unique key can conflict: another submission took it; look again.

@@ -175,12 +175,16 @@ public final class MLJobWorkers: Service, Sendable {
         }
         let handle = MLJobHandle(job: job, run: run)
         let startedAt = queue.clock.nowMs
+        let started = ContinuousClock.now
         var (outcome, stop) = await supervise(handler, handle, run: run, startedAt: startedAt)
         if stop == nil, Task.isCancelled, case .threw = outcome {
             // The workers' own task was cancelled (shutdown escalated): an interruption, not a failure.
             stop = .interrupted
         }
-        await finish(run, outcome, stop: stop)
+        let ended = await finish(run, outcome, stop: stop)
+        let elapsed = (ContinuousClock.now - started).components
+        queue.metrics.attemptEnded(job, outcome: ended,
+                                  durationNanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 
     /// Runs the handler beside the lease watch. A stop (cancel, timeout,
@@ -217,40 +221,51 @@ public final class MLJobWorkers: Service, Sendable {
         }
     }
 
-    private func finish(_ run: JobRun, _ outcome: Outcome, stop: StopReason?) async {
+    /// Records how the attempt ended; returns the outcome's name for metrics.
+    @discardableResult
+    private func finish(_ run: JobRun, _ outcome: Outcome, stop: StopReason?) async -> String {
         let job = run.latest
         let logger = queue.logger
         do {
             if case .leaseLost? = stop {
                 logger.warning("lost the lease; the job's result is dropped", metadata: ["job_id": "\(job.key)"])
-                return
+                return "lease_lost"
             }
             let cancelAsked: Bool
             if case .cancelRequested? = stop { cancelAsked = true } else { cancelAsked = run.cancelRequested }
-            if case .returned(let metrics) = outcome, cancelAsked {
+            if case .interrupted? = stop, !cancelAsked {
+                // Shutdown stopped the handler: whatever it returned is partial work, so the
+                // job goes back to the queue (with its checkpoint) without using up an attempt.
+                try await run.write(reason: "interrupted", detail: "the workers shut down") { job, now in
+                    job.release(to: .queued, at: now)
+                }
+                return "interrupted"
+            } else if case .returned(let metrics) = outcome, cancelAsked {
                 // The handler stopped because it was asked to: cancelled, keeping what it reported.
                 try await cancelled(run, metrics: metrics)
+                return "cancelled"
             } else if case .returned(let metrics) = outcome {
                 try await run.write(reason: "completed") { job, now in
                     job.release(to: .completed, at: now)
                     job.metrics = metrics
                     job.progress = 100
                 }
-            } else if case .interrupted? = stop {
-                try await run.write(reason: "interrupted", detail: "the workers shut down") { job, now in
-                    job.release(to: .queued, at: now)
-                }
+                return "completed"
             } else if cancelAsked {
                 try await cancelled(run, metrics: nil)
+                return "cancelled"
             } else if case .timedOut? = stop {
-                try await fail(run, message: "timed out after \(job.timeoutMs ?? 0) ms", retryable: true, reason: "timed_out")
+                return try await fail(run, message: "timed out after \(job.timeoutMs ?? 0) ms", retryable: true,
+                                      reason: "timed_out")
             } else if case .threw(let error) = outcome {
-                try await fail(run, message: describe(error), retryable: (error as? MLJobFailure)?.retryable ?? true,
-                               reason: "failed")
+                return try await fail(run, message: describe(error),
+                                      retryable: (error as? MLJobFailure)?.retryable ?? true, reason: "failed")
             }
+            return "unknown"
         } catch {
             logger.error("could not record the job's outcome; its lease will expire and it will be retried",
                          metadata: ["job_id": "\(job.key)", "error": "\(error)"])
+            return "unrecorded"
         }
     }
 
@@ -261,9 +276,10 @@ public final class MLJobWorkers: Service, Sendable {
         }
     }
 
-    private func fail(_ run: JobRun, message: String, retryable: Bool, reason: String) async throws {
+    /// Records a failed attempt; returns `retried` or `failed`.
+    private func fail(_ run: JobRun, message: String, retryable: Bool, reason: String) async throws -> String {
         let backoff = configuration.backoff
-        try await run.write(reason: reason, detail: message) { job, now in
+        let written = try await run.write(reason: reason, detail: message) { job, now in
             job.failures += 1
             job.error = message
             if retryable && job.failures < job.maxAttempts {
@@ -272,6 +288,7 @@ public final class MLJobWorkers: Service, Sendable {
                 job.release(to: .failed, at: now)
             }
         }
+        return written.status == .failed ? "failed" : "retried"
     }
 
     private func describe(_ error: any Error) -> String {

@@ -35,6 +35,7 @@ extension MLJobQueue {
             }
         }
         if rescued > 0 { submitted.signal() }
+        metrics.rescued(rescued)
         return rescued
     }
 
@@ -122,6 +123,7 @@ extension MLJobQueue {
                 let (batch, claimed) = transition.finished(reason: "claimed")
                 do {
                     let newRevision = try await store.commit(batch)
+                    metrics.claimed(claimed)
                     return (claimed, newRevision)
                 } catch let error as MLPersistenceError {
                     guard case .conflict = error else { throw error }  // another worker won it

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import RedMLCore
 import RedMLPersistence
 
@@ -29,6 +30,9 @@ public final class MLModelRegistry: Sendable {
         /// Where the registry logs retries, skipped corrupt records and retention.
         /// Default: a logger that discards everything.
         public var logger = Logger(label: "redml.registry", factory: { _ in SwiftLogNoOpLogHandler() })
+        /// Where the registry's metrics go. Default: `nil`, the factory the
+        /// application bootstrapped with `MetricsSystem.bootstrap` (if any).
+        public var metricsFactory: (any MetricsFactory)?
 
         /// The defaults.
         public init() {}
@@ -38,12 +42,14 @@ public final class MLModelRegistry: Sendable {
     public let store: any MLStore
     let configuration: Configuration
     let cache: ModelCache
+    let metrics: RegistryMetrics
 
     /// Opens a registry over `store`. Reads nothing until it is used.
     public init(store: any MLStore, configuration: Configuration = Configuration()) {
         self.store = store
         self.configuration = configuration
         self.cache = ModelCache(capacity: configuration.cacheCapacity)
+        self.metrics = RegistryMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
     }
 
     var logger: Logger { configuration.logger }

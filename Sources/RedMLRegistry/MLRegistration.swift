@@ -30,13 +30,18 @@ public struct MLRegistration: Hashable, Sendable {
     public var jobID: UInt128?
     /// Whether the new version becomes active. Defaults to `true`.
     public var activate: Bool
+    /// The number the new version must get, or `nil` for whatever is next.
+    /// When another registration took it first, registering fails with
+    /// ``MLRegistryError/Code/versionConflict`` and nothing is written, so a
+    /// retried upload cannot create a second version.
+    public var expectedVersion: UInt32?
 
     /// Creates a registration; only the model name is required.
     public init(
         model: String, hyperparameters: MLJSONObject = [:], metrics: MLJSONObject = [:],
         trainingDataSHA256: String? = nil, trainingQuery: String? = nil, parentVersion: UInt32? = nil,
         createdBy: String? = nil, description: String? = nil, tags: [String: String] = [:],
-        jobID: UInt128? = nil, activate: Bool = true
+        jobID: UInt128? = nil, activate: Bool = true, expectedVersion: UInt32? = nil
     ) {
         self.model = model
         self.hyperparameters = hyperparameters
@@ -49,12 +54,14 @@ public struct MLRegistration: Hashable, Sendable {
         self.tags = tags
         self.jobID = jobID
         self.activate = activate
+        self.expectedVersion = expectedVersion
     }
 
     /// Checks everything that can be checked without the store.
     func validate() throws(MLRegistryError) {
         try RegistryValidation.model(model)
         if let parentVersion { try RegistryValidation.version(parentVersion, model: model) }
+        if let expectedVersion { try RegistryValidation.version(expectedVersion, model: model) }
         try RegistryValidation.json(hyperparameters, "hyperparameters", model: model)
         try RegistryValidation.json(metrics, "metrics", model: model)
         try RegistryValidation.sha256(trainingDataSHA256, "training data SHA-256", model: model)

@@ -29,6 +29,8 @@ public struct MLRegistryError: Error, Equatable, Sendable, CustomStringConvertib
         public static let weightsCorrupt = Code(rawValue: "weights_corrupt")
         /// A conditional alias move found the alias elsewhere.
         public static let aliasConflict = Code(rawValue: "alias_conflict")
+        /// The registration expected another version number than the next one.
+        public static let versionConflict = Code(rawValue: "version_conflict")
         /// An argument was refused; nothing was changed.
         public static let invalidArgument = Code(rawValue: "invalid_argument")
         /// Other writers kept changing the model; the change was not made.

@@ -22,12 +22,15 @@ struct ModelChange {
     /// Whether `model` was just read from the store, rather than taken from the
     /// cache unchecked; unchecked, other reads may be skipped optimistically too.
     let verified: Bool
+    /// The kinds of the events logged so far, for metrics.
+    var loggedKinds: [MLRegistryEvent.Kind] = []
 
     /// Appends a history event to the change.
     mutating func log(
         _ kind: MLRegistryEvent.Kind, version: UInt32? = nil, previous: UInt32? = nil, alias: String? = nil
     ) {
         model.eventCount += 1
+        loggedKinds.append(kind)
         let event = MLRegistryEvent(
             model: model.name, sequence: model.eventCount, kind: kind, atMs: nowMs, actor: actor,
             version: version, previousVersion: previous, alias: alias)
@@ -108,6 +111,7 @@ extension MLModelRegistry {
                 do {
                     let revision = try await store.commit(batch)
                     remember(change, revision: revision, previous: current)
+                    metrics.committed(change.loggedKinds)
                     return result
                 } catch let error as MLPersistenceError {
                     guard case .conflict = error else { throw error }

@@ -61,6 +61,12 @@ extension MLModelRegistry {
                 throw MLRegistryError.invalid("model '\(name)' has used every version number", model: name)
             }
             let number = model.latestVersion + 1
+            if let expected = registration.expectedVersion, expected != number {
+                throw MLRegistryError(
+                    code: .versionConflict,
+                    message: "model '\(name)' expected to register version \(expected), but the next version is \(number)",
+                    model: name, version: expected)
+            }
             let version = MLModelVersion(
                 model: name, version: number, archived: false,
                 weights: MLWeightsReference(sha256: staged.sha256, size: staged.size),

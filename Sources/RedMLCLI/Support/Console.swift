@@ -7,6 +7,23 @@ enum Console {
         print(text)
     }
 
+    /// Writes `text` to stdout as it is (no newline added) and at once, after
+    /// anything printed before it, so a progress bar redraw shows immediately.
+    static func write(_ text: String) {
+        fflush(nil)  // print() buffers in stdio; flush it first so the order holds
+        FileHandle.standardOutput.write(Data(text.utf8))
+    }
+
+    /// Whether stdout is a terminal (not a file or a pipe).
+    static var stdoutIsTerminal: Bool {
+        isatty(STDOUT_FILENO) == 1
+    }
+
+    /// The terminal's width in columns: `$COLUMNS` when set, else 80.
+    static var terminalColumns: Int {
+        ProcessInfo.processInfo.environment["COLUMNS"].flatMap { Int($0) } ?? 80
+    }
+
     /// Writes `value` to stdout as one line of JSON with sorted keys.
     static func json<Value: Encodable>(_ value: Value) throws {
         let encoder = JSONEncoder()

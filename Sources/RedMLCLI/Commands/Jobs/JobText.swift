@@ -1,0 +1,27 @@
+import RedML
+
+/// How jobs read in the text output.
+enum JobText {
+    /// The statuses a job can have, for `--status` and its error message.
+    static let statuses: [MLJob.Status] = [.queued, .running, .completed, .failed, .cancelled]
+
+    /// Parses `--status`.
+    ///
+    /// - Throws: ``CLIError`` listing the statuses.
+    static func status(_ text: String) throws -> MLJob.Status {
+        guard let status = statuses.first(where: { $0.rawValue == text.lowercased() }) else {
+            throw CLIError(
+                "unknown status '\(DisplayText.oneLine(String(text.prefix(40))))' for --status; use one of "
+                    + statuses.map(\.rawValue).joined(separator: ", "))
+        }
+        return status
+    }
+
+    /// `running (cancel requested)`, `queued (attempt 2 of 3)`.
+    static func status(of job: MLJob) -> String {
+        var notes: [String] = []
+        if job.cancelRequested && !job.status.isTerminal { notes.append("cancel requested") }
+        if job.attempt > 1 && !job.status.isTerminal { notes.append("attempt \(job.attempt) of \(job.maxAttempts)") }
+        return job.status.rawValue + (notes.isEmpty ? "" : " (\(notes.joined(separator: ", ")))")
+    }
+}

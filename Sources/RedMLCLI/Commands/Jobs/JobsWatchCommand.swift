@@ -1,0 +1,68 @@
+import ArgumentParser
+import RedML
+
+/// `redml jobs watch ID`: follow a job until it finishes.
+struct JobsWatchCommand: AsyncParsableCommand {
+    /// The command's name and help.
+    static let configuration = CommandConfiguration(
+        commandName: "watch",
+        abstract: "Follow a job until it finishes; exit 0 if it completed, 1 if it failed or was cancelled.",
+        discussion: """
+            On a terminal it draws one progress bar, redrawn in place, with the percentage, the time \
+            elapsed and an estimate of the time left. When stdout is a file or a pipe it prints one plain \
+            line per change of status or percentage, without control characters. --json prints only the \
+            final {"job": job record}.
+            """
+    )
+
+    /// The store and output options.
+    @OptionGroup var options: StoreOptions
+
+    /// The job.
+    @Argument(help: ArgumentHelp("The job id (32 hex digits).", valueName: "id"))
+    var id: String
+
+    /// How often to read the job.
+    @Option(help: ArgumentHelp("How often to read the job, in milliseconds (10…60000).", valueName: "ms"))
+    var interval = 250
+
+    private struct Result: Encodable {
+        var job: MLJob
+    }
+
+    /// Follows the job and exits by its final status.
+    func run() async throws {
+        let jobID = try JobID.parse(id)
+        guard (10...60_000).contains(interval) else {
+            throw CLIError("--interval must be 10…60000 milliseconds, got \(interval)")
+        }
+        let display: ProgressDisplay? = options.json ? nil : ProgressDisplay()
+        let final: MLJob = try await options.withQueue(create: false) { queue in
+            // Polled rather than followed through `updates(of:)`, so that a terminal's
+            // bar also redraws while nothing changes, keeping elapsed time and ETA live.
+            var job = try await queue.requireJob(jobID)
+            display?.start("\(job.kind.rawValue) \(job.target)")
+            while true {
+                display?.update(progress: job.progress, status: JobText.status(of: job))
+                if job.status.isTerminal { return job }
+                try await Task.sleep(for: .milliseconds(interval))
+                job = try await queue.requireJob(jobID)
+            }
+        }
+        if options.json {
+            try Console.json(Result(job: final))
+        }
+        switch final.status {
+        case .completed:
+            display?.finish("completed")
+        case .failed:
+            display?.finish("failed")
+            throw CLIError(
+                "job \(final.key) failed after \(final.attempt) attempt\(final.attempt == 1 ? "" : "s"): "
+                    + (final.error ?? "no error recorded") + "; see `redml jobs history \(final.key)`")
+        default:
+            display?.finish(final.status.rawValue)
+            throw CLIError("job \(final.key) was \(final.status.rawValue) before it completed")
+        }
+    }
+}

@@ -1,0 +1,193 @@
+/// Finds where JSON text first goes wrong, so that a bad `--spec` or
+/// `--hyperparams` can be reported with a line and column instead of
+/// Foundation's "the data isn't in the correct format".
+///
+/// It only checks syntax (RFC 8259); the library's parser still does the
+/// parsing. Positions count Unicode characters from 1.
+struct JSONSyntaxCheck {
+    /// Where and why the text is not JSON.
+    struct Problem: Equatable, CustomStringConvertible {
+        /// 1-based line.
+        var line: Int
+        /// 1-based column (in characters) within the line.
+        var column: Int
+        /// What was expected or found there.
+        var reason: String
+
+        var description: String { "\(reason) at line \(line), column \(column)" }
+    }
+
+    private let scalars: [Unicode.Scalar]
+    private var index = 0
+
+    private init(_ text: String) {
+        scalars = Array(text.unicodeScalars)
+    }
+
+    /// The first syntax error in `text`, or `nil` when it is valid JSON.
+    static func firstProblem(in text: String) -> Problem? {
+        var check = JSONSyntaxCheck(text)
+        do throws(Problem) {
+            check.skipSpace()
+            try check.value(depth: 0)
+            check.skipSpace()
+            if check.index < check.scalars.count { throw check.problem("unexpected \(check.current) after the JSON value") }
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    private var current: String {
+        index < scalars.count ? "'\(scalars[index].escaped(asASCII: true))'" : "end of text"
+    }
+
+    private func problem(_ reason: String) -> Problem {
+        var line = 1
+        var column = 1
+        for scalar in scalars[..<min(index, scalars.count)] {
+            if scalar == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return Problem(line: line, column: column, reason: reason)
+    }
+
+    private mutating func skipSpace() {
+        while index < scalars.count, [" ", "\t", "\n", "\r"].contains(scalars[index]) { index += 1 }
+    }
+
+    private mutating func expect(_ scalar: Unicode.Scalar, _ what: String) throws(Problem) {
+        guard index < scalars.count, scalars[index] == scalar else { throw problem("expected \(what) but found \(current)") }
+        index += 1
+    }
+
+    private mutating func value(depth: Int) throws(Problem) {
+        guard depth < 512 else { throw problem("nesting deeper than 512 levels") }
+        guard index < scalars.count else { throw problem("expected a value but found end of text") }
+        switch scalars[index] {
+        case "{": try object(depth: depth)
+        case "[": try array(depth: depth)
+        case "\"": try string()
+        case "t": try word("true")
+        case "f": try word("false")
+        case "n": try word("null")
+        case "-", "0"..."9": try number()
+        default: throw problem("expected a value (object, array, string, number, true, false or null) but found \(current)")
+        }
+    }
+
+    private mutating func object(depth: Int) throws(Problem) {
+        index += 1
+        skipSpace()
+        if index < scalars.count, scalars[index] == "}" {
+            index += 1
+            return
+        }
+        while true {
+            skipSpace()
+            guard index < scalars.count, scalars[index] == "\"" else {
+                throw problem("expected a \"quoted\" key but found \(current)")
+            }
+            try string()
+            skipSpace()
+            try expect(":", "':' after the key")
+            skipSpace()
+            try value(depth: depth + 1)
+            skipSpace()
+            if index < scalars.count, scalars[index] == "," {
+                index += 1
+                continue
+            }
+            try expect("}", "',' or '}'")
+            return
+        }
+    }
+
+    private mutating func array(depth: Int) throws(Problem) {
+        index += 1
+        skipSpace()
+        if index < scalars.count, scalars[index] == "]" {
+            index += 1
+            return
+        }
+        while true {
+            skipSpace()
+            try value(depth: depth + 1)
+            skipSpace()
+            if index < scalars.count, scalars[index] == "," {
+                index += 1
+                continue
+            }
+            try expect("]", "',' or ']'")
+            return
+        }
+    }
+
+    private mutating func string() throws(Problem) {
+        index += 1
+        while index < scalars.count {
+            let scalar = scalars[index]
+            switch scalar {
+            case "\"":
+                index += 1
+                return
+            case "\\":
+                index += 1
+                guard index < scalars.count else { break }
+                if scalars[index] == "u" {
+                    for _ in 0..<4 {
+                        index += 1
+                        guard index < scalars.count, scalars[index].properties.isASCIIHexDigit else {
+                            throw problem("expected 4 hex digits after \\u")
+                        }
+                    }
+                } else if !"\"\\/bfnrt".unicodeScalars.contains(scalars[index]) {
+                    throw problem("invalid escape \\\(scalars[index].escaped(asASCII: true)) in a string")
+                }
+                index += 1
+            case "\u{0}"..."\u{1F}":
+                throw problem("control character in a string (escape it)")
+            default:
+                index += 1
+            }
+        }
+        throw problem("unterminated string")
+    }
+
+    private mutating func word(_ word: String) throws(Problem) {
+        let start = index
+        for expected in word.unicodeScalars {
+            guard index < scalars.count, scalars[index] == expected else {
+                index = start  // point at the word, not at the letter where it went wrong
+                throw problem("expected \(word)")
+            }
+            index += 1
+        }
+    }
+
+    private mutating func number() throws(Problem) {
+        if scalars[index] == "-" { index += 1 }
+        try digits("a digit")
+        if index < scalars.count, scalars[index] == "." {
+            index += 1
+            try digits("a digit after '.'")
+        }
+        if index < scalars.count, scalars[index] == "e" || scalars[index] == "E" {
+            index += 1
+            if index < scalars.count, scalars[index] == "+" || scalars[index] == "-" { index += 1 }
+            try digits("a digit in the exponent")
+        }
+    }
+
+    private mutating func digits(_ what: String) throws(Problem) {
+        let start = index
+        while index < scalars.count, ("0"..."9").contains(scalars[index]) { index += 1 }
+        guard index > start else { throw problem("expected \(what) but found \(current)") }
+    }
+}
+
+extension JSONSyntaxCheck.Problem: Error {}

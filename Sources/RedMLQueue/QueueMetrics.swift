@@ -1,0 +1,34 @@
+import Metrics
+
+/// The queue's swift-metrics instruments. They report to the factory in the
+/// queue's configuration, else to whatever metrics backend the application
+/// bootstrapped (none by default); the library never bootstraps one itself.
+struct QueueMetrics: Sendable {
+    let factory: any MetricsFactory
+
+    /// Jobs submitted, by kind.
+    func submitted(_ job: MLJob) {
+        Counter(label: "redml_jobs_submitted_total", dimensions: [("kind", job.kind.rawValue)], factory: factory).increment()
+    }
+
+    /// Jobs a worker claimed, by queue.
+    func claimed(_ job: MLJob) {
+        Counter(label: "redml_jobs_claimed_total", dimensions: [("queue", job.queue)], factory: factory).increment()
+    }
+
+    /// How an attempt ended (`completed`, `failed`, `retried`, `cancelled`,
+    /// `interrupted`, `lease_lost`) and how long its handler ran, by kind.
+    func attemptEnded(_ job: MLJob, outcome: String, durationNanoseconds: Int64) {
+        let dimensions = [("kind", job.kind.rawValue), ("outcome", outcome)]
+        Counter(label: "redml_job_attempts_total", dimensions: dimensions, factory: factory).increment()
+        Timer(label: "redml_job_duration_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds,
+              factory: factory)
+            .recordNanoseconds(durationNanoseconds)
+    }
+
+    /// Jobs whose lease expired and that a live process requeued (or cancelled).
+    func rescued(_ count: Int) {
+        guard count > 0 else { return }
+        Counter(label: "redml_leases_rescued_total", factory: factory).increment(by: count)
+    }
+}

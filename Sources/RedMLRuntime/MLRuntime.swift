@@ -1,0 +1,138 @@
+import Foundation
+import Logging
+import Metrics
+import RedMLCore
+import RedMLPersistence
+import RedMLQueue
+import RedMLRegistry
+import RedMLSQLite
+import ServiceLifecycle
+
+/// RedML embedded in an application: one store, the model registry and the
+/// job queue over it, a worker pool with a handler per job kind, finished-job
+/// retention and queue gauges, run as one swift-service-lifecycle `Service`.
+///
+/// ```swift
+/// let runtime = try MLRuntime(sqlitePath: "redml.sqlite")
+/// runtime.register(.train) { job in
+///     job.setProgress(50)
+///     return ["accuracy": 0.97]
+/// }
+/// let group = ServiceGroup(services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+/// try await group.run()
+/// ```
+///
+/// ``run()`` returns after a graceful shutdown: workers stop claiming, running
+/// jobs get ``MLJobWorkers/Configuration/gracePeriod`` to finish or
+/// checkpoint, and queued jobs stay queued in the store.
+public final class MLRuntime: Service, Sendable {
+    /// The store everything lives in.
+    public let store: any MLStore
+    /// The model registry.
+    public let registry: MLModelRegistry
+    /// The job queue.
+    public let queue: MLJobQueue
+    /// The worker pool that runs the queue's jobs while ``run()`` runs.
+    public let workers: MLJobWorkers
+    /// The settings it was made with.
+    public let configuration: Configuration
+
+    /// A runtime over `store`. Nothing runs until ``run()``.
+    public init(store: any MLStore, configuration: Configuration = Configuration()) {
+        var queueConfiguration = configuration.queue
+        queueConfiguration.logger = configuration.logger
+        queueConfiguration.metricsFactory = configuration.metricsFactory ?? queueConfiguration.metricsFactory
+        var registryConfiguration = configuration.registry
+        registryConfiguration.logger = configuration.logger
+        registryConfiguration.metricsFactory = configuration.metricsFactory ?? registryConfiguration.metricsFactory
+        self.store = store
+        self.configuration = configuration
+        registry = MLModelRegistry(store: store, configuration: registryConfiguration)
+        queue = MLJobQueue(store: store, configuration: queueConfiguration)
+        workers = MLJobWorkers(queue: queue, configuration: configuration.workers)
+    }
+
+    /// A runtime over the SQLite file at `path`, created and migrated as needed.
+    ///
+    /// - Throws: ``MLPersistenceError`` when the file cannot be opened or was
+    ///   written by a newer RedML.
+    public convenience init(sqlitePath path: String, configuration: Configuration = Configuration()) throws {
+        try self.init(store: SQLiteMLPersistence(path: path), configuration: configuration)
+    }
+
+    /// Registers the handler for jobs of `kind`, replacing an earlier one.
+    public func register(_ kind: MLJob.Kind, _ handler: @escaping MLJobWorkers.Handler) {
+        workers.register(kind, handler)
+    }
+
+    /// Runs the workers (unless ``Configuration/runsWorkers`` is off), the
+    /// retention of finished jobs and the queue gauges until graceful shutdown.
+    public func run() async throws {
+        let logger = configuration.logger
+        logger.info("RedML runtime starting", metadata: [
+            "workers": "\(configuration.runsWorkers ? configuration.workers.workerCount : 0)",
+        ])
+        try await withThrowingDiscardingTaskGroup { group in
+            if configuration.runsWorkers {
+                group.addTask { try await self.workers.run() }
+            }
+            let sampler = QueueGauges(
+                store: store, limit: configuration.gaugeCountLimit,
+                factory: configuration.metricsFactory ?? MetricsSystem.factory, logger: logger)
+            let retention = configuration.finishedJobRetention
+            let clock = configuration.queue.clock
+            group.addTask {
+                try? await cancelWhenGracefulShutdown {
+                    await Self.every(self.configuration.gaugeInterval, clock: clock) { await sampler.sample() }
+                }
+            }
+            if let retention {
+                group.addTask {
+                    try? await cancelWhenGracefulShutdown {
+                        await Self.every(retention.interval, clock: clock) {
+                            await self.pruneFinishedJobs(olderThan: retention.keep, clock: clock)
+                        }
+                    }
+                }
+            }
+        }
+        logger.info("RedML runtime stopped")
+    }
+
+    /// Deletes jobs that finished more than `keep` ago, a batch at a time; returns how many.
+    @discardableResult
+    public func pruneFinishedJobs(olderThan keep: Duration, clock: any MLClock = MLSystemClock()) async -> Int {
+        let cutoffMs = clock.nowMs - keep.milliseconds
+        let cutoff = Date(timeIntervalSince1970: Double(cutoffMs) / 1000)
+        var total = 0
+        do {
+            while !Task.isCancelled {
+                let deleted = try await queue.prune(finishedBefore: cutoff, limit: 500)
+                total += deleted
+                if deleted < 500 { break }
+            }
+        } catch {
+            configuration.logger.warning("pruning finished jobs failed; retrying at the next interval",
+                                         metadata: ["error": "\(error)"])
+        }
+        if total > 0 {
+            configuration.logger.info("pruned finished jobs", metadata: ["count": "\(total)"])
+        }
+        return total
+    }
+
+    /// Runs `body` now and then every `interval` until the task is cancelled.
+    private static func every(_ interval: Duration, clock: any MLClock, _ body: () async -> Void) async {
+        while !Task.isCancelled {
+            await body()
+            do { try await clock.sleep(for: interval) } catch { return }
+        }
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var milliseconds: Int64 {
+        components.seconds * 1_000 + components.attoseconds / 1_000_000_000_000_000
+    }
+}

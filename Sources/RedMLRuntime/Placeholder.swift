@@ -1,1 +1,0 @@
-// RedMLRuntime: filled in by its own change.

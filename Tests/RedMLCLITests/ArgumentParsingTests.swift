@@ -1,0 +1,37 @@
+import Foundation
+import Testing
+
+@testable import RedMLCLI
+
+@Suite("argument parsing")
+struct ArgumentParsingTests {
+    @Test("the JSON check names the first error's line and column", arguments: [
+        (#"{"a": 1,, }"#, 1, 9), ("[1, 2", 1, 6), ("{\n  \"a\": tru\n}", 2, 8), (#"{"a": 1} x"#, 1, 10), ("", 1, 1),
+    ])
+    func jsonPositions(text: String, line: Int, column: Int) throws {
+        let problem = try #require(JSONSyntaxCheck.firstProblem(in: text))
+        #expect(problem.line == line)
+        #expect(problem.column == column)
+    }
+
+    @Test("valid JSON has no problem", arguments: [#"{"a": [1, -2.5e3, true, null, "x\u00e9\n"]}"#, "[]", "0"])
+    func validJSON(text: String) {
+        #expect(JSONSyntaxCheck.firstProblem(in: text) == nil)
+    }
+
+    @Test("--run-at takes ISO 8601, delays from now and epoch milliseconds")
+    func runAt() throws {
+        let now = Date(timeIntervalSince1970: 1_800_000_000)
+        #expect(try RunAtTime.parse("+30s", now: now) == now.addingTimeInterval(30))
+        #expect(try RunAtTime.parse("+5m", now: now) == now.addingTimeInterval(300))
+        #expect(try RunAtTime.parse("+2h", now: now) == now.addingTimeInterval(7_200))
+        #expect(try RunAtTime.parse("+1d", now: now) == now.addingTimeInterval(86_400))
+        #expect(try RunAtTime.parse("+500ms", now: now) == now.addingTimeInterval(0.5))
+        #expect(try RunAtTime.parse("1795000000000", now: now) == Date(timeIntervalSince1970: 1_795_000_000))
+        #expect(try RunAtTime.parse("2026-12-01T09:30:00Z", now: now) == Date(timeIntervalSince1970: 1_796_117_400))
+        #expect(try RunAtTime.parse("2026-12-01T10:30:00.250+01:00", now: now) == Date(timeIntervalSince1970: 1_796_117_400.25))
+        for bad in ["soon", "+5", "+m", "2026-12-01", "-5s", ""] {
+            #expect(throws: CLIError.self) { try RunAtTime.parse(bad, now: now) }
+        }
+    }
+}

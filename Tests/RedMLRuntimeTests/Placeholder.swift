@@ -1,1 +1,0 @@
-// RedMLRuntimeTests: filled in by its own change.
