@@ -103,6 +103,7 @@ let package = Package(
                 "RedMLRegistry",
                 "RedMLQueue",
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             resources: [.copy("Datasets")]
         ),
@@ -135,7 +136,13 @@ let package = Package(
         // One conformance suite that every backend must pass.
         .target(name: "RedMLTesting", dependencies: ["RedMLPersistence"]),
         // The backend fixtures every test target runs its suites against.
-        .target(name: "RedMLTestFixtures", dependencies: ["RedML", "RedMLTesting"]),
+        .target(
+            name: "RedMLTestFixtures",
+            dependencies: [
+                "RedML", "RedMLTesting", "RedMLPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
+        ),
         // The umbrella module.
         .target(name: "RedML", dependencies: ["RedMLCore", "RedMLPersistence", "RedMLSQLite", "RedMLRegistry", "RedMLQueue"]),
         // `swift run -c release redml-bench persistence`
@@ -149,7 +156,11 @@ let package = Package(
                 "RedMLTrainer",
                 "RedMLHTTP",
                 "RedMLPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -2,8 +2,7 @@ import ArgumentParser
 
 /// The root `redml` command: the operator's tool for a RedML store.
 ///
-/// Each subcommand lives in its own file under `Commands/`; add new ones
-/// (model, job, train, serve) to ``configuration``'s subcommands.
+/// Each subcommand lives in its own file under `Commands/`.
 struct RedMLCommand: AsyncParsableCommand {
     /// The command's name, help and subcommands.
     static let configuration = CommandConfiguration(
@@ -16,6 +15,9 @@ struct RedMLCommand: AsyncParsableCommand {
             Exit status: 0 on success; 1 when the command failed (one line on stderr says \
             why and what to do) or `store check` found problems; 64 for a usage error.
             """,
-        subcommands: [DemoCommand.self, StoreCommand.self, ModelsCommand.self, JobsCommand.self]
+        subcommands: [
+            DemoCommand.self, TrainCommand.self, PredictCommand.self, ModelsCommand.self, JobsCommand.self,
+            WorkerCommand.self, StoreCommand.self,
+        ]
     )
 }

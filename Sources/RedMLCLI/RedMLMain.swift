@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import RedML
 
 /// The process entry point: parses the command line, runs the command, and
@@ -11,6 +12,8 @@ import RedML
 enum RedMLMain {
     /// Runs `redml` with the process's arguments.
     static func main() async {
+        // The executable, not the libraries, decides where logs go: stderr, so stdout stays parseable.
+        LoggingSystem.bootstrap(StreamLogHandler.standardError)
         do {
             var command = try await RedMLCommand.asyncParseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

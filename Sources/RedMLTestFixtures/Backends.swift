@@ -10,11 +10,12 @@ package enum Backends {
     /// To add a backend, append its fixture here: a `makeStore` that returns a
     /// fresh, empty store no other test uses, and a `tamperWithBlob` that alters
     /// one stored byte of a committed blob behind the store's back.
+    ///
+    /// PostgreSQL joins when the tests can reach a server (`POSTGRES_URL`, which
+    /// `scripts/test` sets); without one its stores fail with a message that
+    /// says how to start one, unless `REDML_SKIP_POSTGRES=1` leaves it out.
     package static func allFixtures() -> [MLStoreFixture] {
-        [
-            inMemory,
-            sqlite,
-        ]
+        [inMemory, sqlite] + PostgresBackend.fixtures()
     }
 
     /// The in-memory backend, with its default 1 MiB chunks.

@@ -4,88 +4,62 @@ import Testing
 
 @Suite("redml demo")
 struct DemoTests {
-    @Test("running the demo twice makes versions 1 and 2 in the SQLite file")
+    @Test("running the demo twice trains through the queue and makes versions 1 and 2 in the SQLite file")
     func demoTwiceMakesTwoVersions() async throws {
         let scratch = try ScratchDirectory()
         let first = try await scratch.redml("demo")
         expectSuccess(first)
-        #expect(first.stdout.contains("allocated demo version 1"), "\(first)")
+        #expect(first.stdout.contains("registered iris version 1 (active)"), "\(first)")
+        #expect(first.stdout.contains("held-out metrics (30 rows): accuracy"), "\(first)")
+        #expect(first.stdout.contains("predictions of version 1 on 5 held-out rows"), "\(first)")
+        // Not a terminal: plain progress lines, no control characters.
+        #expect(!first.stdout.unicodeScalars.contains { $0.value < 0x20 && $0 != "\n" }, "\(first)")
         let second = try await scratch.redml("demo")
         expectSuccess(second)
-        #expect(second.stdout.contains("allocated demo version 2"), "\(second)")
-        #expect(second.stdout.contains("integrity check: healthy"), "\(second)")
+        #expect(second.stdout.contains("registered iris version 2 (active)"), "\(second)")
 
         let store = try SQLiteMLPersistence(path: scratch.path("redml.sqlite"))
         defer { try? store.close() }
-        for version: UInt32 in [1, 2] {
-            let key = MLKey.modelVersion("demo", version)
-            let value = try #require(try await store.get(namespace: MLNamespace.modelVersions, key: key))
-            let record = try #require(try JSONSerialization.jsonObject(with: Data(value.utf8)) as? [String: Any])
-            #expect(record["model"] as? String == "demo")
-            #expect((record["version"] as? NSNumber)?.intValue == Int(version))
-            #expect(record["archived"] as? Bool == false)
-            #expect(((record["metrics"] as? [String: Any])?["run"] as? NSNumber)?.intValue == Int(version))
-            let sha = try #require(record["weights_sha256"] as? String)
-            let size = try #require((record["weights_size"] as? NSNumber)?.int64Value)
-            #expect(size >= 100_000)
-            #expect(record["created_at_ms"] is NSNumber)
-            let weights = try await store.readBlobData(sha256: sha)
-            #expect(Int64(weights.count) == size)
+        let registry = MLModelRegistry(store: store)
+        let queue = MLJobQueue(store: store)
+        #expect(try await registry.model("iris").activeVersion == 2)
+        for number: UInt32 in [1, 2] {
+            let version = try await registry.version("iris", number)
+            #expect(try #require(version.metrics["accuracy"]?.doubleValue) >= 0.9)
+            #expect(version.trainingDataSHA256 != nil)
+            #expect(version.createdBy == "redml-trainer")
+            let jobID = try #require(version.jobID)
+            let job = try await queue.requireJob(jobID)
+            #expect(job.kind == .train)
+            #expect(job.status == .completed)
+            #expect(job.metrics?["version"]?.intValue == Int64(number))
         }
-        let model = try #require(try await store.get(namespace: MLNamespace.models, key: MLKey.model("demo")))
-        let modelRecord = try #require(try JSONSerialization.jsonObject(with: Data(model.utf8)) as? [String: Any])
-        #expect((modelRecord["latest_version"] as? NSNumber)?.intValue == 2)
-        let jobs = try await store.list(namespace: MLNamespace.jobs)
-        #expect(jobs.count == 2)
-        for job in jobs {
-            #expect(MLKey.parseJob(job.key) != nil)
-            let record = try #require(try JSONSerialization.jsonObject(with: Data(job.value.utf8)) as? [String: Any])
-            #expect(record["id"] as? String == job.key)
-            #expect(record["kind"] as? String == "demo")
-            #expect(record["status"] as? String == "completed")
-            #expect((record["progress"] as? NSNumber)?.intValue == 100)
-            #expect(record["finished_at_ms"] is NSNumber)
-        }
+        // The second run's parent is the version that was active when it registered.
+        #expect(try await registry.version("iris", 2).parentVersion == 1)
     }
 
-    @Test("--json prints one JSON object describing the run")
-    func demoJSON() async throws {
+    @Test("--json prints one JSON object describing the run", arguments: ["iris", "breast_cancer"])
+    func demoJSON(dataset: String) async throws {
         let scratch = try ScratchDirectory()
-        let result = try await scratch.redml("demo", "--json")
+        let result = try await scratch.redml("demo", "--dataset", dataset, "--json")
         expectSuccess(result)
         #expect(result.stdout.split(separator: "\n").count == 1, "\(result)")
         let object = try result.jsonObject()
-        #expect(object["store"] as? String == "./redml.sqlite")
+        #expect(object["model"] as? String == dataset)
         #expect((object["version"] as? NSNumber)?.intValue == 1)
-        #expect((object["schema_version"] as? NSNumber)?.intValue == SQLiteMLPersistence.schemaVersion)
-        let weights = try #require(object["weights"] as? [String: Any])
-        #expect(weights["verified"] as? Bool == true)
-        let version = try #require(object["model_version"] as? [String: Any])
-        #expect(version["weights_sha256"] as? String == weights["sha256"] as? String)
-        let job = try #require(object["job"] as? [String: Any])
-        #expect(job["status"] as? String == "completed")
+        let metrics = try #require(object["metrics"] as? [String: Any])
+        #expect(try #require((metrics["accuracy"] as? NSNumber)?.doubleValue) >= 0.9)
+        #expect((object["predictions"] as? [Any])?.count == 5)
         #expect((object["versions"] as? [Any])?.count == 1)
-        let integrity = try #require(object["integrity"] as? [String: Any])
-        #expect(integrity["healthy"] as? Bool == true)
     }
 
-    @Test("demos racing on one store each get their own version, by compare-and-swap")
-    func concurrentDemos() async throws {
+    @Test("an unknown data set is a one-line error naming the choices")
+    func unknownDataset() async throws {
         let scratch = try ScratchDirectory()
-        expectSuccess(try await scratch.redml("store", "migrate"))
-        let directory = scratch.url
-        let results = try await withThrowingTaskGroup(of: RedMLResult.self) { group in
-            for _ in 0..<3 {
-                group.addTask { try await RedMLExecutable.run(["demo", "--json"], in: directory) }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
-        }
-        var versions: [Int] = []
-        for result in results {
-            expectSuccess(result)
-            versions.append(try #require((try result.jsonObject()["version"] as? NSNumber)?.intValue))
-        }
-        #expect(versions.sorted() == [1, 2, 3])
+        let result = try await scratch.redml("demo", "--dataset", "mnist")
+        #expect(result.status != 0)
+        #expect(result.stderr.contains("unknown data set 'mnist'; choose one of iris, wine, breast_cancer, digits"),
+                "\(result)")
     }
 
     @Test("the demo runs on a memory: store, which keeps nothing")

@@ -3,12 +3,23 @@ import Testing
 
 @Suite("--store and REDML_STORE")
 struct StoreOptionTests {
-    @Test("a postgres:// store fails with one clear line", arguments: [["demo"], ["store", "info"], ["store", "migrate"]])
-    func postgresNotBuiltIn(command: [String]) async throws {
+    @Test("an unreachable postgres:// store fails with one clear line, without the password",
+          arguments: [["models", "list"], ["jobs", "list"], ["store", "migrate"]])
+    func unreachablePostgres(command: [String]) async throws {
         let scratch = try ScratchDirectory()
-        let result = try await RedMLExecutable.run(command + ["--store", "postgres://x"], in: scratch.url)
-        expectCleanFailure(result, mentioning: "PostgreSQL")
+        let result = try await RedMLExecutable.run(
+            command + ["--store", "postgres://redml:secret@127.0.0.1:1/redml?sslmode=disable"], in: scratch.url,
+            environment: ["REDML_POSTGRES_CONNECT_TIMEOUT": "1"])
+        expectCleanFailure(result, mentioning: "127.0.0.1")
+        #expect(!result.stderr.contains("secret"), "\(result)")
         #expect(result.stdout.isEmpty)
+    }
+
+    @Test("a store URL with another scheme is refused")
+    func otherScheme() async throws {
+        let scratch = try ScratchDirectory()
+        let result = try await scratch.redml("models", "list", "--store", "mysql://db/redml")
+        expectCleanFailure(result, mentioning: "unsupported store URL scheme 'mysql://'")
     }
 
     @Test("REDML_STORE names the store when --store is not given")
@@ -27,7 +38,7 @@ struct StoreOptionTests {
         expectSuccess(override)
         #expect(try override.jsonObject()["store"] as? String == "flag.sqlite")
         let postgres = try await scratch.redml("store", "info", environment: ["REDML_STORE": "postgresql://db/redml"])
-        expectCleanFailure(postgres, mentioning: "PostgreSQL")
+        expectCleanFailure(postgres, mentioning: "PostgreSQL URL postgresql://db/redml: no user name")
     }
 
     @Test("backup, restore and check need a SQLite store", arguments: [

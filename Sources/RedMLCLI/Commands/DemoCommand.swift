@@ -1,38 +1,64 @@
 import ArgumentParser
+import Foundation
+import RedML
+import RedMLRuntime
+import RedMLTrainer
 
-/// `redml demo`: shows the persistence layer working end to end, one new
-/// model version per run.
+/// `redml demo`: the main job, end to end. Trains a classifier through the
+/// queue on a bundled data set, registers and activates it, and predicts
+/// held-out rows with it; each run makes the next version.
 struct DemoCommand: AsyncParsableCommand {
     /// The command's name and help.
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Register the next version of the 'demo' model, with weights and a job, and read it back.",
+        abstract: "Train a classifier through the job queue, register it as the next version, and predict with it.",
         discussion: """
-            Each run allocates the next version number of the model 'demo' by compare-and-swap on its \
-            model record, stages a few hundred KB of weights as a blob, and commits the model record, \
-            the weights, the version record and a completed job record in one atomic batch. It then \
-            reads the version back, streams its weights with SHA-256 verification, lists every version \
-            of 'demo' and checks the store's integrity. Run it twice: the second run makes version 2.
+            Submits a `train` job for the model named after the data set, runs it on a worker in this \
+            process with a live progress bar, and prints the held-out metrics, the model's versions and \
+            predictions for a few held-out rows made with the version just registered. State persists \
+            in the store: running it again registers version 2, and so on. The data sets are from the \
+            UCI Machine Learning Repository (CC BY 4.0).
             """
     )
 
     /// The store and output options.
     @OptionGroup var options: StoreOptions
 
+    /// The bundled data set.
+    @Option(help: ArgumentHelp("iris, wine, breast_cancer or digits.", valueName: "name"))
+    var dataset = "iris"
+
+    /// How many held-out rows to predict.
+    static let predictedRows = 5
+
     /// Runs the demo and prints its report.
     func run() async throws {
+        guard let builtin = MLBuiltinDataset(name: dataset) else {
+            throw CLIError("unknown data set '\(dataset)'; choose one of "
+                + MLBuiltinDataset.all.map(\.name).joined(separator: ", "))
+        }
+        let data = try builtin.load()
+        let display: ProgressDisplay? = options.json ? nil : ProgressDisplay()
+        if !options.json {
+            Console.line("dataset \(builtin.name): \(data.count) rows, \(data.features.count) features, "
+                + "\(data.classes.count) classes (UCI Machine Learning Repository, CC BY 4.0)")
+        }
         let report = try await options.withStore(create: true) { opened in
-            try await DemoRun(opened: opened).run()
+            let logger = CLIRuntime.logger("redml.demo", default: .warning)
+            let runtime = CLIRuntime.make(store: opened.store, workers: 1, logger: logger)
+            let spec: MLJSONObject = ["data": .string(builtin.description)]
+            let id = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: builtin.name, spec: spec))
+            let job = try await CLIRuntime.whileRunning(runtime, logger: logger) {
+                try await JobFollowing.follow(id, in: runtime.queue, display: display, interval: .milliseconds(100))
+            }
+            try JobFollowing.requireCompleted(job, display: display)
+            return try await DemoReport.make(
+                store: opened, registry: runtime.registry, job: job, dataset: data, predictedRows: Self.predictedRows)
         }
         if options.json {
             try Console.json(report)
         } else {
             report.lines.forEach { Console.line($0) }
-        }
-        if let integrity = report.integrity, !integrity.healthy {
-            throw CLIError(
-                "store \(report.store) has \(integrity.problems.count) integrity problem(s); "
-                    + "run `redml store check` for the list and `redml store restore` from a backup to repair it")
         }
     }
 }

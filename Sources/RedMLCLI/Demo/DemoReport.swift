@@ -1,93 +1,131 @@
 import Foundation
+import RedML
+import RedMLTrainer
 
-/// What `redml demo` did: printed as text, or as one JSON object with `--json`.
+/// What `redml demo` prints: the run's job, the version it registered with
+/// its held-out metrics, the model's versions, and predictions made with the
+/// new version. Text as ``lines``, or the whole value as JSON.
 struct DemoReport: Encodable {
-    /// The weights as read back.
-    struct Weights: Encodable {
-        /// The SHA-256 the bytes were verified against.
+    /// One of the model's versions.
+    struct VersionLine: Encodable {
+        var version: UInt32
+        var active: Bool
+        var createdAtMs: Int64
+        var accuracy: Double?
         var sha256: String
-        /// Bytes read.
-        var size: Int64
-        /// Chunks read.
-        var chunks: Int
-        /// Whether the bytes hashed to their SHA-256 (always true in a report:
-        /// a mismatch fails the command).
-        var verified: Bool
+        var jobID: String?
+
+        enum CodingKeys: String, CodingKey {
+            case version, active, accuracy, sha256
+            case createdAtMs = "created_at_ms", jobID = "job_id"
+        }
     }
 
-    /// The store's path, or `memory:`.
+    /// A held-out row, its true label and the prediction.
+    struct PredictionLine: Encodable {
+        var row: Int
+        var trueLabel: String
+        var predictedLabel: String
+        var probability: Double
+
+        enum CodingKeys: String, CodingKey {
+            case row, probability
+            case trueLabel = "true_label", predictedLabel = "predicted_label"
+        }
+    }
+
     var store: String
-    /// `sqlite` or `memory`.
     var backend: String
-    /// The store's schema version; `nil` for `memory:`.
-    var schemaVersion: Int?
-    /// The model's name.
+    var dataset: String
     var model: String
-    /// The version this run made.
     var version: UInt32
-    /// How many compare-and-swap attempts it took.
+    var jobID: String
     var attempts: Int
-    /// The model record's revision before this run; `nil` if it was new.
-    var previousModelRevision: Int64?
-    /// The revision the batch committed at.
-    var revision: Int64
-    /// The job record written.
-    var job: DemoJobRecord
-    /// The model version record written.
-    var modelVersion: DemoModelVersionRecord
-    /// The weights read back.
-    var weights: Weights
-    /// Every version of the model, in version order.
-    var versions: [DemoModelVersionRecord]
-    /// Version records that could not be read.
-    var unreadableVersions: [String]
-    /// The integrity check; `nil` for `memory:`.
-    var integrity: IntegritySummary?
-    /// How long the demo took.
-    var elapsedMilliseconds: Int64
+    var metrics: MLJSONObject
+    var classes: [String]
+    var versions: [VersionLine]
+    var predictions: [PredictionLine]
 
     enum CodingKeys: String, CodingKey {
-        case store, backend, model, version, attempts, revision, job, weights, versions, integrity
-        case schemaVersion = "schema_version"
-        case previousModelRevision = "previous_model_revision"
-        case modelVersion = "model_version"
-        case unreadableVersions = "unreadable_versions"
-        case elapsedMilliseconds = "elapsed_ms"
+        case store, backend, dataset, model, version, attempts, metrics, classes, versions, predictions
+        case jobID = "job_id"
     }
 
-    /// The report for people, one line per element.
+    /// Reads back what the job registered and predicts `predictedRows` held-out rows with it.
+    static func make(
+        store: OpenedStore, registry: MLModelRegistry, job: MLJob, dataset: MLDataset, predictedRows: Int
+    ) async throws -> DemoReport {
+        guard let number = job.metrics?["version"]?.intValue.flatMap({ UInt32(exactly: $0) }) else {
+            throw CLIError("job \(job.key) completed without reporting the version it registered")
+        }
+        let model = job.target
+        let version = try await registry.version(model, number)
+        let active = try await registry.model(model).activeVersion
+        var versions: [VersionLine] = []
+        var query = MLVersionQuery(limit: 500)
+        while true {
+            let page = try await registry.versions(of: model, query)
+            versions += page.versions.map { version in
+                VersionLine(version: version.version, active: version.version == active,
+                            createdAtMs: version.createdAtMs, accuracy: version.metrics["accuracy"]?.doubleValue,
+                            sha256: version.weights.sha256, jobID: version.jobID.map(MLKey.job))
+            }
+            guard let next = page.nextCursor else { break }
+            query.after = next
+        }
+        let trained = try await MLSoftmaxModel.load(from: registry, model: model, version: number)
+        // Spread over the held-out rows, which are sorted and so grouped by class in most data sets.
+        let allHeldOut = dataset.heldOutRows(MLTrainingConfiguration())
+        let count = min(predictedRows, allHeldOut.count)
+        let heldOut = (0..<count).map { allHeldOut[$0 * allHeldOut.count / count] }
+        let predictions = try heldOut.map { row in
+            let prediction = try trained.predict(features: dataset.rows[row])
+            return PredictionLine(
+                row: row + 1, trueLabel: dataset.classes[dataset.labels[row]], predictedLabel: prediction.label,
+                probability: prediction.probabilities[prediction.classIndex])
+        }
+        return DemoReport(
+            store: store.location.description, backend: store.location.backendName, dataset: dataset.source,
+            model: model, version: number, jobID: job.key, attempts: job.attempt, metrics: version.metrics,
+            classes: dataset.classes, versions: versions, predictions: predictions)
+    }
+
+    /// The report as text.
     var lines: [String] {
-        let schema = schemaVersion.map { ", schema \($0)" } ?? ""
-        let cas = previousModelRevision.map { "models/\(model) was at r\($0)" } ?? "models/\(model) was absent"
-        var lines = [
-            "RedML demo on \(store) (\(backend)\(schema))",
-            "1. allocated \(model) version \(version) by compare-and-swap (\(cas); "
-                + "\(attempts) attempt\(attempts == 1 ? "" : "s"))",
-            "2. committed one atomic batch at revision r\(revision):",
-            "     weights blob   \(modelVersion.weightsSHA256.prefix(16))…  \(ByteCount.format(modelVersion.weightsSize))",
-            "     model version  model_versions/\(model)@v\(version)",
-            "     job            jobs/\(job.id)  \(job.kind) \(job.status) \(job.progress)%",
-            "     model record   models/\(model)  latest_version \(version)",
-            "3. read \(model)@v\(version) back: streamed \(ByteCount.format(weights.size)) in \(weights.chunks) "
-                + "chunk\(weights.chunks == 1 ? "" : "s"), verified sha256 \(weights.sha256)",
-            "4. versions of \(model) (\(versions.count)):",
-        ]
-        for entry in versions {
-            let created = Date(timeIntervalSince1970: Double(entry.createdAtMilliseconds) / 1000)
-            lines.append(
-                "     v\(entry.version)  sha256 \(entry.weightsSHA256.prefix(16))…  "
-                    + "\(ByteCount.format(entry.weightsSize))  \(created.formatted(.iso8601))"
-                    + (entry.archived ? "  archived" : ""))
+        var lines = ["registered \(model) version \(version) (active) from train job \(jobID) on \(store) (\(backend))"]
+        let accuracy = metrics["accuracy"]?.doubleValue ?? .nan
+        let f1 = metrics["macro_f1"]?.doubleValue ?? .nan
+        let logLoss = metrics["log_loss"]?.doubleValue ?? .nan
+        let rows = metrics["test_rows"]?.intValue.map(String.init) ?? "?"
+        lines.append(String(format: "held-out metrics (%@ rows): accuracy %.3f, macro-F1 %.3f, log loss %.3f",
+                            rows, accuracy, f1, logLoss))
+        if case .array(let matrix)? = metrics["confusion_matrix"] {
+            lines.append("confusion matrix (rows: true class, columns: predicted):")
+            var table = TextTable(headers: [""] + classes)
+            for (index, row) in matrix.enumerated() where index < classes.count {
+                guard case .array(let cells) = row else { continue }
+                table.add([classes[index]] + cells.map { $0.intValue.map(String.init) ?? "?" })
+            }
+            lines += table.lines.map { "  " + $0 }
         }
-        lines += unreadableVersions.map { "     unreadable: \($0)" }
-        if let integrity {
-            lines.append("5. integrity check: \(integrity.line)")
-            lines += integrity.problems.map { "     problem \($0.code): \($0.message)" }
-            lines.append("Done in \(elapsedMilliseconds) ms. Run it again to make version \(version + 1): it is all in \(store).")
-        } else {
-            lines.append("5. integrity check: skipped, a memory: store has nothing on disk to check")
-            lines.append("Done in \(elapsedMilliseconds) ms. A memory: store keeps nothing; use a SQLite path to see versions persist.")
+        lines.append("versions of \(model):")
+        var versionTable = TextTable(headers: ["VERSION", "ACTIVE", "CREATED", "ACCURACY", "SHA256"])
+        for line in versions {
+            versionTable.add([
+                String(line.version), line.active ? "*" : "",
+                DisplayText.time(line.createdAtMs),
+                line.accuracy.map { String(format: "%.3f", $0) } ?? "-",
+                String(line.sha256.prefix(12)),
+            ])
         }
+        lines += versionTable.lines.map { "  " + $0 }
+        lines.append("predictions of version \(version) on \(predictions.count) held-out rows:")
+        var predictionTable = TextTable(headers: ["ROW", "TRUE", "PREDICTED", "PROBABILITY"])
+        for line in predictions {
+            predictionTable.add([String(line.row), line.trueLabel, line.predictedLabel,
+                                 String(format: "%.3f", line.probability)])
+        }
+        lines += predictionTable.lines.map { "  " + $0 }
         return lines
     }
 }

@@ -8,11 +8,21 @@ struct TextTable {
 
     /// A table with these headings.
     init(_ headers: String...) {
+        self.init(headers: headers)
+    }
+
+    /// A table with these headings.
+    init(headers: [String]) {
         self.headers = headers
     }
 
     /// Adds a row; cells are made one-line, and missing cells are left blank.
     mutating func add(_ cells: String...) {
+        add(cells)
+    }
+
+    /// Adds a row; cells are made one-line, and missing cells are left blank.
+    mutating func add(_ cells: [String]) {
         rows.append(cells.map(DisplayText.oneLine))
     }
 

@@ -1,5 +1,7 @@
 import Foundation
 import RedML
+import PostgresNIO
+import RedMLPostgres
 
 /// A store a command opened, with the SQLite backend when it is one.
 struct OpenedStore {
@@ -7,8 +9,10 @@ struct OpenedStore {
     let location: StoreLocation
     /// The store, whatever its backend.
     let store: any MLStore
-    /// The SQLite backend, or `nil` for `memory:`.
+    /// The SQLite backend, or `nil` for other stores.
     let sqlite: SQLiteMLPersistence?
+    /// The PostgreSQL backend, whose connection pool must run while it is used.
+    var postgres: PostgresMLPersistence? = nil
     /// Whether opening it created a new SQLite file.
     let created: Bool
 
@@ -21,6 +25,11 @@ struct OpenedStore {
         switch location {
         case .memory:
             return OpenedStore(location: location, store: InMemoryMLPersistence(), sqlite: nil, created: true)
+        case .postgres(let url):
+            // The command runs the client itself (StoreOptions.withStore), for as long as it needs the store.
+            let configuration = try PostgresMLPersistence.clientConfiguration(url: url)
+            let postgres = try PostgresMLPersistence(client: PostgresClient(configuration: configuration))
+            return OpenedStore(location: location, store: postgres, sqlite: nil, postgres: postgres, created: false)
         case .sqlite(let path):
             let exists = FileManager.default.fileExists(atPath: path)
             guard exists || create else {
@@ -36,15 +45,17 @@ struct OpenedStore {
     /// The schema version of a SQLite store (opening it migrated it to this
     /// build's version), or `nil` for `memory:`.
     var schemaVersion: Int? {
-        sqlite == nil ? nil : SQLiteMLPersistence.schemaVersion
+        if sqlite != nil { return SQLiteMLPersistence.schemaVersion }
+        if postgres != nil { return PostgresMLPersistence.schemaVersion }
+        return nil
     }
 
     /// The SQLite backend, or a ``CLIError`` saying that `command` needs one.
     func requireSQLite(for command: String) throws -> SQLiteMLPersistence {
         guard let sqlite else {
             throw CLIError(
-                "`redml \(command)` needs a SQLite store, but --store is \(location), which keeps "
-                    + "nothing on disk; pass --store with a SQLite file path")
+                "`redml \(command)` needs a SQLite store, but --store is \(location); pass --store with a "
+                    + "SQLite file path (for PostgreSQL use its own tools, such as pg_dump)")
         }
         return sqlite
     }

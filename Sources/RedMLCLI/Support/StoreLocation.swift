@@ -1,17 +1,21 @@
+import Foundation
+
 /// Where a command's store lives, parsed from `--store` or `REDML_STORE`.
 enum StoreLocation: Equatable, CustomStringConvertible {
     /// An embedded SQLite file at this path.
     case sqlite(path: String)
     /// A throwaway in-memory store (`memory:`), gone when the command ends.
     case memory
+    /// A PostgreSQL database (`postgres://user:pass@host:port/db`).
+    case postgres(url: String)
 
     /// The spelling that selects the in-memory store.
     static let memorySpelling = "memory:"
 
     /// Parses a store argument.
     ///
-    /// - Throws: ``CLIError`` for an empty argument, a PostgreSQL URL (not built
-    ///   in yet) or any other URL scheme.
+    /// - Throws: ``CLIError`` for an empty argument or a URL scheme other than
+    ///   `postgres://` and `postgresql://`.
     init(parsing text: String) throws {
         guard !text.isEmpty else {
             throw CLIError("--store is empty; pass a SQLite file path or memory:")
@@ -22,22 +26,31 @@ enum StoreLocation: Equatable, CustomStringConvertible {
         }
         if let scheme = Self.urlScheme(of: text) {
             if scheme == "postgres" || scheme == "postgresql" {
-                throw CLIError(
-                    "PostgreSQL stores (\(scheme)://…) are not built into this RedML yet; "
-                        + "use a SQLite file path or memory: for --store")
+                self = .postgres(url: text)
+                return
             }
             throw CLIError(
-                "unsupported store URL scheme '\(scheme)://'; pass a SQLite file path or memory: for --store")
+                "unsupported store URL scheme '\(scheme)://'; pass a SQLite file path, a postgres:// URL "
+                    + "or memory: for --store")
         }
         self = .sqlite(path: text)
     }
 
-    /// How the store is named in output: the path, or `memory:`.
+    /// How the store is named in output: the path, `memory:`, or the URL
+    /// without its password.
     var description: String {
         switch self {
         case .sqlite(let path): path
         case .memory: Self.memorySpelling
+        case .postgres(let url): Self.redacted(url)
         }
+    }
+
+    /// `url` with the password, if any, replaced by `***`.
+    static func redacted(_ url: String) -> String {
+        guard var components = URLComponents(string: url), components.password != nil else { return url }
+        components.password = "***"
+        return components.string ?? url
     }
 
     /// The backend's name in output: `sqlite` or `memory`.
@@ -45,6 +58,7 @@ enum StoreLocation: Equatable, CustomStringConvertible {
         switch self {
         case .sqlite: "sqlite"
         case .memory: "memory"
+        case .postgres: "postgres"
         }
     }
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RedML
+import RedMLPostgres
 
 /// The options every `redml` command takes: which store, and how to print.
 struct StoreOptions: ParsableArguments {
@@ -13,9 +14,10 @@ struct StoreOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "The store: a SQLite file path, or memory: for a throwaway in-memory store. "
+            "The store: a SQLite file path, a postgres://user:pass@host:port/db URL, or memory: for a "
+                + "throwaway in-memory store. "
                 + "Default: $\(environmentVariable), else \(defaultStore).",
-            valueName: "path|memory:"))
+            valueName: "path|postgres://…|memory:"))
     var store: String?
 
     /// Whether to print one JSON object instead of text.
@@ -40,13 +42,48 @@ struct StoreOptions: ParsableArguments {
         create: Bool, _ body: (OpenedStore) async throws -> Result
     ) async throws -> Result {
         let opened = try OpenedStore.open(try location(), create: create)
-        do {
-            let result = try await body(opened)
-            try opened.close()
-            return result
-        } catch {
-            try? opened.close()
-            throw error
+        guard let postgres = opened.postgres else {
+            do {
+                let result = try await body(opened)
+                try opened.close()
+                return result
+            } catch {
+                try? opened.close()
+                throw error
+            }
+        }
+        // A PostgreSQL store's connection pool runs beside the command, and stops after it.
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await postgres.client.run() }
+            defer { group.cancelAll() }
+            try await Self.connect(postgres, location: opened.location)
+            return try await body(opened)
+        }
+    }
+
+    /// The environment variable that sets how long a command waits to reach PostgreSQL, in seconds.
+    static let connectTimeoutVariable = "REDML_POSTGRES_CONNECT_TIMEOUT"
+
+    /// Migrates the schema, which is the first use of a connection; the pool
+    /// retries a server it cannot reach forever, so give up after the timeout.
+    private static func connect(_ postgres: PostgresMLPersistence, location: StoreLocation) async throws {
+        let seconds = ProcessInfo.processInfo.environment[connectTimeoutVariable].flatMap(Double.init) ?? 10
+        let reached = try await withThrowingTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                try await postgres.migrate()
+                return true
+            }
+            group.addTask {
+                try await Task.sleep(for: .seconds(seconds))
+                return false
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? false
+        }
+        guard reached else {
+            throw CLIError(
+                "cannot reach PostgreSQL at \(location) within \(seconds) s; check the host, port, user and "
+                    + "password in --store and that the server is running (\(connectTimeoutVariable) sets the wait)")
         }
     }
 }

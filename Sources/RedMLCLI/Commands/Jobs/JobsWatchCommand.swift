@@ -38,31 +38,11 @@ struct JobsWatchCommand: AsyncParsableCommand {
         }
         let display: ProgressDisplay? = options.json ? nil : ProgressDisplay()
         let final: MLJob = try await options.withQueue(create: false) { queue in
-            // Polled rather than followed through `updates(of:)`, so that a terminal's
-            // bar also redraws while nothing changes, keeping elapsed time and ETA live.
-            var job = try await queue.requireJob(jobID)
-            display?.start("\(job.kind.rawValue) \(job.target)")
-            while true {
-                display?.update(progress: job.progress, status: JobText.status(of: job))
-                if job.status.isTerminal { return job }
-                try await Task.sleep(for: .milliseconds(interval))
-                job = try await queue.requireJob(jobID)
-            }
+            try await JobFollowing.follow(jobID, in: queue, display: display, interval: .milliseconds(interval))
         }
         if options.json {
             try Console.json(Result(job: final))
         }
-        switch final.status {
-        case .completed:
-            display?.finish("completed")
-        case .failed:
-            display?.finish("failed")
-            throw CLIError(
-                "job \(final.key) failed after \(final.attempt) attempt\(final.attempt == 1 ? "" : "s"): "
-                    + (final.error ?? "no error recorded") + "; see `redml jobs history \(final.key)`")
-        default:
-            display?.finish(final.status.rawValue)
-            throw CLIError("job \(final.key) was \(final.status.rawValue) before it completed")
-        }
+        try JobFollowing.requireCompleted(final, display: display)
     }
 }

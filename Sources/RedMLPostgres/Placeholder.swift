@@ -1,1 +1,0 @@
-// RedMLPostgres: filled in by its own change.

@@ -1,0 +1,225 @@
+import Logging
+import PostgresNIO
+import RedMLPersistence
+
+/// The store's schema, as an append-only list of migrations.
+///
+/// Every table lives in the store's own PostgreSQL schema (`redml` by
+/// default), so several applications can share one database. The versions
+/// applied are rows of its `redml_migrations` table. Migrations run in one
+/// transaction under a transaction-level advisory lock keyed by the schema
+/// name, so when several processes start at once the first migrates and the
+/// others wait for it and then find nothing left to do. PostgreSQL's DDL is
+/// transactional: a failed migration leaves nothing behind.
+///
+/// Never edit a migration that has shipped; append a new one.
+enum PostgresSchema {
+    /// One step of the schema: statements run in order with `search_path` set
+    /// to the store's schema, so they use unqualified names.
+    struct Migration {
+        let description: String
+        let statements: [String]
+    }
+
+    /// Migration `i` takes the schema from version `i` to `i + 1`.
+    static let migrations: [Migration] = [
+        Migration(description: "entries, the revision counter, blobs and the operator views", statements: [
+            // Keys compare and sort bytewise (COLLATE "C"), like SQLite's BINARY collation.
+            """
+            CREATE TABLE ml_kv (
+                namespace text COLLATE "C" NOT NULL,
+                key text COLLATE "C" NOT NULL,
+                value text NOT NULL,
+                revision bigint NOT NULL,
+                PRIMARY KEY (namespace, key)
+            )
+            """,
+            // One counter for the whole store: revisions are never reused.
+            "CREATE SEQUENCE ml_revision AS bigint MINVALUE 1 START 1",
+            """
+            CREATE TABLE ml_blob_uploads (
+                id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                started_at_ms bigint NOT NULL,
+                sha256 text COLLATE "C",
+                size bigint,
+                chunk_count integer,
+                committed boolean NOT NULL DEFAULT false
+            )
+            """,
+            "CREATE INDEX ml_blob_uploads_open ON ml_blob_uploads (started_at_ms) WHERE NOT committed",
+            """
+            CREATE TABLE ml_blob_chunks (
+                upload_id bigint NOT NULL REFERENCES ml_blob_uploads (id) ON DELETE CASCADE,
+                seq integer NOT NULL,
+                data bytea NOT NULL,
+                PRIMARY KEY (upload_id, seq)
+            )
+            """,
+            // Weights rarely compress: store chunks out of line without trying.
+            "ALTER TABLE ml_blob_chunks ALTER COLUMN data SET STORAGE EXTERNAL",
+            """
+            CREATE TABLE ml_blobs (
+                sha256 text COLLATE "C" PRIMARY KEY,
+                size bigint NOT NULL,
+                chunk_count integer NOT NULL,
+                upload_id bigint NOT NULL UNIQUE REFERENCES ml_blob_uploads (id),
+                created_at_ms bigint NOT NULL
+            )
+            """,
+            // The views' helpers: a value that is not JSON, or a field of the
+            // wrong type, reads as NULL instead of failing the whole query.
+            // jsonb refuses the escape \\u0000 that JSON allows, so a second try
+            // reads it as U+FFFD.
+            #"""
+            CREATE FUNCTION ml_try_jsonb(value text) RETURNS jsonb
+            LANGUAGE plpgsql IMMUTABLE STRICT AS $$
+            BEGIN
+                RETURN value::jsonb;
+            EXCEPTION WHEN others THEN
+                BEGIN
+                    RETURN replace(value, '\u0000', '\ufffd')::jsonb;
+                EXCEPTION WHEN others THEN
+                    RETURN NULL;
+                END;
+            END
+            $$
+            """#,
+            """
+            CREATE FUNCTION ml_json_number(doc jsonb, field text) RETURNS numeric
+            LANGUAGE sql IMMUTABLE AS $$
+                SELECT CASE WHEN jsonb_typeof(doc -> field) = 'number' THEN (doc ->> field)::numeric END
+            $$
+            """,
+            """
+            CREATE FUNCTION ml_json_boolean(doc jsonb, field text) RETURNS boolean
+            LANGUAGE sql IMMUTABLE AS $$
+                SELECT CASE WHEN jsonb_typeof(doc -> field) = 'boolean' THEN (doc ->> field)::boolean END
+            $$
+            """,
+            // Milliseconds since 1970 as a timestamp; absurd values read as NULL.
+            """
+            CREATE FUNCTION ml_json_time(doc jsonb, field text) RETURNS timestamptz
+            LANGUAGE sql STABLE AS $$
+                SELECT CASE WHEN jsonb_typeof(doc -> field) = 'number'
+                                 AND abs((doc ->> field)::numeric) < 1e14
+                            THEN to_timestamp((doc ->> field)::double precision / 1000) END
+            $$
+            """,
+            """
+            CREATE VIEW ml_models AS
+            SELECT key AS name,
+                   ml_json_number(v, 'active_version') AS active_version,
+                   ml_json_number(v, 'latest_version') AS latest_version,
+                   v ->> 'description' AS description,
+                   ml_json_time(v, 'created_at_ms') AS created_at,
+                   v IS NULL AS corrupt,
+                   revision
+            FROM (SELECT key, ml_try_jsonb(value) AS v, revision FROM ml_kv WHERE namespace = 'models') AS entries
+            """,
+            """
+            CREATE VIEW ml_model_versions AS
+            SELECT v ->> 'model' AS model,
+                   ml_json_number(v, 'version') AS version,
+                   ml_json_boolean(v, 'archived') AS archived,
+                   v ->> 'weights_sha256' AS weights_sha256,
+                   ml_json_number(v, 'weights_size') AS weights_size,
+                   ml_json_number(v, 'parent_version') AS parent_version,
+                   v ->> 'job_id' AS job_id,
+                   v ->> 'created_by' AS created_by,
+                   ml_json_time(v, 'created_at_ms') AS created_at,
+                   v -> 'metrics' AS metrics,
+                   key,
+                   v IS NULL AS corrupt,
+                   revision
+            FROM (SELECT key, ml_try_jsonb(value) AS v, revision FROM ml_kv WHERE namespace = 'model_versions')
+                AS entries
+            """,
+            """
+            CREATE VIEW ml_jobs AS
+            SELECT key AS id,
+                   v ->> 'kind' AS kind,
+                   v ->> 'target' AS target,
+                   v ->> 'status' AS status,
+                   ml_json_number(v, 'progress') AS progress,
+                   v ->> 'queue' AS queue,
+                   ml_json_number(v, 'priority') AS priority,
+                   ml_json_number(v, 'attempt') AS attempt,
+                   v ->> 'error' AS error,
+                   ml_json_time(v, 'created_at_ms') AS created_at,
+                   ml_json_time(v, 'started_at_ms') AS started_at,
+                   ml_json_time(v, 'finished_at_ms') AS finished_at,
+                   v IS NULL AS corrupt,
+                   revision
+            FROM (SELECT key, ml_try_jsonb(value) AS v, revision FROM ml_kv WHERE namespace = 'jobs') AS entries
+            """,
+        ])
+    ]
+
+    /// The schema version this build writes.
+    static var currentVersion: Int { migrations.count }
+
+    /// Brings the schema up to date, or refuses one from a newer build.
+    ///
+    /// - Throws: ``MLPersistenceError/schemaTooNew(store:found:supported:)``
+    ///   when `redml_migrations` records a version this build does not know.
+    static func migrate(_ sql: PostgresSQL, tables: PostgresTables, storeName: String) async throws {
+        try await sql.transaction(isolation: "READ COMMITTED") { sql in
+            // Serialises migrators of this schema across processes until commit.
+            try await sql.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("redml.migrate." + tables.schema), 0))")
+            let encoding = try await sql.one("SELECT current_setting('server_encoding')", as: String.self)
+            guard encoding == "UTF8" else {
+                throw MLPersistenceError.invalidArgument(
+                    "database of \(storeName) uses encoding \(encoding ?? "?"); RedML needs UTF8 "
+                        + "(CREATE DATABASE … ENCODING 'UTF8')")
+            }
+            // Checked first: CREATE SCHEMA IF NOT EXISTS needs the CREATE right even when the schema exists.
+            let hasSchema = try await sql.one(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = \(tables.schema))", as: Bool.self)
+            if hasSchema != true {
+                try await sql.execute("CREATE SCHEMA \(unescaped: tables.quotedSchema)")
+            }
+            let hasTable = try await sql.one("SELECT to_regclass(\(tables.migrations)) IS NOT NULL", as: Bool.self)
+            if hasTable != true {
+                try await sql.execute(
+                    """
+                    CREATE TABLE \(unescaped: tables.migrations) (
+                        version integer PRIMARY KEY,
+                        description text NOT NULL,
+                        applied_at timestamptz NOT NULL DEFAULT now()
+                    )
+                    """)
+            }
+            let found = try await sql.one(
+                "SELECT coalesce(max(version), 0)::bigint FROM \(unescaped: tables.migrations)", as: Int64.self)
+            let version = Int(found ?? 0)
+            guard version <= currentVersion else {
+                throw MLPersistenceError.schemaTooNew(store: storeName, found: version, supported: currentVersion)
+            }
+            guard version < currentVersion else { return }
+            sql.logger.info(
+                "migrating RedML schema",
+                metadata: ["schema": "\(tables.schema)", "from": "\(version)", "to": "\(currentVersion)"])
+            try await sql.execute("SET LOCAL search_path TO \(unescaped: tables.quotedSchema)")
+            for index in version..<currentVersion {
+                for statement in migrations[index].statements {
+                    try await sql.execute(PostgresQuery(unsafeSQL: statement))
+                }
+                try await sql.execute(
+                    """
+                    INSERT INTO \(unescaped: tables.migrations) (version, description)
+                    VALUES (\(index + 1), \(migrations[index].description))
+                    """)
+            }
+        }
+    }
+
+    /// The schema version recorded in the database, 0 if it has none yet.
+    static func version(_ sql: PostgresSQL, tables: PostgresTables) async throws -> Int {
+        guard try await sql.one("SELECT to_regclass(\(tables.migrations)) IS NOT NULL", as: Bool.self) == true else {
+            return 0
+        }
+        return Int(
+            try await sql.one(
+                "SELECT coalesce(max(version), 0)::bigint FROM \(unescaped: tables.migrations)", as: Int64.self) ?? 0)
+    }
+}

@@ -1,0 +1,92 @@
+import Foundation
+import PostgresNIO
+import RedMLPersistence
+
+/// A `postgres://user:password@host:port/database?sslmode=…` URL, parsed into
+/// what ``PostgresClient`` needs.
+struct PostgresURL: Sendable {
+    var host: String
+    var port: Int
+    var username: String
+    var password: String?
+    var database: String?
+    var sslMode: SSLMode
+
+    /// libpq's `sslmode` values, which choose whether to use TLS and what to verify.
+    enum SSLMode: String, Sendable, CaseIterable {
+        case disable, allow, prefer, require
+        case verifyCA = "verify-ca"
+        case verifyFull = "verify-full"
+
+        /// The client TLS setting with libpq's meaning: `prefer` and `require`
+        /// encrypt without checking the certificate, `verify-ca` checks the
+        /// chain, `verify-full` also checks the host name.
+        var tls: PostgresClient.Configuration.TLS {
+            var unverified = TLSConfiguration.makeClientConfiguration()
+            unverified.certificateVerification = .none
+            var chainOnly = TLSConfiguration.makeClientConfiguration()
+            chainOnly.certificateVerification = .noHostnameVerification
+            switch self {
+            case .disable: return .disable
+            case .allow, .prefer: return .prefer(unverified)
+            case .require: return .require(unverified)
+            case .verifyCA: return .require(chainOnly)
+            case .verifyFull: return .require(.makeClientConfiguration())
+            }
+        }
+    }
+
+    /// Parses `text`; the message of the error names the part that is wrong.
+    init(_ text: String) throws {
+        func invalid(_ reason: String) -> MLPersistenceError {
+            .invalidArgument("PostgreSQL URL \(Self.redacted(text)): \(reason)")
+        }
+        guard let components = URLComponents(string: text) else {
+            throw invalid("not a URL; expected postgres://user:password@host:port/database?sslmode=prefer")
+        }
+        guard components.scheme == "postgres" || components.scheme == "postgresql" else {
+            throw invalid("scheme must be postgres or postgresql, got '\(components.scheme ?? "")'")
+        }
+        guard let host = components.host, !host.isEmpty else { throw invalid("no host") }
+        guard let user = components.user, !user.isEmpty else { throw invalid("no user name") }
+        self.host = host
+        port = components.port ?? 5432
+        guard (1...65535).contains(port) else { throw invalid("port \(port) is out of range") }
+        username = user.removingPercentEncoding ?? user
+        password = components.password.map { $0.removingPercentEncoding ?? $0 }
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        database = path.isEmpty ? nil : (path.removingPercentEncoding ?? path)
+        sslMode = .prefer
+        for item in components.queryItems ?? [] {
+            guard item.name == "sslmode" else {
+                throw invalid("unsupported parameter '\(item.name)' (supported: sslmode)")
+            }
+            guard let mode = item.value.flatMap(SSLMode.init(rawValue:)) else {
+                throw invalid(
+                    "sslmode '\(item.value ?? "")' is not one of "
+                        + SSLMode.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+            sslMode = mode
+        }
+    }
+
+    /// The client configuration, with `tls` overriding the URL's `sslmode` when given.
+    func clientConfiguration(tls: PostgresClient.Configuration.TLS?) -> PostgresClient.Configuration {
+        PostgresClient.Configuration(
+            host: host, port: port, username: username, password: password, database: database,
+            tls: tls ?? sslMode.tls)
+    }
+
+    /// Where the store lives, for messages: no password.
+    var display: String {
+        "postgres://\(username)@\(host):\(port)/\(database ?? username)"
+    }
+
+    /// `text` with any password replaced, safe for error messages.
+    static func redacted(_ text: String) -> String {
+        guard var components = URLComponents(string: text) else { return "(unparseable, not shown)" }
+        guard components.password != nil else { return text }
+        components.password = "***"
+        return components.string ?? text
+    }
+}

@@ -1,1 +1,0 @@
-// RedMLTrainer: filled in by its own change.

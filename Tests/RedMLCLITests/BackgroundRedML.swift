@@ -1,0 +1,61 @@
+import Foundation
+
+/// A `redml` process that runs in the background (a worker, a server) until
+/// the test signals it.
+final class BackgroundRedML {
+    private let process = Process()
+    private let outputs: URL
+
+    /// Starts `redml arguments` in `directory`; output goes to files.
+    init(_ arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
+        outputs = FileManager.default.temporaryDirectory
+            .appendingPathComponent("redml-background-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: outputs, withIntermediateDirectories: true)
+        for name in ["stdout", "stderr"] {
+            _ = FileManager.default.createFile(atPath: outputs.appendingPathComponent(name).path, contents: nil)
+        }
+        var childEnvironment = ProcessInfo.processInfo.environment
+        childEnvironment["REDML_STORE"] = nil
+        childEnvironment.merge(environment) { _, new in new }
+        process.executableURL = try RedMLExecutable.url.get()
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        process.environment = childEnvironment
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = try FileHandle(forWritingTo: outputs.appendingPathComponent("stdout"))
+        process.standardError = try FileHandle(forWritingTo: outputs.appendingPathComponent("stderr"))
+        try process.run()
+    }
+
+    /// What it wrote to stdout so far.
+    var stdout: String { read("stdout") }
+    /// What it wrote to stderr so far.
+    var stderr: String { read("stderr") }
+
+    /// Sends `signal` to the process.
+    func signal(_ signal: Int32) {
+        if process.isRunning { kill(process.processIdentifier, signal) }
+    }
+
+    /// Waits (polling, so the cooperative pool is not blocked) until it exits; returns its status.
+    func waitForExit(timeout: Duration = .seconds(60)) async throws -> Int32 {
+        let deadline = ContinuousClock.now.advanced(by: timeout)
+        while process.isRunning {
+            guard ContinuousClock.now < deadline else {
+                signal(SIGKILL)
+                throw RedMLExecutableFailure(description: "redml \(process.arguments ?? []) did not exit: \(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return process.terminationStatus
+    }
+
+    private func read(_ name: String) -> String {
+        String(decoding: (try? Data(contentsOf: outputs.appendingPathComponent(name))) ?? Data(), as: UTF8.self)
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        try? FileManager.default.removeItem(at: outputs)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import RedML
+import Testing
+
+/// `redml train`, `predict` and `worker` (with `--exec`) as real processes.
+@Suite("redml worker, train and predict")
+struct WorkerCommandTests {
+    @Test("train --wait registers a version that predict loads; a CSV without the label column works")
+    func trainThenPredict() async throws {
+        let scratch = try ScratchDirectory()
+        let trained = try await scratch.redml("train", "--data", "builtin:iris", "--model", "flowers", "--wait")
+        expectSuccess(trained)
+        #expect(trained.stdout.contains("registered flowers version 1, held-out accuracy"), "\(trained)")
+        try """
+            petal_width_cm,sepal_length_cm,sepal_width_cm,petal_length_cm
+            0.2,5.1,3.5,1.4
+            2.3,6.9,3.1,5.4
+            """.write(toFile: scratch.path("rows.csv"), atomically: true, encoding: .utf8)
+        let text = try await scratch.redml("predict", "--model", "flowers", "--data", "rows.csv")
+        expectSuccess(text)
+        let lines = text.stdout.split(separator: "\n")
+        #expect(lines.count == 2, "\(text)")
+        #expect(lines.first?.hasPrefix("1\tsetosa\t") == true, "\(text)")
+        #expect(lines.last?.hasPrefix("2\tvirginica\t") == true, "\(text)")
+        let json = try await scratch.redml("predict", "--model", "flowers", "--version", "1", "--data", "rows.csv",
+                                           "--json")
+        expectSuccess(json)
+        let predictions = try #require(try json.jsonObject()["predictions"] as? [[String: Any]])
+        let probabilities = try #require(predictions.first?["probabilities"] as? [String: NSNumber])
+        #expect(abs(probabilities.values.map(\.doubleValue).reduce(0, +) - 1) < 1e-9)
+        let missing = try await scratch.redml("predict", "--model", "flowers", "--data", "nope.csv")
+        expectCleanFailure(missing, mentioning: "--data nope.csv: no such file")
+    }
+
+    @Test("a train job submitted without --wait runs on a `redml worker`, which stops cleanly on SIGTERM")
+    func trainRunsOnAWorker() async throws {
+        let scratch = try ScratchDirectory()
+        let submitted = try await scratch.redml("train", "--data", "builtin:wine", "--model", "wine", "--epochs", "50")
+        expectSuccess(submitted)
+        let id = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(MLKey.parseJob(id) != nil, "\(submitted)")
+        let worker = try BackgroundRedML(["worker", "--workers", "1"], in: scratch.url)
+        let watched = try await scratch.redml("jobs", "watch", id)
+        expectSuccess(watched)
+        worker.signal(SIGTERM)
+        #expect(try await worker.waitForExit() == 0, "\(worker.stderr)")
+        let versions = try await scratch.redml("models", "versions", "wine", "--json")
+        expectSuccess(versions)
+        #expect((try versions.jsonObject()["versions"] as? [Any])?.count == 1, "\(versions)")
+    }
+
+    @Test("an --exec job killed with its worker resumes on a second worker from its last checkpoint")
+    func externalHandlerResumesFromCheckpoint() async throws {
+        let scratch = try ScratchDirectory()
+        // Counts to 10, one checkpoint per step; the first attempt stalls after step 4.
+        try """
+            #!/bin/sh
+            echo $$ > "$PWD/script-$REDML_JOB_ATTEMPT.pid"
+            start=0
+            if [ -n "$REDML_JOB_CHECKPOINT" ]; then start=$(echo "$REDML_JOB_CHECKPOINT" | tr -cd '0-9'); fi
+            echo "$REDML_JOB_ATTEMPT $start $REDML_JOB_KIND $REDML_JOB_TARGET" >> "$PWD/attempts.log"
+            i=$start
+            while [ $i -lt 10 ]; do
+                i=$((i + 1))
+                echo "progress $((i * 10))"
+                echo "checkpoint {\\"step\\":$i}"
+                if [ $i -eq 4 ] && [ -z "$REDML_JOB_CHECKPOINT" ]; then touch "$PWD/stalled"; sleep 600; fi
+            done
+            echo "{\\"steps\\":$i,\\"resumed_from\\":$start}"
+            """.write(toFile: scratch.path("count.sh"), atomically: true, encoding: .utf8)
+        let submitted = try await scratch.redml("jobs", "submit", "count", "numbers", "--max-attempts", "3")
+        expectSuccess(submitted)
+        let id = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let exec = "count=sh \(scratch.path("count.sh"))"
+
+        let first = try BackgroundRedML(["worker", "--workers", "1", "--exec", exec], in: scratch.url)
+        try await waitUntil("the first attempt to stall after step 4") { scratch.exists("stalled") }
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit()
+        // The stalled script outlives its killed worker; stop it too.
+        if let pid = Int32((try? String(contentsOfFile: scratch.path("script-1.pid"), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+        {
+            kill(pid, SIGKILL)
+        }
+
+        // The second worker rescues the job once the dead worker's lease expires (two heartbeats).
+        let second = try BackgroundRedML(["worker", "--workers", "1", "--exec", exec], in: scratch.url)
+        let watched = try await scratch.redml("jobs", "watch", id)
+        expectSuccess(watched)
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit() == 0, "\(second.stderr)")
+
+        let shown = try await scratch.redml("jobs", "show", id, "--json")
+        let job = try #require(try shown.jsonObject()["job"] as? [String: Any], "\(shown)")
+        let metrics = try #require(job["metrics"] as? [String: Any], "\(shown)")
+        #expect((metrics["resumed_from"] as? NSNumber)?.intValue == 4)
+        #expect((metrics["steps"] as? NSNumber)?.intValue == 10)
+        let attempts = try String(contentsOfFile: scratch.path("attempts.log"), encoding: .utf8)
+        #expect(attempts == "1 0 count numbers\n2 4 count numbers\n")
+    }
+}
+
+/// Polls `condition` every 20 ms; fails after `timeout`.
+func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: () -> Bool) async throws {
+    let deadline = ContinuousClock.now.advanced(by: timeout)
+    while !condition() {
+        guard ContinuousClock.now < deadline else { throw RedMLExecutableFailure(description: "timed out: \(what)") }
+        try await Task.sleep(for: .milliseconds(20))
+    }
+}

@@ -1,0 +1,91 @@
+import Foundation
+import PostgresNIO
+import RedML
+import RedMLPostgres
+import RedMLTestFixtures
+import Testing
+
+/// The versioned schema: concurrent first starts, reopening, and refusing a newer schema.
+@Suite("PostgreSQL migrations", .needsPostgres)
+struct MigrationTests {
+    @Test("four pools starting at once on a new schema migrate it once, and all of them can write")
+    func concurrentFirstStarts() async throws {
+        try await Scratch.withSchemas { schemas in
+            let schema = schemas[0]
+            // Each store has its own pool, so each migrates on its own sessions,
+            // exactly as four processes would.
+            let versions = try await withThrowingTaskGroup(of: Int.self) { group in
+                for starter in 0..<4 {
+                    group.addTask {
+                        try await Scratch.withOwnPool(schema: schema, connections: 2) { store in
+                            try await store.put(namespace: MLNamespace.models, key: "from-\(starter)", value: "{}")
+                            return try await store.storedSchemaVersion()
+                        }
+                    }
+                }
+                return try await group.reduce(into: [Int]()) { $0.append($1) }
+            }
+            #expect(versions == Array(repeating: PostgresMLPersistence.schemaVersion, count: 4))
+            let applied = try await Scratch.textRows(
+                "SELECT version::text FROM \(unescaped: "\"\(schema)\"").redml_migrations ORDER BY version",
+                columns: 1)
+            #expect(applied == (1...PostgresMLPersistence.schemaVersion).map(String.init))
+            let store = try await PostgresBackend.makeStore(schema: schema)
+            let keys = try await store.list(namespace: MLNamespace.models).map(\.key).sorted()
+            #expect(keys == ["from-0", "from-1", "from-2", "from-3"])
+        }
+    }
+
+    @Test("a store opened again keeps its entries and applies no migration twice")
+    func reopen() async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0]) { store in
+                try await store.put(namespace: MLNamespace.jobs, key: "j", value: #"{"status":"queued"}"#)
+            }
+            let value = try await Scratch.withOwnPool(schema: schemas[0]) { store in
+                try await store.get(namespace: MLNamespace.jobs, key: "j")
+            }
+            #expect(value == #"{"status":"queued"}"#)
+            let applied = try await Scratch.textRows(
+                "SELECT count(*)::text FROM \(unescaped: "\"\(schemas[0])\"").redml_migrations", columns: 1)
+            #expect(applied == ["\(PostgresMLPersistence.schemaVersion)"])
+        }
+    }
+
+    @Test("a schema written by a newer RedML is refused with schema_too_new, by migrate, any call and run()")
+    func newerSchemaIsRefused() async throws {
+        try await Scratch.withSchemas { schemas in
+            let schema = schemas[0]
+            let store = try await PostgresBackend.makeStore(schema: schema)
+            try await store.put(namespace: MLNamespace.models, key: "m", value: "{}")
+            try await PostgresBackend.sharedClient().query(
+                "INSERT INTO \(unescaped: "\"\(schema)\"").redml_migrations (version, description) VALUES (7, 'from the future')"
+            )
+            let known = PostgresMLPersistence.schemaVersion
+            let expected = "was written by a newer RedML (schema 7, this build knows \(known)); upgrade RedML to open it"
+
+            let later = try PostgresMLPersistence(client: try PostgresBackend.sharedClient(), schema: schema)
+            let migrateError = await #expect(throws: MLPersistenceError.self) { try await later.migrate() }
+            #expect(migrateError?.code == "schema_too_new")
+            #expect(migrateError?.description.contains(expected) == true, "\(String(describing: migrateError))")
+
+            let callError = await #expect(throws: MLPersistenceError.self) {
+                _ = try await later.get(namespace: MLNamespace.models, key: "m")
+            }
+            #expect(callError?.code == "schema_too_new")
+
+            // As a Service, it stops at once instead of serving.
+            let service = try PostgresMLPersistence(url: try PostgresBackend.url(), schema: schema)
+            let runError = await #expect(throws: MLPersistenceError.self) { try await service.run() }
+            guard case .schemaTooNew(_, let found, let supported)? = runError else {
+                Issue.record("run() threw \(String(describing: runError)), expected schemaTooNew")
+                return
+            }
+            #expect(found == 7 && supported == known)
+            // Nothing was changed: the entry is still there.
+            let value = try await Scratch.textRows(
+                "SELECT value FROM \(unescaped: "\"\(schema)\"").ml_kv WHERE key = 'm'", columns: 1)
+            #expect(value == ["{}"])
+        }
+    }
+}

@@ -1,1 +1,0 @@
-// RedMLPostgresTests: filled in by its own change.

@@ -1,1 +1,0 @@
-// RedMLTrainerTests: filled in by its own change.
