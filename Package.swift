@@ -37,6 +37,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
     ],
     targets: [
         // Core types shared by every layer: namespaces, key helpers.
@@ -116,6 +117,7 @@ let package = Package(
                 "RedMLRegistry",
                 "RedMLQueue",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -199,6 +201,7 @@ let package = Package(
             dependencies: [
                 "RedML", "RedMLHTTP", "RedMLTestFixtures",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
         // Needs a server: scripts/test starts a throwaway PostgreSQL and sets POSTGRES_URL.

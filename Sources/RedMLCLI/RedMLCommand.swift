@@ -17,7 +17,7 @@ struct RedMLCommand: AsyncParsableCommand {
             """,
         subcommands: [
             DemoCommand.self, TrainCommand.self, PredictCommand.self, ModelsCommand.self, JobsCommand.self,
-            WorkerCommand.self, StoreCommand.self,
+            WorkerCommand.self, ServeCommand.self, StoreCommand.self,
         ]
     )
 }

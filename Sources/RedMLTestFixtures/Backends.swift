@@ -11,11 +11,21 @@ package enum Backends {
     /// fresh, empty store no other test uses, and a `tamperWithBlob` that alters
     /// one stored byte of a committed blob behind the store's back.
     ///
-    /// PostgreSQL joins when the tests can reach a server (`POSTGRES_URL`, which
-    /// `scripts/test` sets); without one its stores fail with a message that
-    /// says how to start one, unless `REDML_SKIP_POSTGRES=1` leaves it out.
+    /// `REDML_TEST_BACKENDS` picks them (comma-separated: `memory`, `sqlite`,
+    /// `postgres`; default `memory,sqlite`). `scripts/test` runs the suites a
+    /// second time with `postgres` alone, against the server it started
+    /// (`POSTGRES_URL`), so the server's load does not starve the timing of
+    /// the in-process rounds.
     package static func allFixtures() -> [MLStoreFixture] {
-        [inMemory, sqlite] + PostgresBackend.fixtures()
+        let names = ProcessInfo.processInfo.environment["REDML_TEST_BACKENDS"] ?? "memory,sqlite"
+        return names.split(separator: ",").flatMap { name -> [MLStoreFixture] in
+            switch name.trimmingCharacters(in: .whitespaces) {
+            case "memory": [inMemory]
+            case "sqlite": [sqlite]
+            case "postgres": PostgresBackend.fixtures()
+            default: []
+            }
+        }
     }
 
     /// The in-memory backend, with its default 1 MiB chunks.

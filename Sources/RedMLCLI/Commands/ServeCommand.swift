@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Prometheus
+import RedML
+import RedMLHTTP
+import RedMLRuntime
+import ServiceLifecycle
+
+/// `redml serve`: the HTTP API plus a worker pool.
+struct ServeCommand: AsyncParsableCommand {
+    /// The environment variable read when `--token` is not given.
+    static let tokenVariable = "REDML_TOKEN"
+
+    /// The command's name and help.
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve the HTTP API (/v1, /healthz, /metrics, /openapi.yaml) and run jobs until SIGTERM or SIGINT.",
+        discussion: """
+            With a token (--token or $REDML_TOKEN) every route but /healthz needs \
+            `Authorization: Bearer TOKEN`. Without one, serve listens only on a loopback address. \
+            --workers 0 serves the API without running jobs (run `redml worker` elsewhere).
+            """
+    )
+
+    /// The store options.
+    @OptionGroup var options: StoreOptions
+
+    /// The address to listen on.
+    @Option(help: ArgumentHelp("The address to listen on.", valueName: "host"))
+    var host = "127.0.0.1"
+
+    /// The port to listen on.
+    @Option(help: ArgumentHelp("The port to listen on (0 picks a free one).", valueName: "port"))
+    var port = 8080
+
+    /// Jobs run at once.
+    @Option(help: ArgumentHelp("Jobs run at once; 0 runs none. Default: the core count minus one, at least 1.",
+                               valueName: "n"))
+    var workers: Int?
+
+    /// The bearer token.
+    @Option(help: ArgumentHelp("The bearer token every route but /healthz requires. Default: $\(tokenVariable).",
+                               valueName: "token"))
+    var token: String?
+
+    /// Validates the options before anything is opened.
+    func validate() throws {
+        if let workers, !(0...256).contains(workers) {
+            throw ValidationError("--workers must be 0…256, got \(workers)")
+        }
+        guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535, got \(port)") }
+    }
+
+    /// Serves until a signal stops it.
+    func run() async throws {
+        let logger = CLIRuntime.logger("redml.serve", default: .info)
+        let token = resolvedToken
+        do {
+            try MLHTTPBinding.validate(host: host, token: token)
+        } catch {
+            throw CLIError(error.message)
+        }
+        try await options.withStore(create: true) { opened in
+            let prometheus = PrometheusCollectorRegistry()
+            let runtime = CLIRuntime.make(
+                store: opened.store, workers: workers ?? CLIRuntime.defaultWorkerCount, logger: logger,
+                metricsFactory: PrometheusMetricsFactory(registry: prometheus))
+            var configuration = MLHTTPAPI.Configuration()
+            configuration.token = token
+            let api = MLHTTPAPI(registry: runtime.registry, queue: runtime.queue, prometheus: prometheus,
+                                configuration: configuration, logger: logger)
+            let host = host
+            let app = try api.makeApplication(host: host, port: port) { port in
+                // One line on stdout that scripts can wait for.
+                Console.line("redml serve: listening on http://\(host):\(port.map(String.init) ?? "?")")
+            }
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [runtime, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        }
+    }
+
+    /// `--token`, else `REDML_TOKEN`; empty means none.
+    private var resolvedToken: String? {
+        let value = token ?? ProcessInfo.processInfo.environment[Self.tokenVariable]
+        return value?.isEmpty == false ? value : nil
+    }
+}

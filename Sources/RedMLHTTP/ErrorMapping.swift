@@ -1,0 +1,60 @@
+import Hummingbird
+import RedMLQueue
+import RedMLRegistry
+
+/// The one place registry, queue and framework errors become HTTP statuses.
+enum ErrorMapping {
+    /// The API error for anything a handler threw.
+    static func httpError(for error: any Error) -> MLHTTPError {
+        switch error {
+        case let error as MLHTTPError:
+            return error
+        case let error as MLRegistryError:
+            return MLHTTPError(status(forRegistry: error.code.rawValue), code: error.code.rawValue,
+                               message: error.message, underlying: error)
+        case let error as MLJobError:
+            return MLHTTPError(status(forQueue: error.code.rawValue), code: error.code.rawValue,
+                               message: error.message, underlying: error)
+        case let error as HTTPError:
+            // Thrown by Hummingbird itself: the unmatched-route responder, mostly.
+            return MLHTTPError(error.status, code: code(for: error.status),
+                               message: error.body ?? error.status.reasonPhrase, headers: error.headers)
+        case is CancellationError:
+            return MLHTTPError(.serviceUnavailable, code: "cancelled", message: "the server is shutting down")
+        default:
+            return MLHTTPError(.internalServerError, code: "internal", message: "internal error: \(error)")
+        }
+    }
+
+    /// Registry codes by raw value, so a code added later still maps (to 500 until listed here).
+    static func status(forRegistry code: String) -> HTTPResponse.Status {
+        switch code {
+        case "unknown_model", "unknown_version", "unknown_alias": .notFound
+        case "invalid_argument": .badRequest
+        case "version_archived", "version_in_use", "version_not_archived", "alias_conflict", "version_conflict",
+            "contention":
+            .conflict
+        case "weights_deleted": .gone
+        default: .internalServerError  // weights_corrupt, persistence: the server's fault, not the request's
+        }
+    }
+
+    /// Queue codes by raw value.
+    static func status(forQueue code: String) -> HTTPResponse.Status {
+        switch code {
+        case "unknown_job": .notFound
+        case "invalid_argument": .badRequest
+        case "no_handler", "lease_lost": .conflict
+        default: .internalServerError
+        }
+    }
+
+    private static func code(for status: HTTPResponse.Status) -> String {
+        switch status {
+        case .notFound: "unknown_route"
+        case .contentTooLarge: "body_too_large"
+        case .badRequest: "invalid_request"
+        default: "http_\(status.code)"
+        }
+    }
+}

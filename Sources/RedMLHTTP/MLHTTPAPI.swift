@@ -1,0 +1,125 @@
+import Hummingbird
+import Logging
+import Prometheus
+import RedMLCore
+import RedMLQueue
+import RedMLRegistry
+
+/// RedML's HTTP API: the registry and the queue as JSON over HTTP, plus
+/// `/healthz`, `/metrics` and `/openapi.yaml`.
+///
+/// ```swift
+/// let api = MLHTTPAPI(registry: registry, queue: queue, prometheus: prometheus,
+///                     configuration: .init(token: token), logger: logger)
+/// let app = try api.makeApplication(host: "127.0.0.1", port: 8080)
+/// try await ServiceGroup(services: [app, workers], logger: logger).run()
+/// ```
+///
+/// Every route is listed once, in ``MLHTTPRoute``; the bundled OpenAPI
+/// document describes exactly those routes.
+public struct MLHTTPAPI: Sendable {
+    /// Settings, each with a documented default.
+    public struct Configuration: Sendable {
+        /// The bearer token every route but `/healthz` requires; `nil` (the
+        /// default) requires none, which ``MLHTTPBinding`` only allows on loopback.
+        public var token: String?
+        /// The largest JSON request body, in bytes. Default: 1 MiB.
+        /// (`weights_base64` registrations count against it; stream larger weights
+        /// as `application/octet-stream`.)
+        public var maximumBodySize: Int
+        /// The largest streamed weights upload, in bytes. Default: 4 GiB.
+        public var maximumWeightsSize: Int
+        /// How many items a page holds when `limit` is not given. Default: 100.
+        public var defaultPageLimit: Int
+        /// The largest `limit` a page may ask for (at most 1000). Default: 1000.
+        public var maximumPageLimit: Int
+        /// The `Server` header. Default: `RedML`.
+        public var serverName: String?
+
+        /// The defaults, with `token` if given.
+        public init(
+            token: String? = nil, maximumBodySize: Int = 1 << 20, maximumWeightsSize: Int = 4 << 30,
+            defaultPageLimit: Int = 100, maximumPageLimit: Int = 1_000, serverName: String? = "RedML"
+        ) {
+            self.token = token
+            self.maximumBodySize = maximumBodySize
+            self.maximumWeightsSize = maximumWeightsSize
+            self.maximumPageLimit = min(max(1, maximumPageLimit), 1_000)  // the registry and queue stop at 1000
+            self.defaultPageLimit = min(max(1, defaultPageLimit), self.maximumPageLimit)
+            self.serverName = serverName
+        }
+    }
+
+    /// The registry the model routes serve.
+    public let registry: MLModelRegistry
+    /// The queue the job routes serve.
+    public let queue: MLJobQueue
+    /// Where `/metrics` reads from and request counts go; `nil` turns `/metrics` into a 404.
+    public let prometheus: PrometheusCollectorRegistry?
+    /// The settings.
+    public let configuration: Configuration
+    /// Where requests that fail on the server's side are logged.
+    public let logger: Logger
+
+    /// Creates the API over `registry` and `queue`.
+    public init(
+        registry: MLModelRegistry, queue: MLJobQueue, prometheus: PrometheusCollectorRegistry? = nil,
+        configuration: Configuration = Configuration(),
+        logger: Logger = Logger(label: "redml.http", factory: { _ in SwiftLogNoOpLogHandler() })
+    ) {
+        self.registry = registry
+        self.queue = queue
+        self.prometheus = prometheus
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// Adds the API to `router`: a middleware (bearer auth except on
+    /// `/healthz`, errors as JSON, request counts) and every route of
+    /// ``MLHTTPRoute``.
+    ///
+    /// The middleware is the router's, so it also covers unknown routes (a JSON
+    /// 404) and any route added to `router` afterwards.
+    public func addRoutes<Context: RequestContext>(to router: Router<Context>) {
+        router.add(middleware: APIMiddleware<Context>(
+            token: configuration.token, prometheus: prometheus, logger: logger))
+        for route in MLHTTPRoute.allCases {
+            router.on(RouterPath(route.path), method: route.httpMethod) { request, context in
+                try await self.respond(to: route, RequestInput(request: request, context: context, configuration: self.configuration))
+            }
+        }
+    }
+
+    /// A Hummingbird application (a swift-service-lifecycle `Service`) serving
+    /// the API on `host`:`port`.
+    ///
+    /// - Parameter onServerRunning: called with the port once the server
+    ///   listens (useful with port 0).
+    /// - Throws: ``MLHTTPBindingError`` for a non-loopback host without a token.
+    public func makeApplication(
+        host: String, port: Int, onServerRunning: @escaping @Sendable (Int?) async -> Void = { _ in }
+    ) throws -> some ApplicationProtocol {
+        try MLHTTPBinding.validate(host: host, token: configuration.token)
+        let router = Router(context: BasicRequestContext.self)
+        addRoutes(to: router)
+        return Application(
+            router: router,
+            configuration: ApplicationConfiguration(address: .hostname(host, port: port),
+                                                    serverName: configuration.serverName),
+            onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },
+            logger: logger)
+    }
+}
+
+extension MLHTTPRoute {
+    /// The method as Hummingbird spells it.
+    var httpMethod: HTTPRequest.Method {
+        switch method {
+        case "POST": .post
+        case "PUT": .put
+        case "PATCH": .patch
+        case "DELETE": .delete
+        default: .get
+        }
+    }
+}

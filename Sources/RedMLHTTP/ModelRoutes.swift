@@ -1,0 +1,51 @@
+import Hummingbird
+import RedMLCore
+import RedMLRegistry
+
+extension MLHTTPAPI {
+    /// `GET /v1/models?limit&cursor&order&tag`.
+    func listModels<Context>(_ input: RequestInput<Context>) async throws -> Response {
+        let query = try input.query(allowed: ["limit", "cursor", "order", "tag"])
+        let page = try await registry.models(MLModelQuery(
+            after: query["cursor"], limit: try query.limit(), descending: try query.newestFirst(default: false),
+            tag: query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))
+        return JSONResponse.make([
+            "models": .array(page.models.map { .object(RegistryJSON.model($0)) }),
+            "next_cursor": RegistryJSON.optional(page.nextCursor),
+        ])
+    }
+
+    /// `GET /v1/models/{name}`: the model with its active version.
+    func getModel<Context>(_ input: RequestInput<Context>) async throws -> Response {
+        _ = try input.query(allowed: [])
+        let name = try input.path("name")
+        let model = try await registry.model(name)
+        var json = RegistryJSON.model(model)
+        json["active"] = try await registry.activeVersion(of: name).map { .object(RegistryJSON.version($0)) } ?? .null
+        return JSONResponse.make(.object(json))
+    }
+
+    /// `PATCH /v1/models/{name}` with `{"description", "tags"}`.
+    func updateModel<Context>(_ input: RequestInput<Context>) async throws -> Response {
+        _ = try input.query(allowed: [])
+        let name = try input.path("name")
+        let body = try JSONFields(try await input.jsonObject() ?? [:], allowed: ["description", "tags"])
+        let model = try await registry.updateModel(
+            name, description: try body.string("description"), tags: try body.stringMap("tags"), by: input.actor())
+        return JSONResponse.make(.object(RegistryJSON.model(model)))
+    }
+
+    /// `GET /v1/models/{name}/history?limit&cursor&order&alias&kind`.
+    func modelHistory<Context>(_ input: RequestInput<Context>) async throws -> Response {
+        let query = try input.query(allowed: ["limit", "cursor", "order", "alias", "kind"])
+        let name = try input.path("name")
+        let kinds = query["kind"].map { Set($0.split(separator: ",").map { MLRegistryEvent.Kind(rawValue: String($0)) }) } ?? []
+        let page = try await registry.history(of: name, MLHistoryQuery(
+            after: try query.numberCursor(UInt64.self), limit: try query.limit(),
+            newestFirst: try query.newestFirst(default: false), alias: query["alias"], kinds: kinds))
+        return JSONResponse.make([
+            "events": .array(page.events.map { .object(RegistryJSON.event($0)) }),
+            "next_cursor": RegistryJSON.optional(page.nextCursor.map { String($0) }),
+        ])
+    }
+}

@@ -1,1 +1,0 @@
-// RedMLHTTP: filled in by its own change.

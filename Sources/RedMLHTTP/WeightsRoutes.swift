@@ -1,0 +1,150 @@
+import Foundation
+import Hummingbird
+import RedMLCore
+import RedMLRegistry
+
+extension MLHTTPAPI {
+    /// Registration fields shared by the JSON body and the `RedML-Registration` header.
+    static let registrationFields: Set<String> = [
+        "hyperparameters", "metrics", "training_data_sha256", "training_query", "parent_version", "created_by",
+        "description", "tags", "activate", "job_id", "expected_version",
+    ]
+
+    /// `POST /v1/models/{name}/versions`: registers the next version.
+    ///
+    /// `application/json`: `{"weights_base64": …, …registration fields}`.
+    /// `application/octet-stream`: the body is the weights, streamed into the
+    /// store; the registration fields are a JSON object in the
+    /// `RedML-Registration` header (optional).
+    func registerVersion<Context>(_ input: RequestInput<Context>) async throws -> Response {
+        _ = try input.query(allowed: [])
+        let name = try input.path("name")
+        let contentType = input.request.headers[.contentType]
+        if let contentType, RequestInput<Context>.isMediaType(contentType, "application/octet-stream") {
+            let registration = try registration(for: name, fromHeaderOf: input)
+            return try await registerStreamed(registration, input)
+        }
+        guard input.request.headers[.redMLRegistration] == nil else {
+            throw MLHTTPError.badRequest(
+                "the RedML-Registration header goes with an application/octet-stream body; "
+                    + "a JSON body holds the registration fields itself")
+        }
+        let body = try JSONFields(try await input.jsonObject() ?? [:], allowed: Self.registrationFields.union(["weights_base64"]))
+        let encoded = try body.requiredString("weights_base64")
+        guard let weights = Data(base64Encoded: encoded) else {
+            throw MLHTTPError.invalidField("request body field 'weights_base64'", "is not valid base64")
+        }
+        let version = try await registry.register(try Self.registration(for: name, body), weights: weights)
+        return JSONResponse.make(.object(RegistryJSON.version(version)), status: .created)
+    }
+
+    /// `PUT /v1/models/{name}/versions/{version}/weights`: registers exactly
+    /// version {version} from the streamed body, or answers 409
+    /// `version_conflict` when the next number is another one.
+    func uploadWeights<Context>(_ input: RequestInput<Context>) async throws -> Response {
+        _ = try input.query(allowed: [])
+        let (name, number) = (try input.path("name"), try input.version())
+        if let contentType = input.request.headers[.contentType],
+            !RequestInput<Context>.isMediaType(contentType, "application/octet-stream")
+        {
+            throw MLHTTPError.unsupportedMediaType(contentType, expected: "application/octet-stream")
+        }
+        var registration = try registration(for: name, fromHeaderOf: input)
+        if let expected = registration.expectedVersion, expected != number {
+            throw MLHTTPError.invalidField(
+                "RedML-Registration header field 'expected_version'", "is \(expected) but the path names version \(number)")
+        }
+        try await checkNextVersion(of: name, is: number)
+        registration.expectedVersion = number  // the registry refuses any other next number (409 version_conflict)
+        return try await registerStreamed(registration, input)
+    }
+
+    /// `GET /v1/models/{name}/versions/{version}/weights`: the weights, streamed
+    /// and verified on the way; `RedML-SHA256` and the `ETag` carry the SHA-256.
+    ///
+    /// The status and headers go out before the bytes, so if verification fails
+    /// at the end the connection is cut short rather than completed: a client
+    /// must check the SHA-256 of what it received.
+    func downloadWeights<Context>(_ input: RequestInput<Context>) async throws -> Response {
+        _ = try input.query(allowed: [])
+        let (name, number) = (try input.path("name"), try input.version())
+        let stream = try await registry.weights(of: name, version: number)
+        let sha256 = stream.version.weights.sha256
+        let etag = "\"\(sha256)\""
+        if input.request.headers[values: .ifNoneMatch].contains(etag) {
+            return Response(status: .notModified, headers: [.eTag: etag, .redMLSHA256: sha256])
+        }
+        let logger = self.logger
+        let body = ResponseBody(contentLength: Int(stream.version.weights.size)) { writer in
+            do {
+                for try await chunk in stream {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            } catch {
+                logger.error("weights download stopped", metadata: [
+                    "model": "\(name)", "version": "\(number)", "error": "\(error)",
+                ])
+                throw error
+            }
+        }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/octet-stream", .eTag: etag, .redMLSHA256: sha256],
+            body: body)
+    }
+
+    /// Refuses a PUT whose version is not next before reading its body; the
+    /// registration's `expectedVersion` still settles a race with another writer.
+    private func checkNextVersion(of name: String, is number: UInt32) async throws {
+        let latest: UInt32
+        do {
+            latest = try await registry.model(name).latestVersion
+        } catch let error as MLRegistryError where error.code == .unknownModel {
+            latest = 0
+        }
+        guard UInt64(number) == UInt64(latest) + 1 else {
+            throw MLRegistryError(
+                code: .versionConflict,
+                message: "model '\(name)' expected to register version \(number), but the next version is \(UInt64(latest) + 1)",
+                model: name, version: number)
+        }
+    }
+
+    /// Streams the request body into the registry; a failure on the request's
+    /// side (too large, cut short) is answered as such, not as a store failure.
+    private func registerStreamed<Context>(_ registration: MLRegistration, _ input: RequestInput<Context>) async throws -> Response {
+        try input.checkDeclaredLength(limit: configuration.maximumWeightsSize, what: "the weights upload")
+        let monitor = UploadMonitor()
+        let upload = WeightsUpload(body: input.request.body, limit: configuration.maximumWeightsSize, monitor: monitor)
+        do {
+            let version = try await registry.register(registration, weights: upload)
+            return JSONResponse.make(.object(RegistryJSON.version(version)), status: .created)
+        } catch {
+            throw monitor.error ?? error
+        }
+    }
+
+    /// The registration fields of a streamed upload, from the `RedML-Registration` header.
+    private func registration<Context>(for name: String, fromHeaderOf input: RequestInput<Context>) throws(MLHTTPError) -> MLRegistration {
+        guard let header = input.request.headers[.redMLRegistration] else { return MLRegistration(model: name) }
+        let object: MLJSONObject
+        do {
+            object = try MLJSONValue.parseObject(header, field: "RedML-Registration header")
+        } catch {
+            throw MLHTTPError.badRequest("\(error)", code: "invalid_json")
+        }
+        return try Self.registration(for: name, JSONFields(object, allowed: Self.registrationFields,
+                                                            source: "RedML-Registration header"))
+    }
+
+    private static func registration(for name: String, _ fields: JSONFields) throws(MLHTTPError) -> MLRegistration {
+        MLRegistration(
+            model: name, hyperparameters: try fields.object("hyperparameters") ?? [:],
+            metrics: try fields.object("metrics") ?? [:], trainingDataSHA256: try fields.string("training_data_sha256"),
+            trainingQuery: try fields.string("training_query"), parentVersion: try fields.version("parent_version"),
+            createdBy: try fields.string("created_by"), description: try fields.string("description"),
+            tags: try fields.stringMap("tags") ?? [:], jobID: try fields.jobID("job_id"),
+            activate: try fields.bool("activate") ?? true, expectedVersion: try fields.version("expected_version"))
+    }
+}

@@ -1,0 +1,123 @@
+import Foundation
+import RedML
+import RedMLHTTP
+import Testing
+
+/// Every malformed request is a 4xx with a JSON error that names the problem, and changes nothing.
+@Suite("Errors")
+struct ErrorTests {
+    @Test func malformedBodiesAreRefusedWithTheFieldNamed() async throws {
+        let h = try await Harness()
+        try await h.register("spam")
+        try await h.register("spam")
+        try await h.run { client in
+            let badJSON = try await client.send(.put, "/v1/models/spam/active", text: "{\"version\": ")
+            #expect(badJSON.status == .badRequest)
+            #expect(badJSON.errorCode == "invalid_json")
+
+            let unknown = try await client.send(.put, "/v1/models/spam/active", json: ["version": 1, "verison": 1])
+            #expect(unknown.status == .badRequest)
+            #expect(unknown.errorCode == "unknown_field")
+            #expect(unknown.errorMessage.contains("verison"))
+
+            let wrongType = try await client.send(.put, "/v1/models/spam/active", json: ["version": "1"])
+            #expect(wrongType.status == .badRequest)
+            #expect(wrongType.errorCode == "invalid_field")
+            #expect(wrongType.errorMessage.contains("version"))
+
+            let fraction = try await client.send(.put, "/v1/models/spam/active", json: ["version": 1.5])
+            #expect(fraction.status == .badRequest)
+            let huge = try await client.send(.put, "/v1/models/spam/active", text: #"{"version": 99999999999999999999999}"#)
+            #expect(huge.status == .badRequest)
+            let overflow = try await client.send(.put, "/v1/models/spam/active", text: #"{"version": 1e400}"#)
+            #expect(overflow.status == .badRequest)
+            let zero = try await client.send(.put, "/v1/models/spam/active", json: ["version": 0])
+            #expect(zero.status == .badRequest)
+            let notObject = try await client.send(.put, "/v1/models/spam/active", text: "[1]")
+            #expect(notObject.status == .badRequest)
+            let empty = try await client.send(.put, "/v1/models/spam/active", text: "")
+            #expect(empty.status == .badRequest)
+
+            let badUTF8 = try await client.send(.put, "/v1/models/spam/active", bytes: Array(#"{"version": 1, "x": ""#.utf8) + [0xFF, 0xFE] + Array(#""}"#.utf8),
+                                                headers: [.contentType: "application/json"])
+            #expect(badUTF8.status == .badRequest)
+            #expect(badUTF8.errorCode == "invalid_utf8")
+
+            let badTag = try await client.send(.patch, "/v1/models/spam", json: ["tags": ["k": 1]])
+            #expect(badTag.status == .badRequest)
+            #expect(badTag.errorMessage.contains("tags.k"))
+            let nulInDescription = try await client.send(.patch, "/v1/models/spam", json: ["description": "a\u{0}b"])
+            #expect(nulInDescription.status == .badRequest)
+            #expect(nulInDescription.errorCode == "invalid_argument")
+        }
+        let model = try await h.registry.model("spam")
+        #expect(model.activeVersion == 2)
+        #expect(model.description == nil)
+        #expect(model.tags == [:])
+        #expect(model.eventCount == 4)  // two registrations, two activations
+    }
+
+    @Test func badPathAndQueryParametersAreRefused() async throws {
+        let h = try await Harness()
+        try await h.register("spam")
+        try await h.run { client in
+            for path in ["/v1/models/spam/versions/abc", "/v1/models/spam/versions/0", "/v1/models/spam/versions/-1",
+                         "/v1/models/spam/versions/4294967296", "/v1/models/spam/versions/+1"]
+            {
+                let reply = try await client.get(path)
+                #expect(reply.status == .badRequest, "\(path)")
+                #expect(reply.errorMessage.contains("version"), "\(path)")
+            }
+            #expect(try await client.get("/v1/jobs/xyz").status == .badRequest)
+            #expect(try await client.get("/v1/models/%FF%FE").status == .badRequest)
+            #expect(try await client.get("/v1/models/a%2Fb").status == .badRequest)
+            #expect(try await client.get("/v1/models?limit=0").status == .badRequest)
+            #expect(try await client.get("/v1/models?limit=1001").status == .badRequest)
+            #expect(try await client.get("/v1/models?limit=ten").status == .badRequest)
+            #expect(try await client.get("/v1/models/spam/versions?order=sideways").status == .badRequest)
+            #expect(try await client.get("/v1/models/spam/versions?archived=yes").status == .badRequest)
+            #expect(try await client.get("/v1/models/spam/versions?cursor=x").status == .badRequest)
+            #expect(try await client.get("/v1/jobs?status=done").status == .badRequest)
+            let unknown = try await client.get("/v1/models?colour=red")
+            #expect(unknown.status == .badRequest)
+            #expect(unknown.errorCode == "unknown_parameter")
+            #expect(unknown.errorMessage.contains("colour"))
+        }
+    }
+
+    @Test func unknownThingsAreJSON404s() async throws {
+        let h = try await Harness()
+        try await h.register("spam")
+        try await h.run { client in
+            let cases: [(String, String)] = [
+                ("/v1/models/nope", "unknown_model"),
+                ("/v1/models/spam/versions/7", "unknown_version"),
+                ("/v1/models/spam/aliases/nope", "unknown_alias"),
+                ("/v1/jobs/" + String(repeating: "0", count: 31) + "1", "unknown_job"),
+                ("/v1/nothing/here", "unknown_route"),
+            ]
+            for (path, code) in cases {
+                let reply = try await client.get(path)
+                #expect(reply.status == .notFound, "\(path)")
+                #expect(reply.errorCode == code, "\(path)")
+            }
+            let wrongMethod = try await client.send(.delete, "/v1/models/spam")
+            #expect(wrongMethod.status == .notFound)
+            #expect(wrongMethod.errorCode == "unknown_route")
+        }
+    }
+
+    @Test func jsonBodiesAboveTheLimitAre413() async throws {
+        let h = try await Harness(configuration: MLHTTPAPI.Configuration(maximumBodySize: 1024))
+        try await h.run { client in
+            let description = String(repeating: "x", count: 2048)
+            let reply = try await client.send(.patch, "/v1/models/spam", json: ["description": .string(description)])
+            #expect(reply.status == .contentTooLarge)
+            #expect(reply.errorCode == "body_too_large")
+            #expect(reply.errorMessage.contains("1024"))
+            let job = try await client.send(.post, "/v1/jobs", json: ["kind": "train", "target": "m", "spec": ["x": .string(description)]])
+            #expect(job.status == .contentTooLarge)
+        }
+        #expect(try await h.queue.jobs().jobs.isEmpty)
+    }
+}

@@ -1,1 +1,0 @@
-// RedMLHTTPTests: filled in by its own change.
