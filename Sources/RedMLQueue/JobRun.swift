@@ -82,7 +82,10 @@ final class JobRun: Sendable {
             change(&transition.job, now)
             let (batch, written) = transition.finished(reason: reason, detail: detail)
             do {
-                let newRevision = try await queue.store.commit(batch)
+                // A stopped handler's task is cancelled, and some stores (PostgreSQL) cancel a
+                // cancelled task's queries; the job's own writes must land regardless.
+                let store = queue.store
+                let newRevision = try await Task { try await store.commit(batch) }.value
                 state.withLock { state in
                     state.job = written
                     state.revision = newRevision
@@ -93,7 +96,9 @@ final class JobRun: Sendable {
                 guard case .conflict = error else { throw error }
             }
             // Someone else wrote the job: is it still ours?
-            guard let (fresh, freshRevision) = try await queue.loadJob(id), fresh.status == .running,
+            let reader = queue, jobID = id
+            guard let (fresh, freshRevision) = try await Task(operation: { try await reader.loadJob(jobID) }).value,
+                fresh.status == .running,
                 fresh.attempt == attempt, fresh.worker == worker
             else {
                 state.withLock { $0.lost = true }

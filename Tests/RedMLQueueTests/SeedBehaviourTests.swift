@@ -281,7 +281,7 @@ struct SeedBehaviourTests {
                 return ["n": .int(Int64(job.attempt))]
             }
         }
-        try await eventually("200 completed jobs") {
+        try await eventually("200 completed jobs", timeout: .seconds(90)) {
             try await h.queue.jobs(MLJobQuery(limit: 1_000, status: .completed)).jobs.count == 200
         }
         try await workers.stop()

@@ -124,7 +124,7 @@ struct RuntimeTests {
 func fastConfiguration() -> MLRuntime.Configuration {
     var configuration = MLRuntime.Configuration()
     configuration.workers.workerCount = 2
-    configuration.workers.heartbeatInterval = .milliseconds(200)
+    configuration.workers.heartbeatInterval = .seconds(2)  // a lease of 4 s survives a loaded CI machine
     configuration.workers.pollInterval = .milliseconds(20)
     configuration.workers.gracePeriod = .seconds(2)
     configuration.finishedJobRetention = nil
