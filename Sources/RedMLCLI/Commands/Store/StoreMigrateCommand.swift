@@ -1,5 +1,6 @@
 import ArgumentParser
 import RedML
+import RedMLPostgres
 
 /// `redml store migrate`: opens the store, which brings its schema up to date.
 struct StoreMigrateCommand: AsyncParsableCommand {
@@ -35,7 +36,8 @@ struct StoreMigrateCommand: AsyncParsableCommand {
         let result = try await options.withStore(create: true) { opened in
             Result(
                 store: opened.location.description, backend: opened.location.backendName,
-                schemaVersion: opened.schemaVersion, latestSchemaVersion: SQLiteMLPersistence.schemaVersion,
+                schemaVersion: opened.schemaVersion, latestSchemaVersion: opened.postgres == nil
+                    ? SQLiteMLPersistence.schemaVersion : PostgresMLPersistence.schemaVersion,
                 created: opened.sqlite != nil && opened.created)
         }
         if options.json {
