@@ -148,7 +148,15 @@ let package = Package(
         // The umbrella module.
         .target(name: "RedML", dependencies: ["RedMLCore", "RedMLPersistence", "RedMLSQLite", "RedMLRegistry", "RedMLQueue"]),
         // `swift run -c release redml-bench persistence`
-        .executableTarget(name: "RedMLBench", dependencies: ["RedML"]),
+        .executableTarget(
+            name: "RedMLBench",
+            dependencies: [
+                "RedML",
+                "RedMLHTTP",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
         // The `redml` operator command, one file per subcommand.
         .executableTarget(
             name: "RedMLCLI",

@@ -3,13 +3,14 @@
 //   swift run -c release redml-bench persistence [--quick] [--only memory|sqlite|blob]
 //   swift run -c release redml-bench registry [--quick] [--only memory|sqlite|weights|open]
 //   swift run -c release redml-bench queue [--quick] [--only memory|sqlite|latency|restart]
+//   swift run -c release redml-bench http [--quick] [--only memory|sqlite]   (needs wrk)
 //
 // It prints one JSON object per figure on stdout, and progress on stderr.
 import Foundation
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let suite = arguments.first else {
-    FileHandle.standardError.write(Data("usage: redml-bench persistence|registry|queue [--quick] [--only GROUP]\n".utf8))
+    FileHandle.standardError.write(Data("usage: redml-bench persistence|registry|queue|http [--quick] [--only GROUP]\n".utf8))
     exit(2)
 }
 let options = BenchOptions(arguments: Array(arguments.dropFirst()))
@@ -21,7 +22,9 @@ case "registry":
     try await Task.detached { try await RegistryBenchmark(options: options).run() }.value
 case "queue":
     try await Task.detached { try await QueueBenchmark(options: options).run() }.value
+case "http":
+    try await Task.detached { try await HTTPBenchmark(options: options).run() }.value
 default:
-    FileHandle.standardError.write(Data("unknown benchmark suite '\(suite)'; known: persistence, registry, queue\n".utf8))
+    FileHandle.standardError.write(Data("unknown benchmark suite '\(suite)'; known: persistence, registry, queue, http\n".utf8))
     exit(2)
 }

@@ -19,7 +19,7 @@ struct TimedOut: Error, CustomStringConvertible {
 
 /// Waits, in real time, until `condition` holds: checks every 5 ms, fails the test after `timeout`.
 func eventually(
-    _ what: @autoclosure () -> String, timeout: Duration = .seconds(10),
+    _ what: @autoclosure () -> String, timeout: Duration = .seconds(30),
     sourceLocation: SourceLocation = #_sourceLocation,
     _ condition: () async throws -> Bool
 ) async throws {
@@ -39,7 +39,7 @@ func eventually(
 /// Waits until the job satisfies `predicate`; returns the record that did.
 @discardableResult
 func waitForJob(
-    _ queue: MLJobQueue, _ id: UInt128, _ what: String = "the job", timeout: Duration = .seconds(10),
+    _ queue: MLJobQueue, _ id: UInt128, _ what: String = "the job", timeout: Duration = .seconds(30),
     sourceLocation: SourceLocation = #_sourceLocation, until predicate: (MLJob) -> Bool
 ) async throws -> MLJob {
     var last: MLJob?
@@ -59,7 +59,7 @@ func waitForJob(
 /// Waits until the job has `status`.
 @discardableResult
 func waitForStatus(
-    _ queue: MLJobQueue, _ id: UInt128, _ status: MLJob.Status, timeout: Duration = .seconds(10),
+    _ queue: MLJobQueue, _ id: UInt128, _ status: MLJob.Status, timeout: Duration = .seconds(30),
     sourceLocation: SourceLocation = #_sourceLocation
 ) async throws -> MLJob {
     try await waitForJob(queue, id, "status \(status)", timeout: timeout, sourceLocation: sourceLocation) {
@@ -174,6 +174,14 @@ final class Gate: Sendable {
             waiter?.resume()
         }
         return isOpen
+    }
+}
+
+extension Gate {
+    /// Suspends until the gate opens, even if the task is cancelled meanwhile:
+    /// a handler that ignores cancellation, without spinning a cooperative thread.
+    func waitIgnoringCancellation() async {
+        await Task { await self.wait() }.value
     }
 }
 

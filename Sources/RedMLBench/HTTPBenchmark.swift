@@ -1,0 +1,131 @@
+import Foundation
+import Hummingbird
+import Prometheus
+import RedML
+import RedMLHTTP
+
+/// The HTTP API under load from wrk: `GET /v1/models/{name}/active` and
+/// `POST /v1/jobs`, without and with a bearer token, over the in-memory store
+/// and SQLite.
+///
+/// The API runs in this process on 127.0.0.1 (a free port), set up as
+/// `redml serve` sets it up (Prometheus request counts on, no logging) but
+/// without workers, so submitted jobs stay queued. wrk runs with 2 threads and
+/// 64 connections for 10 s per figure (3 s with `--quick`), on the same cores
+/// as the server. `--only memory|sqlite`.
+struct HTTPBenchmark: Sendable {
+    let options: BenchOptions
+
+    static let model = "bench"
+    static let token = "redml-bench-token-0123456789abcdef"
+    static let jobBody = #"{"kind":"bench","target":"bench"}"#
+
+    /// One way of calling the API: without a token, or with the bearer token.
+    private enum Access: CaseIterable {
+        case open, bearer
+
+        var label: String { self == .open ? "no_token" : "bearer_token" }
+        var token: String? { self == .open ? nil : HTTPBenchmark.token }
+    }
+
+    private var load: Wrk.Load {
+        Wrk.Load(threads: 2, connections: 64, seconds: options.quick ? 3 : 10)
+    }
+
+    func run() async throws {
+        guard let wrk = Wrk.find() else {
+            note("redml-bench http: wrk is not installed (apt-get install -y wrk); skipping the http suite")
+            return
+        }
+        let folder = try BenchFolder()
+        defer { folder.remove() }
+        if options.runs("memory") {
+            try await measure(backend: "memory", store: InMemoryMLPersistence(), wrk: wrk, folder: folder)
+        }
+        if options.runs("sqlite") {
+            let store = try SQLiteMLPersistence(path: folder.path("http.sqlite"))
+            try await measure(backend: "sqlite", store: store, wrk: wrk, folder: folder)
+            try store.close()
+        }
+    }
+
+    private func measure(backend: String, store: any MLStore, wrk: Wrk, folder: BenchFolder) async throws {
+        let registry = MLModelRegistry(store: store)
+        let queue = MLJobQueue(store: store)
+        _ = try await registry.register(MLRegistration(model: Self.model, hyperparameters: ["lr": 0.01],
+                                                       metrics: ["accuracy": .double(0.9)], createdBy: "bench"),
+                                        weights: Data(repeating: 0x5A, count: 1_024))
+        for access in Access.allCases {
+            let api = MLHTTPAPI(registry: registry, queue: queue, prometheus: PrometheusCollectorRegistry(),
+                                configuration: MLHTTPAPI.Configuration(token: access.token))
+            try await serving(api) { base in
+                let active = "\(base)/v1/models/\(Self.model)/active"
+                let headers = access.token.map { ["Authorization: Bearer \($0)"] } ?? []
+                // A short unreported run first, so connections and caches are warm.
+                _ = try await wrk.run(url: active, load: Wrk.Load(threads: 2, connections: 64, seconds: 1),
+                                      headers: headers, script: nil, outputPath: folder.path("warmup.txt"))
+                let get = try await wrk.run(url: active, load: load, headers: headers, script: nil,
+                                            outputPath: folder.path("get.txt"))
+                try report(get, backend: backend, name: "get_active_\(access.label)", url: active,
+                           target: ">= 20k req/s (wrk on the same 2 cores)")
+
+                let script = folder.path("submit_\(access.label).lua")
+                try Self.submitScript(token: access.token).write(toFile: script, atomically: true, encoding: .utf8)
+                let jobs = "\(base)/v1/jobs"
+                let post = try await wrk.run(url: jobs, load: load, headers: [], script: script,
+                                             outputPath: folder.path("post.txt"))
+                try report(post, backend: backend, name: "submit_job_\(access.label)", url: jobs, target: nil)
+            }
+        }
+    }
+
+    /// A wrk script that submits one job per request.
+    static func submitScript(token: String?) -> String {
+        var lines = [
+            #"wrk.method = "POST""#,
+            "wrk.body = '\(jobBody)'",
+            #"wrk.headers["Content-Type"] = "application/json""#,
+        ]
+        if let token { lines.append(#"wrk.headers["Authorization"] = "Bearer \#(token)""#) }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// Emits requests/s and p50/p99 latency; a run with failed responses measured
+    /// the error path, so it stops the suite instead.
+    private func report(_ run: WrkReport, backend: String, name: String, url: String, target: String?) throws {
+        guard run.failedResponses == 0 else {
+            throw HTTPBenchError(code: "failed_responses",
+                                 message: "\(run.failedResponses) of \(run.requests) responses from \(url) (\(name)) were not 2xx/3xx")
+        }
+        if let errors = run.socketErrors { note("\(backend) \(name): \(errors)") }
+        note(String(format: "%@ %@: %.0f req/s, p50 %.2f ms, p99 %.2f ms (%d requests in %.2f s)",
+                    backend, name, run.requestsPerSecond, run.p50 * 1e3, run.p99 * 1e3, run.requests, run.seconds))
+        Figure.rate("http", backend, name, run.requestsPerSecond, run.requests, target: target).emit()
+        Figure.latency("http", backend, "\(name)_p50", run.p50, run.requests, target: nil).emit()
+        Figure.latency("http", backend, "\(name)_p99", run.p99, run.requests, target: nil).emit()
+    }
+
+    /// Serves `api` on a free loopback port while `body` runs with the base URL,
+    /// then stops the server.
+    private func serving(_ api: MLHTTPAPI, _ body: (String) async throws -> Void) async throws {
+        let (ports, continuation) = AsyncStream.makeStream(of: Int?.self)
+        let app = try api.makeApplication(host: "127.0.0.1", port: 0) { port in continuation.yield(port) }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // Ending the stream unblocks the wait below if the server never listens.
+                defer { continuation.finish() }
+                do {
+                    try await app.run()
+                } catch is CancellationError {
+                    // The benchmark stopped the server.
+                }
+            }
+            guard let listening = await ports.first(where: { _ in true }), let port = listening else {
+                try await group.waitForAll()
+                throw HTTPBenchError(code: "server_not_listening", message: "the HTTP API did not report a port on 127.0.0.1")
+            }
+            try await body("http://127.0.0.1:\(port)")
+            group.cancelAll()
+        }
+    }
+}
