@@ -207,9 +207,11 @@ let package = Package(
         .testTarget(
             name: "RedMLHTTPTests",
             dependencies: [
-                "RedML", "RedMLHTTP", "RedMLTestFixtures",
+                "RedML", "RedMLHTTP", "RedMLRuntime", "RedMLTrainer", "RedMLTestFixtures",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                // GettingStartedTests compiles the article's listing, which runs a ServiceGroup.
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         // Needs a server: scripts/test starts a throwaway PostgreSQL and sets POSTGRES_URL.
