@@ -16,7 +16,7 @@ struct PostgresPageQuery {
         conditions.append("namespace = \(bind(namespace))")
         if let prefix = request.prefix, !prefix.isEmpty {
             conditions.append("key >= \(bind(prefix))")
-            if let upper = Self.successor(ofPrefix: prefix) {
+            if let upper = MLKeyOrder.successor(ofPrefix: prefix) {
                 conditions.append("key < \(bind(upper))")
             }
         }
@@ -31,22 +31,5 @@ struct PostgresPageQuery {
             ORDER BY key \(request.order.isDescending ? "DESC" : "ASC") LIMIT $\(binds.count)
             """
         query = PostgresQuery(unsafeSQL: sql, binds: binds)
-    }
-
-    /// The smallest string greater than every string that starts with `prefix`,
-    /// in UTF-8 byte order (which is Unicode scalar order), or `nil` if none exists.
-    static func successor(ofPrefix prefix: String) -> String? {
-        var scalars = Array(prefix.unicodeScalars)
-        while let last = scalars.popLast() {
-            var next = last.value + 1
-            if next == 0xD800 { next = 0xE000 }  // skip the surrogate range
-            if let scalar = Unicode.Scalar(next) {
-                scalars.append(scalar)
-                var text = ""
-                text.unicodeScalars.append(contentsOf: scalars)
-                return text
-            }
-        }
-        return nil
     }
 }

@@ -46,7 +46,7 @@ struct SQLitePageQuery {
         if let prefix = request.prefix, !prefix.isEmpty {
             conditions.append("key >= ?")
             values.append(prefix)
-            if let upper = Self.successor(ofPrefix: prefix) {
+            if let upper = MLKeyOrder.successor(ofPrefix: prefix) {
                 conditions.append("key < ?")
                 values.append(upper)
             }
@@ -60,22 +60,5 @@ struct SQLitePageQuery {
             ORDER BY key \(request.order.isDescending ? "DESC" : "ASC")
             """
         arguments = StatementArguments(values)
-    }
-
-    /// The smallest string greater than every string that starts with `prefix`,
-    /// in UTF-8 byte order (which is Unicode scalar order), or `nil` if none exists.
-    static func successor(ofPrefix prefix: String) -> String? {
-        var scalars = Array(prefix.unicodeScalars)
-        while let last = scalars.popLast() {
-            var next = last.value + 1
-            if next == 0xD800 { next = 0xE000 }  // skip the surrogate range
-            if let scalar = Unicode.Scalar(next) {
-                scalars.append(scalar)
-                var text = ""
-                text.unicodeScalars.append(contentsOf: scalars)
-                return text
-            }
-        }
-        return nil
     }
 }
