@@ -122,6 +122,11 @@ public final class PostgresMLPersistence: MLStore, Service {
         try PostgresURL(url).clientConfiguration(tls: tls)
     }
 
+    /// `url` with its password, if any, replaced by `***`: safe for logs and error messages.
+    public static func redacted(url: String) -> String {
+        PostgresURL.redacted(url)
+    }
+
     /// The schema version this build of RedML writes.
     public static var schemaVersion: Int { PostgresSchema.currentVersion }
 

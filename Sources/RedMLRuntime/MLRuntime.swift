@@ -100,9 +100,11 @@ public final class MLRuntime: Service, Sendable {
     }
 
     /// Deletes jobs that finished more than `keep` ago, a batch at a time; returns how many.
+    ///
+    /// - Parameter clock: the time to count from; default: the queue's clock.
     @discardableResult
-    public func pruneFinishedJobs(olderThan keep: Duration, clock: any MLClock = MLSystemClock()) async -> Int {
-        let cutoffMs = clock.nowMs - keep.milliseconds
+    public func pruneFinishedJobs(olderThan keep: Duration, clock: (any MLClock)? = nil) async -> Int {
+        let cutoffMs = (clock ?? configuration.queue.clock).nowMs - keep.milliseconds
         let cutoff = Date(timeIntervalSince1970: Double(cutoffMs) / 1000)
         var total = 0
         do {

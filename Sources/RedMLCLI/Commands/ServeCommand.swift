@@ -64,7 +64,7 @@ struct ServeCommand: AsyncParsableCommand {
         try await options.withStore(create: true) { opened in
             let prometheus = PrometheusCollectorRegistry()
             let runtime = CLIRuntime.make(
-                store: opened.store, workers: workers ?? CLIRuntime.defaultWorkerCount, logger: logger,
+                store: opened.store, workers: workers, logger: logger,
                 metricsFactory: PrometheusMetricsFactory(registry: prometheus))
             var configuration = MLHTTPAPI.Configuration()
             configuration.token = token

@@ -63,9 +63,10 @@ struct TrainCommand: AsyncParsableCommand {
                 try await JobFollowing.follow(id, in: runtime.queue, display: display)
             }
             try JobFollowing.requireCompleted(job, display: display)
-            let number = job.metrics?["version"]?.intValue.flatMap { UInt32(exactly: $0) }
-            let version = try await number.asyncMap { try await runtime.registry.version(model, $0) }
-            return (job, version)
+            guard let number = job.metrics?["version"]?.intValue.flatMap({ UInt32(exactly: $0) }) else {
+                return (job, nil)
+            }
+            return (job, try await runtime.registry.version(model, number))
         }
         if options.json {
             try Console.json(TrainOutput(job: outcome.job, version: outcome.version))
@@ -104,12 +105,4 @@ struct TrainCommand: AsyncParsableCommand {
 private struct TrainOutput: Encodable {
     var job: MLJob
     var version: MLModelVersion?
-}
-
-extension Optional {
-    /// `map` with an async transform.
-    func asyncMap<T>(_ transform: (Wrapped) async throws -> T) async rethrows -> T? {
-        guard let self else { return nil }
-        return try await transform(self)
-    }
 }

@@ -61,7 +61,7 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         try await options.withStore(create: true) { opened in
             let runtime = CLIRuntime.make(
-                store: opened.store, workers: workers ?? CLIRuntime.defaultWorkerCount, queues: queues, logger: logger)
+                store: opened.store, workers: workers, queues: queues, logger: logger)
             for (kind, handler) in handlers {
                 runtime.register(kind, handler.handler())
             }

@@ -21,14 +21,16 @@ enum CLIRuntime {
     }
 
     /// A runtime over `store` with `workers` workers for each of `queues`
-    /// (`default` when empty) and the built-in `train` handler registered.
+    /// (`default` when empty; `nil` workers: the worker pool's default) and
+    /// the built-in `train` handler registered.
     static func make(
-        store: any MLStore, workers: Int, queues: [String] = [], logger: Logger,
+        store: any MLStore, workers: Int?, queues: [String] = [], logger: Logger,
         metricsFactory: (any MetricsFactory)? = nil
     ) -> MLRuntime {
         var configuration = MLRuntime.Configuration()
         configuration.logger = logger
         configuration.metricsFactory = metricsFactory
+        let workers = workers ?? configuration.workers.workerCount
         configuration.runsWorkers = workers > 0
         if queues.isEmpty || queues.contains("default") {
             configuration.workers.workerCount = workers
@@ -63,7 +65,4 @@ enum CLIRuntime {
             return result
         }
     }
-
-    /// The default worker count: the core count minus one, at least one.
-    static var defaultWorkerCount: Int { max(1, ProcessInfo.processInfo.activeProcessorCount - 1) }
 }

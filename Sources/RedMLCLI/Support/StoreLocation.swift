@@ -1,4 +1,4 @@
-import Foundation
+import RedMLPostgres
 
 /// Where a command's store lives, parsed from `--store` or `REDML_STORE`.
 enum StoreLocation: Equatable, CustomStringConvertible {
@@ -42,15 +42,8 @@ enum StoreLocation: Equatable, CustomStringConvertible {
         switch self {
         case .sqlite(let path): path
         case .memory: Self.memorySpelling
-        case .postgres(let url): Self.redacted(url)
+        case .postgres(let url): PostgresMLPersistence.redacted(url: url)
         }
-    }
-
-    /// `url` with the password, if any, replaced by `***`.
-    static func redacted(_ url: String) -> String {
-        guard var components = URLComponents(string: url), components.password != nil else { return url }
-        components.password = "***"
-        return components.string ?? url
     }
 
     /// The backend's name in output: `sqlite` or `memory`.
