@@ -7,6 +7,12 @@
 //
 // It prints one JSON object per figure on stdout, and progress on stderr.
 import Foundation
+import NIOCore
+import NIOPosix
+
+// As `redml` does: NIO's event loops run Swift Concurrency's jobs, so a request
+// is parsed, handled and answered without hopping between thread pools.
+NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let suite = arguments.first else {

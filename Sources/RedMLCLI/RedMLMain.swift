@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
+import NIOPosix
 import RedML
 
 /// The process entry point: parses the command line, runs the command, and
@@ -14,6 +16,9 @@ enum RedMLMain {
     static func main() async {
         // The executable, not the libraries, decides where logs go: stderr, so stdout stays parseable.
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
+        // NIO's event loops run Swift Concurrency's jobs too, so an HTTP request or a
+        // PostgreSQL reply is handled without hopping to a second thread pool.
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
         do {
             var command = try await RedMLCommand.asyncParseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
