@@ -49,6 +49,11 @@ public struct MLBatch: Sendable {
         operations.append(.require(namespace: namespace, key: key, condition: condition))
     }
 
+    /// Adds every operation of `other`, after this batch's own.
+    public mutating func append(contentsOf other: MLBatch) {
+        operations.append(contentsOf: other.operations)
+    }
+
     /// Commits a staged blob together with the rest of the batch.
     public mutating func commitBlob(_ blob: MLStagedBlob) {
         operations.append(.commitBlob(blob))

@@ -249,13 +249,19 @@ public final class PostgresMLPersistence: MLStore, Service {
     /// than once; a transaction that failed that way was rolled back, so
     /// nothing is applied twice.
     func serializable<T: Sendable>(_ body: (PostgresSQL) async throws -> T) async throws -> T {
+        try await transaction(isolation: "SERIALIZABLE", body)
+    }
+
+    /// Runs `body` in a transaction at `isolation`, running it again while it
+    /// fails only because a concurrent transaction won a race (or deadlocked with it).
+    func transaction<T: Sendable>(isolation: String, _ body: (PostgresSQL) async throws -> T) async throws -> T {
         try await ensureSchema()
         var attempt = 1
         while true {
             do {
                 return try await client.withConnection { connection in
                     try await PostgresSQL(connection: connection, logger: logger)
-                        .transaction(isolation: "SERIALIZABLE", body)
+                        .transaction(isolation: isolation, body)
                 }
             } catch where isRetryableConflict(error) {
                 guard attempt < Self.maximumAttempts else {

@@ -88,7 +88,12 @@ public final class MLJobQueue: Sendable {
                                    reason: "submitted", detail: nil)
             batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, 1), value: event.storedJSON)
             do {
-                try await store.commit(batch)
+                if let claiming = store as? any MLClaimingStore, job.runAtMs <= now {
+                    // Workers in other processes wake at once instead of at their next poll.
+                    try await claiming.commit(batch, notifying: Self.readyTopic)
+                } else {
+                    try await store.commit(batch)
+                }
                 submitted.signal()
                 metrics.submitted(job)
                 return job

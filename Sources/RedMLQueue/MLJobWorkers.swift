@@ -95,13 +95,20 @@ public final class MLJobWorkers: Service, Sendable {
     /// Runs the workers until graceful shutdown (or cancellation), then waits for running jobs.
     public func run() async throws {
         try await withGracefulShutdownHandler {
-            try await withThrowingDiscardingTaskGroup { group in
-                var slots = configuration.queues
-                slots["default"] = slots["default"] ?? configuration.workerCount
-                for (name, count) in slots where count > 0 {
-                    group.addTask { try await self.claimLoop(queue: name, slots: count) }
+            try await withThrowingTaskGroup(of: Void.self) { wakeUps in
+                if let claiming = queue.store as? any MLClaimingStore {
+                    // Jobs submitted or requeued by other processes wake the claim loops at once.
+                    wakeUps.addTask { try await claiming.listen { _ in self.queue.submitted.signal() } }
                 }
-                group.addTask { await self.maintenanceLoop() }
+                try await withThrowingDiscardingTaskGroup { group in
+                    var slots = configuration.queues
+                    slots["default"] = slots["default"] ?? configuration.workerCount
+                    for (name, count) in slots where count > 0 {
+                        group.addTask { try await self.claimLoop(queue: name, slots: count) }
+                    }
+                    group.addTask { await self.maintenanceLoop() }
+                }
+                wakeUps.cancelAll()
             }
         } onGracefulShutdown: {
             self.beginShutdown()
@@ -136,19 +143,20 @@ public final class MLJobWorkers: Service, Sendable {
             while true {
                 let generation = queue.submitted.generation  // before the checks, so no wake-up is missed
                 guard !isStopping && !Task.isCancelled else { break }
-                if active.value < slots {
+                let free = slots - active.value
+                if free > 0 {
                     do {
-                        if let (job, revision) = try await queue.claim(
-                            queue: name, worker: configuration.workerID, leaseMs: timing.leaseMs)
-                        {
+                        let claimed = try await queue.claim(
+                            queue: name, worker: configuration.workerID, leaseMs: timing.leaseMs, limit: free)
+                        for (job, revision) in claimed {
                             active.add(1)
                             group.addTask {
                                 await self.execute(job, revision: revision)
                                 active.add(-1)
                                 self.queue.submitted.signal()  // a slot is free
                             }
-                            continue
                         }
+                        if !claimed.isEmpty { continue }
                     } catch {
                         queue.logger.warning("claiming failed; retrying", metadata: ["queue": "\(name)", "error": "\(error)"])
                     }

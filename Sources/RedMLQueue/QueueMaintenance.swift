@@ -6,8 +6,16 @@ extension MLJobQueue {
     /// stalled); returns how many. Any live process may do this: each rescue
     /// is conditional on the job record, so two rescuers cannot both win.
     /// The interrupted attempt does not count as a failure.
+    ///
+    /// On a store shared by many machines (``MLClaimingStore``), one process
+    /// at a time does it: the others find the role taken and return 0.
     @discardableResult
     public func rescueExpiredLeases(limit: Int = 500) async throws -> Int {
+        guard let claiming = store as? any MLClaimingStore else { return try await rescueNow(limit: limit) }
+        return try await claiming.exclusively("lease_rescuer") { try await self.rescueNow(limit: limit) } ?? 0
+    }
+
+    private func rescueNow(limit: Int) async throws -> Int {
         let now = clock.nowMs
         let page = try await store.page(namespace: MLNamespace.jobLeases, MLPageRequest(limit: max(1, limit)))
         var rescued = 0
@@ -34,7 +42,7 @@ extension MLJobQueue {
                 guard case .conflict = error else { throw error }  // renewed or finished meanwhile
             }
         }
-        if rescued > 0 { submitted.signal() }
+        if rescued > 0 { try await announceReadyJobs() }
         metrics.rescued(rescued)
         return rescued
     }
@@ -65,9 +73,21 @@ extension MLJobQueue {
                 guard case .conflict = error else { throw error }
             }
         }
-        if promoted > 0 { submitted.signal() }
+        if promoted > 0 { try await announceReadyJobs() }
         return promoted
     }
+
+    /// Wakes this process's claim loops and, on a store that can, every other
+    /// process's: jobs became ready without a submission announcing them.
+    func announceReadyJobs() async throws {
+        submitted.signal()
+        if let claiming = store as? any MLClaimingStore {
+            try await claiming.commit(MLBatch(), notifying: Self.readyTopic)
+        }
+    }
+
+    /// The notification topic that says "jobs are ready".
+    static let readyTopic = "job_ready"
 
     /// The job an index entry points at; `nil` (and the entry dropped) when
     /// the job is gone or its record is corrupt, so that one bad record cannot
@@ -94,42 +114,5 @@ extension MLJobQueue {
         } catch let error as MLPersistenceError {
             guard case .conflict = error else { throw error }
         }
-    }
-
-    /// Claims the next ready job of `queue` for `worker`: highest priority
-    /// first, FIFO within a priority. Returns `nil` when none is ready.
-    func claim(queue: String, worker: String, leaseMs: Int64) async throws -> (job: MLJob, revision: MLRevision)? {
-        for _ in 0..<8 {
-            let page = try await store.page(
-                namespace: MLNamespace.jobReady, MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: 8))
-            guard !page.entries.isEmpty else { return nil }
-            for entry in page.entries {
-                guard let id = QueueKeys.parseReady(entry.key) else { continue }
-                guard let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobReady, entry) else { continue }
-                guard job.status == .queued else {
-                    try await dropIndexEntry(MLNamespace.jobReady, entry)
-                    continue
-                }
-                let now = clock.nowMs
-                var transition = JobTransition(job, revision: revision, nowMs: now)
-                transition.job.status = .running
-                transition.job.attempt += 1
-                transition.job.worker = worker
-                transition.job.leaseExpiresAtMs = now + leaseMs
-                transition.job.startedAtMs = job.startedAtMs ?? now
-                transition.job.error = job.error
-                // The ready entry must still be there: whoever removed it moved the job on.
-                transition.batch.require(namespace: MLNamespace.jobReady, key: entry.key, .revision(entry.revision))
-                let (batch, claimed) = transition.finished(reason: "claimed")
-                do {
-                    let newRevision = try await store.commit(batch)
-                    metrics.claimed(claimed)
-                    return (claimed, newRevision)
-                } catch let error as MLPersistenceError {
-                    guard case .conflict = error else { throw error }  // another worker won it
-                }
-            }
-        }
-        return nil
     }
 }

@@ -47,7 +47,8 @@ package enum PostgresBackend {
     private static let shared: Result<PostgresClient, PostgresUnavailable> = {
         do {
             var configuration = try PostgresMLPersistence.clientConfiguration(url: try url())
-            configuration.options.maximumConnections = 24
+            // Each running worker pool keeps one connection LISTENing, and parallel tests run many pools.
+            configuration.options.maximumConnections = 100
             let client = PostgresClient(configuration: configuration)
             Task.detached { await client.run() }
             return .success(client)

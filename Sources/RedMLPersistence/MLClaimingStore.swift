@@ -1,0 +1,57 @@
+/// What a store shared by many processes can offer a busy job queue beyond
+/// ``MLStore``: claiming without contention, cross-process wake-ups and a
+/// role only one process holds at a time.
+///
+/// It is optional. The queue uses it when its store adopts it (the PostgreSQL
+/// backend does) and falls back to conditional batches and polling otherwise.
+public protocol MLClaimingStore: MLStore {
+    /// Picks up to `limit` entries of `namespace` under `prefix`, in key
+    /// order, each with the record it names (in `recordNamespace`, under the
+    /// entry's value), and commits the batch `body` builds from them in the
+    /// same transaction.
+    ///
+    /// Entries and records that another transaction holds are skipped rather
+    /// than waited for, and the picked ones stay locked until the commit, so
+    /// concurrent claimers take different entries instead of all racing for
+    /// the first. Entries whose record is missing are not picked.
+    ///
+    /// `body` may run more than once (a transaction that deadlocks is run
+    /// again), so it must depend on nothing but its input.
+    ///
+    /// - Returns: the revision of the committed batch (or, when `body`'s
+    ///   batch is empty, of nothing) and `body`'s result.
+    func claim<T: Sendable>(
+        namespace: String, prefix: String, limit: Int, recordNamespace: String,
+        _ body: @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
+    ) async throws -> (MLRevision, T)
+
+    /// Commits `batch` like ``MLStore/commit(_:)`` and, once it is committed,
+    /// notifies `topic` to every process listening with ``listen(_:)``.
+    @discardableResult
+    func commit(_ batch: MLBatch, notifying topic: String) async throws -> MLRevision
+
+    /// Calls `wake` with each topic notified by any process, until the
+    /// calling task is cancelled. A lost connection is re-established with
+    /// backoff; notifications sent meanwhile are lost, so listeners keep a
+    /// slow poll as well.
+    func listen(_ wake: @escaping @Sendable (String) -> Void) async throws
+
+    /// Runs `body` unless another process is running a body for the same
+    /// `role` right now; returns `nil` without running it then.
+    func exclusively<T: Sendable>(_ role: String, _ body: () async throws -> T) async throws -> T?
+}
+
+/// An index entry offered to ``MLClaimingStore/claim(namespace:prefix:limit:recordNamespace:_:)``,
+/// with the record it names.
+public struct MLClaimCandidate: Sendable, Hashable {
+    /// The index entry.
+    public var entry: MLEntry
+    /// The record the entry's value names, as stored (it may be corrupt).
+    public var record: MLEntry
+
+    /// Creates a candidate.
+    public init(entry: MLEntry, record: MLEntry) {
+        self.entry = entry
+        self.record = record
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import PostgresNIO
+import RedMLPersistence
+
+extension PostgresMLPersistence: MLClaimingStore {
+    /// The `LISTEN` channel of this store's schema (a channel name has at most 63 bytes).
+    var notificationChannel: String { "redml_" + String(schema.prefix(57)) }
+
+    /// Claims with `FOR UPDATE … SKIP LOCKED` in one `READ COMMITTED`
+    /// transaction: the picked index entries and their records stay locked
+    /// until the batch built from them commits, and other claimers pass over
+    /// them to the next ones.
+    ///
+    /// The batch's own conditions are still checked, against rows this
+    /// transaction already holds, so a writer that changed a record before it
+    /// was locked makes the claim fail with a conflict, not overwrite.
+    public func claim<T: Sendable>(
+        namespace: String, prefix: String, limit: Int, recordNamespace: String,
+        _ body: @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
+    ) async throws -> (MLRevision, T) {
+        try MLInput.check(namespace, "namespace")
+        try MLInput.check(recordNamespace, "recordNamespace")
+        guard limit >= 1 else { throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(limit)") }
+        let kv = tables.kv
+        let upper = MLKeyOrder.successor(ofPrefix: prefix)
+        let (revision, result) = try await transaction(isolation: "READ COMMITTED") { sql -> (Int64?, T) in
+            var query = PostgresQuery(unsafeSQL: """
+                SELECT i.key, i.value, i.revision, r.value, r.revision
+                FROM \(kv) i JOIN \(kv) r ON r.namespace = $1 AND r.key = i.value
+                WHERE i.namespace = $2 AND i.key >= $3 \(upper == nil ? "" : "AND i.key < $5")
+                ORDER BY i.key LIMIT $4
+                FOR UPDATE OF i, r SKIP LOCKED
+                """)
+            query.binds.append(recordNamespace)
+            query.binds.append(namespace)
+            query.binds.append(prefix)
+            query.binds.append(Int64(min(limit, 10_000)))
+            if let upper { query.binds.append(upper) }
+            let candidates = try await sql.rows(query).map { row in
+                let (key, value, revision, record, recordRevision) = try row.decode((String, String, Int64, String, Int64).self)
+                return MLClaimCandidate(
+                    entry: MLEntry(key: key, value: value, revision: MLRevision(rawValue: revision)),
+                    record: MLEntry(key: value, value: record, revision: MLRevision(rawValue: recordRevision)))
+            }
+            let (batch, result) = try body(candidates)
+            guard !batch.isEmpty else { return (nil, result) }
+            try MLInput.check(batch)
+            return (try await PostgresBatch.apply(batch, sql, self.tables), result)
+        }
+        if let revision { return (MLRevision(rawValue: revision), result) }
+        return (try await commit(MLBatch()), result)
+    }
+
+    /// Commits `batch` and, in the same transaction, `pg_notify`s `topic`:
+    /// PostgreSQL delivers the notification when (and only if) the transaction commits.
+    @discardableResult
+    public func commit(_ batch: MLBatch, notifying topic: String) async throws -> MLRevision {
+        try MLInput.check(batch)
+        let channel = notificationChannel
+        let revision = try await serializable { sql in
+            let revision = try await PostgresBatch.apply(batch, sql, self.tables)
+            try await sql.execute("SELECT pg_notify(\(channel), \(topic))")
+            return revision
+        }
+        return MLRevision(rawValue: revision)
+    }
+
+    /// Holds one pooled connection that `LISTEN`s on the schema's channel,
+    /// and reconnects with backoff (up to 5 s) when it is lost.
+    public func listen(_ wake: @escaping @Sendable (String) -> Void) async throws {
+        let channel = notificationChannel
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                try await withSQL { sql in
+                    try await sql.connection.listen(on: channel) { notifications in
+                        failures = 0
+                        // A wake-up after (re)connecting: whatever was notified while no one listened.
+                        wake("")
+                        for try await notification in notifications {
+                            wake(notification.payload)
+                        }
+                    }
+                }
+            } catch {
+                guard !Task.isCancelled else { return }
+                failures += 1
+                logger.warning("listening for job notifications failed; reconnecting",
+                               metadata: ["error": "\(error)", "attempt": "\(failures)"])
+                let pause = min(5_000, 50 << min(failures, 7))
+                try? await Task.sleep(for: .milliseconds(Int.random(in: pause / 2...pause)))
+            }
+        }
+    }
+
+    /// Runs `body` while holding a session advisory lock named after the
+    /// schema and `role`, taken with `pg_try_advisory_lock` on a pooled
+    /// connection kept for that time; returns `nil` when another session holds it.
+    public func exclusively<T: Sendable>(_ role: String, _ body: () async throws -> T) async throws -> T? {
+        let name = "redml:\(schema):\(role)"
+        return try await withSQL { sql -> T? in
+            guard try await sql.one("SELECT pg_try_advisory_lock(hashtext(\(name)))", as: Bool.self) == true else {
+                return nil
+            }
+            do {
+                let result = try await body()
+                try await sql.execute("SELECT pg_advisory_unlock(hashtext(\(name)))")
+                return result
+            } catch {
+                // A broken connection releases the lock with the session.
+                try? await sql.execute("SELECT pg_advisory_unlock(hashtext(\(name)))")
+                throw error
+            }
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import RedMLCore
+import RedMLPersistence
+
+extension MLJobQueue {
+    /// Claims up to `limit` ready jobs of `queue` for `worker`: highest
+    /// priority first, FIFO within a priority. Returns none when none is ready.
+    ///
+    /// On an ``MLClaimingStore`` the jobs are taken in one transaction that
+    /// skips jobs other workers are claiming; elsewhere one conditional batch
+    /// per job, where a worker that loses a race moves on to the next job.
+    func claim(queue: String, worker: String, leaseMs: Int64, limit: Int) async throws -> [(job: MLJob, revision: MLRevision)] {
+        if let claiming = store as? any MLClaimingStore {
+            return try await claimLocked(claiming, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit)
+        }
+        var claimed: [(job: MLJob, revision: MLRevision)] = []
+        while claimed.count < limit, let next = try await claimOne(queue: queue, worker: worker, leaseMs: leaseMs) {
+            claimed.append(next)
+        }
+        return claimed
+    }
+
+    private func claimLocked(
+        _ store: any MLClaimingStore, queue: String, worker: String, leaseMs: Int64, limit: Int
+    ) async throws -> [(job: MLJob, revision: MLRevision)] {
+        let now = clock.nowMs
+        let logger = logger
+        let (revision, jobs) = try await store.claim(
+            namespace: MLNamespace.jobReady, prefix: QueueKeys.readyPrefix(queue), limit: limit,
+            recordNamespace: MLNamespace.jobs
+        ) { candidates -> (MLBatch, [MLJob]) in
+            var batch = MLBatch()
+            var jobs: [MLJob] = []
+            for candidate in candidates {
+                let entry = candidate.entry
+                let job: MLJob
+                do {
+                    job = try MLJSON.decode(MLJob.self, from: candidate.record.value, namespace: MLNamespace.jobs,
+                                            key: candidate.record.key)
+                } catch {
+                    // The record stays in `jobs` for listings to report; its entry must not block the queue.
+                    logger.error("dropped an index entry whose job record is corrupt",
+                                 metadata: ["job_id": "\(candidate.record.key)", "index": "\(MLNamespace.jobReady)",
+                                            "error": "\(error)"])
+                    batch.delete(namespace: MLNamespace.jobReady, key: entry.key, if: .revision(entry.revision))
+                    continue
+                }
+                guard job.status == .queued, QueueKeys.parseReady(entry.key) == job.id else {
+                    batch.delete(namespace: MLNamespace.jobReady, key: entry.key, if: .revision(entry.revision))
+                    continue
+                }
+                let (claim, claimed) = Self.claimTransition(
+                    job, revision: candidate.record.revision, entry: entry, worker: worker, leaseMs: leaseMs, nowMs: now)
+                batch.append(contentsOf: claim)
+                jobs.append(claimed)
+            }
+            return (batch, jobs)
+        }
+        for job in jobs { metrics.claimed(job) }
+        return jobs.map { ($0, revision) }
+    }
+
+    /// Claims the first ready job that no other worker takes first.
+    private func claimOne(queue: String, worker: String, leaseMs: Int64) async throws -> (job: MLJob, revision: MLRevision)? {
+        for _ in 0..<8 {
+            let page = try await store.page(
+                namespace: MLNamespace.jobReady, MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: 8))
+            guard !page.entries.isEmpty else { return nil }
+            for entry in page.entries {
+                guard let id = QueueKeys.parseReady(entry.key) else { continue }
+                guard let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobReady, entry) else { continue }
+                guard job.status == .queued else {
+                    try await dropIndexEntry(MLNamespace.jobReady, entry)
+                    continue
+                }
+                let (batch, claimed) = Self.claimTransition(
+                    job, revision: revision, entry: entry, worker: worker, leaseMs: leaseMs, nowMs: clock.nowMs)
+                do {
+                    let newRevision = try await store.commit(batch)
+                    metrics.claimed(claimed)
+                    return (claimed, newRevision)
+                } catch let error as MLPersistenceError {
+                    guard case .conflict = error else { throw error }  // another worker won it
+                }
+            }
+        }
+        return nil
+    }
+
+    /// The batch that starts an attempt of `job` for `worker`, found through the ready entry `entry`.
+    private static func claimTransition(
+        _ job: MLJob, revision: MLRevision, entry: MLEntry, worker: String, leaseMs: Int64, nowMs: Int64
+    ) -> (MLBatch, MLJob) {
+        var transition = JobTransition(job, revision: revision, nowMs: nowMs)
+        transition.job.status = .running
+        transition.job.attempt += 1
+        transition.job.worker = worker
+        transition.job.leaseExpiresAtMs = nowMs + leaseMs
+        transition.job.startedAtMs = job.startedAtMs ?? nowMs
+        // The ready entry must still be there: whoever removed it moved the job on.
+        transition.batch.require(namespace: MLNamespace.jobReady, key: entry.key, .revision(entry.revision))
+        return transition.finished(reason: "claimed")
+    }
+}
