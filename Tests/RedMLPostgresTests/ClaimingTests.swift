@@ -1,0 +1,183 @@
+import Foundation
+import RedML
+import RedMLPostgres
+import RedMLTestFixtures
+import Synchronization
+import Testing
+
+/// The PostgreSQL-only powers the queue uses: `SKIP LOCKED` claims,
+/// `LISTEN`/`NOTIFY` and the advisory-lock role, each between two pools (two
+/// sessions, as two processes would have).
+@Suite("PostgreSQL claiming, notifications and roles", .needsPostgres)
+struct ClaimingTests {
+    @Test("claimers on two pools take every entry exactly once, without conflicts")
+    func claimsSkipLockedEntries() async throws {
+        let entries = 200
+        let claimed = try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0], connections: 6) { first in
+                try await Scratch.withOwnPool(schema: schemas[0], connections: 6) { second in
+                    var batch = MLBatch()
+                    for index in 0..<entries {
+                        let key = String(format: "%05d", index)
+                        batch.put(namespace: MLNamespace.jobs, key: "record-\(key)", value: "free")
+                        batch.put(namespace: "ready", key: "q/\(key)", value: "record-\(key)")
+                    }
+                    try await first.commit(batch)
+                    return try await withThrowingTaskGroup(of: [String].self) { group in
+                        for claimer in 0..<8 {
+                            let store = claimer.isMultiple(of: 2) ? first : second
+                            group.addTask { try await Self.drain(store, claimer: claimer) }
+                        }
+                        return try await group.reduce(into: []) { $0 += $1 }
+                    }
+                }
+            }
+        }
+        #expect(claimed.count == entries)
+        #expect(Set(claimed).count == entries)
+    }
+
+    /// Claims 5 entries at a time until none is left; each claim deletes the
+    /// entries and marks their records, conditional on the revisions read.
+    private static func drain(_ store: PostgresMLPersistence, claimer: Int) async throws -> [String] {
+        var mine: [String] = []
+        while true {
+            let (_, keys) = try await store.claim(
+                namespace: "ready", prefix: "q/", limit: 5, recordNamespace: MLNamespace.jobs
+            ) { candidates -> (MLBatch, [String]) in
+                var batch = MLBatch()
+                for candidate in candidates {
+                    batch.delete(namespace: "ready", key: candidate.entry.key, if: .revision(candidate.entry.revision))
+                    batch.put(namespace: MLNamespace.jobs, key: candidate.record.key, value: "claimer \(claimer)",
+                              if: .revision(candidate.record.revision))
+                }
+                return (batch, candidates.map(\.entry.key))
+            }
+            if keys.isEmpty { return mine }
+            mine += keys
+        }
+    }
+
+    @Test("a claim passes over entries under a prefix's bound and entries without a record")
+    func claimKeepsToPrefixAndRecords() async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0]) { store in
+                var batch = MLBatch()
+                batch.put(namespace: MLNamespace.jobs, key: "a", value: "A")
+                batch.put(namespace: "ready", key: "p/1", value: "a")
+                batch.put(namespace: "ready", key: "p/2", value: "missing")
+                batch.put(namespace: "ready", key: "p0", value: "a")  // after the prefix "p/" in byte order
+                try await store.commit(batch)
+                let (_, seen) = try await store.claim(
+                    namespace: "ready", prefix: "p/", limit: 10, recordNamespace: MLNamespace.jobs
+                ) { candidates in (MLBatch(), candidates.map { "\($0.entry.key)=\($0.record.value)" }) }
+                #expect(seen == ["p/1=A"])
+            }
+        }
+    }
+
+    @Test("a claim whose batch fails its condition writes nothing")
+    func failedClaimWritesNothing() async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0]) { store in
+                var batch = MLBatch()
+                batch.put(namespace: MLNamespace.jobs, key: "a", value: "A")
+                batch.put(namespace: "ready", key: "p/1", value: "a")
+                try await store.commit(batch)
+                await #expect(throws: MLPersistenceError.self) {
+                    _ = try await store.claim(
+                        namespace: "ready", prefix: "p/", limit: 1, recordNamespace: MLNamespace.jobs
+                    ) { candidates -> (MLBatch, Int) in
+                        var batch = MLBatch()
+                        batch.delete(namespace: "ready", key: "p/1")
+                        batch.put(namespace: MLNamespace.jobs, key: "a", value: "stale", if: .revision(MLRevision(rawValue: 999_999)))
+                        return (batch, candidates.count)
+                    }
+                }
+                #expect(try await store.get(namespace: "ready", key: "p/1") == "a")
+                #expect(try await store.get(namespace: MLNamespace.jobs, key: "a") == "A")
+            }
+        }
+    }
+
+    @Test("a notification reaches a listener on another pool after the commit, and a failed commit sends none")
+    func notificationsFollowCommits() async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0]) { listener in
+                try await Scratch.withOwnPool(schema: schemas[0]) { sender in
+                    let (topics, continuation) = AsyncStream.makeStream(of: String.self)
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await listener.listen { continuation.yield($0) } }
+                        var iterator = topics.makeAsyncIterator()
+                        #expect(await iterator.next() == "")  // the wake-up on connecting
+
+                        var failing = MLBatch()
+                        failing.put(namespace: MLNamespace.models, key: "m", value: "x", if: .revision(MLRevision(rawValue: 999_999)))
+                        await #expect(throws: MLPersistenceError.self) {
+                            try await sender.commit(failing, notifying: "lost")
+                        }
+                        var batch = MLBatch()
+                        batch.put(namespace: MLNamespace.models, key: "m", value: "x")
+                        try await sender.commit(batch, notifying: "job_ready")
+                        // Only the committed batch's topic arrives.
+                        #expect(await iterator.next() == "job_ready")
+                        group.cancelAll()
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("a role is held by one session at a time and free again when its holder is done")
+    func exclusiveRole() async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0]) { first in
+                try await Scratch.withOwnPool(schema: schemas[0]) { second in
+                    let inner = try await first.exclusively("rescuer") {
+                        try await second.exclusively("rescuer") { "second ran inside" }
+                    }
+                    #expect(inner == .some(nil))
+                    #expect(try await second.exclusively("other role") { 1 } == 1)
+                    #expect(try await second.exclusively("rescuer") { 2 } == 2)
+                }
+            }
+        }
+    }
+
+    @Test("workers on another pool start a submitted job at once, not at their next poll")
+    func workersWakeOnNotification() async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0]) { workerStore in
+                try await Scratch.withOwnPool(schema: schemas[0]) { clientStore in
+                    var configuration = MLJobWorkers.Configuration()
+                    configuration.workerCount = 1
+                    configuration.pollInterval = .seconds(60)  // only a notification can wake them in time
+                    let workers = MLJobWorkers(queue: MLJobQueue(store: workerStore), configuration: configuration)
+                    let started = Mutex<ContinuousClock.Instant?>(nil)
+                    workers.register("noop") { _ in
+                        started.withLock { $0 = $0 ?? .now }
+                        return [:]
+                    }
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await workers.run() }
+                        // Let the idle workers look once and go to sleep.
+                        try await Task.sleep(for: .milliseconds(500))
+                        let client = MLJobQueue(store: clientStore)
+                        let submittedAt = ContinuousClock.now
+                        let id = try await client.submit(MLJobSubmission(kind: "noop", target: "t"))
+                        var job = try await client.requireJob(id)
+                        while job.status != .completed, ContinuousClock.now - submittedAt < .seconds(20) {
+                            try await Task.sleep(for: .milliseconds(20))
+                            job = try await client.requireJob(id)
+                        }
+                        #expect(job.status == .completed)
+                        let pickup = try #require(started.withLock { $0 }) - submittedAt
+                        #expect(pickup < .seconds(5), "picked up after \(pickup)")
+                        workers.beginShutdown()
+                        try await group.waitForAll()
+                    }
+                }
+            }
+        }
+    }
+}
