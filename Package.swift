@@ -228,7 +228,7 @@ let package = Package(
         // Runs the built `redml` binary as a child process.
         .testTarget(
             name: "RedMLCLITests",
-            dependencies: ["RedML", "RedMLCLI", "RedMLTesting"]
+            dependencies: ["RedML", "RedMLCLI", "RedMLTesting", "RedMLTestFixtures", "RedMLPostgres"]
         ),
     ]
 )

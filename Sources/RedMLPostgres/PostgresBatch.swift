@@ -13,7 +13,18 @@ enum PostgresBatch {
         guard let revision = try await sql.one("SELECT \(unescaped: tables.nextRevision)", as: Int64.self) else {
             throw MLPersistenceError.backend("the revision sequence \(tables.revisionSequence) returned no value")
         }
-        for operation in batch.operations {
+        let operations = batch.operations
+        var next = 0
+        while next < operations.count {
+            // Runs of plain puts (a submission of many jobs) go in as one multi-row INSERT each.
+            let run = Self.insertRun(operations, from: next)
+            if run.count >= 2 {
+                try await insert(run, revision: revision, sql, tables)
+                next += run.count
+                continue
+            }
+            let operation = operations[next]
+            next += 1
             switch operation {
             case .put(let namespace, let key, let value, let condition):
                 try await check(sql, tables, namespace, key, condition, lock: "FOR UPDATE")
@@ -36,6 +47,79 @@ enum PostgresBatch {
             }
         }
         return revision
+    }
+
+    /// A put that a multi-row INSERT can apply.
+    private struct RunPut {
+        let namespace: String
+        let key: String
+        let value: String
+        /// Whether the key must be absent (otherwise anything goes).
+        let absent: Bool
+    }
+
+    /// The puts from `start` on that are unconditional or put-if-absent and
+    /// name distinct keys, so that applying them in one statement gives what
+    /// applying them in turn would.
+    private static func insertRun(_ operations: [MLBatch.Operation], from start: Int) -> [RunPut] {
+        var run: [RunPut] = []
+        var keys = Set<[String]>()
+        for operation in operations[start...] {
+            guard case .put(let namespace, let key, let value, let condition) = operation else { break }
+            let absent: Bool
+            switch condition.requirement {
+            case .none: absent = false
+            case .absent: absent = true
+            default: return run
+            }
+            guard keys.insert([namespace, key]).inserted else { break }
+            run.append(RunPut(namespace: namespace, key: key, value: value, absent: absent))
+        }
+        return run
+    }
+
+    /// Inserts a run: put-if-absent rows with `ON CONFLICT DO NOTHING`, and a
+    /// conflict for the first one that was present; the others as upserts.
+    private static func insert(_ run: [RunPut], revision: Int64, _ sql: PostgresSQL, _ tables: PostgresTables) async throws {
+        let absent = run.filter(\.absent)
+        if !absent.isEmpty {
+            var query = PostgresQuery(unsafeSQL: """
+                INSERT INTO \(tables.kv) (namespace, key, value, revision)
+                SELECT n, k, v, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(n, k, v)
+                ON CONFLICT (namespace, key) DO NOTHING RETURNING namespace, key
+                """)
+            query.binds.append(absent.map(\.namespace))
+            query.binds.append(absent.map(\.key))
+            query.binds.append(absent.map(\.value))
+            query.binds.append(revision)
+            let inserted = try await sql.rows(query)
+            if inserted.count < absent.count {
+                var written = Set<[String]>()
+                for row in inserted {
+                    let (namespace, key) = try row.decode((String, String).self)
+                    written.insert([namespace, key])
+                }
+                let first = absent.first { !written.contains([$0.namespace, $0.key]) }!
+                let found = try await sql.one(
+                    "SELECT revision FROM \(unescaped: tables.kv) WHERE namespace = \(first.namespace) AND key = \(first.key)",
+                    as: Int64.self
+                ).map(MLRevision.init(rawValue:))
+                throw MLPersistenceError.conflict(namespace: first.namespace, key: first.key, expected: .absent, found: found)
+            }
+        }
+        let plain = run.filter { !$0.absent }
+        if !plain.isEmpty {
+            var query = PostgresQuery(unsafeSQL: """
+                INSERT INTO \(tables.kv) (namespace, key, value, revision)
+                SELECT n, k, v, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS t(n, k, v)
+                ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, revision = excluded.revision
+                """)
+            query.binds.append(plain.map(\.namespace))
+            query.binds.append(plain.map(\.key))
+            query.binds.append(plain.map(\.value))
+            query.binds.append(revision)
+            try await sql.execute(query)
+        }
     }
 
     private static func check(

@@ -57,7 +57,9 @@ func sqlState(_ error: any Error) -> String? {
 /// from a racing insert (which a retry turns into a condition check).
 func isRetryableConflict(_ error: any Error) -> Bool {
     switch sqlState(error) {
-    case "40001", "40P01", "23505": true
+    // 53200: the server ran out of room to track serializable transactions' conflicts
+    // (RWConflictPool), which frees up as concurrent transactions end.
+    case "40001", "40P01", "23505", "53200": true
     default: false
     }
 }

@@ -93,24 +93,49 @@ extension PostgresMLPersistence: MLClaimingStore {
         }
     }
 
-    /// Runs `body` while holding a session advisory lock named after the
-    /// schema and `role`, taken with `pg_try_advisory_lock` on a pooled
-    /// connection kept for that time; returns `nil` when another session holds it.
+    /// Runs `body` while a transaction on a pooled connection holds an
+    /// advisory lock named after the schema and `role`
+    /// (`pg_try_advisory_xact_lock`); returns `nil` when another session holds it.
+    ///
+    /// The holding transaction sets `idle_in_transaction_session_timeout`, so
+    /// a holder that stalls (a stopped process, a partitioned machine) has its
+    /// session ended by the server and the role freed within
+    /// ``roleStallTimeout``, instead of blocking every other process. A body
+    /// that runs longer than that may then overlap with another holder's.
     public func exclusively<T: Sendable>(_ role: String, _ body: () async throws -> T) async throws -> T? {
         let name = "redml:\(schema):\(role)"
+        let timeoutMs = Self.milliseconds(Self.roleStallTimeout)
         return try await withSQL { sql -> T? in
-            guard try await sql.one("SELECT pg_try_advisory_lock(hashtext(\(name)))", as: Bool.self) == true else {
-                return nil
-            }
+            try await sql.execute("BEGIN")
             do {
-                let result = try await body()
-                try await sql.execute("SELECT pg_advisory_unlock(hashtext(\(name)))")
-                return result
+                try await sql.execute(PostgresQuery(unsafeSQL: "SET LOCAL idle_in_transaction_session_timeout = \(timeoutMs)"))
+                guard try await sql.one("SELECT pg_try_advisory_xact_lock(hashtext(\(name)))", as: Bool.self) == true else {
+                    try await sql.execute("ROLLBACK")
+                    return nil
+                }
             } catch {
-                // A broken connection releases the lock with the session.
-                try? await sql.execute("SELECT pg_advisory_unlock(hashtext(\(name)))")
+                try? await sql.execute("ROLLBACK")
                 throw error
             }
+            let result: T
+            do {
+                result = try await body()
+            } catch {
+                try? await sql.execute("ROLLBACK")
+                throw error
+            }
+            // Nothing was written under the lock: ending the transaction only frees it, and a
+            // session the server already ended has freed it too.
+            try? await sql.execute("COMMIT")
+            return result
         }
+    }
+
+    /// How long a holder of an ``exclusively(_:_:)`` role may stall before
+    /// the server ends its session and frees the role: 3 s.
+    public static let roleStallTimeout: Duration = .seconds(3)
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }

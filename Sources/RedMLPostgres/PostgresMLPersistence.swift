@@ -54,7 +54,8 @@ public final class PostgresMLPersistence: MLStore, Service {
     ///     takes libpq's values: `disable`, `allow`, `prefer` (the default), `require`,
     ///     `verify-ca`, `verify-full`.
     ///   - schema: the PostgreSQL schema for the store's tables, created if missing,
-    ///     so that several applications can share one database. Default: `redml`.
+    ///     so that several applications can share one database. Default: the URL's
+    ///     `schema` parameter, else `redml`.
     ///   - tls: a TLS setting that replaces the one `sslmode` gives, for custom
     ///     certificates. Default: `nil`, use `sslmode`.
     ///   - maximumConnections: the pool's size. Default: 20.
@@ -63,13 +64,14 @@ public final class PostgresMLPersistence: MLStore, Service {
     /// - Throws: ``MLPersistenceError/invalidArgument(_:)`` for a malformed URL or schema name.
     public convenience init(
         url: String,
-        schema: String = "redml",
+        schema: String? = nil,
         tls: PostgresClient.Configuration.TLS? = nil,
         maximumConnections: Int = 20,
         blobChunkSize: Int = 1 << 20,
         logger: Logger = Logger(label: "redml.postgres", factory: { _ in SwiftLogNoOpLogHandler() })
     ) throws {
         let parsed = try PostgresURL(url)
+        let schema = schema ?? parsed.schema ?? Self.defaultSchema
         guard maximumConnections >= 1 else {
             throw MLPersistenceError.invalidArgument("maximumConnections must be at least 1, got \(maximumConnections)")
         }
@@ -115,11 +117,25 @@ public final class PostgresMLPersistence: MLStore, Service {
     /// The client configuration for `url`, for callers that make and run their own
     /// ``PostgresClient`` and share it between stores (``init(client:schema:blobChunkSize:logger:)``).
     ///
+    /// Its sessions set `idle_in_transaction_session_timeout` to 10 s, so a
+    /// stalled process cannot keep rows locked; a client configured otherwise
+    /// should do the same.
+    ///
     /// - Throws: ``MLPersistenceError/invalidArgument(_:)`` for a malformed URL.
     public static func clientConfiguration(
         url: String, tls: PostgresClient.Configuration.TLS? = nil
     ) throws -> PostgresClient.Configuration {
         try PostgresURL(url).clientConfiguration(tls: tls)
+    }
+
+    /// The schema a store uses when neither its initialiser nor its URL names one: `redml`.
+    public static let defaultSchema = "redml"
+
+    /// The `schema` parameter of `url`, if it has one.
+    ///
+    /// - Throws: ``MLPersistenceError/invalidArgument(_:)`` for a malformed URL or schema name.
+    public static func schema(inURL url: String) throws -> String? {
+        try PostgresURL(url).schema
     }
 
     /// `url` with its password, if any, replaced by `***`: safe for logs and error messages.
@@ -163,7 +179,7 @@ public final class PostgresMLPersistence: MLStore, Service {
     /// schema migrated, then closes the pool: for scripts, commands and tests.
     public static func withPersistence<T: Sendable>(
         url: String,
-        schema: String = "redml",
+        schema: String? = nil,
         tls: PostgresClient.Configuration.TLS? = nil,
         maximumConnections: Int = 20,
         blobChunkSize: Int = 1 << 20,

@@ -10,7 +10,10 @@ struct PostgresSQL: Sendable {
 
     /// Runs `query` and returns every row.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
-        try await connection.query(query, logger: logger).collect()
+        // PostgresNIO 1.33 never answers a query sent on a connection the server
+        // has already closed (say, after ending a stalled transaction): fail instead.
+        guard !connection.isClosed else { throw PostgresConnectionClosed() }
+        return try await connection.query(query, logger: logger).collect()
     }
 
     /// Runs `query`, ignoring any rows.
@@ -45,4 +48,9 @@ struct PostgresSQL: Sendable {
         try await execute("COMMIT")
         return result
     }
+}
+
+/// A statement was not sent because the server had closed the connection.
+struct PostgresConnectionClosed: Error, CustomStringConvertible {
+    var description: String { "the server closed the connection (a restart, or a transaction left idle too long)" }
 }

@@ -2,8 +2,8 @@ import Foundation
 import PostgresNIO
 import RedMLPersistence
 
-/// A `postgres://user:password@host:port/database?sslmode=…` URL, parsed into
-/// what ``PostgresClient`` needs.
+/// A `postgres://user:password@host:port/database?sslmode=…&schema=…` URL,
+/// parsed into what ``PostgresClient`` needs and the store's schema.
 struct PostgresURL: Sendable {
     var host: String
     var port: Int
@@ -11,6 +11,8 @@ struct PostgresURL: Sendable {
     var password: String?
     var database: String?
     var sslMode: SSLMode
+    /// The `schema` parameter: the PostgreSQL schema of the store's tables, if given.
+    var schema: String?
 
     /// libpq's `sslmode` values, which choose whether to use TLS and what to verify.
     enum SSLMode: String, Sendable, CaseIterable {
@@ -58,8 +60,16 @@ struct PostgresURL: Sendable {
         database = path.isEmpty ? nil : (path.removingPercentEncoding ?? path)
         sslMode = .prefer
         for item in components.queryItems ?? [] {
+            if item.name == "schema" {
+                guard let name = item.value, PostgresTables.isValidSchemaName(name) else {
+                    throw invalid("schema '\(item.value ?? "")' must be 1 to 63 characters of a-z, 0-9 and _, "
+                                  + "not starting with a digit or pg_")
+                }
+                schema = name
+                continue
+            }
             guard item.name == "sslmode" else {
-                throw invalid("unsupported parameter '\(item.name)' (supported: sslmode)")
+                throw invalid("unsupported parameter '\(item.name)' (supported: sslmode, schema)")
             }
             guard let mode = item.value.flatMap(SSLMode.init(rawValue:)) else {
                 throw invalid(
@@ -72,10 +82,20 @@ struct PostgresURL: Sendable {
 
     /// The client configuration, with `tls` overriding the URL's `sslmode` when given.
     func clientConfiguration(tls: PostgresClient.Configuration.TLS?) -> PostgresClient.Configuration {
-        PostgresClient.Configuration(
+        var configuration = PostgresClient.Configuration(
             host: host, port: port, username: username, password: password, database: database,
             tls: tls ?? sslMode.tls)
+        // Every transaction the store runs is short. One left open is a stalled
+        // client (a stopped process, a partitioned machine): the server ends its
+        // session so that the rows it locked do not stay locked for everyone else.
+        configuration.options.additionalStartupParameters.append(
+            ("idle_in_transaction_session_timeout", String(Self.stalledTransactionTimeoutMs)))
+        return configuration
     }
+
+    /// How long a connection may sit in an open transaction before the server
+    /// ends its session: 10 s.
+    static let stalledTransactionTimeoutMs = 10_000
 
     /// Where the store lives, for messages: no password.
     var display: String {

@@ -66,34 +66,16 @@ public final class MLJobQueue: Sendable {
     public func submitJob(_ submission: MLJobSubmission) async throws -> MLJob {
         try submission.validate()
         let now = clock.nowMs
-        let id = ids.withLock { $0.next(at: Date(timeIntervalSince1970: Double(now) / 1000)) }
-        let runAt = submission.runAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded(.down)) } ?? now
-        let job = MLJob(
-            id: id, kind: submission.kind, target: submission.target, status: .queued, progress: 0,
-            queue: submission.queue, priority: submission.priority, attempt: 0, failures: 0,
-            maxAttempts: submission.maxAttempts, error: nil, spec: submission.spec, metrics: nil, checkpoint: nil,
-            createdAtMs: now, startedAtMs: nil, finishedAtMs: nil, runAtMs: max(runAt, 0),
-            uniqueKey: submission.uniqueKey,
-            timeoutMs: submission.timeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 },
-            worker: nil, leaseExpiresAtMs: nil, cancelRequested: false, eventCount: 1, updatedAtMs: now)
+        let job = makeJob(submission, nowMs: now)
         for _ in 0..<100 {
             var batch = MLBatch()
             if let unique = submission.uniqueKey {
                 if let existing = try await liveJob(holding: unique) { return existing }
                 batch.put(namespace: MLNamespace.jobUnique, key: unique, value: job.key, if: .absent)
             }
-            batch.put(namespace: MLNamespace.jobs, key: job.key, value: job.storedJSON, if: .absent)
-            JobIndexes.add(job, to: &batch, nowMs: now)
-            let event = MLJobEvent(sequence: 1, atMs: now, from: nil, to: .queued, attempt: 0, worker: nil,
-                                   reason: "submitted", detail: nil)
-            batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, 1), value: event.storedJSON)
+            Self.addSubmitted(job, to: &batch, nowMs: now)
             do {
-                if let claiming = store as? any MLClaimingStore, job.runAtMs <= now {
-                    // Workers in other processes wake at once instead of at their next poll.
-                    try await claiming.commit(batch, notifying: Self.readyTopic)
-                } else {
-                    try await store.commit(batch)
-                }
+                try await commitSubmitted(batch, ready: job.runAtMs <= now)
                 submitted.signal()
                 metrics.submitted(job)
                 return job
@@ -105,6 +87,65 @@ public final class MLJobQueue: Sendable {
             }
         }
         throw MLJobError.invalid("unique key '\(submission.uniqueKey ?? "")' kept changing hands; nothing was submitted")
+    }
+
+    /// Submits many jobs in one atomic write and returns their records, in order.
+    ///
+    /// Either every job is submitted or none is. Submissions with a
+    /// ``MLJobSubmission/uniqueKey`` are refused here (submit those one by one
+    /// with ``submitJob(_:)``, which returns a live duplicate instead).
+    public func submitJobs(_ submissions: [MLJobSubmission]) async throws -> [MLJob] {
+        guard submissions.count <= 10_000 else {
+            throw MLJobError.invalid("submit at most 10000 jobs at once, got \(submissions.count)")
+        }
+        for (index, submission) in submissions.enumerated() {
+            try submission.validate()
+            guard submission.uniqueKey == nil else {
+                throw MLJobError.invalid("submission \(index) has unique key '\(submission.uniqueKey ?? "")'; "
+                                         + "submit jobs with unique keys one by one")
+            }
+        }
+        guard !submissions.isEmpty else { return [] }
+        let now = clock.nowMs
+        let jobs = submissions.map { makeJob($0, nowMs: now) }
+        var batch = MLBatch()
+        for job in jobs { Self.addSubmitted(job, to: &batch, nowMs: now) }
+        try await commitSubmitted(batch, ready: jobs.contains { $0.runAtMs <= now })
+        submitted.signal()
+        for job in jobs { metrics.submitted(job) }
+        return jobs
+    }
+
+    /// A new queued job for `submission`, with a fresh id.
+    private func makeJob(_ submission: MLJobSubmission, nowMs now: Int64) -> MLJob {
+        let id = ids.withLock { $0.next(at: Date(timeIntervalSince1970: Double(now) / 1000)) }
+        let runAt = submission.runAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded(.down)) } ?? now
+        return MLJob(
+            id: id, kind: submission.kind, target: submission.target, status: .queued, progress: 0,
+            queue: submission.queue, priority: submission.priority, attempt: 0, failures: 0,
+            maxAttempts: submission.maxAttempts, error: nil, spec: submission.spec, metrics: nil, checkpoint: nil,
+            createdAtMs: now, startedAtMs: nil, finishedAtMs: nil, runAtMs: max(runAt, 0),
+            uniqueKey: submission.uniqueKey,
+            timeoutMs: submission.timeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 },
+            worker: nil, leaseExpiresAtMs: nil, cancelRequested: false, eventCount: 1, updatedAtMs: now)
+    }
+
+    /// The record, index entry and first history event of a new job.
+    private static func addSubmitted(_ job: MLJob, to batch: inout MLBatch, nowMs now: Int64) {
+        batch.put(namespace: MLNamespace.jobs, key: job.key, value: job.storedJSON, if: .absent)
+        JobIndexes.add(job, to: &batch, nowMs: now)
+        let event = MLJobEvent(sequence: 1, atMs: now, from: nil, to: .queued, attempt: 0, worker: nil,
+                               reason: "submitted", detail: nil)
+        batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, 1), value: event.storedJSON)
+    }
+
+    private func commitSubmitted(_ batch: MLBatch, ready: Bool) async throws {
+        if let claiming = store as? any MLClaimingStore, ready {
+            // Workers in other processes wake at once instead of at their next poll.
+            try await claiming.commit(batch, notifying: Self.readyTopic)
+        } else {
+            try await store.commit(batch)
+        }
     }
 
     /// The live job that holds `unique`, clearing the key if its job is gone or finished.

@@ -27,6 +27,9 @@ final class BackgroundRedML {
         try process.run()
     }
 
+    /// The process id, which worker names in leases and history contain.
+    var processIdentifier: Int32 { process.processIdentifier }
+
     /// What it wrote to stdout so far.
     var stdout: String { read("stdout") }
     /// What it wrote to stderr so far.

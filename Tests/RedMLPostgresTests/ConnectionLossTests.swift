@@ -34,6 +34,34 @@ struct ConnectionLossTests {
         }
     }
 
+    @Test("a role holder whose session the server ends mid-transaction returns instead of hanging, and the store goes on",
+          .timeLimit(.minutes(1)))
+    func sessionEndedInsideTransaction() async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0], connections: 2) { store in
+                let result = try await store.exclusively("doomed") { () async throws -> String in
+                    // The session holding the advisory lock is the one in the open transaction.
+                    // Only this lock: parallel tests hold advisory locks of their own.
+                    let holders = try await Scratch.textRows(
+                        """
+                        SELECT pid::text FROM pg_locks
+                        WHERE locktype = 'advisory' AND granted AND objsubid = 1
+                          AND objid::bigint = (hashtext(\("redml:\(schemas[0]):doomed"))::bigint & 4294967295)
+                        """, columns: 1)
+                    for pid in holders {
+                        try await PostgresBackend.sharedClient().query("SELECT pg_terminate_backend(\(unescaped: pid))")
+                    }
+                    try await Task.sleep(for: .milliseconds(300))  // the client has seen the connection close
+                    return "ran with \(holders.count) holder"
+                }
+                #expect(result == "ran with 1 holder")
+                try await store.put(namespace: MLNamespace.models, key: "m", value: "after")
+                #expect(try await store.get(namespace: MLNamespace.models, key: "m") == "after")
+                #expect(try await store.exclusively("doomed") { 1 } == 1)
+            }
+        }
+    }
+
     /// The server process of the store's only connection, found by the last
     /// statement it ran, which names the test's own schema.
     private static func backendPID(schema: String, store: PostgresMLPersistence) async throws -> Int64? {

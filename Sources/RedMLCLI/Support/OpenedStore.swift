@@ -28,7 +28,9 @@ struct OpenedStore {
         case .postgres(let url):
             // The command runs the client itself (StoreOptions.withStore), for as long as it needs the store.
             let configuration = try PostgresMLPersistence.clientConfiguration(url: url)
-            let postgres = try PostgresMLPersistence(client: PostgresClient(configuration: configuration))
+            let postgres = try PostgresMLPersistence(
+                client: PostgresClient(configuration: configuration),
+                schema: try PostgresMLPersistence.schema(inURL: url) ?? PostgresMLPersistence.defaultSchema)
             return OpenedStore(location: location, store: postgres, sqlite: nil, postgres: postgres, created: false)
         case .sqlite(let path):
             let exists = FileManager.default.fileExists(atPath: path)

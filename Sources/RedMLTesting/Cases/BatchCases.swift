@@ -127,6 +127,35 @@ enum BatchCases {
             try expectEqual(
                 try await Support.listed(store, "jobs"), ["k=two"], "list(jobs) after a batch that wrote k twice")
         },
+        MLConformanceCase("batch.manyPutsApplyTogetherAndNameTheirConflict") { fixture in
+            // Backends may apply a run of puts in one statement: it must behave as one put after another.
+            let store = try await fixture.makeStore()
+            try await store.put(namespace: "jobs", key: "k30", value: "taken")
+            let taken = try await store.entry(namespace: "jobs", key: "k30")!.revision
+            let error = try await expectThrows(code: "conflict", "50 put-if-absent, one on an existing key") {
+                try await Support.commit(store) { batch in
+                    for index in 0..<50 {
+                        batch.put(namespace: "jobs", key: "k\(index)", value: "new", if: .absent)
+                        batch.put(namespace: "job_history", key: "k\(index)/1", value: "event")
+                    }
+                }
+            }
+            try Support.expectConflict(error, namespace: "jobs", key: "k30", expected: .absent, found: taken)
+            try expectEqual(try await Support.listed(store, "jobs"), ["k30=taken"], "jobs after the failed batch")
+            try expectEqual(try await store.list(namespace: "job_history").count, 0, "job_history after the failed batch")
+
+            let revision = try await Support.commit(store) { batch in
+                for index in 0..<50 where index != 30 {
+                    batch.put(namespace: "jobs", key: "k\(index)", value: "new", if: .absent)
+                    batch.put(namespace: "job_history", key: "k\(index)/1", value: "event \(index)")
+                }
+                batch.put(namespace: "jobs", key: "k30", value: "replaced")
+            }
+            try expectEqual(try await store.list(namespace: "jobs").count, 50, "jobs after the batch")
+            try expectEqual(try await store.entry(namespace: "jobs", key: "k30"),
+                            MLEntry(key: "k30", value: "replaced", revision: revision), "jobs/k30")
+            try expectEqual(try await store.get(namespace: "job_history", key: "k7/1"), "event 7", "job_history/k7/1")
+        },
         MLConformanceCase("batch.emptyBatchSucceedsAndChangesNothing") { fixture in
             let store = try await fixture.makeStore()
             try await store.commit(MLBatch())
