@@ -155,6 +155,8 @@ let package = Package(
             dependencies: [
                 "RedML",
                 "RedMLHTTP",
+                "RedMLPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -25,6 +25,15 @@ public protocol MLClaimingStore: MLStore {
         _ body: @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T)
 
+    /// Commits `batch` like ``MLStore/commit(_:)``, for a batch whose own
+    /// conditions decide whether it may apply: each condition is checked with
+    /// its row locked, so compare-and-swap stays exact, but nothing else in
+    /// the transaction is isolated. Cheaper under contention than a
+    /// serializable write; use it only when the batch does not depend on
+    /// anything read outside it but the entries its conditions name.
+    @discardableResult
+    func commitLocked(_ batch: MLBatch) async throws -> MLRevision
+
     /// Commits `batch` like ``MLStore/commit(_:)`` and, once it is committed,
     /// notifies `topic` to every process listening with ``listen(_:)``.
     @discardableResult

@@ -51,6 +51,20 @@ extension PostgresMLPersistence: MLClaimingStore {
         return (try await commit(MLBatch()), result)
     }
 
+    /// Applies `batch` in a `READ COMMITTED` transaction: every condition is
+    /// checked `FOR UPDATE` (or `FOR SHARE`), so the row stays as checked until
+    /// the commit, and a put-if-absent that races with another insert fails on
+    /// the primary key and is run again.
+    @discardableResult
+    public func commitLocked(_ batch: MLBatch) async throws -> MLRevision {
+        try MLInput.check(batch)
+        if batch.isEmpty { return try await commit(batch) }
+        let revision = try await transaction(isolation: "READ COMMITTED") { sql in
+            try await PostgresBatch.apply(batch, sql, self.tables)
+        }
+        return MLRevision(rawValue: revision)
+    }
+
     /// Commits `batch` and, in the same transaction, `pg_notify`s `topic`:
     /// PostgreSQL delivers the notification when (and only if) the transaction commits.
     @discardableResult

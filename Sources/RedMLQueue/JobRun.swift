@@ -84,8 +84,8 @@ final class JobRun: Sendable {
             do {
                 // A stopped handler's task is cancelled, and some stores (PostgreSQL) cancel a
                 // cancelled task's queries; the job's own writes must land regardless.
-                let store = queue.store
-                let newRevision = try await Task { try await store.commit(batch) }.value
+                let queue = queue
+                let newRevision = try await Task { try await queue.commitTransition(batch) }.value
                 state.withLock { state in
                     state.job = written
                     state.revision = newRevision

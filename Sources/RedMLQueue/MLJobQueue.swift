@@ -266,7 +266,7 @@ public final class MLJobQueue: Sendable {
             }
             let (batch, _) = transition.finished(reason: reason)
             do {
-                try await store.commit(batch)
+                try await commitTransition(batch)
                 if job.status == .running { running.requestCancel(id) }
                 return job.status == .queued ? .cancelled : .requested
             } catch let error as MLPersistenceError {

@@ -35,7 +35,7 @@ extension MLJobQueue {
             let (batch, _) = transition.finished(
                 reason: "lease_expired", detail: job.worker.map { "worker \($0) stopped renewing" })
             do {
-                try await store.commit(batch)
+                try await commitTransition(batch)
                 rescued += 1
                 logger.info("requeued a job whose lease expired", metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")"])
             } catch let error as MLPersistenceError {
@@ -67,7 +67,7 @@ extension MLJobQueue {
             batch.delete(namespace: MLNamespace.jobScheduled, key: entry.key, if: .revision(entry.revision))
             batch.put(namespace: MLNamespace.jobReady, key: QueueKeys.ready(job), value: job.key)
             do {
-                try await store.commit(batch)
+                try await commitTransition(batch)
                 promoted += 1
             } catch let error as MLPersistenceError {
                 guard case .conflict = error else { throw error }
@@ -84,6 +84,14 @@ extension MLJobQueue {
         if let claiming = store as? any MLClaimingStore {
             try await claiming.commit(MLBatch(), notifying: Self.readyTopic)
         }
+    }
+
+    /// Commits a job transition: a batch conditional on the job record's
+    /// revision, which needs no more isolation than its row locks give.
+    @discardableResult
+    func commitTransition(_ batch: MLBatch) async throws -> MLRevision {
+        if let claiming = store as? any MLClaimingStore { return try await claiming.commitLocked(batch) }
+        return try await store.commit(batch)
     }
 
     /// The notification topic that says "jobs are ready".
