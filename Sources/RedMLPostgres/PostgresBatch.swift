@@ -1,3 +1,4 @@
+import Foundation
 import PostgresNIO
 import RedMLPersistence
 
@@ -9,7 +10,90 @@ import RedMLPersistence
 /// slips in anyway makes this one fail with a serialization failure, and the
 /// caller runs it again from the start.
 enum PostgresBatch {
+    /// Whether ``applyInOneStatement(_:_:_:)`` can apply `batch`: entries only
+    /// (no blobs), and few enough operations that a run of puts is not better
+    /// served by multi-row inserts.
+    static func fitsOneStatement(_ batch: MLBatch) -> Bool {
+        batch.operations.count <= 256 && batch.operations.allSatisfy { operation in
+            switch operation {
+            case .put, .delete, .require: true
+            case .commitBlob, .deleteBlob: false
+            }
+        }
+    }
+
+    /// One operation as `ml_apply` reads it.
+    private struct EncodedOperation: Encodable {
+        let o: String
+        let n: String
+        let k: String
+        let v: String?
+        let c: String
+        let r: Int64?
+    }
+
+    /// Applies `batch` with one call of the schema's `ml_apply` function: one
+    /// round trip, where ``apply(_:_:_:)`` takes two per conditional operation.
+    static func applyInOneStatement(_ batch: MLBatch, _ sql: PostgresSQL, _ tables: PostgresTables) async throws -> Int64 {
+        let operations = batch.operations
+        let encoded = operations.map { operation -> EncodedOperation in
+            func condition(_ condition: MLCondition) -> (String, Int64?) {
+                switch condition.requirement {
+                case .none: ("none", nil)
+                case .absent: ("absent", nil)
+                case .present: ("present", nil)
+                case .revision(let revision): ("revision", revision.rawValue)
+                }
+            }
+            switch operation {
+            case .put(let namespace, let key, let value, let requirement):
+                let (c, r) = condition(requirement)
+                return EncodedOperation(o: "put", n: namespace, k: key, v: value, c: c, r: r)
+            case .delete(let namespace, let key, let requirement):
+                let (c, r) = condition(requirement)
+                return EncodedOperation(o: "delete", n: namespace, k: key, v: nil, c: c, r: r)
+            case .require(let namespace, let key, let requirement):
+                let (c, r) = condition(requirement)
+                return EncodedOperation(o: "require", n: namespace, k: key, v: nil, c: c, r: r)
+            case .commitBlob, .deleteBlob:
+                preconditionFailure("fitsOneStatement admits no blob operation")
+            }
+        }
+        let json = String(decoding: try JSONEncoder().encode(encoded), as: UTF8.self)
+        do {
+            guard let revision = try await sql.one(
+                "SELECT \(unescaped: tables.quotedSchema).ml_apply(\(json)::jsonb)", as: Int64.self)
+            else { throw MLPersistenceError.backend("ml_apply returned no revision") }
+            return revision
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "RMLC1" {
+            throw conflict(from: error, operations)
+        }
+    }
+
+    /// The conflict that `ml_apply` reported, naming the operation whose condition failed.
+    private static func conflict(from error: PSQLError, _ operations: [MLBatch.Operation]) -> MLPersistenceError {
+        struct Report: Decodable {
+            let index: Int
+            let found: Int64?
+        }
+        guard let message = error.serverInfo?[.message],
+            let report = try? JSONDecoder().decode(Report.self, from: Data(message.utf8)),
+            operations.indices.contains(report.index)
+        else {
+            return .backend("ml_apply reported a conflict it did not describe: \(error.serverInfo?[.message] ?? "")")
+        }
+        let found = report.found.map(MLRevision.init(rawValue:))
+        switch operations[report.index] {
+        case .put(let namespace, let key, _, let condition), .delete(let namespace, let key, let condition),
+            .require(let namespace, let key, let condition):
+            return .conflict(namespace: namespace, key: key, expected: condition, found: found)
+        case .commitBlob, .deleteBlob:
+            return .backend("ml_apply reported a conflict on a blob operation")
+        }
+    }
+
     static func apply(_ batch: MLBatch, _ sql: PostgresSQL, _ tables: PostgresTables) async throws -> Int64 {
+        if fitsOneStatement(batch) { return try await applyInOneStatement(batch, sql, tables) }
         guard let revision = try await sql.one("SELECT \(unescaped: tables.nextRevision)", as: Int64.self) else {
             throw MLPersistenceError.backend("the revision sequence \(tables.revisionSequence) returned no value")
         }

@@ -59,7 +59,9 @@ extension PostgresMLPersistence: MLClaimingStore {
     public func commitLocked(_ batch: MLBatch) async throws -> MLRevision {
         try MLInput.check(batch)
         if batch.isEmpty { return try await commit(batch) }
-        let revision = try await transaction(isolation: "READ COMMITTED") { sql in
+        // One ml_apply call is a transaction by itself: one round trip in all.
+        let oneStatement = PostgresBatch.fitsOneStatement(batch)
+        let revision = try await transaction(isolation: oneStatement ? nil : "READ COMMITTED") { sql in
             try await PostgresBatch.apply(batch, sql, self.tables)
         }
         return MLRevision(rawValue: revision)

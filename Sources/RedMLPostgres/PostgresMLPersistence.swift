@@ -268,16 +268,19 @@ public final class PostgresMLPersistence: MLStore, Service {
         try await transaction(isolation: "SERIALIZABLE", body)
     }
 
-    /// Runs `body` in a transaction at `isolation`, running it again while it
+    /// Runs `body` in a transaction at `isolation` (or, for `nil`, as the
+    /// statements it sends: one statement is then a transaction of its own at
+    /// the session's default, `READ COMMITTED`), running it again while it
     /// fails only because a concurrent transaction won a race (or deadlocked with it).
-    func transaction<T: Sendable>(isolation: String, _ body: (PostgresSQL) async throws -> T) async throws -> T {
+    func transaction<T: Sendable>(isolation: String?, _ body: (PostgresSQL) async throws -> T) async throws -> T {
         try await ensureSchema()
         var attempt = 1
         while true {
             do {
                 return try await client.withConnection { connection in
-                    try await PostgresSQL(connection: connection, logger: logger)
-                        .transaction(isolation: isolation, body)
+                    let sql = PostgresSQL(connection: connection, logger: logger)
+                    guard let isolation else { return try await body(sql) }
+                    return try await sql.transaction(isolation: isolation, body)
                 }
             } catch where isRetryableConflict(error) {
                 guard attempt < Self.maximumAttempts else {

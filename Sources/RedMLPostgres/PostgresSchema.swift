@@ -152,7 +152,54 @@ enum PostgresSchema {
                    revision
             FROM (SELECT key, ml_try_jsonb(value) AS v, revision FROM ml_kv WHERE namespace = 'jobs') AS entries
             """,
-        ])
+        ]),
+        Migration(description: "ml_apply: a batch in one statement", statements: [
+            // The batch as a JSON array of {"o": put|delete|require, "n", "k", "v", "c": none|absent|present|revision, "r"},
+            // applied in order with each condition checked on the locked row, as PostgresBatch does
+            // statement by statement; a failed condition raises SQLSTATE RMLC1 with the operation's
+            // index and the revision found as JSON.
+            // SET search_path FROM CURRENT: the names below resolve in this schema whoever calls it.
+            """
+            CREATE FUNCTION ml_apply(ops jsonb) RETURNS bigint LANGUAGE plpgsql
+            SET search_path FROM CURRENT AS $$
+            DECLARE
+                rev bigint := nextval('ml_revision');
+                item record;
+                op jsonb;
+                cur bigint;
+                present boolean;
+                satisfied boolean;
+            BEGIN
+                FOR item IN SELECT value, ordinality FROM jsonb_array_elements(ops) WITH ORDINALITY LOOP
+                    op := item.value;
+                    IF op->>'c' <> 'none' THEN
+                        IF op->>'o' = 'require' THEN
+                            SELECT revision INTO cur FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k' FOR SHARE;
+                        ELSE
+                            SELECT revision INTO cur FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k' FOR UPDATE;
+                        END IF;
+                        present := FOUND;
+                        satisfied := CASE op->>'c'
+                            WHEN 'absent' THEN NOT present
+                            WHEN 'present' THEN present
+                            ELSE present AND cur = (op->>'r')::bigint END;
+                        IF NOT satisfied THEN
+                            RAISE EXCEPTION USING ERRCODE = 'RMLC1', MESSAGE = jsonb_build_object(
+                                'index', item.ordinality - 1, 'found', CASE WHEN present THEN cur END)::text;
+                        END IF;
+                    END IF;
+                    IF op->>'o' = 'put' THEN
+                        INSERT INTO ml_kv (namespace, key, value, revision) VALUES (op->>'n', op->>'k', op->>'v', rev)
+                        ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, revision = excluded.revision;
+                    ELSIF op->>'o' = 'delete' THEN
+                        DELETE FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k';
+                    END IF;
+                END LOOP;
+                RETURN rev;
+            END
+            $$
+            """,
+        ]),
     ]
 
     /// The schema version this build writes.
