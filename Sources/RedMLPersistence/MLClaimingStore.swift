@@ -18,6 +18,10 @@ public protocol MLClaimingStore: MLStore {
     /// `body` may run more than once (a transaction that deadlocks is run
     /// again), so it must depend on nothing but its input.
     ///
+    /// A store may acknowledge a claim before it is durable: a claim lost in
+    /// a crash of the store's server leaves the entries as they were, so
+    /// callers must fence later writes on the revisions they claimed at.
+    ///
     /// - Returns: the revision of the committed batch (or, when `body`'s
     ///   batch is empty, of nothing) and `body`'s result.
     func claim<T: Sendable>(

@@ -9,7 +9,9 @@ extension PostgresMLPersistence: MLClaimingStore {
     /// Claims with `FOR UPDATE … SKIP LOCKED` in one `READ COMMITTED`
     /// transaction: the picked index entries and their records stay locked
     /// until the batch built from them commits, and other claimers pass over
-    /// them to the next ones.
+    /// them to the next ones. The commit does not wait for the WAL to reach
+    /// the disk (`synchronous_commit = off`): a claim lost in a server crash
+    /// only makes the job run again, which at-least-once execution allows.
     ///
     /// The batch's own conditions are still checked, against rows this
     /// transaction already holds, so a writer that changed a record before it
@@ -24,6 +26,11 @@ extension PostgresMLPersistence: MLClaimingStore {
         let kv = tables.kv
         let upper = MLKeyOrder.successor(ofPrefix: prefix)
         let (revision, result) = try await transaction(isolation: "READ COMMITTED") { sql -> (Int64?, T) in
+            // A claim is the one write that may be lost in a server crash: the job is then
+            // queued again and claimed anew (the lost claimer's writes fail on its fencing
+            // revision), which at-least-once execution allows. Not waiting for the WAL flush
+            // lets one claim loop take jobs faster than the disk syncs (3.6 ms here).
+            try await sql.execute("SET LOCAL synchronous_commit = off")
             var query = PostgresQuery(unsafeSQL: """
                 SELECT i.key, i.value, i.revision, r.value, r.revision
                 FROM \(kv) i JOIN \(kv) r ON r.namespace = $1 AND r.key = i.value
