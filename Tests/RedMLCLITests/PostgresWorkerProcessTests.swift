@@ -21,7 +21,10 @@ struct PostgresWorkerProcessTests {
         try await PostgresScratch.withSchema { scratch in
             try await scratch.submit(jobs, kind: "noop")
             let workers = try (0..<3).map { _ in
-                try BackgroundRedML(["worker", "--store", scratch.url, "--workers", "4", "--exec", Self.noop],
+                // A long heartbeat: on 2 loaded cores a debug-built worker can stall past a 4 s lease,
+                // and a rescued job runs twice, which this test must not confuse with a claiming bug.
+                try BackgroundRedML(["worker", "--store", scratch.url, "--workers", "4", "--heartbeat", "10",
+                                     "--exec", Self.noop],
                                     in: FileManager.default.temporaryDirectory)
             }
             try await scratch.waitForFinishedJobs(jobs, timeout: .seconds(600), workers: workers)
@@ -30,6 +33,7 @@ struct PostgresWorkerProcessTests {
 
             let events = try await scratch.eventCounts()
             #expect(events.count == jobs)
+            #expect(try await scratch.rescues().isEmpty, "leases expired during the run")
             let ranTwice = events.filter { $0.value.claimed != 1 || $0.value.completed != 1 }
             #expect(ranTwice.isEmpty, "jobs not claimed and completed exactly once: \(ranTwice.prefix(5))")
             // Every process took part: the claims name three distinct workers.

@@ -34,6 +34,12 @@ struct WorkerCommand: AsyncParsableCommand {
         "A queue to take jobs from; repeat for several. Default: default.", valueName: "queue"))
     var queues: [String] = []
 
+    /// The lease heartbeat, in seconds.
+    @Option(help: ArgumentHelp(
+        "Seconds between lease renewals; a lease lasts two, and a dead worker's jobs are requeued "
+            + "within about two more. Default: 2.", valueName: "seconds"))
+    var heartbeat: Double?
+
     /// External handlers.
     @Option(name: .customLong("exec"), help: ArgumentHelp(
         "Serve jobs of KIND by running COMMAND; repeat for several kinds.", valueName: "KIND=COMMAND"))
@@ -43,6 +49,9 @@ struct WorkerCommand: AsyncParsableCommand {
     func validate() throws {
         if let workers, !(1...256).contains(workers) {
             throw ValidationError("--workers must be 1…256, got \(workers)")
+        }
+        if let heartbeat, !(0.05...3_600).contains(heartbeat) {
+            throw ValidationError("--heartbeat must be 0.05…3600 seconds, got \(heartbeat)")
         }
     }
 
@@ -61,7 +70,8 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         try await options.withStore(create: true) { opened in
             let runtime = CLIRuntime.make(
-                store: opened.store, workers: workers, queues: queues, logger: logger)
+                store: opened.store, workers: workers, queues: queues,
+                heartbeat: heartbeat.map { .milliseconds(Int64(($0 * 1000).rounded())) }, logger: logger)
             for (kind, handler) in handlers {
                 runtime.register(kind, handler.handler())
             }

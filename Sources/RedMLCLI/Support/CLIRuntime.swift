@@ -24,11 +24,12 @@ enum CLIRuntime {
     /// (`default` when empty; `nil` workers: the worker pool's default) and
     /// the built-in `train` handler registered.
     static func make(
-        store: any MLStore, workers: Int?, queues: [String] = [], logger: Logger,
+        store: any MLStore, workers: Int?, queues: [String] = [], heartbeat: Duration? = nil, logger: Logger,
         metricsFactory: (any MetricsFactory)? = nil
     ) -> MLRuntime {
         var configuration = MLRuntime.Configuration()
         configuration.logger = logger
+        if let heartbeat { configuration.workers.heartbeatInterval = heartbeat }
         configuration.metricsFactory = metricsFactory
         let workers = workers ?? configuration.workers.workerCount
         configuration.runsWorkers = workers > 0
