@@ -47,8 +47,9 @@ package enum PostgresBackend {
     private static let shared: Result<PostgresClient, PostgresUnavailable> = {
         do {
             var configuration = try PostgresMLPersistence.clientConfiguration(url: try url())
-            // Each running worker pool keeps one connection LISTENing, and parallel tests run many pools.
-            configuration.options.maximumConnections = 100
+            // Each running worker pool keeps one connection LISTENing and, while it rescues, one holding
+            // the rescuer role; parallel tests run many pools (the throwaway server allows 300).
+            configuration.options.maximumConnections = 200
             let client = PostgresClient(configuration: configuration)
             Task.detached { await client.run() }
             return .success(client)
