@@ -97,14 +97,8 @@ struct PostgresQueueBenchmark: Sendable {
                     try await group.waitForAll()
                 }
                 continuation.finish()
-                let sorted = latencies.sorted()
-                let p50 = sorted[sorted.count / 2]
-                let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
-                for (name, value, target) in [("p50", p50, "p50 < 5 ms"), ("p99", p99, "p99 < 25 ms")] {
-                    Figure(suite: "queue", backend: "postgres", figure: "pickup_latency_idle_other_pool_notify_\(name)",
-                           value: (value * 1e5).rounded() / 100, unit: "ms", operations: latencies.count,
-                           seconds: latencies.reduce(0, +), target: target).emit()
-                }
+                QueueBenchmark.emitLatency("postgres", "pickup_latency_idle_other_pool_notify", latencies,
+                                           targets: (p50: "p50 < 5 ms", p99: "p99 < 25 ms"))
             }
         }
     }

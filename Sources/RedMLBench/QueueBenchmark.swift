@@ -126,13 +126,19 @@ struct QueueBenchmark: Sendable {
     }
 
     private func emitLatency(_ backend: String, _ latencies: [Double]) {
+        Self.emitLatency(backend, "pickup_latency_idle_same_process", latencies,
+                         targets: (p50: "p50 < 1 ms", p99: "p99 < 5 ms"))
+    }
+
+    /// Emits the p50 and p99 of `latencies` (seconds) in ms, as `<figure>_p50` and `<figure>_p99`.
+    static func emitLatency(_ backend: String, _ figure: String, _ latencies: [Double], targets: (p50: String, p99: String)) {
         let sorted = latencies.sorted()
         let p50 = sorted[sorted.count / 2]
         let p99 = sorted[min(sorted.count - 1, Int((Double(sorted.count) * 0.99).rounded(.up)) - 1)]
-        for (name, value, target) in [("p50", p50, "p50 < 1 ms"), ("p99", p99, "p99 < 5 ms")] {
-            emit(Figure(suite: "queue", backend: backend, figure: "pickup_latency_idle_same_process_\(name)",
-                        value: (value * 1e5).rounded() / 100, unit: "ms", operations: latencies.count,
-                        seconds: latencies.reduce(0, +), target: target))
+        for (name, value, target) in [("p50", p50, targets.p50), ("p99", p99, targets.p99)] {
+            Figure(suite: "queue", backend: backend, figure: "\(figure)_\(name)",
+                   value: (value * 1e5).rounded() / 100, unit: "ms", operations: latencies.count,
+                   seconds: latencies.reduce(0, +), target: target).emit()
         }
     }
 

@@ -185,10 +185,10 @@ struct PostgresScratch: Sendable {
 
     /// The distinct workers named by `claimed` events.
     func claimingWorkers() async throws -> Set<String> {
-        try await strings("""
+        Set(try await strings("""
             SELECT DISTINCT value::jsonb->>'worker' FROM \(kv)
             WHERE namespace = 'job_history' AND value::jsonb->>'reason' = 'claimed'
-            """)
+            """))
     }
 
     /// Every `lease_expired` event: the job, when, and the worker whose lease it was.
@@ -229,15 +229,7 @@ struct PostgresScratch: Sendable {
         return 0
     }
 
-    private func strings(_ sql: String) async throws -> Set<String> {
-        Set(try await stringList(sql))
-    }
-
     private func strings(_ sql: String) async throws -> [String] {
-        try await stringList(sql)
-    }
-
-    private func stringList(_ sql: String) async throws -> [String] {
         let rows = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL: sql))
         var values: [String] = []
         for try await value in rows.decode(String.self) { values.append(value) }
