@@ -116,47 +116,98 @@ extension PostgresMLPersistence: MLClaimingStore {
         }
     }
 
-    /// Runs `body` while a transaction on a pooled connection holds an
-    /// advisory lock named after the schema and `role`
-    /// (`pg_try_advisory_xact_lock`); returns `nil` when another session holds it.
+    /// Runs `body` while this call holds a lease on `role`, a row of the
+    /// schema's `ml_roles` table; returns `nil` when another holder's lease
+    /// has not expired.
     ///
-    /// The holding transaction sets `idle_in_transaction_session_timeout`, so
-    /// a holder that stalls (a stopped process, a partitioned machine) has its
-    /// session ended by the server and the role freed within
-    /// ``roleStallTimeout``, instead of blocking every other process. A body
-    /// that runs longer than that may then overlap with another holder's.
+    /// The lease lasts ``roleStallTimeout`` and is renewed every third of
+    /// that while `body` runs, then given up. A holder that stalls (a stopped
+    /// process, a partitioned machine) stops renewing, so the role is free
+    /// again within ``roleStallTimeout`` instead of blocking every other
+    /// process. No connection or transaction stays open meanwhile: `body` may
+    /// use the whole pool. A holder stalled longer than the lease may overlap
+    /// with the next one, so a role must guard work that is safe, only
+    /// wasteful, to do twice.
     public func exclusively<T: Sendable>(_ role: String, _ body: () async throws -> T) async throws -> T? {
-        let name = "redml:\(schema):\(role)"
-        let timeoutMs = Self.milliseconds(Self.roleStallTimeout)
-        return try await withSQL { sql -> T? in
-            try await sql.execute("BEGIN")
-            do {
-                try await sql.execute(PostgresQuery(unsafeSQL: "SET LOCAL idle_in_transaction_session_timeout = \(timeoutMs)"))
-                guard try await sql.one("SELECT pg_try_advisory_xact_lock(hashtext(\(name)))", as: Bool.self) == true else {
-                    try await sql.execute("ROLLBACK")
-                    return nil
-                }
-            } catch {
-                try? await sql.execute("ROLLBACK")
-                throw error
+        let lease = RoleLease(role: role, holder: UUID().uuidString, milliseconds: Self.milliseconds(Self.roleStallTimeout))
+        guard try await acquire(lease) else { return nil }
+        do {
+            let result = try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await self.keepRenewing(lease) }
+                defer { group.cancelAll() }
+                return try await body()
             }
-            let result: T
-            do {
-                result = try await body()
-            } catch {
-                try? await sql.execute("ROLLBACK")
-                throw error
-            }
-            // Nothing was written under the lock: ending the transaction only frees it, and a
-            // session the server already ended has freed it too.
-            try? await sql.execute("COMMIT")
+            try? await release(lease)
             return result
+        } catch {
+            try? await release(lease)
+            throw error
         }
     }
 
     /// How long a holder of an ``exclusively(_:_:)`` role may stall before
-    /// the server ends its session and frees the role: 3 s.
+    /// its lease expires and frees the role: 3 s.
     public static let roleStallTimeout: Duration = .seconds(3)
+
+    /// One call's hold on a role.
+    private struct RoleLease: Sendable {
+        let role: String
+        let holder: String
+        let milliseconds: Int64
+    }
+
+    /// Takes the role if nobody holds it or its holder's lease has expired,
+    /// by the server's clock so that processes need not agree on time.
+    private func acquire(_ lease: RoleLease) async throws -> Bool {
+        try await withSQL { sql in
+            try await sql.one(
+                """
+                INSERT INTO \(unescaped: tables.roles) AS r (role, holder, expires_at)
+                VALUES (\(lease.role), \(lease.holder), clock_timestamp() + \(lease.milliseconds) * interval '1 millisecond')
+                ON CONFLICT (role) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+                WHERE r.expires_at < clock_timestamp()
+                RETURNING true
+                """, as: Bool.self) == true
+        }
+    }
+
+    /// Extends the lease every third of its length until cancelled. A failed
+    /// renewal is logged and tried again: at worst the lease expires and another
+    /// holder overlaps, which ``exclusively(_:_:)`` allows for.
+    private func keepRenewing(_ lease: RoleLease) async {
+        while true {
+            do {
+                try await Task.sleep(for: .milliseconds(lease.milliseconds / 3))
+            } catch {
+                return
+            }
+            do {
+                let held = try await withSQL { sql in
+                    try await sql.one(
+                        """
+                        UPDATE \(unescaped: tables.roles)
+                        SET expires_at = clock_timestamp() + \(lease.milliseconds) * interval '1 millisecond'
+                        WHERE role = \(lease.role) AND holder = \(lease.holder)
+                        RETURNING true
+                        """, as: Bool.self) == true
+                }
+                if !held {
+                    logger.warning("a role lease expired while its holder still ran", metadata: ["role": "\(lease.role)"])
+                }
+            } catch {
+                guard !Task.isCancelled else { return }
+                logger.warning("renewing a role lease failed", metadata: ["role": "\(lease.role)", "error": "\(error)"])
+            }
+        }
+    }
+
+    /// Gives the role up at once, if this call still holds it.
+    private func release(_ lease: RoleLease) async throws {
+        try await withSQL { sql in
+            try await sql.execute(
+                "DELETE FROM \(unescaped: tables.roles) WHERE role = \(lease.role) AND holder = \(lease.holder)")
+        }
+    }
 
     private static func milliseconds(_ duration: Duration) -> Int64 {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000

@@ -250,13 +250,38 @@ public final class PostgresMLPersistence: MLStore, Service {
             try checkRunning()
         }
         do {
-            return try await client.withConnection { connection in
-                try await body(PostgresSQL(connection: connection, logger: logger))
-            }
+            return try await withOpenConnection(body)
         } catch {
             throw persistenceError(error, store: storeName)
         }
     }
+
+    /// Runs `body` on a pooled connection that was open when the pool handed it out.
+    ///
+    /// For a moment after the server ends a session (it was idle in a
+    /// transaction too long, or the server restarted) the pool may still hand
+    /// out its connection; that one goes back unused and another is asked for,
+    /// since nothing was sent on it. A connection that closes once `body` has
+    /// started fails `body`'s next statement with ``PostgresConnectionClosed``.
+    func withOpenConnection<T: Sendable>(_ body: (PostgresSQL) async throws -> T) async throws -> T {
+        var attempt = 1
+        while true {
+            do {
+                return try await client.withConnection { connection in
+                    guard !connection.isClosed else { throw HandedClosedConnection() }
+                    return try await body(PostgresSQL(connection: connection, logger: logger))
+                }
+            } catch is HandedClosedConnection {
+                guard attempt < Self.maximumAttempts else { throw PostgresConnectionClosed() }
+                attempt += 1
+                // The pool removes a closed connection once it sees the close: give it that moment.
+                try await Task.sleep(for: .milliseconds(min(100, attempt * 5)))
+            }
+        }
+    }
+
+    /// The pool handed out a connection already closed: ask for another.
+    private struct HandedClosedConnection: Error {}
 
     /// Runs `body` in a `SERIALIZABLE` transaction, running it again while it
     /// fails only because a concurrent transaction won a race.
@@ -277,8 +302,7 @@ public final class PostgresMLPersistence: MLStore, Service {
         var attempt = 1
         while true {
             do {
-                return try await client.withConnection { connection in
-                    let sql = PostgresSQL(connection: connection, logger: logger)
+                return try await withOpenConnection { sql in
                     guard let isolation else { return try await body(sql) }
                     return try await sql.transaction(isolation: isolation, body)
                 }

@@ -200,6 +200,19 @@ enum PostgresSchema {
             $$
             """,
         ]),
+        Migration(description: "role leases for exclusively()", statements: [
+            // One row per role while a process holds it: who holds it, and until when.
+            // A lease, not a lock held by a session, so the holder keeps no connection
+            // (and no open transaction) while it works. UNLOGGED: taking a role costs no
+            // WAL flush, and after a crash or a failover every role is simply free.
+            """
+            CREATE UNLOGGED TABLE ml_roles (
+                role text COLLATE "C" PRIMARY KEY,
+                holder text NOT NULL,
+                expires_at timestamptz NOT NULL
+            )
+            """,
+        ]),
     ]
 
     /// The schema version this build writes.

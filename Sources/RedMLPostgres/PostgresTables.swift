@@ -16,6 +16,7 @@ struct PostgresTables: Sendable {
     let blobChunks: String
     let blobs: String
     let migrations: String
+    let roles: String
 
     init(schema: String) throws {
         guard Self.isValidSchemaName(schema) else {
@@ -31,6 +32,7 @@ struct PostgresTables: Sendable {
         blobChunks = "\(quotedSchema).ml_blob_chunks"
         blobs = "\(quotedSchema).ml_blobs"
         migrations = "\(quotedSchema).redml_migrations"
+        roles = "\(quotedSchema).ml_roles"
     }
 
     /// `nextval` of the revision counter, as SQL.

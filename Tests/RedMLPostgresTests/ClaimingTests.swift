@@ -1,4 +1,5 @@
 import Foundation
+import PostgresNIO
 import RedML
 import RedMLPostgres
 import RedMLTestFixtures
@@ -6,7 +7,7 @@ import Synchronization
 import Testing
 
 /// The PostgreSQL-only powers the queue uses: `SKIP LOCKED` claims,
-/// `LISTEN`/`NOTIFY` and the advisory-lock role, each between two pools (two
+/// `LISTEN`/`NOTIFY` and leased roles, each between two pools (two
 /// sessions, as two processes would have).
 @Suite("PostgreSQL claiming, notifications and roles", .needsPostgres)
 struct ClaimingTests {
@@ -139,6 +140,48 @@ struct ClaimingTests {
                     #expect(inner == .some(nil))
                     #expect(try await second.exclusively("other role") { 1 } == 1)
                     #expect(try await second.exclusively("rescuer") { 2 } == 2)
+                }
+            }
+        }
+    }
+
+    @Test("a role whose holder stalled is free again once the holder's lease expires")
+    func stalledHolderLosesRole() async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0]) { store in
+                try await store.migrate()
+                // A holder that took the role and then stopped: it never renews or releases.
+                try await PostgresBackend.sharedClient().query(
+                    """
+                    INSERT INTO "\(unescaped: schemas[0])".ml_roles (role, holder, expires_at)
+                    VALUES ('rescuer', 'stopped process', clock_timestamp() + interval '1 second')
+                    """)
+                let whileHeld = try await store.exclusively("rescuer") { 1 }
+                #expect(whileHeld == nil)
+                let deadline = ContinuousClock.now + .seconds(20)
+                var result: Int?
+                while result == nil, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(100))
+                    result = try await store.exclusively("rescuer") { 2 }
+                }
+                #expect(result == 2)
+                // Given up at once when done: the next call takes it without waiting for expiry.
+                let next = try await store.exclusively("rescuer") { 3 }
+                #expect(next == 3)
+            }
+        }
+    }
+
+    @Test("a holder that works longer than one lease keeps renewing it")
+    func longHolderKeepsRole() async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0]) { first in
+                try await Scratch.withOwnPool(schema: schemas[0]) { second in
+                    let secondRan = try await first.exclusively("rescuer") { () async throws -> Bool in
+                        try await Task.sleep(for: PostgresMLPersistence.roleStallTimeout + .seconds(1))
+                        return try await second.exclusively("rescuer") { true } ?? false
+                    }
+                    #expect(secondRan == false, "nil: the first holder never got the role")
                 }
             }
         }
