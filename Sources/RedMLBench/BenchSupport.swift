@@ -6,6 +6,8 @@ struct BenchOptions: Sendable {
     var quick = false
     /// Run only the groups named here (all when empty).
     var only: Set<String> = []
+    /// How many jobs a sized run uses (`--jobs N`), when it takes a size.
+    var jobs: Int?
 
     init(arguments: [String]) {
         var rest = arguments[...]
@@ -13,6 +15,7 @@ struct BenchOptions: Sendable {
             switch argument {
             case "--quick": quick = true
             case "--only": if let group = rest.popFirst() { only.insert(group) }
+            case "--jobs": jobs = rest.popFirst().flatMap { Int($0) }.map { max(1, $0) }
             default: FileHandle.standardError.write(Data("ignoring unknown option \(argument)\n".utf8))
             }
         }

@@ -5,7 +5,8 @@ import Synchronization
 /// The job queue end to end: no-op jobs through the worker pool in memory and
 /// on SQLite, pickup latency on an idle queue, and restarting over a big store.
 ///
-/// `--only memory|sqlite|latency|restart|postgres` (postgres needs `POSTGRES_URL`). The 1M-job in-memory run
+/// `--only memory|sqlite|latency|restart|postgres|postgres-churn` (the postgres groups need `POSTGRES_URL`;
+/// postgres-churn runs only when named, with `--jobs N`). The 1M-job in-memory run
 /// is measured at 100k (quick: 10k) to keep the run short; the figure names
 /// say the size they were measured at.
 struct QueueBenchmark: Sendable {
@@ -19,6 +20,8 @@ struct QueueBenchmark: Sendable {
         if options.runs("latency") { try await measureLatency() }
         if options.runs("restart") { try await measureRestart() }
         if options.runs("postgres") { try await PostgresQueueBenchmark(options: options).run() }
+        // Long (minutes per 100k jobs): only when asked for by name.
+        if options.only.contains("postgres-churn") { try await PostgresChurnBenchmark(options: options).run() }
     }
 
     private func emit(_ figure: Figure) { figure.emit() }

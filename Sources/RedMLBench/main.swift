@@ -2,7 +2,7 @@
 //
 //   swift run -c release redml-bench persistence [--quick] [--only memory|sqlite|blob]
 //   swift run -c release redml-bench registry [--quick] [--only memory|sqlite|weights|open]
-//   swift run -c release redml-bench queue [--quick] [--only memory|sqlite|latency|restart|postgres]
+//   swift run -c release redml-bench queue [--quick] [--only memory|sqlite|latency|restart|postgres|postgres-churn] [--jobs N]
 //   swift run -c release redml-bench http [--quick] [--only memory|sqlite]   (needs wrk)
 //
 // It prints one JSON object per figure on stdout, and progress on stderr.

@@ -216,6 +216,21 @@ public final class PostgresMLPersistence: MLStore, Service {
         state.withLock { $0.schemaIsReady = true }
     }
 
+    /// Migrates the schema only as far as `version`, for tests of later
+    /// migrations on data an older RedML wrote. Any other call migrates the rest.
+    package func migrate(upTo version: Int) async throws {
+        try checkRunning()
+        do {
+            try await client.withConnection { connection in
+                try await PostgresSchema.migrate(
+                    PostgresSQL(connection: connection, logger: logger), tables: tables, storeName: storeName,
+                    upTo: min(version, PostgresSchema.currentVersion))
+            }
+        } catch {
+            throw persistenceError(error, store: storeName)
+        }
+    }
+
     /// The schema version recorded in the database (0 before the first
     /// migration), read without migrating.
     public func storedSchemaVersion() async throws -> Int {

@@ -213,6 +213,45 @@ enum PostgresSchema {
             )
             """,
         ]),
+        Migration(description: "ml_kv split: a narrow partition of live-job index entries", statements: [
+            // The queue's indexes of live jobs (ready, scheduled, leased) churn: every job
+            // inserts and deletes an entry in each. In their own small partition, claims scan
+            // only live entries and autovacuum reclaims their dead rows after every thousand
+            // changes, while the records, history and registry stay in the default partition
+            // at default settings. Statements on ml_kv need no change: PostgreSQL routes rows
+            // by namespace. The operator views, bound to the old table, keep reading the
+            // default partition, which holds every namespace they show.
+            "ALTER TABLE ml_kv RENAME TO ml_kv_rest",
+            "ALTER TABLE ml_kv_rest RENAME CONSTRAINT ml_kv_pkey TO ml_kv_rest_pkey",
+            """
+            CREATE TABLE ml_kv (
+                namespace text COLLATE "C" NOT NULL,
+                key text COLLATE "C" NOT NULL,
+                value text NOT NULL,
+                revision bigint NOT NULL,
+                PRIMARY KEY (namespace, key)
+            ) PARTITION BY LIST (namespace)
+            """,
+            """
+            CREATE TABLE ml_kv_live PARTITION OF ml_kv
+            FOR VALUES IN ('job_ready', 'job_scheduled', 'job_leases')
+            WITH (
+                autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 1000,
+                autovacuum_vacuum_insert_scale_factor = 0, autovacuum_vacuum_insert_threshold = 1000,
+                autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 1000,
+                autovacuum_vacuum_cost_delay = 0
+            )
+            """,
+            """
+            INSERT INTO ml_kv_live SELECT namespace, key, value, revision FROM ml_kv_rest
+            WHERE namespace IN ('job_ready', 'job_scheduled', 'job_leases')
+            """,
+            """
+            DELETE FROM ml_kv_rest
+            WHERE namespace IN ('job_ready', 'job_scheduled', 'job_leases')
+            """,
+            "ALTER TABLE ml_kv ATTACH PARTITION ml_kv_rest DEFAULT",
+        ]),
     ]
 
     /// The schema version this build writes.
@@ -222,7 +261,9 @@ enum PostgresSchema {
     ///
     /// - Throws: ``MLPersistenceError/schemaTooNew(store:found:supported:)``
     ///   when `redml_migrations` records a version this build does not know.
-    static func migrate(_ sql: PostgresSQL, tables: PostgresTables, storeName: String) async throws {
+    static func migrate(
+        _ sql: PostgresSQL, tables: PostgresTables, storeName: String, upTo target: Int = currentVersion
+    ) async throws {
         try await sql.transaction(isolation: "READ COMMITTED") { sql in
             // Serialises migrators of this schema across processes until commit.
             try await sql.execute("SELECT pg_advisory_xact_lock(hashtextextended(\("redml.migrate." + tables.schema), 0))")
@@ -255,12 +296,12 @@ enum PostgresSchema {
             guard version <= currentVersion else {
                 throw MLPersistenceError.schemaTooNew(store: storeName, found: version, supported: currentVersion)
             }
-            guard version < currentVersion else { return }
+            guard version < target else { return }
             sql.logger.info(
                 "migrating RedML schema",
-                metadata: ["schema": "\(tables.schema)", "from": "\(version)", "to": "\(currentVersion)"])
+                metadata: ["schema": "\(tables.schema)", "from": "\(version)", "to": "\(target)"])
             try await sql.execute("SET LOCAL search_path TO \(unescaped: tables.quotedSchema)")
-            for index in version..<currentVersion {
+            for index in version..<target {
                 for statement in migrations[index].statements {
                     try await sql.execute(PostgresQuery(unsafeSQL: statement))
                 }

@@ -280,32 +280,74 @@ public final class MLJobQueue: Sendable {
 
     /// Deletes jobs that finished before `date` with their history, oldest
     /// first, at most `limit` of them; returns how many it deleted.
+    ///
+    /// Jobs are deleted about a thousand entries per write, so pruning a
+    /// million jobs costs thousands of commits, not millions. Each deletion is
+    /// conditional on the job's finished entry: a group that loses a race with
+    /// another pruner is retried job by job.
     @discardableResult
     public func prune(finishedBefore date: Date, limit: Int = 1_000) async throws -> Int {
         let cutoff = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
         let page = try await store.page(namespace: MLNamespace.jobFinished, MLPageRequest(limit: max(1, limit)))
         var deleted = 0
+        var group: [MLBatch] = []
+        var groupOperations = 0
         for entry in page.entries {
             guard let (ms, id) = QueueKeys.parseTimed(entry.key) else {
                 try await dropIndexEntry(MLNamespace.jobFinished, entry)  // not ours to read: do not let it block pruning
                 continue
             }
             guard ms < cutoff else { break }
-            var batch = MLBatch()
-            batch.delete(namespace: MLNamespace.jobFinished, key: entry.key, if: .revision(entry.revision))
-            batch.delete(namespace: MLNamespace.jobs, key: MLKey.job(id))
-            var history = MLPageRequest(prefix: MLKey.job(id) + "/", limit: 1_000)
-            while true {
-                let events = try await store.page(namespace: MLNamespace.jobHistory, history)
-                for event in events.entries { batch.delete(namespace: MLNamespace.jobHistory, key: event.key) }
-                guard let cursor = events.nextCursor else { break }
-                history.after = cursor
+            let batch = try await deletion(of: id, finishedEntry: entry)
+            group.append(batch)
+            groupOperations += batch.operations.count
+            if groupOperations >= Self.pruneOperationsPerWrite {
+                deleted += try await commitPrunes(group)
+                group = []
+                groupOperations = 0
             }
+        }
+        deleted += try await commitPrunes(group)
+        return deleted
+    }
+
+    /// Roughly how many deletions one prune write holds.
+    static let pruneOperationsPerWrite = 1_000
+
+    /// The batch that deletes job `id`, its record and its history, if its finished entry is unchanged.
+    private func deletion(of id: UInt128, finishedEntry entry: MLEntry) async throws -> MLBatch {
+        var batch = MLBatch()
+        batch.delete(namespace: MLNamespace.jobFinished, key: entry.key, if: .revision(entry.revision))
+        batch.delete(namespace: MLNamespace.jobs, key: MLKey.job(id))
+        var history = MLPageRequest(prefix: MLKey.job(id) + "/", limit: 1_000)
+        while true {
+            let events = try await store.page(namespace: MLNamespace.jobHistory, history)
+            for event in events.entries { batch.delete(namespace: MLNamespace.jobHistory, key: event.key) }
+            guard let cursor = events.nextCursor else { break }
+            history.after = cursor
+        }
+        return batch
+    }
+
+    /// Commits the deletions of `jobs` in one write, or job by job when
+    /// another pruner deleted one of them first; returns how many this call deleted.
+    private func commitPrunes(_ jobs: [MLBatch]) async throws -> Int {
+        guard !jobs.isEmpty else { return 0 }
+        var all = MLBatch()
+        for job in jobs { all.append(contentsOf: job) }
+        do {
+            try await store.commit(all)
+            return jobs.count
+        } catch MLPersistenceError.conflict {
+            // Another pruner deleted one of them first: the others go one by one.
+        }
+        var deleted = 0
+        for job in jobs {
             do {
-                try await store.commit(batch)
+                try await store.commit(job)
                 deleted += 1
             } catch let error as MLPersistenceError {
-                guard case .conflict = error else { throw error }  // another prune got it first
+                guard case .conflict = error else { throw error }
             }
         }
         return deleted

@@ -65,7 +65,9 @@ public final class MLJobWorkers: Service, Sendable {
     public let queue: MLJobQueue
     let configuration: Configuration
     private let lifecycle = Mutex(Lifecycle())
-    private let stopped = Signal()
+    /// Wakes the maintenance loop early: at shutdown, and when this pool
+    /// schedules a retry that must be promoted when its backoff ends.
+    private let maintenanceWake = Signal()
 
     /// Creates workers for `queue`; register handlers, then call ``run()``.
     public init(queue: MLJobQueue, configuration: Configuration = Configuration()) {
@@ -85,7 +87,7 @@ public final class MLJobWorkers: Service, Sendable {
         lifecycle.withLock { state in
             if state.shutdownDeadlineMs == nil { state.shutdownDeadlineMs = now + grace }
         }
-        stopped.signal()
+        maintenanceWake.signal()
         queue.submitted.signal()
     }
 
@@ -120,10 +122,14 @@ public final class MLJobWorkers: Service, Sendable {
     private func maintenanceLoop() async {
         let interval = Duration.milliseconds(max(1, configuration.timing.heartbeatMs / 2))
         while true {
-            let generation = stopped.generation  // before the check, so a shutdown signal is not missed
+            let generation = maintenanceWake.generation  // before the check, so a shutdown signal is not missed
             guard !isStopping && !Task.isCancelled else { return }
+            var wait = interval
             do {
-                try await queue.promoteScheduledJobs()
+                // Come back when the next scheduled job is due, if that is sooner than the next pass.
+                if let due = try await queue.promoteDueJobs().nextDueMs {
+                    wait = min(wait, .milliseconds(max(1, due - queue.clock.nowMs)))
+                }
             } catch {
                 queue.logger.warning("promoting scheduled jobs failed; retrying", metadata: ["error": "\(error)"])
             }
@@ -132,7 +138,7 @@ public final class MLJobWorkers: Service, Sendable {
             } catch {
                 queue.logger.warning("rescuing expired leases failed; retrying", metadata: ["error": "\(error)"])
             }
-            await stopped.wait(since: generation, timeout: interval, clock: queue.clock)
+            await maintenanceWake.wait(since: generation, timeout: wait, clock: queue.clock)
         }
     }
 
@@ -296,7 +302,9 @@ public final class MLJobWorkers: Service, Sendable {
                 job.release(to: .failed, at: now)
             }
         }
-        return written.status == .failed ? "failed" : "retried"
+        guard written.status != .failed else { return "failed" }
+        maintenanceWake.signal()  // so that the retry is promoted when its backoff ends, not at the next pass
+        return "retried"
     }
 
     private func describe(_ error: any Error) -> String {

@@ -51,12 +51,22 @@ extension MLJobQueue {
     /// index; returns how many.
     @discardableResult
     public func promoteScheduledJobs(limit: Int = 500) async throws -> Int {
+        try await promoteDueJobs(limit: limit).promoted
+    }
+
+    /// ``promoteScheduledJobs(limit:)``, also telling when the earliest job
+    /// left scheduled is due (now, if the page was full), or `nil` if none is.
+    func promoteDueJobs(limit: Int = 500) async throws -> (promoted: Int, nextDueMs: Int64?) {
         let now = clock.nowMs
         let page = try await store.page(namespace: MLNamespace.jobScheduled, MLPageRequest(limit: max(1, limit)))
         var promoted = 0
+        var nextDueMs: Int64? = page.nextCursor == nil ? nil : now
         for entry in page.entries {
             guard let (runAt, id) = QueueKeys.parseTimed(entry.key) else { continue }
-            guard runAt <= now else { break }
+            guard runAt <= now else {
+                nextDueMs = runAt
+                break
+            }
             guard let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobScheduled, entry) else { continue }
             guard job.status == .queued, job.runAtMs == runAt else {
                 try await dropIndexEntry(MLNamespace.jobScheduled, entry)
@@ -74,7 +84,7 @@ extension MLJobQueue {
             }
         }
         if promoted > 0 { try await announceReadyJobs() }
-        return promoted
+        return (promoted, nextDueMs)
     }
 
     /// Wakes this process's claim loops and, on a store that can, every other

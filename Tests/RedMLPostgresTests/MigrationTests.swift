@@ -88,4 +88,39 @@ struct MigrationTests {
             #expect(value == ["{}"])
         }
     }
+
+    @Test("migration 4 moves the live-job index entries written before it into their own partition, and new ones go there too")
+    func liveJobPartition() async throws {
+        try await Scratch.withSchemas { schemas in
+            let schema = "\"\(schemas[0])\""
+            let older = try PostgresMLPersistence(client: try PostgresBackend.sharedClient(), schema: schemas[0])
+            try await older.migrate(upTo: 3)
+            #expect(try await older.storedSchemaVersion() == 3)
+            // What a RedML of schema 3 left behind: an index entry, a record, a model.
+            try await PostgresBackend.sharedClient().query(
+                """
+                INSERT INTO \(unescaped: schema).ml_kv (namespace, key, value, revision)
+                SELECT n, k, v, nextval('\(unescaped: schema).ml_revision'::regclass)
+                FROM (VALUES ('job_ready', 'default/1', 'j1'), ('jobs', 'j1', '{}'), ('models', 'm', '{}')) AS t (n, k, v)
+                """)
+
+            let store = try PostgresMLPersistence(client: try PostgresBackend.sharedClient(), schema: schemas[0])
+            #expect(try await store.get(namespace: MLNamespace.jobReady, key: "default/1") == "j1")
+            #expect(try await store.storedSchemaVersion() == PostgresMLPersistence.schemaVersion)
+            try await store.put(namespace: MLNamespace.jobLeases, key: "j1", value: "lease")
+            try await store.put(namespace: MLNamespace.jobHistory, key: "j1/1", value: "{}")
+            let placement = try await Scratch.textRows(
+                """
+                SELECT k.namespace || ' ' || c.relname FROM \(unescaped: schema).ml_kv AS k
+                JOIN pg_class AS c ON c.oid = k.tableoid ORDER BY k.namespace
+                """, columns: 1)
+            #expect(placement == [
+                "job_history ml_kv_rest", "job_leases ml_kv_live", "job_ready ml_kv_live", "jobs ml_kv_rest",
+                "models ml_kv_rest",
+            ])
+            // The operator views still read the records.
+            let jobs = try await Scratch.textRows("SELECT id FROM \(unescaped: schema).ml_jobs", columns: 1)
+            #expect(jobs == ["j1"])
+        }
+    }
 }

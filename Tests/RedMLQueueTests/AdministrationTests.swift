@@ -55,6 +55,26 @@ struct AdministrationTests {
         #expect(try await h.queue.jobs().jobs.map(\.id) == [queued])
     }
 
+    @Test(arguments: Backends.allFixtures())
+    func concurrentPrunesDeleteEveryJobOnceInGroupedWrites(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let count = 300  // about 4 deletions each: more than one write's worth
+        let jobs = try await h.queue.submitJobs((0..<count).map { MLJobSubmission(kind: .train, target: "t\($0)") })
+        for job in jobs { #expect(try await h.queue.cancel(job.id) == .cancelled) }
+        h.clock.advance(by: .seconds(1))
+        let cutoff = date(ms: h.clock.nowMs)
+        let queue = h.queue
+        let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+            for _ in 0..<2 { group.addTask { try await queue.prune(finishedBefore: cutoff) } }
+            return try await group.reduce(into: [Int]()) { $0.append($1) }
+        }
+        #expect(counts.reduce(0, +) == count, "\(counts)")
+        #expect(try await h.queue.prune(finishedBefore: cutoff) == 0)
+        #expect(try await h.entries(MLNamespace.jobFinished).isEmpty)
+        #expect(try await h.entries(MLNamespace.jobHistory).isEmpty)
+        #expect(try await h.queue.jobs().jobs.isEmpty)
+    }
+
     static let invalidSubmissions: [(String, MLJobSubmission)] = [
         ("empty kind", MLJobSubmission(kind: "", target: "m")),
         ("kind with a space", MLJobSubmission(kind: "bad kind", target: "m")),

@@ -153,7 +153,7 @@ struct LifecycleTests {
 
         // The lease runs out on B's clock; B rescues the job and claims it as attempt 2.
         h.clock.advance(by: .seconds(2))
-        #expect(try await h.queue.rescueExpiredLeases() == 1)
+        try await rescue(h.queue, expecting: 1)
         let bStarted = Gate()
         let bFinish = Gate()
         let bCheckpoint = Locked<MLJSONObject?>(nil)
@@ -212,7 +212,7 @@ struct LifecycleTests {
         let id = try await queueA.submit(MLJobSubmission(kind: .train, target: "m"))
         await aStarted.wait()
         h.clock.advance(by: .seconds(2))
-        #expect(try await h.queue.rescueExpiredLeases() == 1)
+        try await rescue(h.queue, expecting: 1)
         let workersB = h.start(workerConfiguration(id: "worker-b", heartbeat: .seconds(1))) { workers in
             workers.register(.train) { _ in ["by": "b"] }
         }

@@ -231,7 +231,7 @@ struct SeedBehaviourTests {
         h.clock.advance(by: .milliseconds(1_999))
         #expect(try await h.queue.rescueExpiredLeases() == 0)
         h.clock.advance(by: .milliseconds(1))
-        #expect(try await h.queue.rescueExpiredLeases() == 1)
+        try await rescue(h.queue, expecting: 1)
         let requeued = try await h.queue.requireJob(stuck)
         #expect(requeued.status == .queued)
         #expect(requeued.attempt == 1)

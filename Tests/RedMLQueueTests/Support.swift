@@ -442,3 +442,17 @@ final class CountingStore: MLStore {
     }
     func blobs(after: String?, limit: Int) async throws -> [MLBlobInfo] { try await base.blobs(after: after, limit: limit) }
 }
+
+/// Rescues expired leases through `queue` until `count` were rescued in one
+/// call. Another worker pool's maintenance pass may hold the rescuer role at
+/// that instant (on PostgreSQL the role is cluster-wide), and then a call
+/// rescues nothing.
+func rescue(
+    _ queue: MLJobQueue, expecting count: Int, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
+    var last = 0
+    try await eventually("\(count) rescued leases (last call: \(last))", timeout: .seconds(15), sourceLocation: sourceLocation) {
+        last = try await queue.rescueExpiredLeases()
+        return last == count
+    }
+}

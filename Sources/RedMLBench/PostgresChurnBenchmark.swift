@@ -1,0 +1,86 @@
+import Foundation
+import PostgresNIO
+import RedML
+import RedMLPostgres
+
+/// Table growth under job churn on PostgreSQL (`redml-bench queue --only
+/// postgres-churn [--jobs N]`, default 100k): rounds of 10k no-op jobs
+/// submitted in batches, drained by 8 workers and pruned, with the size of
+/// each `ml_kv` partition and its dead rows after every round. With the live
+/// partition vacuumed after every thousand changes and pruned space reused,
+/// both stay flat however many jobs pass through.
+struct PostgresChurnBenchmark: Sendable {
+    let options: BenchOptions
+
+    func run() async throws {
+        guard let url = ProcessInfo.processInfo.environment["POSTGRES_URL"], !url.isEmpty else {
+            note("redml-bench queue: POSTGRES_URL is not set; skipping postgres-churn (eval \"$(scripts/postgres start)\")")
+            return
+        }
+        let total = options.jobs ?? (options.quick ? 20_000 : 100_000)
+        let round = min(10_000, total)
+        let schema = "redml_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        try await PostgresMLPersistence.withPersistence(url: url, schema: schema, maximumConnections: 20) { store in
+            let queue = MLJobQueue(store: store)
+            var configuration = MLJobWorkers.Configuration()
+            configuration.workerCount = 8
+            var done = 0
+            var sizes: [PartitionSizes] = []
+            let started = ContinuousClock.now
+            while done < total {
+                let count = min(round, total - done)
+                for start in stride(from: 0, to: count, by: 1_000) {
+                    _ = try await queue.submitJobs((start..<min(count, start + 1_000)).map(QueueBenchmark.submission))
+                }
+                try await QueueBenchmark.drain(queue, count: count, configuration: configuration)
+                let future = Date().addingTimeInterval(60)
+                while try await queue.prune(finishedBefore: future, limit: 5_000) > 0 {}
+                done += count
+                let measured = try await PartitionSizes.measure(store.client, schema: schema)
+                sizes.append(measured)
+                note("postgres-churn: \(done) jobs in \(Int(QueueBenchmark.seconds(ContinuousClock.now - started))) s; \(measured)")
+            }
+            let seconds = QueueBenchmark.seconds(ContinuousClock.now - started)
+            let label = "\(total / 1000)k"
+            Figure.rate("queue", "postgres", "churn_submit_drain_prune_\(label)_jobs", Double(total) / seconds, total, target: nil).emit()
+            if let first = sizes.first, let last = sizes.last {
+                for (name, bytes) in [("after_first_round", first), ("after_\(label)_jobs", last)] {
+                    Figure.mebibytes("queue", "postgres", "ml_kv_live_\(name)", bytes.live, target: "flat").emit()
+                    Figure.mebibytes("queue", "postgres", "ml_kv_rest_\(name)", bytes.rest, target: "flat").emit()
+                }
+                Figure.mebibytes("queue", "postgres", "ml_kv_live_largest_of_\(sizes.count)_rounds",
+                                 sizes.map(\.live).max() ?? 0, target: nil).emit()
+            }
+            try await store.client.query("DROP SCHEMA \(unescaped: "\"\(schema)\"") CASCADE")
+        }
+    }
+}
+
+/// The on-disk size (table, indexes and TOAST) of each `ml_kv` partition, with its dead rows.
+private struct PartitionSizes: CustomStringConvertible {
+    var live = 0
+    var rest = 0
+    var liveDead = 0
+    var restDead = 0
+
+    static func measure(_ client: PostgresClient, schema: String) async throws -> PartitionSizes {
+        var sizes = PartitionSizes()
+        let rows = try await client.query(
+            """
+            SELECT relname::text, pg_total_relation_size(relid), n_dead_tup FROM pg_stat_user_tables
+            WHERE schemaname = \(schema) AND relname IN ('ml_kv_live', 'ml_kv_rest')
+            """)
+        for try await (name, bytes, dead) in rows.decode((String, Int64, Int64).self) {
+            if name == "ml_kv_live" {
+                (sizes.live, sizes.liveDead) = (Int(bytes), Int(dead))
+            } else {
+                (sizes.rest, sizes.restDead) = (Int(bytes), Int(dead))
+            }
+        }
+        return sizes
+    }
+
+    var description: String {
+        "ml_kv_live \(live / 1024) KiB (\(liveDead) dead rows), ml_kv_rest \(rest / 1024) KiB (\(restDead) dead rows)"
+    }
+}

@@ -1,0 +1,127 @@
+import Foundation
+import RedML
+import RedMLPostgres
+import RedMLTestFixtures
+import Testing
+
+/// A PostgreSQL server that crashes and comes back in the middle of a run,
+/// under real `redml worker` processes.
+///
+/// It uses a throwaway server of its own (`scripts/postgres` with its own
+/// folder and port), since crashing the shared one would fail the tests
+/// running beside it.
+@Suite("redml workers across a PostgreSQL crash", .enabled(if: !PostgresBackend.isSkipped, "REDML_SKIP_POSTGRES=1"))
+struct PostgresRestartTests {
+    @Test("the server crashes and restarts mid-run; the workers reconnect and every job completes exactly once",
+          .timeLimit(.minutes(10)))
+    func workersSurviveServerCrash() async throws {
+        let jobs = 400
+        let server = try await OwnServer.start()
+        do {
+            let url = server.url + "&schema=restart"
+            try await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 4) { store in
+                _ = try await MLJobQueue(store: store).submitJobs((0..<jobs).map {
+                    MLJobSubmission(kind: "slow", target: "t\($0)")
+                })
+            }
+            let slow = "slow=cat >/dev/null; sleep 0.05; echo {}"
+            let directory = FileManager.default.temporaryDirectory
+            let workers = try (0..<2).map { _ in
+                try BackgroundRedML(["worker", "--store", url, "--workers", "4", "--exec", slow], in: directory)
+            }
+            try await waitForFinished(jobs / 4, url: url, workers: workers)
+            try await server.run("crash-restart")
+            let afterCrash = try await waitForFinished(0, url: url, workers: workers)
+            #expect(afterCrash < jobs, "the crash came after the run, not in the middle of it")
+            try await waitForFinished(jobs, url: url, workers: workers)
+            for worker in workers { worker.signal(SIGTERM) }
+            for worker in workers { #expect(try await worker.waitForExit() == 0, "\(worker.stderr.suffix(2_000))") }
+
+            let completions = try await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 2) { store in
+                var completions: [String: Int] = [:]
+                for (key, value) in try await store.list(namespace: MLNamespace.jobHistory) {
+                    let event = try JSONDecoder().decode(MLJobEvent.self, from: Data(value.utf8))
+                    if event.reason == "completed" { completions[String(key.prefix { $0 != "/" }), default: 0] += 1 }
+                }
+                return completions
+            }
+            #expect(completions.count == jobs, "\(completions.count) of \(jobs) jobs completed")
+            #expect(completions.values.allSatisfy { $0 == 1 }, "jobs completed more than once")
+        } catch {
+            try? await server.run("stop")
+            throw error
+        }
+        try await server.run("stop")
+    }
+
+    /// Waits until `count` jobs are finished, reading through a short-lived pool
+    /// each time (the server may be down in between).
+    @discardableResult
+    private func waitForFinished(_ count: Int, url: String, workers: [BackgroundRedML]) async throws -> Int {
+        let deadline = ContinuousClock.now + .seconds(240)
+        while true {
+            let finished = try? await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 1) { store in
+                try await store.list(namespace: MLNamespace.jobFinished).count
+            }
+            if let finished, finished >= count { return finished }
+            guard ContinuousClock.now < deadline else {
+                let logs = workers.map { String($0.stderr.suffix(1_500)) }.joined(separator: "\n---\n")
+                throw RedMLExecutableFailure(description: "\(finished ?? -1) of \(count) jobs finished in 240 s:\n\(logs)")
+            }
+            try await Task.sleep(for: .milliseconds(300))
+        }
+    }
+}
+
+/// A throwaway server of the test's own, through `scripts/postgres`.
+private struct OwnServer {
+    let folder: String
+    let url: String
+
+    static let script = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("scripts/postgres").path
+
+    static func start() async throws -> OwnServer {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redml-pg-crash-\(UUID().uuidString)").path
+        let output = try await run(script, ["start"], folder: folder)
+        guard let start = output.range(of: "POSTGRES_URL='"), let end = output[start.upperBound...].firstIndex(of: "'") else {
+            throw RedMLExecutableFailure(description: "scripts/postgres start printed no URL: \(output)")
+        }
+        return OwnServer(folder: folder, url: String(output[start.upperBound..<end]))
+    }
+
+    /// Runs `scripts/postgres <command>` for this server.
+    @discardableResult
+    func run(_ command: String) async throws -> String {
+        try await Self.run(Self.script, [command], folder: folder)
+    }
+
+    private static func run(_ script: String, _ arguments: [String], folder: String) async throws -> String {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = [script] + arguments
+        var environment = ProcessInfo.processInfo.environment
+        environment["REDML_POSTGRES_DIR"] = folder
+        environment["REDML_POSTGRES_PORT"] = "55432"
+        process.environment = environment
+        // A file, not a pipe: the server the script starts may inherit the descriptor and keep
+        // it open for as long as it runs, so a pipe would never reach its end.
+        let outputPath = folder + ".stdout"
+        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        // Polled, so the cooperative pool is not blocked while the server starts.
+        while process.isRunning { try await Task.sleep(for: .milliseconds(50)) }
+        let data = try Data(contentsOf: URL(fileURLWithPath: outputPath))
+        let text = String(decoding: data, as: UTF8.self)
+        guard process.terminationStatus == 0 else {
+            throw RedMLExecutableFailure(
+                description: "scripts/postgres \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(text)")
+        }
+        return text
+    }
+}
