@@ -24,6 +24,13 @@ struct BenchOptions: Sendable {
     func runs(_ group: String) -> Bool { only.isEmpty || only.contains(group) }
 }
 
+/// `POSTGRES_URL`, or `nil` after saying that `group` is skipped without it.
+func postgresURL(skipping group: String) -> String? {
+    if let url = ProcessInfo.processInfo.environment["POSTGRES_URL"], !url.isEmpty { return url }
+    note("redml-bench: POSTGRES_URL is not set; skipping \(group) (eval \"$(scripts/postgres start)\")")
+    return nil
+}
+
 /// One measured figure, printed as a line of JSON.
 struct Figure: Encodable {
     var suite = "persistence"

@@ -13,10 +13,7 @@ struct PostgresChurnBenchmark: Sendable {
     let options: BenchOptions
 
     func run() async throws {
-        guard let url = ProcessInfo.processInfo.environment["POSTGRES_URL"], !url.isEmpty else {
-            note("redml-bench queue: POSTGRES_URL is not set; skipping postgres-churn (eval \"$(scripts/postgres start)\")")
-            return
-        }
+        guard let url = postgresURL(skipping: "postgres-churn") else { return }
         let total = options.jobs ?? (options.quick ? 20_000 : 100_000)
         let round = min(10_000, total)
         let schema = "redml_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")

@@ -17,10 +17,7 @@ struct PostgresQueueBenchmark: Sendable {
     let options: BenchOptions
 
     func run() async throws {
-        guard let url = ProcessInfo.processInfo.environment["POSTGRES_URL"], !url.isEmpty else {
-            note("redml-bench queue: POSTGRES_URL is not set; skipping postgres (eval \"$(scripts/postgres start)\")")
-            return
-        }
+        guard let url = postgresURL(skipping: "postgres") else { return }
         try await batched(url: url)
         try await oneRow(url: url)
         try await pickupLatency(url: url)

@@ -54,6 +54,10 @@ struct PostgresWorkerProcessTests {
             let zombie = try BackgroundRedML(["worker", "--store", scratch.url, "--workers", "4", "--exec", slow], in: directory)
             let survivor = try BackgroundRedML(["worker", "--store", scratch.url, "--workers", "4", "--exec", slow], in: directory)
             try await scratch.waitForFinishedJobs(jobs / 5, timeout: .seconds(300), workers: [killed, zombie, survivor])
+            // On loaded cores a process may start late: both victims must hold jobs when they are hit.
+            for victim in [killed, zombie] {
+                try await scratch.waitUntilRunningJobs(of: victim, timeout: .seconds(120))
+            }
 
             // One worker dies; another freezes with its jobs in hand, as in a long GC pause or a VM stall.
             zombie.signal(SIGSTOP)
@@ -76,7 +80,8 @@ struct PostgresWorkerProcessTests {
             let zombieWorker = ":\(zombie.processIdentifier):"
             let ofKilled = rescues.filter { $0.worker.contains(killedWorker) }
             let ofZombie = rescues.filter { $0.worker.contains(zombieWorker) }
-            #expect(!ofKilled.isEmpty && !ofZombie.isEmpty, "rescues: \(rescues)")
+            #expect(!ofKilled.isEmpty, "no job of the killed worker was rescued: \(rescues)")
+            #expect(!ofZombie.isEmpty, "no job of the stopped worker was rescued: \(rescues)")
             // A lease lasts two heartbeats after its last renewal (at most at the kill); the
             // rescuer then requeues it within two more heartbeats.
             for rescue in ofKilled + ofZombie {
@@ -165,6 +170,23 @@ struct PostgresScratch: Sendable {
                 throw RedMLExecutableFailure(description: "only \(finished) of \(count) jobs finished in \(timeout):\n\(logs)")
             }
             try await Task.sleep(for: .milliseconds(200))
+        }
+    }
+
+    /// Waits until `worker` has a job running (its lease names the process id).
+    func waitUntilRunningJobs(of worker: BackgroundRedML, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let running = try await integer("""
+                SELECT count(*) FROM \(kv) WHERE namespace = 'jobs' AND value::jsonb->>'status' = 'running'
+                  AND value::jsonb->>'worker' LIKE '%:\(worker.processIdentifier):%'
+                """)
+            if running > 0 { return }
+            guard ContinuousClock.now < deadline else {
+                throw RedMLExecutableFailure(
+                    description: "worker \(worker.processIdentifier) ran no job in \(timeout):\n\(worker.stderr.suffix(1_000))")
+            }
+            try await Task.sleep(for: .milliseconds(50))
         }
     }
 
