@@ -22,12 +22,15 @@ extension MLJobQueue {
     private func claimLocked(
         _ store: any MLClaimingStore, queue: String, worker: String, leaseMs: Int64, limit: Int
     ) async throws -> [(job: MLJob, revision: MLRevision)] {
-        let now = clock.nowMs
+        let clock = clock
         let logger = logger
         let (revision, jobs) = try await store.claim(
             namespace: MLNamespace.jobReady, prefix: QueueKeys.readyPrefix(queue), limit: limit,
             recordNamespace: MLNamespace.jobs
         ) { candidates -> (MLBatch, [MLJob]) in
+            // Read once the jobs are locked: the call may have waited for a connection meanwhile,
+            // and an earlier time would start the lease (and the job) in the past.
+            let now = clock.nowMs
             var batch = MLBatch()
             var jobs: [MLJob] = []
             for candidate in candidates {
