@@ -22,11 +22,11 @@ public final class MLJobQueue: Sendable {
         /// Where the queue logs. Default: a logger that discards everything.
         public var logger = Logger(label: "redml.queue", factory: { _ in SwiftLogNoOpLogHandler() })
 
-        /// The defaults.
         /// Where the queue's metrics go. Default: `nil`, the factory the
         /// application bootstrapped with `MetricsSystem.bootstrap` (if any).
         public var metricsFactory: (any MetricsFactory)?
 
+        /// The defaults.
         public init() {}
     }
 
