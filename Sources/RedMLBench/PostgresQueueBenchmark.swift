@@ -107,7 +107,7 @@ struct PostgresQueueBenchmark: Sendable {
             do {
                 try await body(store)
             } catch {
-                try? await store.client.query("DROP SCHEMA \(unescaped: "\"\(schema)\"") CASCADE")
+                _ = try? await store.client.query("DROP SCHEMA \(unescaped: "\"\(schema)\"") CASCADE")
                 throw error
             }
             try await store.client.query("DROP SCHEMA \(unescaped: "\"\(schema)\"") CASCADE")

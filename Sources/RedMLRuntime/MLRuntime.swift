@@ -82,13 +82,13 @@ public final class MLRuntime: Service, Sendable {
             let retention = configuration.finishedJobRetention
             let clock = configuration.queue.clock
             group.addTask {
-                try? await cancelWhenGracefulShutdown {
+                await cancelWhenGracefulShutdown {
                     await Self.every(self.configuration.gaugeInterval, clock: clock) { await sampler.sample() }
                 }
             }
             if let retention {
                 group.addTask {
-                    try? await cancelWhenGracefulShutdown {
+                    await cancelWhenGracefulShutdown {
                         await Self.every(retention.interval, clock: clock) {
                             await self.pruneFinishedJobs(olderThan: retention.keep, clock: clock)
                         }

@@ -181,7 +181,7 @@ extension Gate {
     /// Suspends until the gate opens, even if the task is cancelled meanwhile:
     /// a handler that ignores cancellation, without spinning a cooperative thread.
     func waitIgnoringCancellation() async {
-        await Task { await self.wait() }.value
+        _ = await Task { await self.wait() }.value
     }
 }
 
