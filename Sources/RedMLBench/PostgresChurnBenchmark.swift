@@ -16,8 +16,7 @@ struct PostgresChurnBenchmark: Sendable {
         guard let url = postgresURL(skipping: "postgres-churn") else { return }
         let total = options.jobs ?? (options.quick ? 20_000 : 100_000)
         let round = min(10_000, total)
-        let schema = "redml_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try await PostgresMLPersistence.withPersistence(url: url, schema: schema, maximumConnections: 20) { store in
+        try await PostgresQueueBenchmark.withSchema(url: url) { store in
             let queue = MLJobQueue(store: store)
             var configuration = MLJobWorkers.Configuration()
             configuration.workerCount = 8
@@ -33,7 +32,7 @@ struct PostgresChurnBenchmark: Sendable {
                 let future = Date().addingTimeInterval(60)
                 while try await queue.prune(finishedBefore: future, limit: 5_000) > 0 {}
                 done += count
-                let measured = try await PartitionSizes.measure(store.client, schema: schema)
+                let measured = try await PartitionSizes.measure(store.client, schema: store.schema)
                 sizes.append(measured)
                 note("postgres-churn: \(done) jobs in \(Int(QueueBenchmark.seconds(ContinuousClock.now - started))) s; \(measured)")
             }
@@ -48,7 +47,6 @@ struct PostgresChurnBenchmark: Sendable {
                 Figure.mebibytes("queue", "postgres", "ml_kv_live_largest_of_\(sizes.count)_rounds",
                                  sizes.map(\.live).max() ?? 0, target: nil).emit()
             }
-            try await store.client.query("DROP SCHEMA \(unescaped: "\"\(schema)\"") CASCADE")
         }
     }
 }

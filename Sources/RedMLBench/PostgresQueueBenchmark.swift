@@ -31,7 +31,7 @@ struct PostgresQueueBenchmark: Sendable {
 
     private func batched(url: String) async throws {
         let count = options.quick ? 2_000 : 10_000
-        try await withSchema(url: url) { store in
+        try await Self.withSchema(url: url) { store in
             let queue = MLJobQueue(store: store)
             let submit = try await measure {
                 for start in stride(from: 0, to: count, by: 1_000) {
@@ -51,7 +51,7 @@ struct PostgresQueueBenchmark: Sendable {
 
     private func oneRow(url: String) async throws {
         let count = options.quick ? 1_000 : 5_000
-        try await withSchema(url: url) { store in
+        try await Self.withSchema(url: url) { store in
             let queue = MLJobQueue(store: store)
             let seconds = try await measure {
                 try await withThrowingTaskGroup(of: Void.self) { group in
@@ -67,7 +67,7 @@ struct PostgresQueueBenchmark: Sendable {
 
     private func pickupLatency(url: String) async throws {
         let samples = options.quick ? 50 : 200
-        try await withSchema(url: url) { workerStore in
+        try await Self.withSchema(url: url) { workerStore in
             try await PostgresMLPersistence.withPersistence(url: url, schema: workerStore.schema, maximumConnections: 4) { clientStore in
                 var configuration = workers
                 configuration.pollInterval = .seconds(1)
@@ -101,7 +101,7 @@ struct PostgresQueueBenchmark: Sendable {
     }
 
     /// Runs `body` with a store (20 connections) in a new schema, dropped afterwards.
-    private func withSchema(url: String, _ body: (PostgresMLPersistence) async throws -> Void) async throws {
+    static func withSchema(url: String, _ body: (PostgresMLPersistence) async throws -> Void) async throws {
         let schema = "redml_bench_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
         try await PostgresMLPersistence.withPersistence(url: url, schema: schema, maximumConnections: 20) { store in
             do {

@@ -204,15 +204,7 @@ public final class PostgresMLPersistence: MLStore, Service {
     /// - Throws: ``MLPersistenceError/schemaTooNew(store:found:supported:)`` for
     ///   a schema written by a newer RedML.
     public func migrate() async throws {
-        try checkRunning()
-        do {
-            try await client.withConnection { connection in
-                try await PostgresSchema.migrate(
-                    PostgresSQL(connection: connection, logger: logger), tables: tables, storeName: storeName)
-            }
-        } catch {
-            throw persistenceError(error, store: storeName)
-        }
+        try await migrate(upTo: PostgresSchema.currentVersion)
         state.withLock { $0.schemaIsReady = true }
     }
 
@@ -221,10 +213,9 @@ public final class PostgresMLPersistence: MLStore, Service {
     package func migrate(upTo version: Int) async throws {
         try checkRunning()
         do {
-            try await client.withConnection { connection in
+            try await withOpenConnection { sql in
                 try await PostgresSchema.migrate(
-                    PostgresSQL(connection: connection, logger: logger), tables: tables, storeName: storeName,
-                    upTo: min(version, PostgresSchema.currentVersion))
+                    sql, tables: tables, storeName: storeName, upTo: min(version, PostgresSchema.currentVersion))
             }
         } catch {
             throw persistenceError(error, store: storeName)
