@@ -94,7 +94,7 @@ struct HTTPBenchmark: Sendable {
     /// the error path, so it stops the suite instead.
     private func report(_ run: WrkReport, backend: String, name: String, url: String, target: String?) throws {
         guard run.failedResponses == 0 else {
-            throw HTTPBenchError(code: "failed_responses",
+            throw BenchError(code: "failed_responses",
                                  message: "\(run.failedResponses) of \(run.requests) responses from \(url) (\(name)) were not 2xx/3xx")
         }
         if let errors = run.socketErrors { note("\(backend) \(name): \(errors)") }
@@ -122,7 +122,7 @@ struct HTTPBenchmark: Sendable {
             }
             guard let listening = await ports.first(where: { _ in true }), let port = listening else {
                 try await group.waitForAll()
-                throw HTTPBenchError(code: "server_not_listening", message: "the HTTP API did not report a port on 127.0.0.1")
+                throw BenchError(code: "server_not_listening", message: "the HTTP API did not report a port on 127.0.0.1")
             }
             try await body("http://127.0.0.1:\(port)")
             group.cancelAll()

@@ -34,7 +34,7 @@ struct Wrk: Sendable {
         arguments.append(url)
 
         guard FileManager.default.createFile(atPath: outputPath, contents: nil) else {
-            throw HTTPBenchError(code: "wrk_output", message: "could not create wrk's output file at \(outputPath)")
+            throw BenchError(code: "wrk_output", message: "could not create wrk's output file at \(outputPath)")
         }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         defer { try? output.close() }
@@ -48,13 +48,13 @@ struct Wrk: Sendable {
             do {
                 try process.run()
             } catch {
-                continuation.resume(throwing: HTTPBenchError(
+                continuation.resume(throwing: BenchError(
                     code: "wrk_launch", message: "could not start \(executable.path) for \(url)", underlying: error))
             }
         }
         let text = try String(contentsOfFile: outputPath, encoding: .utf8)
         guard status == 0 else {
-            throw HTTPBenchError(code: "wrk_failed", message: "wrk exited with status \(status) for \(url); its output:\n\(text)")
+            throw BenchError(code: "wrk_failed", message: "wrk exited with status \(status) for \(url); its output:\n\(text)")
         }
         return try WrkReport(parsing: text, url: url)
     }
@@ -105,7 +105,7 @@ struct WrkReport: Sendable {
             if line.hasPrefix("Socket errors:") { socketErrors = line }
         }
         guard let requests, let seconds, let rate, let p50, let p99 else {
-            throw HTTPBenchError(
+            throw BenchError(
                 code: "wrk_report",
                 message: "wrk's report for \(url) lacks the requests, Requests/sec or 50%/99% latency lines; its output:\n\(text)")
         }
@@ -126,8 +126,8 @@ struct WrkReport: Sendable {
     }
 }
 
-/// Why the HTTP benchmark could not measure: a stable code, what went wrong and the cause.
-struct HTTPBenchError: Error, CustomStringConvertible {
+/// Why a benchmark could not measure: a stable code, what went wrong and the cause.
+struct BenchError: Error, CustomStringConvertible {
     var code: String
     var message: String
     var underlying: (any Error)?

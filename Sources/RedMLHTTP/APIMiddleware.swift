@@ -41,12 +41,19 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         }
     }
 
+    /// `redml_http_requests_total`, with a help line for the exposition.
+    private static var requestsDescriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "redml", subsystem: "http", metricName: "requests", unitName: "total",
+            helpText: "HTTP requests answered, by method, route template and status")
+    }
+
     private func count(_ request: Request, context: Context, status: HTTPResponse.Status) {
         guard let prometheus else { return }
         // The route template, not the path, so the label's values stay few.
         let route = context.endpointPath.flatMap { path in MLHTTPRoute.allCases.first { $0.path == path }?.path } ?? "unmatched"
         prometheus.makeCounter(
-            name: "redml_http_requests_total",
+            descriptor: Self.requestsDescriptor,
             labels: [("method", request.method.rawValue), ("route", route), ("status", String(status.code))]
         ).increment()
     }

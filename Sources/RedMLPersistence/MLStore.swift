@@ -235,17 +235,24 @@ private struct SingleBuffer: AsyncSequence, Sendable {
 }
 
 /// A file read one chunk at a time.
-private struct FileChunks: AsyncSequence {
-    typealias Element = Data
+package struct FileChunks: AsyncSequence {
+    package typealias Element = Data
     let handle: FileHandle
     let chunkSize: Int
 
-    func makeAsyncIterator() -> Iterator { Iterator(handle: handle, chunkSize: chunkSize) }
+    /// Reads `handle` from its current offset, `chunkSize` bytes per element.
+    package init(handle: FileHandle, chunkSize: Int) {
+        self.handle = handle
+        self.chunkSize = chunkSize
+    }
 
-    struct Iterator: AsyncIteratorProtocol {
+    package func makeAsyncIterator() -> Iterator { Iterator(handle: handle, chunkSize: chunkSize) }
+
+    /// Reads one chunk per call.
+    package struct Iterator: AsyncIteratorProtocol {
         let handle: FileHandle
         let chunkSize: Int
-        mutating func next() async throws -> Data? {
+        package mutating func next() async throws -> Data? {
             let data = try handle.read(upToCount: chunkSize) ?? Data()
             return data.isEmpty ? nil : data
         }

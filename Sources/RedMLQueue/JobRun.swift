@@ -34,12 +34,13 @@ final class JobRun: Sendable {
         var cancelRequested: Bool
         var lost = false
         var checkpoint: MLJSONObject?
+        var checkpointBytes: MLJob.CheckpointBytes?
     }
 
     let id: UInt128
     let attempt: Int
     let worker: String
-    private let queue: MLJobQueue
+    let queue: MLJobQueue
     private let timing: JobTiming
     private let state: Mutex<State>
     /// Wakes the watch loop when a cancel arrives in this process.
@@ -53,10 +54,12 @@ final class JobRun: Sendable {
         self.timing = timing
         state = Mutex(State(
             job: job, revision: revision, progress: job.progress, progressWritten: job.progress,
-            progressWrittenAtMs: queue.clock.nowMs, leaseWrittenAtMs: queue.clock.nowMs, cancelRequested: job.cancelRequested, checkpoint: job.checkpoint))
+            progressWrittenAtMs: queue.clock.nowMs, leaseWrittenAtMs: queue.clock.nowMs, cancelRequested: job.cancelRequested, checkpoint: job.checkpoint,
+            checkpointBytes: job.checkpointBytes))
     }
 
     var lastCheckpoint: MLJSONObject? { state.withLock { $0.checkpoint } }
+    var lastCheckpointBytes: MLJob.CheckpointBytes? { state.withLock { $0.checkpointBytes } }
     var cancelRequested: Bool { state.withLock { $0.cancelRequested } }
     var latest: MLJob { state.withLock { $0.job } }
 
@@ -74,11 +77,15 @@ final class JobRun: Sendable {
 
     /// Writes a change to the job, conditional on this worker's lease.
     @discardableResult
-    func write(reason: String?, detail: String? = nil, _ change: (inout MLJob, Int64) -> Void) async throws -> MLJob {
+    func write(
+        reason: String?, detail: String? = nil, committing blob: MLStagedBlob? = nil,
+        _ change: (inout MLJob, Int64) -> Void
+    ) async throws -> MLJob {
         var (job, revision) = state.withLock { ($0.job, $0.revision) }
         for _ in 0..<50 {
             let now = queue.clock.nowMs
             var transition = JobTransition(job, revision: revision, nowMs: now)
+            if let blob { transition.batch.commitBlob(blob) }
             change(&transition.job, now)
             let (batch, written) = transition.finished(reason: reason, detail: detail)
             do {
@@ -129,22 +136,38 @@ final class JobRun: Sendable {
         }
     }
 
-    func saveCheckpoint(_ checkpoint: MLJSONObject, progress: Double?) async throws -> Bool {
-        guard MLJSONValue.object(checkpoint).isFinite else {
-            throw MLJobError.invalid("checkpoint of job \(MLKey.job(id)) holds NaN or infinity")
-        }
+    /// Saves `checkpoint`, and the staged `bytes` in the same write (or none:
+    /// a checkpoint replaces the last one whole, bytes included).
+    func saveCheckpoint(_ checkpoint: MLJSONObject, bytes: MLStagedBlob? = nil, progress: Double?) async throws -> Bool {
         if let progress { setProgress(progress) }
         let leaseMs = timing.leaseMs
-        let written = try await write(reason: nil) { job, now in
-            job.checkpoint = checkpoint
-            job.progress = self.state.withLock { $0.progress }
-            job.leaseExpiresAtMs = now + leaseMs
+        let reference = bytes.map { CheckpointBlob.reference(to: $0, of: id) }
+        let written: MLJob
+        do {
+            written = try await write(reason: nil, committing: bytes) { job, now in
+                job.checkpoint = checkpoint
+                job.checkpointBytes = reference
+                job.progress = self.state.withLock { $0.progress }
+                job.leaseExpiresAtMs = now + leaseMs
+            }
+        } catch {
+            // Uncommitted, the staged bytes would wait for garbage collection.
+            if let bytes { try? await queue.store.abortBlobUpload(bytes.upload) }
+            throw error
         }
         return state.withLock { state in
             state.checkpoint = checkpoint
+            state.checkpointBytes = reference
             state.progressWritten = written.progress
             state.progressWrittenAtMs = queue.clock.nowMs
             return state.cancelRequested
+        }
+    }
+
+    /// Checks a checkpoint before anything is staged or written.
+    func validate(_ checkpoint: MLJSONObject) throws {
+        guard MLJSONValue.object(checkpoint).isFinite else {
+            throw MLJobError.invalid("checkpoint of job \(MLKey.job(id)) holds NaN or infinity")
         }
     }
 

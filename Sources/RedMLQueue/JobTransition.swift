@@ -26,6 +26,12 @@ struct JobTransition {
         var job = self.job
         var batch = self.batch
         job.updatedAtMs = nowMs
+        // Checkpoint bytes serve only a resume, which a terminal job never has. A job's blob
+        // is its own (see CheckpointBlob), so the one it replaces or drops can go.
+        if job.status.isTerminal { job.checkpointBytes = nil }
+        if let old = before.checkpointBytes, old.sha256 != job.checkpointBytes?.sha256 {
+            batch.deleteBlob(sha256: old.sha256)
+        }
         JobIndexes.remove(before, from: &batch)
         JobIndexes.add(job, to: &batch, nowMs: nowMs)
         if let reason {

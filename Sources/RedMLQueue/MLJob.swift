@@ -78,6 +78,9 @@ public struct MLJob: Hashable, Sendable {
     public var metrics: MLJSONObject?
     /// The handler's last checkpoint, handed back when the job resumes.
     public var checkpoint: MLJSONObject?
+    /// The bytes saved with the last checkpoint, if it had any; they live in
+    /// the blob store until the job reaches a terminal status.
+    public var checkpointBytes: CheckpointBytes?
     /// Submission time, epoch ms.
     public var createdAtMs: Int64
     /// When the first attempt started, epoch ms.
@@ -115,6 +118,7 @@ extension MLJob: Codable {
     enum CodingKeys: String, CodingKey {
         case id, kind, target, status, progress, queue, priority, attempt, failures, error, spec, metrics, checkpoint,
             worker
+        case checkpointBytes = "checkpoint_bytes"
         case maxAttempts = "max_attempts"
         case createdAtMs = "created_at_ms"
         case startedAtMs = "started_at_ms"
@@ -149,6 +153,7 @@ extension MLJob: Codable {
         spec = try container.decodeIfPresent(MLJSONObject.self, forKey: .spec) ?? [:]
         metrics = try container.decodeIfPresent(MLJSONObject.self, forKey: .metrics)
         checkpoint = try container.decodeIfPresent(MLJSONObject.self, forKey: .checkpoint)
+        checkpointBytes = try container.decodeIfPresent(CheckpointBytes.self, forKey: .checkpointBytes)
         createdAtMs = try container.decode(Int64.self, forKey: .createdAtMs)
         startedAtMs = try container.decodeIfPresent(Int64.self, forKey: .startedAtMs)
         finishedAtMs = try container.decodeIfPresent(Int64.self, forKey: .finishedAtMs)
@@ -174,6 +179,13 @@ extension MLJob: Codable {
             json.field("attempt", attempt)
             json.field("cancel_requested", cancelRequested)
             if let checkpoint { json.field("checkpoint", checkpoint) }
+            if let checkpointBytes {
+                json.key("checkpoint_bytes")
+                json.object { bytes in
+                    bytes.field("sha256", checkpointBytes.sha256)
+                    bytes.field("size", checkpointBytes.size)
+                }
+            }
             json.field("created_at_ms", createdAtMs)
             json.field("error", error)
             json.field("event_count", eventCount)
@@ -199,5 +211,25 @@ extension MLJob: Codable {
             json.field("worker", worker)
         }
         return writer.text
+    }
+}
+
+extension MLJob {
+    /// Where the bytes of a job's last checkpoint are: a blob of their own in
+    /// the store, content-addressed by SHA-256 and verified when read back.
+    ///
+    /// The stored blob starts with a short header naming the job, so no other
+    /// job or model version ever shares it and deleting it harms nobody else.
+    public struct CheckpointBytes: Codable, Hashable, Sendable {
+        /// The SHA-256 of the stored blob (header included), in lowercase hex.
+        public var sha256: String
+        /// The size of the checkpoint's bytes, without the header.
+        public var size: Int64
+
+        /// Creates a reference.
+        public init(sha256: String, size: Int64) {
+            self.sha256 = sha256
+            self.size = size
+        }
     }
 }

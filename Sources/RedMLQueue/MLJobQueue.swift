@@ -123,7 +123,7 @@ public final class MLJobQueue: Sendable {
         return MLJob(
             id: id, kind: submission.kind, target: submission.target, status: .queued, progress: 0,
             queue: submission.queue, priority: submission.priority, attempt: 0, failures: 0,
-            maxAttempts: submission.maxAttempts, error: nil, spec: submission.spec, metrics: nil, checkpoint: nil,
+            maxAttempts: submission.maxAttempts, error: nil, spec: submission.spec, metrics: nil, checkpoint: nil, checkpointBytes: nil,
             createdAtMs: now, startedAtMs: nil, finishedAtMs: nil, runAtMs: max(runAt, 0),
             uniqueKey: submission.uniqueKey,
             timeoutMs: submission.timeout.map { $0.components.seconds * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 },

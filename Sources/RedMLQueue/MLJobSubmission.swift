@@ -86,6 +86,8 @@ public struct MLJobError: Error, Equatable, Sendable, CustomStringConvertible {
         public static let leaseLost = Code(rawValue: "lease_lost")
         /// The persistence layer failed; see ``underlying``.
         public static let persistence = Code(rawValue: "persistence")
+        /// A checkpoint's bytes are missing from the blob store or fail verification.
+        public static let checkpointCorrupt = Code(rawValue: "checkpoint_corrupt")
     }
 
     /// What kind of failure this is.

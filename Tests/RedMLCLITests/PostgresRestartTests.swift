@@ -48,7 +48,7 @@ struct PostgresRestartTests {
             #expect(completions.count == jobs, "\(completions.count) of \(jobs) jobs completed")
             #expect(completions.values.allSatisfy { $0 == 1 }, "jobs completed more than once")
         } catch {
-            try? await server.run("stop")
+            _ = try? await server.run("stop")
             throw error
         }
         try await server.run("stop")
@@ -108,7 +108,7 @@ private struct OwnServer {
         // A file, not a pipe: the server the script starts may inherit the descriptor and keep
         // it open for as long as it runs, so a pipe would never reach its end.
         let outputPath = folder + ".stdout"
-        FileManager.default.createFile(atPath: outputPath, contents: nil)
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)  // the handle below reports a failure
         defer { try? FileManager.default.removeItem(atPath: outputPath) }
         let output = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
         process.standardOutput = output
