@@ -40,12 +40,18 @@ public final class MLJobQueue: Sendable {
     let running = RunningJobs()
     /// The queue's counters and timers.
     let metrics: QueueMetrics
+    /// Job transitions, committed in groups under load.
+    let transitions: GroupCommit
 
     /// A queue over `store`. Reads nothing until used.
     public init(store: any MLStore, configuration: Configuration = Configuration()) {
         self.store = store
         self.configuration = configuration
         metrics = QueueMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
+        transitions = GroupCommit { batch in
+            if let claiming = store as? any MLClaimingStore { return try await claiming.commitLocked(batch) }
+            return try await store.commit(batch)
+        }
     }
 
     var clock: any MLClock { configuration.clock }

@@ -6,11 +6,16 @@ extension MLJobQueue {
     /// priority first, FIFO within a priority. Returns none when none is ready.
     ///
     /// On an ``MLClaimingStore`` the jobs are taken in one transaction that
-    /// skips jobs other workers are claiming; elsewhere one conditional batch
-    /// per job, where a worker that loses a race moves on to the next job.
+    /// skips jobs other workers are claiming. Elsewhere the first ready jobs
+    /// are taken in one conditional batch; if another worker took one of them
+    /// first, one batch per job, where a worker that loses a race moves on to
+    /// the next job.
     func claim(queue: String, worker: String, leaseMs: Int64, limit: Int) async throws -> [(job: MLJob, revision: MLRevision)] {
         if let claiming = store as? any MLClaimingStore {
             return try await claimLocked(claiming, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit)
+        }
+        if limit > 1, let claimed = try await claimFirst(queue: queue, worker: worker, leaseMs: leaseMs, limit: limit) {
+            return claimed
         }
         var claimed: [(job: MLJob, revision: MLRevision)] = []
         while claimed.count < limit, let next = try await claimOne(queue: queue, worker: worker, leaseMs: leaseMs) {
@@ -60,6 +65,41 @@ extension MLJobQueue {
         }
         for job in jobs { metrics.claimed(job) }
         return jobs.map { ($0, revision) }
+    }
+
+    /// Claims the first `limit` ready jobs in one write; `nil` if another
+    /// worker took one of them first (or none of them could be claimed).
+    private func claimFirst(queue: String, worker: String, leaseMs: Int64, limit: Int) async throws
+        -> [(job: MLJob, revision: MLRevision)]?
+    {
+        let page = try await store.page(
+            namespace: MLNamespace.jobReady, MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: limit))
+        guard !page.entries.isEmpty else { return [] }
+        let now = clock.nowMs
+        var batch = MLBatch()
+        var jobs: [MLJob] = []
+        for entry in page.entries {
+            guard let id = QueueKeys.parseReady(entry.key),
+                let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobReady, entry)
+            else { continue }
+            guard job.status == .queued else {
+                try await dropIndexEntry(MLNamespace.jobReady, entry)
+                continue
+            }
+            let (claim, claimed) = Self.claimTransition(
+                job, revision: revision, entry: entry, worker: worker, leaseMs: leaseMs, nowMs: now)
+            batch.append(contentsOf: claim)
+            jobs.append(claimed)
+        }
+        guard !jobs.isEmpty else { return nil }
+        do {
+            let revision = try await store.commit(batch)
+            for job in jobs { metrics.claimed(job) }
+            return jobs.map { ($0, revision) }
+        } catch let error as MLPersistenceError {
+            guard case .conflict = error else { throw error }
+            return nil  // another worker won one of them
+        }
     }
 
     /// Claims the first ready job that no other worker takes first.

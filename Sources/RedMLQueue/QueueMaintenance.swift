@@ -98,10 +98,10 @@ extension MLJobQueue {
 
     /// Commits a job transition: a batch conditional on the job record's
     /// revision, which needs no more isolation than its row locks give.
+    /// Transitions that arrive while another commits go in one group commit.
     @discardableResult
     func commitTransition(_ batch: MLBatch) async throws -> MLRevision {
-        if let claiming = store as? any MLClaimingStore { return try await claiming.commitLocked(batch) }
-        return try await store.commit(batch)
+        try await transitions.commit(batch)
     }
 
     /// The notification topic that says "jobs are ready".

@@ -1,0 +1,130 @@
+import RedMLPersistence
+import Synchronization
+
+/// Commits job transitions in groups: while a few commits are in flight, the
+/// transitions that arrive meanwhile wait, and the next commit carries them
+/// all as one batch.
+///
+/// A transition is committed at once while fewer than `maximumInFlight`
+/// commits are running, so nothing waits longer than one commit, and one
+/// slow commit (a row lock held elsewhere) does not hold up the rest. Under
+/// load, N completions cost one commit (one `fsync` on PostgreSQL) instead of N. Every entry a commit writes gets the commit's
+/// revision, which every store guarantees, so each caller learns the revision
+/// it wrote as if it had committed alone.
+///
+/// Transitions of different jobs touch different keys. When a group fails (a
+/// condition of one of them failed, or anything else), each transition of the
+/// group is committed on its own, so each caller gets its own answer: the one
+/// that conflicted sees its conflict, and the others are not held back by it.
+final class GroupCommit: Sendable {
+    /// What a waiting caller is told: commit the next group yourself, or here is your result.
+    private enum Turn: Sendable {
+        case lead
+        case done(Result<MLRevision, any Error>)
+    }
+
+    private struct Waiter {
+        let batch: MLBatch
+        let continuation: CheckedContinuation<Turn, Never>
+    }
+
+    private struct State {
+        var inFlight = 0
+        var waiting: [Waiter] = []
+    }
+
+    private let state = Mutex(State())
+    private let commit: @Sendable (MLBatch) async throws -> MLRevision
+    /// At most this many operations per group commit (a group never splits one transition).
+    private let operationLimit: Int
+    /// At most this many commits at once; later transitions wait and form a group.
+    private let maximumInFlight: Int
+
+    /// Groups transitions for `commit`: at most `maximumInFlight` commits at
+    /// once, each of at most about `operationLimit` operations.
+    init(
+        maximumInFlight: Int = 4, operationLimit: Int = 2_000,
+        commit: @escaping @Sendable (MLBatch) async throws -> MLRevision
+    ) {
+        self.maximumInFlight = max(1, maximumInFlight)
+        self.operationLimit = operationLimit
+        self.commit = commit
+    }
+
+    /// How many transitions are waiting for a commit to carry them.
+    var waitingCount: Int { state.withLock { $0.waiting.count } }
+
+    /// Commits `batch`, alone or in a group; returns the revision it was written at.
+    func commit(_ batch: MLBatch) async throws -> MLRevision {
+        let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
+            let leads = state.withLock { state -> Bool in
+                guard state.inFlight >= maximumInFlight else {
+                    state.inFlight += 1
+                    return true
+                }
+                state.waiting.append(Waiter(batch: batch, continuation: continuation))
+                return false
+            }
+            if leads { continuation.resume(returning: .lead) }
+        }
+        switch turn {
+        case .done(let result):
+            return try result.get()
+        case .lead:
+            return try await lead(with: batch).get()
+        }
+    }
+
+    /// Commits `own` with everything waiting (up to the limit), answers the
+    /// others, and hands the next turn to the first one still waiting.
+    private func lead(with own: MLBatch) async -> Result<MLRevision, any Error> {
+        let others = state.withLock { state -> [Waiter] in
+            var taken: [Waiter] = []
+            var operations = own.operations.count
+            while let next = state.waiting.first, operations + next.batch.operations.count <= operationLimit {
+                operations += next.batch.operations.count
+                taken.append(state.waiting.removeFirst())
+            }
+            return taken
+        }
+        let batches = [own] + others.map(\.batch)
+        // Others' writes must not fail because this caller's task was cancelled (PostgreSQL
+        // cancels a cancelled task's queries), so a group commits in a task of its own.
+        let results = others.isEmpty ? await commitGroup(batches) : await Task { await self.commitGroup(batches) }.value
+        for (waiter, result) in zip(others, results.dropFirst()) {
+            waiter.continuation.resume(returning: .done(result))
+        }
+        let next = state.withLock { state -> Waiter? in
+            guard !state.waiting.isEmpty else {
+                state.inFlight -= 1
+                return nil
+            }
+            return state.waiting.removeFirst()
+        }
+        // The next leader commits its own batch with whatever queued up behind it.
+        next?.continuation.resume(returning: .lead)
+        return results[0]
+    }
+
+    private func commitGroup(_ batches: [MLBatch]) async -> [Result<MLRevision, any Error>] {
+        if batches.count > 1 {
+            var all = MLBatch()
+            for batch in batches { all.append(contentsOf: batch) }
+            do {
+                let revision = try await commit(all)
+                return Array(repeating: .success(revision), count: batches.count)
+            } catch {
+                // One at a time below, so each gets its own answer.
+            }
+        }
+        var results: [Result<MLRevision, any Error>] = []
+        for batch in batches {
+            do {
+                results.append(.success(try await commit(batch)))
+            } catch {
+                results.append(.failure(error))
+            }
+        }
+        return results
+    }
+}

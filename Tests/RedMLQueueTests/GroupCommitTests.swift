@@ -1,0 +1,80 @@
+import Foundation
+import RedML
+@testable import RedMLQueue
+import Testing
+
+/// Job transitions that arrive while commits are in flight share the next commit.
+@Suite("Group commits")
+struct GroupCommitTests {
+    /// A store whose first commit waits for `release`, counting every commit it is asked for.
+    final class HeldStore: Sendable {
+        let store = InMemoryMLPersistence()
+        let commits = Locked(0)
+        let release = Gate()
+
+        func commit(_ batch: MLBatch) async throws -> MLRevision {
+            let number = commits.withLock { $0 += 1; return $0 }
+            if number == 1 { await release.wait() }
+            return try await store.commit(batch)
+        }
+    }
+
+    static func put(_ key: String, if condition: MLCondition = .always) -> MLBatch {
+        var batch = MLBatch()
+        batch.put(namespace: "jobs", key: key, value: "{\"key\":\"\(key)\"}", if: condition)
+        return batch
+    }
+
+    @Test func transitionsArrivingDuringACommitShareTheNextOne() async throws {
+        let held = HeldStore()
+        let group = GroupCommit(maximumInFlight: 1) { try await held.commit($0) }
+        let first = Task { try await group.commit(Self.put("first")) }
+        try await eventually("the first commit to reach the store") { held.commits.value == 1 }
+        let later = (0..<10).map { index in Task { try await group.commit(Self.put("later-\(index)")) } }
+        try await eventually("ten transitions to wait") { group.waitingCount == 10 }
+        held.release.open()
+
+        let firstRevision = try await first.value
+        var revisions: [MLRevision] = []
+        for task in later { revisions.append(try await task.value) }
+        // One commit for the first, one for the ten that waited behind it.
+        #expect(held.commits.value == 2)
+        #expect(try await held.store.entry(namespace: "jobs", key: "first")?.revision == firstRevision)
+        for (index, revision) in revisions.enumerated() {
+            #expect(try await held.store.entry(namespace: "jobs", key: "later-\(index)")?.revision == revision)
+        }
+        #expect(Set(revisions).count == 1)
+        #expect(revisions[0] > firstRevision)
+        // Nothing waits now: the next transition commits alone, at once.
+        _ = try await group.commit(Self.put("alone"))
+        #expect(held.commits.value == 3)
+    }
+
+    @Test func aConflictInAGroupFailsOnlyItsOwnTransition() async throws {
+        let held = HeldStore()
+        try await held.store.put(namespace: "jobs", key: "taken", value: "{}")
+        let group = GroupCommit(maximumInFlight: 1) { try await held.commit($0) }
+        let first = Task { try await group.commit(Self.put("first")) }
+        try await eventually("the first commit to reach the store") { held.commits.value == 1 }
+        let good = (0..<4).map { index in Task { try await group.commit(Self.put("good-\(index)")) } }
+        try await eventually("four transitions to wait") { group.waitingCount == 4 }
+        let conflicting = Task { try await group.commit(Self.put("taken", if: .absent)) }
+        try await eventually("five transitions to wait") { group.waitingCount == 5 }
+        held.release.open()
+
+        _ = try await first.value
+        for (index, task) in good.enumerated() {
+            let revision = try await task.value
+            #expect(try await held.store.entry(namespace: "jobs", key: "good-\(index)")?.revision == revision)
+        }
+        do {
+            _ = try await conflicting.value
+            Issue.record("a put-if-absent of an existing key committed")
+        } catch MLPersistenceError.conflict {
+            // Its own conflict, as if it had committed alone.
+        }
+        #expect(try await held.store.get(namespace: "jobs", key: "taken") == "{}")
+        // The first, the failed group, then each of the five on its own.
+        #expect(held.commits.value == 7)
+    }
+}
