@@ -47,6 +47,20 @@ struct PostgresQueueBenchmark: Sendable {
                         target: ">= 10k jobs/s drained when inserted in batches").emit()
             Figure.rate("queue", "postgres", "e2e_noop_\(label)_jobs_batched", Double(count) / (submit + drain), count, target: nil).emit()
         }
+        // Many slots: bigger claims, and completions that share commits (one WAL flush each).
+        var wide = workers
+        wide.workerCount = 64
+        try await Self.withSchema(url: url) { store in
+            let queue = MLJobQueue(store: store)
+            for start in stride(from: 0, to: count, by: 1_000) {
+                _ = try await queue.submitJobs((start..<min(count, start + 1_000)).map(QueueBenchmark.submission))
+            }
+            let drain = try await measure {
+                try await QueueBenchmark.drain(queue, count: count, configuration: wide)
+            }
+            Figure.rate("queue", "postgres", "drain_noop_\(count / 1000)k_jobs_64_workers", Double(count) / drain, count,
+                        target: ">= 10k jobs/s drained when inserted in batches").emit()
+        }
     }
 
     private func oneRow(url: String) async throws {
