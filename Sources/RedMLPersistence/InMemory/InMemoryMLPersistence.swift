@@ -95,10 +95,10 @@ public final class InMemoryMLPersistence: MLStore {
         let index = space.index
         let keys = index.sorted
         // Narrow [low, high) to the keys the prefix and the cursor allow, then walk it.
-        var low = 0
+        var low = index.start
         var high = keys.count
         if let prefix = request.prefix {
-            low = index.lowerBound(prefix)
+            low = max(low, index.lowerBound(prefix))
             high = index.partitionPoint { MLKeyOrder.less($0, prefix) || $0.utf8.starts(with: prefix.utf8) }
         }
         if let after = request.after {

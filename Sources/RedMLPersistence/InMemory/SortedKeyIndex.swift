@@ -3,9 +3,12 @@
 /// New keys are appended unsorted and merged in only when a page is read, so a
 /// put stays O(1) and paging costs O(log n) plus the page once the index is
 /// current. Deleted keys stay in the sorted array until the next merge; readers
-/// skip keys that the namespace no longer holds.
+/// skip keys that the namespace no longer holds, and a run of them at the front
+/// is skipped once for all readers.
 struct SortedKeyIndex {
     private(set) var sorted: [String] = []
+    /// Keys before this position in `sorted` are known to be deleted.
+    private(set) var start = 0
     private var pending: [String] = []
     private var removals = 0
 
@@ -21,7 +24,13 @@ struct SortedKeyIndex {
 
     /// Brings `sorted` up to date: exactly the keys for which `isLive` holds, in order.
     mutating func refresh(isLive: (String) -> Bool) {
-        guard !pending.isEmpty || removals > sorted.count / 2 else { return }
+        guard !pending.isEmpty || removals > sorted.count / 2 else {
+            // A queue's index loses keys at its front: skip them here once, not on every page.
+            if removals > 0 {
+                while start < sorted.count, !isLive(sorted[start]) { start += 1 }
+            }
+            return
+        }
         pending.sort(by: MLKeyOrder.less)
         var merged: [String] = []
         merged.reserveCapacity(sorted.count + pending.count)
@@ -41,6 +50,7 @@ struct SortedKeyIndex {
             if isLive(next) { merged.append(next) }
         }
         sorted = merged
+        start = 0
         pending.removeAll(keepingCapacity: true)
         removals = 0
     }
