@@ -75,6 +75,16 @@ struct WorkerCommandTests {
 
         let first = try BackgroundRedML(["worker", "--workers", "1", "--exec", exec], in: scratch.url)
         try await waitUntil("the first attempt to stall after step 4") { scratch.exists("stalled") }
+        // The script printed its checkpoint before stalling; the worker stores it a moment later.
+        // Kill it once the store has it: what a crash must not lose is a saved checkpoint.
+        var stored: Int?
+        for _ in 0..<300 where stored != 4 {
+            let shown = try await scratch.redml("jobs", "show", id, "--json")
+            let checkpoint = (try? shown.jsonObject()["job"] as? [String: Any])?["checkpoint"] as? [String: Any]
+            stored = (checkpoint?["step"] as? NSNumber)?.intValue
+            if stored != 4 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        try #require(stored == 4, "the first attempt's checkpoint of step 4 was never stored")
         first.signal(SIGKILL)
         _ = try await first.waitForExit()
         // The stalled script outlives its killed worker; stop it too.
