@@ -72,6 +72,9 @@ enum CheckpointBlob {
         Data("redml checkpoint \(MLKey.job(id))\n".utf8)
     }
 
+    /// Every header has this length: job keys are 32 hex digits.
+    static let headerLength = header(of: 0).count
+
     /// Stages `bytes` behind the job's header; the blob is readable once a
     /// batch commits it.
     static func stage(_ bytes: Data, of id: UInt128, in store: any MLStore) async throws -> MLStagedBlob {
@@ -88,8 +91,8 @@ enum CheckpointBlob {
     }
 
     /// The reference a job records for a staged blob.
-    static func reference(to staged: MLStagedBlob, of id: UInt128) -> MLJob.CheckpointBytes {
-        MLJob.CheckpointBytes(sha256: staged.sha256, size: staged.size - Int64(header(of: id).count))
+    static func reference(to staged: MLStagedBlob) -> MLJob.CheckpointBytes {
+        MLJob.CheckpointBytes(sha256: staged.sha256, size: staged.size - Int64(headerLength))
     }
 
     static func error(_ error: MLPersistenceError, jobID: UInt128) -> MLJobError {
@@ -148,16 +151,17 @@ extension MLJobQueue {
     ///   or fail verification.
     public func checkpointBytes(of id: UInt128) async throws -> MLCheckpointBytesStream? {
         guard let job = try await job(id) else { throw MLJobError.unknownJob(id) }
-        return try await checkpointBytes(of: job)
+        guard let reference = job.checkpointBytes else { return nil }
+        return try await checkpointBytes(reference, of: id)
     }
 
-    func checkpointBytes(of job: MLJob) async throws -> MLCheckpointBytesStream? {
-        guard let reference = job.checkpointBytes else { return nil }
+    /// Streams the checkpoint bytes `reference` names, which job `id` saved.
+    func checkpointBytes(_ reference: MLJob.CheckpointBytes, of id: UInt128) async throws -> MLCheckpointBytesStream {
         do {
             return MLCheckpointBytesStream(
-                jobID: job.id, size: reference.size, blob: try await store.readBlob(sha256: reference.sha256))
+                jobID: id, size: reference.size, blob: try await store.readBlob(sha256: reference.sha256))
         } catch let error as MLPersistenceError {
-            throw CheckpointBlob.error(error, jobID: job.id)
+            throw CheckpointBlob.error(error, jobID: id)
         }
     }
 }

@@ -8,9 +8,10 @@ import Synchronization
 /// A transition is committed at once while fewer than `maximumInFlight`
 /// commits are running, so nothing waits longer than one commit, and one
 /// slow commit (a row lock held elsewhere) does not hold up the rest. Under
-/// load, N completions cost one commit (one `fsync` on PostgreSQL) instead of N. Every entry a commit writes gets the commit's
-/// revision, which every store guarantees, so each caller learns the revision
-/// it wrote as if it had committed alone.
+/// load, N completions cost one commit (one `fsync` on PostgreSQL) instead
+/// of N. Every entry a commit writes gets the commit's revision, which every
+/// store guarantees, so each caller learns the revision it wrote as if it had
+/// committed alone.
 ///
 /// Transitions of different jobs touch different keys. When a group fails (a
 /// condition of one of them failed, or anything else), each transition of the
@@ -79,13 +80,15 @@ final class GroupCommit: Sendable {
     /// others, and hands the next turn to the first one still waiting.
     private func lead(with own: MLBatch) async -> Result<MLRevision, any Error> {
         let others = state.withLock { state -> [Waiter] in
-            var taken: [Waiter] = []
             var operations = own.operations.count
-            while let next = state.waiting.first, operations + next.batch.operations.count <= operationLimit {
-                operations += next.batch.operations.count
-                taken.append(state.waiting.removeFirst())
+            var count = 0
+            for waiter in state.waiting {
+                guard operations + waiter.batch.operations.count <= operationLimit else { break }
+                operations += waiter.batch.operations.count
+                count += 1
             }
-            return taken
+            defer { state.waiting.removeFirst(count) }
+            return Array(state.waiting.prefix(count))
         }
         let batches = [own] + others.map(\.batch)
         // Others' writes must not fail because this caller's task was cancelled (PostgreSQL

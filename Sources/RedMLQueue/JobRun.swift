@@ -141,7 +141,7 @@ final class JobRun: Sendable {
     func saveCheckpoint(_ checkpoint: MLJSONObject, bytes: MLStagedBlob? = nil, progress: Double?) async throws -> Bool {
         if let progress { setProgress(progress) }
         let leaseMs = timing.leaseMs
-        let reference = bytes.map { CheckpointBlob.reference(to: $0, of: id) }
+        let reference = bytes.map { CheckpointBlob.reference(to: $0) }
         let written: MLJob
         do {
             written = try await write(reason: nil, committing: bytes) { job, now in

@@ -71,9 +71,7 @@ public final class MLJobHandle: Sendable {
     ///   missing or fail verification (the stream throws it after the last chunk).
     public func checkpointBytes() async throws -> MLCheckpointBytesStream? {
         guard let reference = run.lastCheckpointBytes else { return nil }
-        var job = self.job
-        job.checkpointBytes = reference
-        return try await run.queue.checkpointBytes(of: job)
+        return try await run.queue.checkpointBytes(reference, of: id)
     }
 
     /// Reads the bytes the last checkpoint saved into memory, verified; `nil`

@@ -79,15 +79,8 @@ extension MLJobQueue {
         var batch = MLBatch()
         var jobs: [MLJob] = []
         for entry in page.entries {
-            guard let id = QueueKeys.parseReady(entry.key),
-                let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobReady, entry)
+            guard let (claim, claimed) = try await claimTransition(of: entry, worker: worker, leaseMs: leaseMs, nowMs: now)
             else { continue }
-            guard job.status == .queued else {
-                try await dropIndexEntry(MLNamespace.jobReady, entry)
-                continue
-            }
-            let (claim, claimed) = Self.claimTransition(
-                job, revision: revision, entry: entry, worker: worker, leaseMs: leaseMs, nowMs: now)
             batch.append(contentsOf: claim)
             jobs.append(claimed)
         }
@@ -109,14 +102,9 @@ extension MLJobQueue {
                 namespace: MLNamespace.jobReady, MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: 8))
             guard !page.entries.isEmpty else { return nil }
             for entry in page.entries {
-                guard let id = QueueKeys.parseReady(entry.key) else { continue }
-                guard let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobReady, entry) else { continue }
-                guard job.status == .queued else {
-                    try await dropIndexEntry(MLNamespace.jobReady, entry)
-                    continue
-                }
-                let (batch, claimed) = Self.claimTransition(
-                    job, revision: revision, entry: entry, worker: worker, leaseMs: leaseMs, nowMs: clock.nowMs)
+                guard let (batch, claimed) = try await claimTransition(
+                    of: entry, worker: worker, leaseMs: leaseMs, nowMs: clock.nowMs)
+                else { continue }
                 do {
                     let newRevision = try await store.commit(batch)
                     metrics.claimed(claimed)
@@ -127,6 +115,21 @@ extension MLJobQueue {
             }
         }
         return nil
+    }
+
+    /// The batch that claims the job the ready entry `entry` points at, or
+    /// `nil` when there is none to claim (a stale entry is dropped on the way).
+    private func claimTransition(of entry: MLEntry, worker: String, leaseMs: Int64, nowMs: Int64) async throws
+        -> (MLBatch, MLJob)?
+    {
+        guard let id = QueueKeys.parseReady(entry.key),
+            let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobReady, entry)
+        else { return nil }
+        guard job.status == .queued else {
+            try await dropIndexEntry(MLNamespace.jobReady, entry)
+            return nil
+        }
+        return Self.claimTransition(job, revision: revision, entry: entry, worker: worker, leaseMs: leaseMs, nowMs: nowMs)
     }
 
     /// The batch that starts an attempt of `job` for `worker`, found through the ready entry `entry`.

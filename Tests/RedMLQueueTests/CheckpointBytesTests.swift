@@ -13,6 +13,34 @@ struct CheckpointBytesTests {
         Data((0..<count).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed)) })
     }
 
+    /// A running job that saved a checkpoint with bytes and waits for `finish` before `end` ends it.
+    struct HeldJob {
+        let id: UInt128
+        let sha256: String
+        let finish: Gate
+        let workers: RunningWorkers
+
+        static func start(
+            _ h: Harness, saving state: MLJSONObject, _ bytes: Data,
+            then end: @escaping @Sendable () throws -> MLJSONObject
+        ) async throws -> HeldJob {
+            let saved = Gate()
+            let finish = Gate()
+            let workers = h.start { workers in
+                workers.register(.train) { job in
+                    try await job.checkpoint(state, bytes: bytes)
+                    saved.open()
+                    await finish.wait()
+                    return try end()
+                }
+            }
+            let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+            await saved.wait()
+            let sha256 = try #require(try await h.queue.requireJob(id).checkpointBytes?.sha256)
+            return HeldJob(id: id, sha256: sha256, finish: finish, workers: workers)
+        }
+    }
+
     @Test(arguments: Backends.allFixtures())
     func bytesComeBackOnTheNextAttemptAndAreReplacedWholeAndDroppedAtTheEnd(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
@@ -82,23 +110,14 @@ struct CheckpointBytesTests {
     @Test(arguments: Backends.allFixtures())
     func aTerminalJobDropsItsBytes(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
-        let saved = Gate()
-        let finish = Gate()
-        let workers = h.start { workers in
-            workers.register(.train) { job in
-                try await job.checkpoint(["step": 1], bytes: Self.bytes(10, seed: 3))
-                saved.open()
-                await finish.wait()
-                throw MLJobFailure("diverged", retryable: false)
-            }
+        let held = try await HeldJob.start(h, saving: ["step": 1], Self.bytes(10, seed: 3)) {
+            throw MLJobFailure("diverged", retryable: false)
         }
-        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
-        await saved.wait()
-        let sha = try #require(try await h.queue.requireJob(id).checkpointBytes?.sha256)
+        let (id, sha) = (held.id, held.sha256)
         #expect(try await h.store.blobInfo(sha256: sha) != nil)
-        finish.open()
+        held.finish.open()
         let failed = try await waitForStatus(h.queue, id, .failed)
-        try await workers.stop()
+        try await held.workers.stop()
         #expect(failed.checkpointBytes == nil)
         #expect(failed.checkpoint == ["step": 1])
         #expect(try await h.store.blobInfo(sha256: sha) == nil)
@@ -175,19 +194,8 @@ struct CheckpointBytesTests {
     @Test(arguments: Backends.allFixtures())
     func alteredBytesFailVerificationNamingTheJob(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
-        let saved = Gate()
-        let finish = Gate()
-        let workers = h.start { workers in
-            workers.register(.train) { job in
-                try await job.checkpoint([:], bytes: Self.bytes(4_096, seed: 7))
-                saved.open()
-                await finish.wait()
-                return [:]
-            }
-        }
-        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
-        await saved.wait()
-        let sha = try #require(try await h.queue.requireJob(id).checkpointBytes?.sha256)
+        let held = try await HeldJob.start(h, saving: [:], Self.bytes(4_096, seed: 7)) { [:] }
+        let (id, sha) = (held.id, held.sha256)
         try await fixture.tamperWithBlob(h.store, sha)
         let error = await expectJobError(.checkpointCorrupt, "reading altered checkpoint bytes") {
             try await h.queue.checkpointBytes(of: id)?.data()
@@ -195,9 +203,9 @@ struct CheckpointBytesTests {
         #expect(error?.jobID == id)
         #expect(error?.message.contains(MLKey.job(id)) == true)
         #expect(error?.message.contains("failed verification") == true)
-        finish.open()
+        held.finish.open()
         try await waitForStatus(h.queue, id, .completed)
-        try await workers.stop()
+        try await held.workers.stop()
         await expectJobError(.unknownJob, "checkpoint bytes of an unknown job") {
             try await h.queue.checkpointBytes(of: id &+ 1)
         }
