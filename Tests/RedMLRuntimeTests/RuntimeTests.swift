@@ -99,8 +99,11 @@ struct RuntimeTests {
             _ = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "later2", queue: "gpu"))
             #expect(try await waitForTerminal(runtime.queue, trained).status == .completed)
             #expect(try await waitForTerminal(runtime.queue, broken).status == .failed)
-            try await eventually("the gpu queue's depth gauge to read 2") {
+            // Both from a sample taken after the other jobs finished: an earlier one already
+            // had the gpu queue's depth at 2, but the default queue's jobs still counted as queued.
+            try await eventually("the gpu queue's depth and the queued gauge to read 2") {
                 (try? metrics.expectGauge("redml_queue_depth", [("queue", "gpu")]).lastValue) == 2
+                    && (try? metrics.expectGauge("redml_jobs", [("status", "queued")]).lastValue) == 2
             }
         }
         #expect(metrics.counterTotal(label: "redml_jobs_submitted_total", dimensions: [("kind", "train")]) == 3)
