@@ -268,10 +268,11 @@ public final class MLJobWorkers: Service, Sendable {
             if case .interrupted? = stop, !cancelAsked {
                 // Shutdown stopped the handler: whatever it returned is partial work, so the
                 // job goes back to the queue (with its checkpoint) without using up an attempt.
-                try await run.write(reason: "interrupted", detail: "the workers shut down") { job, now in
-                    job.release(to: .queued, at: now)
+                // A cancel stored since the run last looked ends the job instead.
+                let written = try await run.write(reason: "interrupted", detail: "the workers shut down") { job, now in
+                    job.release(to: job.cancelRequested ? .cancelled : .queued, at: now)
                 }
-                return "interrupted"
+                return written.status == .cancelled ? "cancelled" : "interrupted"
             } else if case .returned(let metrics) = outcome, cancelAsked {
                 // The handler stopped because it was asked to: cancelled, keeping what it reported.
                 try await cancelled(run, metrics: metrics)
@@ -308,19 +309,23 @@ public final class MLJobWorkers: Service, Sendable {
         }
     }
 
-    /// Records a failed attempt; returns `retried` or `failed`.
+    /// Records a failed attempt; returns `retried`, `failed` or `cancelled`.
     private func fail(_ run: JobRun, message: String, retryable: Bool, reason: String) async throws -> String {
         let backoff = configuration.backoff
         let written = try await run.write(reason: reason, detail: message) { job, now in
             job.failures += 1
             job.error = message
-            if retryable && job.failures < job.maxAttempts {
+            if job.cancelRequested {
+                // A cancel stored after the run last looked (seen on a write conflict): the
+                // failure is recorded, but the job is not retried against the operator's wish.
+                job.release(to: .cancelled, at: now)
+            } else if retryable && job.failures < job.maxAttempts {
                 job.release(to: .queued, at: now + backoff.delayMs(afterFailures: job.failures))
             } else {
                 job.release(to: .failed, at: now)
             }
         }
-        guard written.status != .failed else { return "failed" }
+        guard written.status == .queued else { return written.status == .cancelled ? "cancelled" : "failed" }
         maintenanceWake.signal()  // so that the retry is promoted when its backoff ends, not at the next pass
         return "retried"
     }

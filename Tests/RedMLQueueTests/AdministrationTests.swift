@@ -22,7 +22,8 @@ struct AdministrationTests {
         let failed = try await h.queue.submit(MLJobSubmission(kind: .train, target: "fail"))
         try await waitForStatus(h.queue, completed, .completed)
         try await waitForStatus(h.queue, failed, .failed)
-        let cancelled = try await h.queue.submit(MLJobSubmission(kind: .backfill, target: "c"))
+        // In a queue nobody serves, so that no worker claims it before the cancel.
+        let cancelled = try await h.queue.submit(MLJobSubmission(kind: .backfill, target: "c", queue: "idle"))
         #expect(try await h.queue.cancel(cancelled) == .cancelled)
 
         // A day later: a queued job (in a queue nobody serves), a running one, and one more that finishes.

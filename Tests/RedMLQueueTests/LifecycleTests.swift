@@ -251,6 +251,57 @@ struct LifecycleTests {
         #expect(try await h.queue.requireJob(id).failures == 0)
     }
 
+    /// A handler that fails before the run has seen a cancel stored by
+    /// another process (the clock stands still, so no heartbeat reads it): the failure's write
+    /// conflicts with the cancel, and the job must end cancelled, not be retried.
+    @Test(arguments: Backends.allFixtures())
+    func aFailureAfterAnUnseenCancelEndsCancelledNotRetried(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let started = Gate()
+        let cancelSent = Gate()
+        let workers = h.start { workers in
+            workers.register(.train) { _ in
+                started.open()
+                await cancelSent.wait()
+                throw MLJobFailure("the data went away", retryable: true)
+            }
+        }
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m", maxAttempts: 5))
+        await started.wait()
+        // From another queue over the same store, as from another process: the run is not told.
+        #expect(try await h.reopened().cancel(id) == .requested)
+        cancelSent.open()
+        let final = try await waitForJob(h.queue, id, "the attempt to end") { $0.status != .running }
+        try await workers.stop()
+        #expect(final.status == .cancelled, "a cancelled job was \(final.status) after a retryable failure")
+        #expect(final.failures == 1)
+        #expect(final.error == "the data went away")
+        #expect(try await h.queue.history(of: id).last?.to == .cancelled)
+    }
+
+    /// Shutdown interrupts a job whose cancel, stored by another process, the
+    /// run has not seen yet: it ends cancelled rather than going back to the queue.
+    @Test(arguments: Backends.allFixtures())
+    func anInterruptionAfterAnUnseenCancelEndsCancelled(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let started = Gate()
+        let workers = h.start(workerConfiguration(gracePeriod: .zero)) { workers in
+            workers.register(.train) { _ in
+                started.open()
+                await waitUntilCancelled()
+                throw CancellationError()
+            }
+        }
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+        await started.wait()
+        #expect(try await h.reopened().cancel(id) == .requested)
+        try await workers.stop()
+        let final = try await h.queue.requireJob(id)
+        #expect(final.status == .cancelled, "a cancelled job was \(final.status) after the shutdown")
+        #expect(final.failures == 0)
+        #expect(try await h.entries(MLNamespace.jobReady).isEmpty)
+    }
+
     /// The pattern documented on `MLJobHandle`: when `checkpoint` reports a
     /// cancel, break out and return. `cancel(_:)` promises the job "ends
     /// `cancelled` when the handler stops".
