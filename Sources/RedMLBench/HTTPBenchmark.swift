@@ -12,7 +12,8 @@ import RedMLHTTP
 /// `redml serve` sets it up (Prometheus request counts on, no logging) but
 /// without workers, so submitted jobs stay queued. wrk runs with 2 threads and
 /// 64 connections for 10 s per figure (3 s with `--quick`), on the same cores
-/// as the server. `--only memory|sqlite`.
+/// as the server. `--only memory|sqlite|baseline`; `baseline` measures a bare
+/// Hummingbird route and RedML's `/healthz` under the same load.
 struct HTTPBenchmark: Sendable {
     let options: BenchOptions
 
@@ -47,6 +48,36 @@ struct HTTPBenchmark: Sendable {
             try await measure(backend: "sqlite", store: store, wrk: wrk, folder: folder)
             try store.close()
         }
+        if options.runs("baseline") { try await measureBaselines(wrk: wrk, folder: folder) }
+    }
+
+    /// What the same wrk load gets from Hummingbird alone (one route answering
+    /// a constant "ok", no middleware) and from RedML's `/healthz` (the full
+    /// middleware stack, no registry call): the ceiling the GET target is
+    /// measured against, on the same cores.
+    private func measureBaselines(wrk: Wrk, folder: BenchFolder) async throws {
+        let router = Router()
+        router.get("hello") { _, _ in "ok" }
+        try await serving({ onPort in
+            Application(router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: 0)),
+                        onServerRunning: { await onPort($0.localAddress?.port) })
+        }) { base in
+            try await measureGet("\(base)/hello", backend: "hummingbird", name: "bare_route", wrk: wrk, folder: folder)
+        }
+        let store = InMemoryMLPersistence()
+        let api = MLHTTPAPI(registry: MLModelRegistry(store: store), queue: MLJobQueue(store: store),
+                            prometheus: PrometheusCollectorRegistry(), configuration: MLHTTPAPI.Configuration())
+        try await serving({ try api.makeApplication(host: "127.0.0.1", port: 0, onServerRunning: $0) }) { base in
+            try await measureGet("\(base)/healthz", backend: "memory", name: "healthz", wrk: wrk, folder: folder)
+        }
+    }
+
+    /// One warm-up run, then one reported run of GET `url`.
+    private func measureGet(_ url: String, backend: String, name: String, wrk: Wrk, folder: BenchFolder) async throws {
+        _ = try await wrk.run(url: url, load: Wrk.Load(threads: 2, connections: 64, seconds: 1),
+                              headers: [], script: nil, outputPath: folder.path("warmup.txt"))
+        let get = try await wrk.run(url: url, load: load, headers: [], script: nil, outputPath: folder.path("get.txt"))
+        try report(get, backend: backend, name: name, url: url, target: nil)
     }
 
     private func measure(backend: String, store: any MLStore, wrk: Wrk, folder: BenchFolder) async throws {
@@ -58,7 +89,7 @@ struct HTTPBenchmark: Sendable {
         for access in Access.allCases {
             let api = MLHTTPAPI(registry: registry, queue: queue, prometheus: PrometheusCollectorRegistry(),
                                 configuration: MLHTTPAPI.Configuration(token: access.token))
-            try await serving(api) { base in
+            try await serving({ try api.makeApplication(host: "127.0.0.1", port: 0, onServerRunning: $0) }) { base in
                 let active = "\(base)/v1/models/\(Self.model)/active"
                 let headers = access.token.map { ["Authorization: Bearer \($0)"] } ?? []
                 // A short unreported run first, so connections and caches are warm.
@@ -105,11 +136,14 @@ struct HTTPBenchmark: Sendable {
         Figure.latency("http", backend, "\(name)_p99", run.p99, run.requests, target: nil).emit()
     }
 
-    /// Serves `api` on a free loopback port while `body` runs with the base URL,
-    /// then stops the server.
-    private func serving(_ api: MLHTTPAPI, _ body: (String) async throws -> Void) async throws {
+    /// Serves the application `make` builds (on a free loopback port, which it
+    /// reports through the closure it is given) while `body` runs with the base
+    /// URL, then stops the server.
+    private func serving<App: ApplicationProtocol>(
+        _ make: (@escaping @Sendable (Int?) async -> Void) throws -> App, _ body: (String) async throws -> Void
+    ) async throws {
         let (ports, continuation) = AsyncStream.makeStream(of: Int?.self)
-        let app = try api.makeApplication(host: "127.0.0.1", port: 0) { port in continuation.yield(port) }
+        let app = try make { port in continuation.yield(port) }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // Ending the stream unblocks the wait below if the server never listens.

@@ -3,18 +3,29 @@
 //   swift run -c release redml-bench persistence [--quick] [--only memory|sqlite|blob]
 //   swift run -c release redml-bench registry [--quick] [--only memory|sqlite|weights|open]
 //   swift run -c release redml-bench queue [--quick] [--only memory|sqlite|latency|restart|postgres|postgres-churn] [--jobs N]
-//   swift run -c release redml-bench http [--quick] [--only memory|sqlite]   (needs wrk)
+//   swift run -c release redml-bench http [--quick] [--only memory|sqlite|baseline]   (needs wrk)
+//
+// The http suite runs Swift Concurrency on NIO's event loops, as `redml serve`
+// does; the others on Swift's default executor. REDML_BENCH_EXECUTOR=nio|default
+// overrides that.
 //
 // It prints one JSON object per figure on stdout, and progress on stderr.
 import Foundation
 import NIOCore
 import NIOPosix
 
-// As `redml` does: NIO's event loops run Swift Concurrency's jobs, so a request
-// is parsed, handled and answered without hopping between thread pools.
-NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-
 let arguments = Array(CommandLine.arguments.dropFirst())
+let executor = ProcessInfo.processInfo.environment["REDML_BENCH_EXECUTOR"] ?? (arguments.first == "http" ? "nio" : "default")
+if executor == "nio" {
+    // As `redml serve` does: NIO's event loops run Swift Concurrency's jobs, so a
+    // request is parsed, handled and answered without hopping between thread pools.
+    // The library suites keep Swift's default executor, which is what an embedding
+    // application has unless it chooses otherwise. On NIO's loops each await costs
+    // an event-loop enqueue: the in-memory active-version lookup ran 4-5x slower and
+    // no-op jobs 1.6x slower there.
+    // REDML_BENCH_EXECUTOR=nio|default overrides the choice.
+    NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+}
 guard let suite = arguments.first else {
     FileHandle.standardError.write(Data("usage: redml-bench persistence|registry|queue|http [--quick] [--only GROUP]\n".utf8))
     exit(2)
