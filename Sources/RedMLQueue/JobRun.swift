@@ -54,7 +54,10 @@ final class JobRun: Sendable {
         self.timing = timing
         state = Mutex(State(
             job: job, revision: revision, progress: job.progress, progressWritten: job.progress,
-            progressWrittenAtMs: queue.clock.nowMs, leaseWrittenAtMs: queue.clock.nowMs, cancelRequested: job.cancelRequested, checkpoint: job.checkpoint,
+            // The lease was written by the claim, which may be a while before this run starts.
+            progressWrittenAtMs: queue.clock.nowMs,
+            leaseWrittenAtMs: job.leaseExpiresAtMs.map { $0 - timing.leaseMs } ?? queue.clock.nowMs,
+            cancelRequested: job.cancelRequested, checkpoint: job.checkpoint,
             checkpointBytes: job.checkpointBytes))
     }
 
@@ -73,6 +76,23 @@ final class JobRun: Sendable {
         wake.signal()
     }
 
+    /// Whether the lease is known to be lost.
+    var isLost: Bool { state.withLock { $0.lost } }
+
+    /// Marks the lease lost: a later claim of the same job by this process
+    /// superseded this run. (A claim that a database crash rolled back can be
+    /// made again with the same attempt number and worker id, and this run's
+    /// fencing check could not tell the two apart.)
+    func supersede() {
+        state.withLock { $0.lost = true }
+        wake.signal()
+    }
+
+    private func leaseLostError() -> MLJobError {
+        MLJobError(code: .leaseLost,
+                   message: "job \(MLKey.job(id)) attempt \(attempt) is no longer held by worker \(worker)", jobID: id)
+    }
+
     // MARK: Writes
 
     /// Writes a change to the job, conditional on this worker's lease.
@@ -83,6 +103,7 @@ final class JobRun: Sendable {
     ) async throws -> MLJob {
         var (job, revision) = state.withLock { ($0.job, $0.revision) }
         for _ in 0..<50 {
+            guard !isLost else { throw leaseLostError() }
             let now = queue.clock.nowMs
             var transition = JobTransition(job, revision: revision, nowMs: now)
             if let blob { transition.batch.commitBlob(blob) }
@@ -110,9 +131,7 @@ final class JobRun: Sendable {
             else {
                 state.withLock { $0.lost = true }
                 wake.signal()
-                throw MLJobError(
-                    code: .leaseLost,
-                    message: "job \(MLKey.job(id)) attempt \(attempt) is no longer held by worker \(worker)", jobID: id)
+                throw leaseLostError()
             }
             if fresh.cancelRequested { state.withLock { $0.cancelRequested = true } }
             job = fresh

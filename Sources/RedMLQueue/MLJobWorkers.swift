@@ -229,7 +229,13 @@ public final class MLJobWorkers: Service, Sendable {
         let stop = FirstStop()
         // The handler runs in a task of its own so that a stop can cancel it alone. Both
         // tasks are awaited before this returns, and cancelling this task cancels the handler.
-        let handlerTask = Task { await Self.invoke(handler, handle) }
+        let handlerTask = Task {
+            let outcome = await Self.invoke(handler, handle)
+            // A deadline the watch reaches after this point did not stop the handler, and
+            // must not turn what it returned into a timeout or an interruption.
+            stop.close()
+            return outcome
+        }
         let watcher = Task {
             await run.watch(startedAtMs: startedAt, shutdownDeadline: { self.shutdownDeadline }) { reason in
                 if stop.record(reason) { handlerTask.cancel() }
@@ -259,10 +265,9 @@ public final class MLJobWorkers: Service, Sendable {
         let job = run.latest
         let logger = queue.logger
         do {
-            if case .leaseLost? = stop {
-                logger.warning("lost the lease; the job's result is dropped", metadata: ["job_id": "\(job.key)"])
-                return "lease_lost"
-            }
+            // The run may know before the watch does (the handler's own checkpoint found out).
+            if case .leaseLost? = stop { return leaseLost(job) }
+            if run.isLost { return leaseLost(job) }
             let cancelAsked: Bool
             if case .cancelRequested? = stop { cancelAsked = true } else { cancelAsked = run.cancelRequested }
             if case .interrupted? = stop, !cancelAsked {
@@ -302,6 +307,11 @@ public final class MLJobWorkers: Service, Sendable {
         }
     }
 
+    private func leaseLost(_ job: MLJob) -> String {
+        queue.logger.warning("lost the lease; the job's result is dropped", metadata: ["job_id": "\(job.key)"])
+        return "lease_lost"
+    }
+
     private func cancelled(_ run: JobRun, metrics: MLJSONObject?) async throws {
         try await run.write(reason: "cancelled") { job, now in
             job.release(to: .cancelled, at: now)
@@ -337,20 +347,28 @@ public final class MLJobWorkers: Service, Sendable {
     }
 }
 
-/// The first reason a running job was told to stop.
+/// The first reason a running job was told to stop, while its handler runs.
 private final class FirstStop: Sendable {
-    private let first = Mutex<StopReason?>(nil)
+    private struct State {
+        var first: StopReason?
+        var closed = false
+    }
 
-    /// Records `reason` if it is the first; returns whether it was.
+    private let state = Mutex(State())
+
+    /// Records `reason` if it is the first and the handler has not returned; returns whether it was.
     func record(_ reason: StopReason) -> Bool {
-        first.withLock { first in
-            guard first == nil else { return false }
-            first = reason
+        state.withLock { state in
+            guard state.first == nil, !state.closed else { return false }
+            state.first = reason
             return true
         }
     }
 
-    var reason: StopReason? { first.withLock { $0 } }
+    /// The handler has returned: later reasons are ignored.
+    func close() { state.withLock { $0.closed = true } }
+
+    var reason: StopReason? { state.withLock { $0.first } }
 }
 
 /// How many jobs a claim loop is running.

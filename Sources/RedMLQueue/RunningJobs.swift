@@ -5,7 +5,12 @@ import Synchronization
 final class RunningJobs: Sendable {
     private let runs = Mutex<[UInt128: JobRun]>([:])
 
-    func add(_ run: JobRun) { runs.withLock { $0[run.id] = run } }
+    /// Adds `run`; a run of the same job that this process still holds was
+    /// superseded by this later claim, so its lease is lost.
+    func add(_ run: JobRun) {
+        let earlier = runs.withLock { $0.updateValue(run, forKey: run.id) }
+        if let earlier, earlier !== run { earlier.supersede() }
+    }
 
     /// Forgets `run`, unless a later claim of the same job in this process replaced it.
     func remove(_ run: JobRun) {

@@ -302,6 +302,60 @@ struct LifecycleTests {
         #expect(try await h.entries(MLNamespace.jobReady).isEmpty)
     }
 
+    /// A database crash can roll back a claim (PostgreSQL commits claims
+    /// without waiting for the disk). The same process may then claim the job
+    /// again, with the same attempt number and worker id, which the first
+    /// run's fencing check cannot tell from its own claim. The later claim
+    /// supersedes the first run: it loses its lease and its result is dropped.
+    @Test(arguments: Backends.allFixtures())
+    func aClaimMadeAgainAfterACrashRolledItBackSupersedesTheFirstRun(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+        // What a crash that lost the claim would leave: the store as it is before the claim.
+        let record = try #require(try await h.store.entry(namespace: MLNamespace.jobs, key: MLKey.job(id)))
+        let ready = try await h.entries(MLNamespace.jobReady)
+        let historyBefore = Set(try await h.entries(MLNamespace.jobHistory).map(\.key))
+        #expect(ready.count == 1)
+        let runs = Locked(0)
+        let firstStarted = Gate(), firstStopped = Gate(), secondStarted = Gate(), release = Gate()
+        let workers = h.start(workerConfiguration(count: 2)) { workers in
+            workers.register(.train) { _ in
+                let run = runs.withLock { $0 += 1; return $0 }
+                if run == 1 {
+                    firstStarted.open()
+                    await waitUntilCancelled()
+                    firstStopped.open()
+                    return ["run": 1]
+                }
+                secondStarted.open()
+                await release.wait()
+                return ["run": 2]
+            }
+        }
+        await firstStarted.wait()
+        var rollback = MLBatch()
+        rollback.put(namespace: MLNamespace.jobs, key: record.key, value: record.value)
+        for entry in ready { rollback.put(namespace: MLNamespace.jobReady, key: entry.key, value: entry.value) }
+        for entry in try await h.entries(MLNamespace.jobLeases) {
+            rollback.delete(namespace: MLNamespace.jobLeases, key: entry.key)
+        }
+        for entry in try await h.entries(MLNamespace.jobHistory) where !historyBefore.contains(entry.key) {
+            rollback.delete(namespace: MLNamespace.jobHistory, key: entry.key)
+        }
+        try await h.store.commit(rollback)
+
+        // The idle slot's claim loop polls (250 ms) and claims the job again: attempt 1, worker-1.
+        try await advance(h.clock, by: .milliseconds(300), until: "the job to be claimed again") { secondStarted.isOpen }
+        try await eventually("the first run to be stopped", timeout: .seconds(10)) { firstStopped.isOpen }
+        release.open()
+        let final = try await waitForStatus(h.queue, id, .completed)
+        try await workers.stop()
+        #expect(final.attempt == 1)
+        #expect(final.metrics == ["run": 2], "the superseded run's result was recorded")
+        #expect(runs.value == 2)
+        #expect(try await h.queue.history(of: id).map(\.reason) == ["submitted", "claimed", "completed"])
+    }
+
     /// The pattern documented on `MLJobHandle`: when `checkpoint` reports a
     /// cancel, break out and return. `cancel(_:)` promises the job "ends
     /// `cancelled` when the handler stops".
