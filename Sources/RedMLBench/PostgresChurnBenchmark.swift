@@ -5,7 +5,7 @@ import RedMLPostgres
 
 /// Table growth under job churn on PostgreSQL (`redml-bench queue --only
 /// postgres-churn [--jobs N]`, default 100k): rounds of 10k no-op jobs
-/// submitted in batches, drained by 8 workers and pruned, with the size of
+/// submitted in batches, drained by 64 worker slots (4 claim loops) and pruned, with the size of
 /// each `ml_kv` partition and its dead rows after every round. With the live
 /// partition vacuumed after every thousand changes and pruned space reused,
 /// both stay flat however many jobs pass through.
@@ -19,7 +19,9 @@ struct PostgresChurnBenchmark: Sendable {
         try await PostgresQueueBenchmark.withSchema(url: url) { store in
             let queue = MLJobQueue(store: store)
             var configuration = MLJobWorkers.Configuration()
-            configuration.workerCount = 8
+            // 64 slots share 4 claim loops: about twice the drain rate of 8 (see BENCHMARKS.md),
+            // which brings a million jobs within the hour.
+            configuration.workerCount = 64
             var done = 0
             var sizes: [PartitionSizes] = []
             let started = ContinuousClock.now
