@@ -225,7 +225,10 @@ let package = Package(
         // Needs a server: scripts/test starts a throwaway PostgreSQL and sets POSTGRES_URL.
         .testTarget(
             name: "RedMLPostgresTests",
-            dependencies: ["RedML", "RedMLPostgres", "RedMLTesting", "RedMLTestFixtures", "RedMLTestAgent"]
+            dependencies: [
+                "RedML", "RedMLPostgres", "RedMLTesting", "RedMLTestFixtures", "RedMLTestAgent",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Runs the built `redml` binary as a child process.
         .testTarget(

@@ -110,6 +110,22 @@ enum PostgresBatch {
             let operation = operations[next]
             next += 1
             switch operation {
+            case .put(let namespace, let key, let value, let condition) where condition.requirement == .absent:
+                // Not check-then-upsert: in READ COMMITTED the check can neither see nor lock a row
+                // another transaction inserted and has not committed. DO NOTHING waits for it.
+                let inserted = try await sql.rows(
+                    """
+                    INSERT INTO \(unescaped: tables.kv) (namespace, key, value, revision)
+                    VALUES (\(namespace), \(key), \(value), \(revision))
+                    ON CONFLICT (namespace, key) DO NOTHING RETURNING revision
+                    """)
+                if inserted.isEmpty {
+                    let found = try await sql.one(
+                        "SELECT revision FROM \(unescaped: tables.kv) WHERE namespace = \(namespace) AND key = \(key)",
+                        as: Int64.self
+                    ).map(MLRevision.init(rawValue:))
+                    throw MLPersistenceError.conflict(namespace: namespace, key: key, expected: condition, found: found)
+                }
             case .put(let namespace, let key, let value, let condition):
                 try await check(sql, tables, namespace, key, condition, lock: "FOR UPDATE")
                 try await sql.execute(

@@ -60,8 +60,9 @@ extension PostgresMLPersistence: MLClaimingStore {
 
     /// Applies `batch` in a `READ COMMITTED` transaction: every condition is
     /// checked `FOR UPDATE` (or `FOR SHARE`), so the row stays as checked until
-    /// the commit, and a put-if-absent that races with another insert fails on
-    /// the primary key and is run again.
+    /// the commit. A put-if-absent inserts with `ON CONFLICT DO NOTHING`, which
+    /// waits for a racing insert not yet committed and then reports a conflict
+    /// (a check alone could neither see nor lock that row).
     @discardableResult
     public func commitLocked(_ batch: MLBatch) async throws -> MLRevision {
         try MLInput.check(batch)

@@ -252,6 +252,63 @@ enum PostgresSchema {
             """,
             "ALTER TABLE ml_kv ATTACH PARTITION ml_kv_rest DEFAULT",
         ]),
+        Migration(description: "ml_apply: put-if-absent inserts with ON CONFLICT DO NOTHING", statements: [
+            // In READ COMMITTED (locked commits and claims), SELECT ... FOR UPDATE cannot
+            // lock a row another transaction inserted but has not committed: the absence
+            // check passed in both, and the upsert that waited then overwrote the first
+            // insert. DO NOTHING waits for that insert instead, and no row inserted means
+            // the key was there: a conflict. Otherwise as migration 2.
+            """
+            CREATE OR REPLACE FUNCTION ml_apply(ops jsonb) RETURNS bigint LANGUAGE plpgsql
+            SET search_path FROM CURRENT AS $$
+            DECLARE
+                rev bigint := nextval('ml_revision');
+                item record;
+                op jsonb;
+                cur bigint;
+                present boolean;
+                satisfied boolean;
+            BEGIN
+                FOR item IN SELECT value, ordinality FROM jsonb_array_elements(ops) WITH ORDINALITY LOOP
+                    op := item.value;
+                    IF op->>'o' = 'put' AND op->>'c' = 'absent' THEN
+                        INSERT INTO ml_kv (namespace, key, value, revision) VALUES (op->>'n', op->>'k', op->>'v', rev)
+                        ON CONFLICT (namespace, key) DO NOTHING;
+                        IF NOT FOUND THEN
+                            SELECT revision INTO cur FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k';
+                            RAISE EXCEPTION USING ERRCODE = 'RMLC1', MESSAGE = jsonb_build_object(
+                                'index', item.ordinality - 1, 'found', cur)::text;
+                        END IF;
+                        CONTINUE;
+                    END IF;
+                    IF op->>'c' <> 'none' THEN
+                        IF op->>'o' = 'require' THEN
+                            SELECT revision INTO cur FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k' FOR SHARE;
+                        ELSE
+                            SELECT revision INTO cur FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k' FOR UPDATE;
+                        END IF;
+                        present := FOUND;
+                        satisfied := CASE op->>'c'
+                            WHEN 'absent' THEN NOT present
+                            WHEN 'present' THEN present
+                            ELSE present AND cur = (op->>'r')::bigint END;
+                        IF NOT satisfied THEN
+                            RAISE EXCEPTION USING ERRCODE = 'RMLC1', MESSAGE = jsonb_build_object(
+                                'index', item.ordinality - 1, 'found', CASE WHEN present THEN cur END)::text;
+                        END IF;
+                    END IF;
+                    IF op->>'o' = 'put' THEN
+                        INSERT INTO ml_kv (namespace, key, value, revision) VALUES (op->>'n', op->>'k', op->>'v', rev)
+                        ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, revision = excluded.revision;
+                    ELSIF op->>'o' = 'delete' THEN
+                        DELETE FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k';
+                    END IF;
+                END LOOP;
+                RETURN rev;
+            END
+            $$
+            """,
+        ]),
     ]
 
     /// The schema version this build writes.

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import RedML
 import RedMLPostgres
@@ -56,6 +57,46 @@ struct ClaimingTests {
             }
             if keys.isEmpty { return mine }
             mine += keys
+        }
+    }
+
+    /// In READ COMMITTED a check-then-upsert cannot see a row that another
+    /// transaction inserted and has not committed: both would pass, and the
+    /// second would overwrite the first. A put-if-absent must wait for that
+    /// insert and then fail with a conflict, in `ml_apply` (one statement) and
+    /// statement by statement (more operations than one call takes).
+    @Test("a locked put-if-absent loses to a row another transaction inserted first", arguments: [false, true])
+    func lockedPutIfAbsentWaitsForAnUncommittedInsert(statementByStatement: Bool) async throws {
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0], connections: 4) { store in
+                var batch = MLBatch()
+                batch.put(namespace: "things", key: "k", value: "second", if: .absent)
+                if statementByStatement {
+                    for index in 0..<300 { batch.delete(namespace: "things", key: "nothing-\(index)") }
+                }
+                let table = "\"\(store.schema)\".ml_kv"
+                let outcome = try await store.client.withConnection { connection -> Result<MLRevision, any Error> in
+                    _ = try await connection.query("BEGIN", logger: Logger(label: "test"))
+                    _ = try await connection.query(
+                        PostgresQuery(unsafeSQL: "INSERT INTO \(table) VALUES ('things', 'k', 'first', 1)"),
+                        logger: Logger(label: "test"))
+                    let attempt = Task { [batch] in try await store.commitLocked(batch) }
+                    try await Task.sleep(for: .milliseconds(300))  // the attempt now waits on the uncommitted row
+                    _ = try await connection.query("COMMIT", logger: Logger(label: "test"))
+                    return await attempt.result
+                }
+                switch outcome {
+                case .success(let revision):
+                    Issue.record("the put-if-absent succeeded over another transaction's row (revision \(revision))")
+                case .failure(let error):
+                    guard case .conflict(namespace: "things", key: "k", expected: .absent, found: _)? = error as? MLPersistenceError
+                    else {
+                        Issue.record("expected a conflict on things/k, got \(error)")
+                        return
+                    }
+                }
+                #expect(try await store.entry(namespace: "things", key: "k")?.value == "first")
+            }
         }
     }
 
