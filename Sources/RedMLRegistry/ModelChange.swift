@@ -77,7 +77,9 @@ extension MLModelRegistry {
                 let current: ModelCache.Entry?
                 if let cached { current = cached } else { current = try await loadModel(name) }
                 let verified = cached == nil
-                let now = nowMs
+                // Never before the model's last change: history times then follow sequence order
+                // even when processes' clocks disagree, which `activeVersion(of:at:)` relies on.
+                let now = max(nowMs, current?.model.updatedAtMs ?? .min)
                 var change: ModelChange
                 if let current {
                     change = ModelChange(model: current.model, existed: true, original: current.model, nowMs: now,

@@ -52,6 +52,27 @@ struct HistoryTests {
         #expect(try await registry.activeVersion(of: "spam", at: clock.now) == 1)
     }
 
+    /// Another process whose clock runs 5 s behind activates a later version:
+    /// its events are stamped no earlier than the model's last change, so
+    /// times follow the history's order and a point-in-time lookup before the
+    /// first activation still finds nothing.
+    @Test(arguments: Backends.allFixtures())
+    func aProcessWithASlowClockDoesNotRewriteThePast(_ fixture: MLStoreFixture) async throws {
+        let clock = FakeClock()
+        let (store, registry) = try await makeRegistry(fixture, clock: clock)
+        let t0 = clock.nowMs
+        try await register(registry, "spam")  // v1, active at t0
+        let slow = FakeClock()
+        slow.set(ms: t0 - 5_000)
+        let behind = MLModelRegistry(store: store, configuration: configuration(clock: slow))
+        try await register(behind, "spam")  // v2, active "at t0 - 5 s" by its own clock
+        let events = try await registry.history(of: "spam").events
+        #expect(events.map(\.atMs) == events.map(\.atMs).sorted(), "event times go back: \(events.map(\.atMs))")
+        #expect(try await registry.activeVersion(of: "spam", at: FakeClock.date(t0 - 1)) == nil)
+        #expect(try await registry.activeVersion(of: "spam", at: FakeClock.date(t0)) == 2)
+        #expect(try await registry.version("spam", 2).createdAtMs == t0)
+    }
+
     @Test(arguments: Backends.allFixtures())
     func activeVersionAtTimeLooksPastOnePageOfHistory(_ fixture: MLStoreFixture) async throws {
         let clock = FakeClock()
