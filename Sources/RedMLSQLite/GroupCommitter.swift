@@ -253,8 +253,14 @@ private final class Write<T: Sendable>: PendingWrite {
         }
     }
 
+    /// Records `error`, unless the write already failed alone: when the whole
+    /// group then fails, its own error (a conflict the caller retries on) is the
+    /// one that tells the caller what happened to it.
     func fail(_ error: any Error) {
-        outcome.withLock { $0 = .failure(error) }
+        outcome.withLock { outcome in
+            if case .failure? = outcome { return }
+            outcome = .failure(error)
+        }
     }
 
     func result() throws -> T {
