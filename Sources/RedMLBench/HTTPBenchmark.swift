@@ -72,12 +72,15 @@ struct HTTPBenchmark: Sendable {
         }
     }
 
-    /// One warm-up run, then one reported run of GET `url`.
-    private func measureGet(_ url: String, backend: String, name: String, wrk: Wrk, folder: BenchFolder) async throws {
+    /// A short unreported run first, so connections and caches are warm, then one reported run of GET `url`.
+    private func measureGet(
+        _ url: String, headers: [String] = [], backend: String, name: String, target: String? = nil, wrk: Wrk,
+        folder: BenchFolder
+    ) async throws {
         _ = try await wrk.run(url: url, load: Wrk.Load(threads: 2, connections: 64, seconds: 1),
-                              headers: [], script: nil, outputPath: folder.path("warmup.txt"))
-        let get = try await wrk.run(url: url, load: load, headers: [], script: nil, outputPath: folder.path("get.txt"))
-        try report(get, backend: backend, name: name, url: url, target: nil)
+                              headers: headers, script: nil, outputPath: folder.path("warmup.txt"))
+        let get = try await wrk.run(url: url, load: load, headers: headers, script: nil, outputPath: folder.path("get.txt"))
+        try report(get, backend: backend, name: name, url: url, target: target)
     }
 
     private func measure(backend: String, store: any MLStore, wrk: Wrk, folder: BenchFolder) async throws {
@@ -92,13 +95,8 @@ struct HTTPBenchmark: Sendable {
             try await serving({ try api.makeApplication(host: "127.0.0.1", port: 0, onServerRunning: $0) }) { base in
                 let active = "\(base)/v1/models/\(Self.model)/active"
                 let headers = access.token.map { ["Authorization: Bearer \($0)"] } ?? []
-                // A short unreported run first, so connections and caches are warm.
-                _ = try await wrk.run(url: active, load: Wrk.Load(threads: 2, connections: 64, seconds: 1),
-                                      headers: headers, script: nil, outputPath: folder.path("warmup.txt"))
-                let get = try await wrk.run(url: active, load: load, headers: headers, script: nil,
-                                            outputPath: folder.path("get.txt"))
-                try report(get, backend: backend, name: "get_active_\(access.label)", url: active,
-                           target: ">= 20k req/s (wrk on the same 2 cores)")
+                try await measureGet(active, headers: headers, backend: backend, name: "get_active_\(access.label)",
+                                     target: ">= 20k req/s (wrk on the same 2 cores)", wrk: wrk, folder: folder)
 
                 let script = folder.path("submit_\(access.label).lua")
                 try Self.submitScript(token: access.token).write(toFile: script, atomically: true, encoding: .utf8)

@@ -100,9 +100,12 @@ enum PostgresBatch {
         let operations = batch.operations
         var next = 0
         while next < operations.count {
-            // Runs of plain puts (a submission of many jobs) go in as one multi-row INSERT each.
+            // Runs of plain puts (a submission of many jobs) go in as one multi-row INSERT each,
+            // and so does a lone put-if-absent: ON CONFLICT DO NOTHING waits for another
+            // transaction's uncommitted insert, which a check in READ COMMITTED can neither
+            // see nor lock (a check-then-upsert would then overwrite it).
             let run = Self.insertRun(operations, from: next)
-            if run.count >= 2 {
+            if run.count >= 2 || run.first?.absent == true {
                 try await insert(run, revision: revision, sql, tables)
                 next += run.count
                 continue
@@ -110,22 +113,6 @@ enum PostgresBatch {
             let operation = operations[next]
             next += 1
             switch operation {
-            case .put(let namespace, let key, let value, let condition) where condition.requirement == .absent:
-                // Not check-then-upsert: in READ COMMITTED the check can neither see nor lock a row
-                // another transaction inserted and has not committed. DO NOTHING waits for it.
-                let inserted = try await sql.rows(
-                    """
-                    INSERT INTO \(unescaped: tables.kv) (namespace, key, value, revision)
-                    VALUES (\(namespace), \(key), \(value), \(revision))
-                    ON CONFLICT (namespace, key) DO NOTHING RETURNING revision
-                    """)
-                if inserted.isEmpty {
-                    let found = try await sql.one(
-                        "SELECT revision FROM \(unescaped: tables.kv) WHERE namespace = \(namespace) AND key = \(key)",
-                        as: Int64.self
-                    ).map(MLRevision.init(rawValue:))
-                    throw MLPersistenceError.conflict(namespace: namespace, key: key, expected: condition, found: found)
-                }
             case .put(let namespace, let key, let value, let condition):
                 try await check(sql, tables, namespace, key, condition, lock: "FOR UPDATE")
                 try await sql.execute(

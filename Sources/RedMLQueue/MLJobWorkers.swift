@@ -265,9 +265,11 @@ public final class MLJobWorkers: Service, Sendable {
         let job = run.latest
         let logger = queue.logger
         do {
-            // The run may know before the watch does (the handler's own checkpoint found out).
-            if case .leaseLost? = stop { return leaseLost(job) }
-            if run.isLost { return leaseLost(job) }
+            // Set whether the watch or the handler's own write (a checkpoint) found out first.
+            if run.isLost {
+                logger.warning("lost the lease; the job's result is dropped", metadata: ["job_id": "\(job.key)"])
+                return "lease_lost"
+            }
             let cancelAsked: Bool
             if case .cancelRequested? = stop { cancelAsked = true } else { cancelAsked = run.cancelRequested }
             if case .interrupted? = stop, !cancelAsked {
@@ -305,11 +307,6 @@ public final class MLJobWorkers: Service, Sendable {
                          metadata: ["job_id": "\(job.key)", "error": "\(error)"])
             return "unrecorded"
         }
-    }
-
-    private func leaseLost(_ job: MLJob) -> String {
-        queue.logger.warning("lost the lease; the job's result is dropped", metadata: ["job_id": "\(job.key)"])
-        return "lease_lost"
     }
 
     private func cancelled(_ run: JobRun, metrics: MLJSONObject?) async throws {
