@@ -60,7 +60,10 @@ struct PostgresWorkerProcessTests {
             }
 
             // One worker dies; another freezes with its jobs in hand, as in a long GC pause or a VM stall.
-            zombie.signal(SIGSTOP)
+            // Both are first stopped at a moment when they hold running jobs (a worker between
+            // finishing its jobs and claiming the next ones holds none).
+            try await scratch.freezeHoldingJobs(zombie)
+            try await scratch.freezeHoldingJobs(killed)
             killed.signal(SIGKILL)
             let killedAtMs = Int64(Date().timeIntervalSince1970 * 1000)
             try await scratch.waitForFinishedJobs(jobs, timeout: .seconds(300), workers: [survivor])
@@ -174,14 +177,31 @@ struct PostgresScratch: Sendable {
     }
 
     /// Waits until `worker` has a job running (its lease names the process id).
+    /// How many jobs the store shows running under `worker`.
+    func runningJobs(of worker: BackgroundRedML) async throws -> Int {
+        try await integer("""
+            SELECT count(*) FROM \(kv) WHERE namespace = 'jobs' AND value::jsonb->>'status' = 'running'
+              AND value::jsonb->>'worker' LIKE '%:\(worker.processIdentifier):%'
+            """)
+    }
+
+    /// Stops `worker` with SIGSTOP at a moment when it holds running jobs;
+    /// otherwise lets it go on a little and tries again.
+    func freezeHoldingJobs(_ worker: BackgroundRedML) async throws {
+        for _ in 0..<100 {
+            worker.signal(SIGSTOP)
+            try await Task.sleep(for: .milliseconds(200))  // a commit it had sent lands meanwhile
+            if try await runningJobs(of: worker) > 0 { return }
+            worker.signal(SIGCONT)
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        throw RedMLExecutableFailure(description: "worker \(worker.processIdentifier) never held a running job when stopped")
+    }
+
     func waitUntilRunningJobs(of worker: BackgroundRedML, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let running = try await integer("""
-                SELECT count(*) FROM \(kv) WHERE namespace = 'jobs' AND value::jsonb->>'status' = 'running'
-                  AND value::jsonb->>'worker' LIKE '%:\(worker.processIdentifier):%'
-                """)
-            if running > 0 { return }
+            if try await runningJobs(of: worker) > 0 { return }
             guard ContinuousClock.now < deadline else {
                 throw RedMLExecutableFailure(
                     description: "worker \(worker.processIdentifier) ran no job in \(timeout):\n\(worker.stderr.suffix(1_000))")

@@ -21,7 +21,7 @@ struct SQLiteZombieProcessTests {
         let zombie = try BackgroundRedML(["worker", "--store", path, "--workers", "3", "--exec", slow], in: scratch.url)
         let survivor = try BackgroundRedML(["worker", "--store", path, "--workers", "3", "--exec", slow], in: scratch.url)
         try await waitForFinished(jobs / 5, store: store, workers: [zombie, survivor])
-        zombie.signal(SIGSTOP)
+        try await freezeHoldingJobs(zombie, path: path, store: store)
         try await waitForFinished(jobs, store: store, workers: [survivor])
         zombie.signal(SIGCONT)
         try await Task.sleep(for: .seconds(3))  // it wakes, finishes its handlers and tries to record them
@@ -45,6 +45,32 @@ struct SQLiteZombieProcessTests {
         }
         #expect(zombie.stderr.contains("lost the lease") || zombie.stderr.contains("could not record the job's outcome"),
                 "\(zombie.stderr.suffix(2_000))")
+    }
+
+    /// Stops `worker` with SIGSTOP at a moment when it holds running jobs and
+    /// not SQLite's write lock; otherwise lets it go on a little and tries again.
+    /// (A process frozen inside a write transaction holds the lock, and every
+    /// other process on the file waits for it: a limit of SQLite itself, not
+    /// what this test is about.)
+    private func freezeHoldingJobs(_ worker: BackgroundRedML, path: String, store: SQLiteMLPersistence) async throws {
+        var configuration = SQLiteMLPersistence.Configuration()
+        configuration.busyTimeout = .milliseconds(500)
+        let probe = try SQLiteMLPersistence(path: path, configuration: configuration)
+        defer { try? probe.close() }
+        let tag = ":\(worker.processIdentifier):"
+        for _ in 0..<100 {
+            worker.signal(SIGSTOP)
+            try await Task.sleep(for: .milliseconds(200))
+            let held = try await store.list(namespace: MLNamespace.jobs).filter { _, value in
+                guard let job = try? JSONDecoder().decode(MLJob.self, from: Data(value.utf8)) else { return false }
+                return job.status == .running && job.worker?.contains(tag) == true
+            }
+            let writable = (try? await probe.put(namespace: "test_probe", key: "lock", value: "free")) != nil
+            if !held.isEmpty && writable { return }
+            worker.signal(SIGCONT)
+            try await Task.sleep(for: .milliseconds(150))
+        }
+        throw RedMLExecutableFailure(description: "worker \(worker.processIdentifier) never held a job without the write lock")
     }
 
     private func waitForFinished(_ count: Int, store: SQLiteMLPersistence, workers: [BackgroundRedML]) async throws {
