@@ -1,10 +1,11 @@
-/// What a store shared by many processes can offer a busy job queue beyond
-/// ``MLStore``: claiming without contention, cross-process wake-ups and a
-/// role only one process holds at a time.
+/// A store that can pick index entries and commit a batch built from them in
+/// one transaction, so a claim needs no separate reads and cannot lose a race
+/// to another claimer halfway.
 ///
-/// It is optional. The queue uses it when its store adopts it (the PostgreSQL
-/// backend does) and falls back to conditional batches and polling otherwise.
-public protocol MLClaimingStore: MLStore {
+/// The job queue claims through it when its store adopts it (the SQLite and
+/// PostgreSQL backends do) and falls back to reads and a conditional batch
+/// otherwise.
+public protocol MLIndexClaiming: MLStore {
     /// Picks up to `limit` entries of `namespace` under `prefix`, in key
     /// order, each with the record it names (in `recordNamespace`, under the
     /// entry's value), and commits the batch `body` builds from them in the
@@ -13,7 +14,9 @@ public protocol MLClaimingStore: MLStore {
     /// Entries and records that another transaction holds are skipped rather
     /// than waited for, and the picked ones stay locked until the commit, so
     /// concurrent claimers take different entries instead of all racing for
-    /// the first. Entries whose record is missing are not picked.
+    /// the first. (A store that runs one write transaction at a time, such as
+    /// SQLite, picks inside that transaction and has nothing to skip.) Entries
+    /// whose record is missing are not picked.
     ///
     /// `body` may run more than once (a transaction that deadlocks is run
     /// again), so it must depend on nothing but its input.
@@ -26,9 +29,17 @@ public protocol MLClaimingStore: MLStore {
     ///   batch is empty, of nothing) and `body`'s result.
     func claim<T: Sendable>(
         namespace: String, prefix: String, limit: Int, recordNamespace: String,
-        _ body: @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
+        _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T)
+}
 
+/// What a store shared by many processes can offer a busy job queue beyond
+/// ``MLIndexClaiming``: contention-free commits, cross-process wake-ups and a
+/// role only one process holds at a time.
+///
+/// It is optional. The queue uses it when its store adopts it (the PostgreSQL
+/// backend does) and falls back to conditional batches and polling otherwise.
+public protocol MLClaimingStore: MLIndexClaiming {
     /// Commits `batch` like ``MLStore/commit(_:)``, for a batch whose own
     /// conditions decide whether it may apply: each condition is checked with
     /// its row locked, so compare-and-swap stays exact, but nothing else in
@@ -54,7 +65,7 @@ public protocol MLClaimingStore: MLStore {
     func exclusively<T: Sendable>(_ role: String, _ body: () async throws -> T) async throws -> T?
 }
 
-/// An index entry offered to ``MLClaimingStore/claim(namespace:prefix:limit:recordNamespace:_:)``,
+/// An index entry offered to ``MLIndexClaiming/claim(namespace:prefix:limit:recordNamespace:_:)``,
 /// with the record it names.
 public struct MLClaimCandidate: Sendable, Hashable {
     /// The index entry.

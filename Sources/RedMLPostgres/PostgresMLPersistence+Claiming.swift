@@ -18,7 +18,7 @@ extension PostgresMLPersistence: MLClaimingStore {
     /// was locked makes the claim fail with a conflict, not overwrite.
     public func claim<T: Sendable>(
         namespace: String, prefix: String, limit: Int, recordNamespace: String,
-        _ body: @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
+        _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
         try MLInput.check(namespace, "namespace")
         try MLInput.check(recordNamespace, "recordNamespace")

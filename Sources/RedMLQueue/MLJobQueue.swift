@@ -42,12 +42,16 @@ public final class MLJobQueue: Sendable {
     let metrics: QueueMetrics
     /// Job transitions, committed in groups under load.
     let transitions: GroupCommit
+    /// Jobs submitted here, so claiming them skips decoding; `nil` on a store
+    /// that may hand a revision out twice (see ``DecodedJobs``).
+    let decoded: DecodedJobs?
 
     /// A queue over `store`. Reads nothing until used.
     public init(store: any MLStore, configuration: Configuration = Configuration()) {
         self.store = store
         self.configuration = configuration
         metrics = QueueMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
+        decoded = store is any MLClaimingStore ? nil : DecodedJobs()
         transitions = GroupCommit { batch in
             if let claiming = store as? any MLClaimingStore { return try await claiming.commitLocked(batch) }
             return try await store.commit(batch)
@@ -81,7 +85,8 @@ public final class MLJobQueue: Sendable {
             }
             Self.addSubmitted(job, to: &batch, nowMs: now)
             do {
-                try await commitSubmitted(batch, ready: job.runAtMs <= now)
+                let revision = try await commitSubmitted(batch, ready: job.runAtMs <= now)
+                decoded?.remember(CollectionOfOne(job), at: revision)
                 submitted.signal()
                 metrics.submitted(job)
                 return job
@@ -116,7 +121,8 @@ public final class MLJobQueue: Sendable {
         let jobs = submissions.map { makeJob($0, nowMs: now) }
         var batch = MLBatch()
         for job in jobs { Self.addSubmitted(job, to: &batch, nowMs: now) }
-        try await commitSubmitted(batch, ready: jobs.contains { $0.runAtMs <= now })
+        let revision = try await commitSubmitted(batch, ready: jobs.contains { $0.runAtMs <= now })
+        decoded?.remember(jobs, at: revision)
         submitted.signal()
         for job in jobs { metrics.submitted(job) }
         return jobs
@@ -145,13 +151,12 @@ public final class MLJobQueue: Sendable {
         batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, 1), value: event.storedJSON)
     }
 
-    private func commitSubmitted(_ batch: MLBatch, ready: Bool) async throws {
+    private func commitSubmitted(_ batch: MLBatch, ready: Bool) async throws -> MLRevision {
         if let claiming = store as? any MLClaimingStore, ready {
             // Workers in other processes wake at once instead of at their next poll.
-            try await claiming.commit(batch, notifying: Self.readyTopic)
-        } else {
-            try await store.commit(batch)
+            return try await claiming.commit(batch, notifying: Self.readyTopic)
         }
+        return try await store.commit(batch)
     }
 
     /// The live job that holds `unique`, clearing the key if its job is gone or finished.
@@ -176,6 +181,7 @@ public final class MLJobQueue: Sendable {
     func loadJob(_ id: UInt128) async throws -> (job: MLJob, revision: MLRevision)? {
         let key = MLKey.job(id)
         guard let entry = try await store.entry(namespace: MLNamespace.jobs, key: key) else { return nil }
+        if let job = decoded?.job(key, at: entry.revision) { return (job, entry.revision) }
         return (try MLJSON.decode(MLJob.self, from: entry.value, namespace: MLNamespace.jobs, key: key), entry.revision)
     }
 

@@ -170,7 +170,7 @@ public final class MLJobWorkers: Service, Sendable {
                 let free = slots - active.value
                 if free > 0 {
                     do {
-                        let claimed = try await queue.claim(
+                        let (claimed, exhausted) = try await queue.claimReporting(
                             queue: name, worker: configuration.workerID, leaseMs: timing.leaseMs, limit: free)
                         for (job, revision) in claimed {
                             active.add(1)
@@ -180,7 +180,9 @@ public final class MLJobWorkers: Service, Sendable {
                                 self.queue.submitted.signal()  // a slot is free
                             }
                         }
-                        if !claimed.isEmpty { continue }
+                        // Look again at once only if more may be ready; a job submitted since
+                        // the claim began has moved `generation` on, so the wait below returns at once.
+                        if !exhausted { continue }
                     } catch {
                         queue.logger.warning("claiming failed; retrying", metadata: ["queue": "\(name)", "error": "\(error)"])
                     }

@@ -5,34 +5,45 @@ extension MLJobQueue {
     /// Claims up to `limit` ready jobs of `queue` for `worker`: highest
     /// priority first, FIFO within a priority. Returns none when none is ready.
     ///
-    /// On an ``MLClaimingStore`` the jobs are taken in one transaction that
-    /// skips jobs other workers are claiming. Elsewhere the first ready jobs
+    /// On an ``MLIndexClaiming`` store the jobs are picked and taken in one
+    /// transaction (which, on PostgreSQL, skips jobs other workers are
+    /// claiming). Elsewhere the first ready jobs
     /// are taken in one conditional batch; if another worker took one of them
     /// first, one batch per job, where a worker that loses a race moves on to
     /// the next job.
     func claim(queue: String, worker: String, leaseMs: Int64, limit: Int) async throws -> [(job: MLJob, revision: MLRevision)] {
-        if let claiming = store as? any MLClaimingStore {
+        try await claimReporting(queue: queue, worker: worker, leaseMs: leaseMs, limit: limit).jobs
+    }
+
+    /// Claims like ``claim(queue:worker:leaseMs:limit:)`` and tells whether
+    /// the claim saw every ready job (`exhausted`), so a claim loop need not
+    /// look again before the next wake-up.
+    func claimReporting(queue: String, worker: String, leaseMs: Int64, limit: Int) async throws
+        -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool)
+    {
+        if let claiming = store as? any MLIndexClaiming {
             return try await claimLocked(claiming, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit)
         }
         if limit > 1, let claimed = try await claimFirst(queue: queue, worker: worker, leaseMs: leaseMs, limit: limit) {
-            return claimed
+            return (claimed, claimed.isEmpty)
         }
         var claimed: [(job: MLJob, revision: MLRevision)] = []
         while claimed.count < limit, let next = try await claimOne(queue: queue, worker: worker, leaseMs: leaseMs) {
             claimed.append(next)
         }
-        return claimed
+        return (claimed, claimed.isEmpty)
     }
 
     private func claimLocked(
-        _ store: any MLClaimingStore, queue: String, worker: String, leaseMs: Int64, limit: Int
-    ) async throws -> [(job: MLJob, revision: MLRevision)] {
+        _ store: any MLIndexClaiming, queue: String, worker: String, leaseMs: Int64, limit: Int
+    ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool) {
         let clock = clock
         let logger = logger
-        let (revision, jobs) = try await store.claim(
+        let decoded = decoded
+        let (revision, (jobs, picked)) = try await store.claim(
             namespace: MLNamespace.jobReady, prefix: QueueKeys.readyPrefix(queue), limit: limit,
             recordNamespace: MLNamespace.jobs
-        ) { candidates -> (MLBatch, [MLJob]) in
+        ) { candidates -> (MLBatch, ([MLJob], Int)) in
             // Read once the jobs are locked: the call may have waited for a connection meanwhile,
             // and an earlier time would start the lease (and the job) in the past.
             let now = clock.nowMs
@@ -42,8 +53,9 @@ extension MLJobQueue {
                 let entry = candidate.entry
                 let job: MLJob
                 do {
-                    job = try MLJSON.decode(MLJob.self, from: candidate.record.value, namespace: MLNamespace.jobs,
-                                            key: candidate.record.key)
+                    job = try decoded?.job(candidate.record.key, at: candidate.record.revision, forget: true)
+                        ?? MLJSON.decode(MLJob.self, from: candidate.record.value, namespace: MLNamespace.jobs,
+                                         key: candidate.record.key)
                 } catch {
                     // The record stays in `jobs` for listings to report; its entry must not block the queue.
                     logger.error("dropped an index entry whose job record is corrupt",
@@ -61,10 +73,12 @@ extension MLJobQueue {
                 batch.append(contentsOf: claim)
                 jobs.append(claimed)
             }
-            return (batch, jobs)
+            return (batch, (jobs, candidates.count))
         }
         for job in jobs { metrics.claimed(job) }
-        return jobs.map { ($0, revision) }
+        // Fewer candidates than asked for: no other job was ready (or, on PostgreSQL, another
+        // claimer holds the rest). Stale entries among the candidates are gone now.
+        return (jobs.map { ($0, revision) }, picked < limit)
     }
 
     /// Claims the first `limit` ready jobs in one write; `nil` if another

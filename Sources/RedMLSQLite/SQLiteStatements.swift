@@ -37,10 +37,12 @@ enum SQLiteStatements {
 
 /// The SQL for one page request: a range scan of the primary key.
 struct SQLitePageQuery {
+    let namespace: String
     let sql: String
     let arguments: StatementArguments
 
     init(namespace: String, request: MLPageRequest) {
+        self.namespace = namespace
         var conditions = ["namespace = ?"]
         var values: [any DatabaseValueConvertible] = [namespace]
         if let prefix = request.prefix, !prefix.isEmpty {

@@ -1,0 +1,58 @@
+import GRDB
+import RedMLPersistence
+
+extension SQLiteMLPersistence: MLIndexClaiming {
+    /// Picks the entries and commits the batch built from them in one write
+    /// transaction (shared with concurrent writes, in its own savepoint).
+    ///
+    /// SQLite runs one write transaction at a time, so no other claimer can
+    /// take the entries between the pick and the commit: a claim needs no
+    /// reads beforehand and never loses a race. The writer's connection also
+    /// keeps its page cache across commits, where a reader's is dropped after
+    /// every write, so picking here is cheaper than a read on a reader. The
+    /// batch's own conditions are still checked.
+    public func claim<T: Sendable>(
+        namespace: String, prefix: String, limit: Int, recordNamespace: String,
+        _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
+    ) async throws -> (MLRevision, T) {
+        try MLInput.check(namespace, "namespace")
+        try MLInput.check(recordNamespace, "recordNamespace")
+        guard limit >= 1 else { throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(limit)") }
+        let query = SQLitePageQuery(namespace: namespace, request: MLPageRequest(prefix: prefix, limit: min(limit, 10_000)))
+        let (revision, result) = try await write { context -> (Int64, T) in
+            let candidates = try self.candidates(context.db, query, limit: min(limit, 10_000), recordNamespace: recordNamespace)
+            let (batch, result) = try body(candidates)
+            guard !batch.isEmpty else {
+                // What an empty commit returns, read here rather than on a reader afterwards.
+                let current = try Int64.fetchOne(
+                    context.db.cachedStatement(sql: "SELECT revision FROM ml_state WHERE id = 1")) ?? 0
+                return (current, result)
+            }
+            try MLInput.check(batch)
+            return (try SQLiteBatch.apply(batch, in: &context), result)
+        }
+        return (MLRevision(rawValue: revision), result)
+    }
+
+    /// The first `limit` entries `query` finds whose record exists; entries or
+    /// records that are not UTF-8 are reported and passed over.
+    private func candidates(_ db: Database, _ query: SQLitePageQuery, limit: Int, recordNamespace: String) throws
+        -> [MLClaimCandidate]
+    {
+        let entries = try Row.fetchCursor(db.cachedStatement(sql: query.sql), arguments: query.arguments)
+        let records = try db.cachedStatement(
+            sql: "SELECT CAST(value AS BLOB), revision FROM ml_kv WHERE namespace = ? AND key = ?")
+        var candidates: [MLClaimCandidate] = []
+        while candidates.count < limit, let row = try entries.next() {
+            let key: String = row[0]
+            guard let value = textOrReport(row[1], namespace: query.namespace, key: key),
+                let record = try Row.fetchOne(records, arguments: [recordNamespace, value]),
+                let recordValue = textOrReport(record[0], namespace: recordNamespace, key: value)
+            else { continue }
+            candidates.append(MLClaimCandidate(
+                entry: MLEntry(key: key, value: value, revision: MLRevision(rawValue: row[2])),
+                record: MLEntry(key: value, value: recordValue, revision: MLRevision(rawValue: record[1]))))
+        }
+        return candidates
+    }
+}
