@@ -23,6 +23,12 @@ struct PostgresQueueBenchmark: Sendable {
         try await pickupLatency(url: url)
     }
 
+    /// The pickup latency alone (`--only postgres-latency`).
+    func runLatency() async throws {
+        guard let url = postgresURL(skipping: "postgres-latency") else { return }
+        try await pickupLatency(url: url)
+    }
+
     private var workers: MLJobWorkers.Configuration {
         var configuration = MLJobWorkers.Configuration()
         configuration.workerCount = 8

@@ -5,7 +5,8 @@ import Synchronization
 /// The job queue end to end: no-op jobs through the worker pool in memory and
 /// on SQLite, pickup latency on an idle queue, and restarting over a big store.
 ///
-/// `--only memory|sqlite|latency|restart|postgres|postgres-churn` (the postgres groups need `POSTGRES_URL`;
+/// `--only memory|sqlite|latency|restart|postgres|postgres-latency|postgres-churn` (the postgres groups need `POSTGRES_URL`;
+/// postgres-latency runs only the postgres group's pickup latency;
 /// postgres-churn runs only when named, with `--jobs N`; restart takes `--jobs N` for its large
 /// store, 100k by default). The 1M-job in-memory run
 /// is measured at 100k (quick: 10k) to keep the run short; the figure names
@@ -20,7 +21,11 @@ struct QueueBenchmark: Sendable {
         if options.runs("sqlite") { try await measureSQLite() }
         if options.runs("latency") { try await measureLatency() }
         if options.runs("restart") { try await measureRestart() }
-        if options.runs("postgres") { try await PostgresQueueBenchmark(options: options).run() }
+        if options.runs("postgres") {
+            try await PostgresQueueBenchmark(options: options).run()
+        } else if options.only.contains("postgres-latency") {
+            try await PostgresQueueBenchmark(options: options).runLatency()
+        }
         // Long (minutes per 100k jobs): only when asked for by name.
         if options.only.contains("postgres-churn") { try await PostgresChurnBenchmark(options: options).run() }
     }
