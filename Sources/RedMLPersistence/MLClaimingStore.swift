@@ -49,8 +49,9 @@ public protocol MLClaimingStore: MLIndexClaiming {
     @discardableResult
     func commitLocked(_ batch: MLBatch) async throws -> MLRevision
 
-    /// Commits `batch` like ``MLStore/commit(_:)`` and, once it is committed,
-    /// notifies `topic` to every process listening with ``listen(_:)``.
+    /// Commits `batch` like ``commitLocked(_:)`` and, once it is committed,
+    /// notifies `topic` to every process listening with ``listen(_:)``. As
+    /// there, the batch's own conditions must decide whether it may apply.
     @discardableResult
     func commit(_ batch: MLBatch, notifying topic: String) async throws -> MLRevision
 

@@ -34,7 +34,13 @@ enum PostgresBatch {
 
     /// Applies `batch` with one call of the schema's `ml_apply` function: one
     /// round trip, where ``apply(_:_:_:)`` takes two per conditional operation.
-    static func applyInOneStatement(_ batch: MLBatch, _ sql: PostgresSQL, _ tables: PostgresTables) async throws -> Int64 {
+    ///
+    /// - Parameter notification: a `pg_notify` sent in the same statement, so
+    ///   that it is delivered when (and only if) the statement's transaction commits.
+    static func applyInOneStatement(
+        _ batch: MLBatch, _ sql: PostgresSQL, _ tables: PostgresTables,
+        notifying notification: (channel: String, payload: String)? = nil
+    ) async throws -> Int64 {
         let operations = batch.operations
         let encoded = operations.map { operation -> EncodedOperation in
             func condition(_ condition: MLCondition) -> (String, Int64?) {
@@ -60,9 +66,18 @@ enum PostgresBatch {
             }
         }
         let json = String(decoding: try JSONEncoder().encode(encoded), as: UTF8.self)
+        let query: PostgresQuery =
+            if let notification {
+                // A materialized CTE runs exactly once; the notification waits for the commit.
+                """
+                WITH notified AS MATERIALIZED (SELECT pg_notify(\(notification.channel), \(notification.payload)))
+                SELECT \(unescaped: tables.quotedSchema).ml_apply(\(json)::jsonb) FROM notified
+                """
+            } else {
+                "SELECT \(unescaped: tables.quotedSchema).ml_apply(\(json)::jsonb)"
+            }
         do {
-            guard let revision = try await sql.one(
-                "SELECT \(unescaped: tables.quotedSchema).ml_apply(\(json)::jsonb)", as: Int64.self)
+            guard let revision = try await sql.one(query, as: Int64.self)
             else { throw MLPersistenceError.backend("ml_apply returned no revision") }
             return revision
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "RMLC1" {

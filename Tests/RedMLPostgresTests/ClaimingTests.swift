@@ -142,8 +142,11 @@ struct ClaimingTests {
         }
     }
 
-    @Test("a notification reaches a listener on another pool after the commit, and a failed commit sends none")
-    func notificationsFollowCommits() async throws {
+    /// Both paths: one `ml_apply` statement with the notification in it, and
+    /// a serializable transaction for a batch too big for one statement.
+    @Test("a notification reaches a listener on another pool after the commit, and a failed commit sends none",
+          arguments: [false, true])
+    func notificationsFollowCommits(statementByStatement: Bool) async throws {
         try await Scratch.withSchemas { schemas in
             try await Scratch.withOwnPool(schema: schemas[0]) { listener in
                 try await Scratch.withOwnPool(schema: schemas[0]) { sender in
@@ -154,11 +157,21 @@ struct ClaimingTests {
                         #expect(await iterator.next() == "")  // the wake-up on connecting
 
                         var failing = MLBatch()
+                        var batch = MLBatch()
+                        if statementByStatement {
+                            for index in 0..<300 {
+                                failing.delete(namespace: "things", key: "nothing-\(index)")
+                                batch.delete(namespace: "things", key: "nothing-\(index)")
+                            }
+                        }
                         failing.put(namespace: MLNamespace.models, key: "m", value: "x", if: .revision(MLRevision(rawValue: 999_999)))
-                        await #expect(throws: MLPersistenceError.self) {
+                        let error = await #expect(throws: MLPersistenceError.self) {
                             try await sender.commit(failing, notifying: "lost")
                         }
-                        var batch = MLBatch()
+                        guard case .conflict(namespace: MLNamespace.models, key: "m", expected: _, found: nil)? = error else {
+                            Issue.record("expected a conflict on models/m, got \(String(describing: error))")
+                            return
+                        }
                         batch.put(namespace: MLNamespace.models, key: "m", value: "x")
                         try await sender.commit(batch, notifying: "job_ready")
                         // Only the committed batch's topic arrives.
