@@ -19,6 +19,7 @@ public enum MLStoreConformance {
         + ValueCases.all
         + RevisionCases.all
         + BatchCases.all
+        + BigBatchCases.all
         + ConditionalWriteCases.all
         + ConcurrencyCases.all
         + PagingCases.all
