@@ -11,7 +11,7 @@ import Synchronization
 /// that may acknowledge a write and then lose it (PostgreSQL claims, see
 /// ``MLIndexClaiming``) can hand a lost revision out again, so the queue
 /// keeps no cache for them. A job is remembered only if its record reads
-/// back exactly as it was submitted (see ``remember(_:at:)``).
+/// back exactly as it was submitted (see ``readsBackExactly(_:)``).
 ///
 /// Memory is bounded: two generations of at most ``capacity`` jobs each; when
 /// the newer one fills up, the older one is dropped.
