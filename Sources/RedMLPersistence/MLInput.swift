@@ -22,6 +22,13 @@ package enum MLInput {
         try check(key, "key")
     }
 
+    /// Checks the arguments of ``MLIndexClaiming/claim(namespace:prefix:limit:recordNamespace:_:)``.
+    package static func checkClaim(namespace: String, recordNamespace: String, limit: Int) throws {
+        try check(namespace, "namespace")
+        try check(recordNamespace, "recordNamespace")
+        guard limit >= 1 else { throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(limit)") }
+    }
+
     /// Checks every string an operation of `batch` would store or look up.
     package static func check(_ batch: MLBatch) throws {
         for operation in batch.operations {

@@ -20,9 +20,7 @@ extension PostgresMLPersistence: MLClaimingStore {
         namespace: String, prefix: String, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
-        try MLInput.check(namespace, "namespace")
-        try MLInput.check(recordNamespace, "recordNamespace")
-        guard limit >= 1 else { throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(limit)") }
+        try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, limit: limit)
         let kv = tables.kv
         let upper = MLKeyOrder.successor(ofPrefix: prefix)
         let (revision, result) = try await transaction(isolation: "READ COMMITTED") { sql -> (Int64?, T) in

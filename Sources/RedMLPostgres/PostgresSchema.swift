@@ -310,8 +310,11 @@ enum PostgresSchema {
             """,
         ]),
         Migration(description: "ml_apply: big batches set by set", statements: [
+            // Migration 5's loop, one statement per operation, keeps serving small batches and
+            // batches whose outcome depends on the order of their operations, under a new name.
+            "ALTER FUNCTION ml_apply(jsonb) RENAME TO ml_apply_each",
             // The operations of a batch as rows: index (from 0), op, namespace, key, value,
-            // condition, revision. A plain SQL function, inlined where it is used.
+            // condition, revision; every statement below reads the batch through it.
             """
             CREATE FUNCTION ml_ops(ops jsonb)
             RETURNS TABLE (i bigint, o text, n text, k text, v text, c text, r bigint)
@@ -321,56 +324,6 @@ enum PostgresSchema {
                      WITH ORDINALITY AS t(o, n, k, v, c, r, i)
             $$
             """,
-            // Migration 5's loop, one statement per operation, under a name of its own.
-            """
-            CREATE FUNCTION ml_apply_each(ops jsonb, rev bigint) RETURNS bigint LANGUAGE plpgsql
-            SET search_path FROM CURRENT AS $$
-            DECLARE
-                item record;
-                op jsonb;
-                cur bigint;
-                present boolean;
-                satisfied boolean;
-            BEGIN
-                FOR item IN SELECT value, ordinality FROM jsonb_array_elements(ops) WITH ORDINALITY LOOP
-                    op := item.value;
-                    IF op->>'o' = 'put' AND op->>'c' = 'absent' THEN
-                        INSERT INTO ml_kv (namespace, key, value, revision) VALUES (op->>'n', op->>'k', op->>'v', rev)
-                        ON CONFLICT (namespace, key) DO NOTHING;
-                        IF NOT FOUND THEN
-                            SELECT revision INTO cur FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k';
-                            RAISE EXCEPTION USING ERRCODE = 'RMLC1', MESSAGE = jsonb_build_object(
-                                'index', item.ordinality - 1, 'found', cur)::text;
-                        END IF;
-                        CONTINUE;
-                    END IF;
-                    IF op->>'c' <> 'none' THEN
-                        IF op->>'o' = 'require' THEN
-                            SELECT revision INTO cur FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k' FOR SHARE;
-                        ELSE
-                            SELECT revision INTO cur FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k' FOR UPDATE;
-                        END IF;
-                        present := FOUND;
-                        satisfied := CASE op->>'c'
-                            WHEN 'absent' THEN NOT present
-                            WHEN 'present' THEN present
-                            ELSE present AND cur = (op->>'r')::bigint END;
-                        IF NOT satisfied THEN
-                            RAISE EXCEPTION USING ERRCODE = 'RMLC1', MESSAGE = jsonb_build_object(
-                                'index', item.ordinality - 1, 'found', CASE WHEN present THEN cur END)::text;
-                        END IF;
-                    END IF;
-                    IF op->>'o' = 'put' THEN
-                        INSERT INTO ml_kv (namespace, key, value, revision) VALUES (op->>'n', op->>'k', op->>'v', rev)
-                        ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, revision = excluded.revision;
-                    ELSIF op->>'o' = 'delete' THEN
-                        DELETE FROM ml_kv WHERE namespace = op->>'n' AND key = op->>'k';
-                    END IF;
-                END LOOP;
-                RETURN rev;
-            END
-            $$
-            """,
             // A statement per operation costs about 0.1 ms of server time here, which bounded a
             // busy queue (a job takes about ten operations). A big batch whose outcome does not
             // depend on the order of its operations is applied in five statements whatever its
@@ -378,18 +331,17 @@ enum PostgresSchema {
             // migration 5), delete, upsert. Order does not matter when each key is written at
             // most once and checked only before it is written: every check then reads the state
             // before the batch, as it would in order. The first failure in batch order is reported.
-            // Small batches, and any other, keep the loop.
             """
-            CREATE OR REPLACE FUNCTION ml_apply(ops jsonb) RETURNS bigint LANGUAGE plpgsql
+            CREATE FUNCTION ml_apply(ops jsonb) RETURNS bigint LANGUAGE plpgsql
             SET search_path FROM CURRENT AS $$
             DECLARE
-                rev bigint := nextval('ml_revision');
+                rev bigint;
                 unordered boolean;
                 failed record;
                 missing record;
             BEGIN
                 IF jsonb_array_length(ops) <= 8 THEN
-                    RETURN ml_apply_each(ops, rev);
+                    RETURN ml_apply_each(ops);
                 END IF;
                 SELECT bool_and(writes <= 1 AND (last_check IS NULL OR first_write IS NULL OR last_check < first_write))
                 INTO unordered
@@ -398,8 +350,9 @@ enum PostgresSchema {
                              max(i) FILTER (WHERE o = 'require' AND c <> 'none') AS last_check
                       FROM ml_ops(ops) GROUP BY n, k) AS per_key;
                 IF NOT unordered THEN
-                    RETURN ml_apply_each(ops, rev);
+                    RETURN ml_apply_each(ops);
                 END IF;
+                rev := nextval('ml_revision');
 
                 -- Every condition but put-if-absent, checked on the locked rows.
                 WITH checked AS (SELECT * FROM ml_ops(ops) WHERE c <> 'none' AND NOT (o = 'put' AND c = 'absent')),

@@ -15,9 +15,7 @@ extension SQLiteMLPersistence: MLIndexClaiming {
         namespace: String, prefix: String, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
-        try MLInput.check(namespace, "namespace")
-        try MLInput.check(recordNamespace, "recordNamespace")
-        guard limit >= 1 else { throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(limit)") }
+        try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, limit: limit)
         let query = SQLitePageQuery(namespace: namespace, request: MLPageRequest(prefix: prefix, limit: min(limit, 10_000)))
         let (revision, result) = try await write { context -> (Int64, T) in
             let candidates = try self.candidates(context.db, query, limit: min(limit, 10_000), recordNamespace: recordNamespace)
