@@ -4,6 +4,7 @@ import PostgresNIO
 import RedML
 import RedMLPostgres
 import RedMLTestFixtures
+import RedMLTesting
 import Synchronization
 import Testing
 
@@ -12,51 +13,16 @@ import Testing
 /// sessions, as two processes would have).
 @Suite("PostgreSQL claiming, notifications and roles", .needsPostgres)
 struct ClaimingTests {
-    @Test("claimers on two pools take every entry exactly once, without conflicts")
-    func claimsSkipLockedEntries() async throws {
-        let entries = 200
-        let claimed = try await Scratch.withSchemas { schemas in
-            try await Scratch.withOwnPool(schema: schemas[0], connections: 6) { first in
-                try await Scratch.withOwnPool(schema: schemas[0], connections: 6) { second in
-                    var batch = MLBatch()
-                    for index in 0..<entries {
-                        let key = String(format: "%05d", index)
-                        batch.put(namespace: MLNamespace.jobs, key: "record-\(key)", value: "free")
-                        batch.put(namespace: "ready", key: "q/\(key)", value: "record-\(key)")
-                    }
-                    try await first.commit(batch)
-                    return try await withThrowingTaskGroup(of: [String].self) { group in
-                        for claimer in 0..<8 {
-                            let store = claimer.isMultiple(of: 2) ? first : second
-                            group.addTask { try await Self.drain(store, claimer: claimer) }
-                        }
-                        return try await group.reduce(into: []) { $0 += $1 }
+    @Test(arguments: MLClaimingConformance.cases)
+    func conforms(_ conformance: MLClaimingConformance.Case) async throws {
+        try await conformance.run { body in
+            try await Scratch.withSchemas { schemas in
+                try await Scratch.withOwnPool(schema: schemas[0], connections: 6) { first in
+                    try await Scratch.withOwnPool(schema: schemas[0], connections: 6) { second in
+                        try await body(first, second)
                     }
                 }
             }
-        }
-        #expect(claimed.count == entries)
-        #expect(Set(claimed).count == entries)
-    }
-
-    /// Claims 5 entries at a time until none is left; each claim deletes the
-    /// entries and marks their records, conditional on the revisions read.
-    private static func drain(_ store: PostgresMLPersistence, claimer: Int) async throws -> [String] {
-        var mine: [String] = []
-        while true {
-            let (_, keys) = try await store.claim(
-                namespace: "ready", prefix: "q/", limit: 5, recordNamespace: MLNamespace.jobs
-            ) { candidates -> (MLBatch, [String]) in
-                var batch = MLBatch()
-                for candidate in candidates {
-                    batch.delete(namespace: "ready", key: candidate.entry.key, if: .revision(candidate.entry.revision))
-                    batch.put(namespace: MLNamespace.jobs, key: candidate.record.key, value: "claimer \(claimer)",
-                              if: .revision(candidate.record.revision))
-                }
-                return (batch, candidates.map(\.entry.key))
-            }
-            if keys.isEmpty { return mine }
-            mine += keys
         }
     }
 
@@ -96,48 +62,6 @@ struct ClaimingTests {
                     }
                 }
                 #expect(try await store.entry(namespace: "things", key: "k")?.value == "first")
-            }
-        }
-    }
-
-    @Test("a claim passes over entries under a prefix's bound and entries without a record")
-    func claimKeepsToPrefixAndRecords() async throws {
-        try await Scratch.withSchemas { schemas in
-            try await Scratch.withOwnPool(schema: schemas[0]) { store in
-                var batch = MLBatch()
-                batch.put(namespace: MLNamespace.jobs, key: "a", value: "A")
-                batch.put(namespace: "ready", key: "p/1", value: "a")
-                batch.put(namespace: "ready", key: "p/2", value: "missing")
-                batch.put(namespace: "ready", key: "p0", value: "a")  // after the prefix "p/" in byte order
-                try await store.commit(batch)
-                let (_, seen) = try await store.claim(
-                    namespace: "ready", prefix: "p/", limit: 10, recordNamespace: MLNamespace.jobs
-                ) { candidates in (MLBatch(), candidates.map { "\($0.entry.key)=\($0.record.value)" }) }
-                #expect(seen == ["p/1=A"])
-            }
-        }
-    }
-
-    @Test("a claim whose batch fails its condition writes nothing")
-    func failedClaimWritesNothing() async throws {
-        try await Scratch.withSchemas { schemas in
-            try await Scratch.withOwnPool(schema: schemas[0]) { store in
-                var batch = MLBatch()
-                batch.put(namespace: MLNamespace.jobs, key: "a", value: "A")
-                batch.put(namespace: "ready", key: "p/1", value: "a")
-                try await store.commit(batch)
-                await #expect(throws: MLPersistenceError.self) {
-                    _ = try await store.claim(
-                        namespace: "ready", prefix: "p/", limit: 1, recordNamespace: MLNamespace.jobs
-                    ) { candidates -> (MLBatch, Int) in
-                        var batch = MLBatch()
-                        batch.delete(namespace: "ready", key: "p/1")
-                        batch.put(namespace: MLNamespace.jobs, key: "a", value: "stale", if: .revision(MLRevision(rawValue: 999_999)))
-                        return (batch, candidates.count)
-                    }
-                }
-                #expect(try await store.get(namespace: "ready", key: "p/1") == "a")
-                #expect(try await store.get(namespace: MLNamespace.jobs, key: "a") == "A")
             }
         }
     }
