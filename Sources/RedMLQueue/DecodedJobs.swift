@@ -2,16 +2,15 @@ import RedMLCore
 import RedMLPersistence
 import Synchronization
 
-/// Jobs this process submitted, by key and the revision they were stored at,
-/// so that a claim of one of them need not decode its JSON again (decoding
+/// Jobs this process submitted, with the exact JSON stored for each, so that
+/// a claim that reads that same JSON back need not decode it again (decoding
 /// with Foundation's `JSONDecoder` was the largest cost of a claim).
 ///
-/// A store's revision is never reused (see ``MLRevision``), so a key at a
-/// revision names exactly one stored value, the one remembered here. Stores
-/// that may acknowledge a write and then lose it (PostgreSQL claims, see
-/// ``MLIndexClaiming``) can hand a lost revision out again, so the queue
-/// keeps no cache for them. A job is remembered only if its record reads
-/// back exactly as it was submitted (see ``readsBackExactly(_:)``).
+/// A lookup matches on the stored text itself, compared byte for byte, so it
+/// holds on every backend and whatever happened to the record meanwhile: a
+/// record changed since (by this process, another one or a hand edit) no
+/// longer matches and is decoded as usual. A job is remembered only if its
+/// JSON decodes back to exactly the job (see ``readsBackExactly(_:)``).
 ///
 /// Memory is bounded: two generations of at most ``capacity`` jobs each; when
 /// the newer one fills up, the older one is dropped.
@@ -20,36 +19,36 @@ final class DecodedJobs: Sendable {
     static let capacity = 4096
 
     private struct State {
-        var current: [String: (revision: MLRevision, job: MLJob)] = [:]
-        var previous: [String: (revision: MLRevision, job: MLJob)] = [:]
+        var current: [String: (json: String, job: MLJob)] = [:]
+        var previous: [String: (json: String, job: MLJob)] = [:]
     }
 
     private let state = Mutex(State())
 
-    /// Remembers `jobs`, just stored at `revision`.
-    func remember(_ jobs: some Sequence<MLJob>, at revision: MLRevision) {
-        let exact = jobs.filter { Self.readsBackExactly($0.spec) }
+    /// Remembers `jobs`, just stored as `json` (in the same order).
+    func remember(_ jobs: [MLJob], storedAs json: [String]) {
+        let exact = zip(jobs, json).filter { Self.readsBackExactly($0.0.spec) }
         guard !exact.isEmpty else { return }
         state.withLock { state in
-            for job in exact {
+            for (job, json) in exact {
                 if state.current.count >= Self.capacity {
                     state.previous = state.current
                     state.current = [:]
                 }
-                state.current[job.key] = (revision, job)
+                state.current[job.key] = (json, job)
             }
         }
     }
 
-    /// The job stored under `key` at `revision`, if remembered; forgets it
-    /// when `forget` is set (a claim moves the job on, to a new revision).
-    func job(_ key: String, at revision: MLRevision, forget: Bool = false) -> MLJob? {
+    /// The job stored under `key` as exactly `json`, if remembered; forgets it
+    /// when `forget` is set (a claim moves the job on).
+    func job(_ key: String, storedAs json: String, forget: Bool = false) -> MLJob? {
         state.withLock { state in
-            if let found = state.current[key], found.revision == revision {
+            if let found = state.current[key], found.json == json {
                 if forget { state.current[key] = nil }
                 return found.job
             }
-            if let found = state.previous[key], found.revision == revision {
+            if let found = state.previous[key], found.json == json {
                 if forget { state.previous[key] = nil }
                 return found.job
             }

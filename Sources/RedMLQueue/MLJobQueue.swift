@@ -42,16 +42,14 @@ public final class MLJobQueue: Sendable {
     let metrics: QueueMetrics
     /// Job transitions, committed in groups under load.
     let transitions: GroupCommit
-    /// Jobs submitted here, so claiming them skips decoding; `nil` on a store
-    /// that may hand a revision out twice (see ``DecodedJobs``).
-    let decoded: DecodedJobs?
+    /// Jobs submitted here, so claiming them skips decoding.
+    let decoded = DecodedJobs()
 
     /// A queue over `store`. Reads nothing until used.
     public init(store: any MLStore, configuration: Configuration = Configuration()) {
         self.store = store
         self.configuration = configuration
         metrics = QueueMetrics(factory: configuration.metricsFactory ?? MetricsSystem.factory)
-        decoded = store is any MLClaimingStore ? nil : DecodedJobs()
         transitions = GroupCommit { batch in
             if let claiming = store as? any MLClaimingStore { return try await claiming.commitLocked(batch) }
             return try await store.commit(batch)
@@ -83,10 +81,10 @@ public final class MLJobQueue: Sendable {
                 if let existing = try await liveJob(holding: unique) { return existing }
                 batch.put(namespace: MLNamespace.jobUnique, key: unique, value: job.key, if: .absent)
             }
-            Self.addSubmitted(job, to: &batch, nowMs: now)
+            let json = Self.addSubmitted(job, to: &batch, nowMs: now)
             do {
-                let revision = try await commitSubmitted(batch, ready: job.runAtMs <= now)
-                decoded?.remember(CollectionOfOne(job), at: revision)
+                try await commitSubmitted(batch, ready: job.runAtMs <= now)
+                decoded.remember([job], storedAs: [json])
                 submitted.signal()
                 metrics.submitted(job)
                 return job
@@ -120,9 +118,9 @@ public final class MLJobQueue: Sendable {
         let now = clock.nowMs
         let jobs = submissions.map { makeJob($0, nowMs: now) }
         var batch = MLBatch()
-        for job in jobs { Self.addSubmitted(job, to: &batch, nowMs: now) }
-        let revision = try await commitSubmitted(batch, ready: jobs.contains { $0.runAtMs <= now })
-        decoded?.remember(jobs, at: revision)
+        let json = jobs.map { Self.addSubmitted($0, to: &batch, nowMs: now) }
+        try await commitSubmitted(batch, ready: jobs.contains { $0.runAtMs <= now })
+        decoded.remember(jobs, storedAs: json)
         submitted.signal()
         for job in jobs { metrics.submitted(job) }
         return jobs
@@ -142,21 +140,24 @@ public final class MLJobQueue: Sendable {
             worker: nil, leaseExpiresAtMs: nil, cancelRequested: false, eventCount: 1, updatedAtMs: now)
     }
 
-    /// The record, index entry and first history event of a new job.
-    private static func addSubmitted(_ job: MLJob, to batch: inout MLBatch, nowMs now: Int64) {
-        batch.put(namespace: MLNamespace.jobs, key: job.key, value: job.storedJSON, if: .absent)
+    /// Adds the record, index entry and first history event of a new job to `batch`; returns the record's JSON.
+    private static func addSubmitted(_ job: MLJob, to batch: inout MLBatch, nowMs now: Int64) -> String {
+        let json = job.storedJSON
+        batch.put(namespace: MLNamespace.jobs, key: job.key, value: json, if: .absent)
         JobIndexes.add(job, to: &batch, nowMs: now)
         let event = MLJobEvent(sequence: 1, atMs: now, from: nil, to: .queued, attempt: 0, worker: nil,
                                reason: "submitted", detail: nil)
         batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, 1), value: event.storedJSON)
+        return json
     }
 
-    private func commitSubmitted(_ batch: MLBatch, ready: Bool) async throws -> MLRevision {
+    private func commitSubmitted(_ batch: MLBatch, ready: Bool) async throws {
         if let claiming = store as? any MLClaimingStore, ready {
             // Workers in other processes wake at once instead of at their next poll.
-            return try await claiming.commit(batch, notifying: Self.readyTopic)
+            try await claiming.commit(batch, notifying: Self.readyTopic)
+        } else {
+            try await store.commit(batch)
         }
-        return try await store.commit(batch)
     }
 
     /// The live job that holds `unique`, clearing the key if its job is gone or finished.
@@ -181,7 +182,7 @@ public final class MLJobQueue: Sendable {
     func loadJob(_ id: UInt128) async throws -> (job: MLJob, revision: MLRevision)? {
         let key = MLKey.job(id)
         guard let entry = try await store.entry(namespace: MLNamespace.jobs, key: key) else { return nil }
-        if let job = decoded?.job(key, at: entry.revision) { return (job, entry.revision) }
+        if let job = decoded.job(key, storedAs: entry.value) { return (job, entry.revision) }
         return (try MLJSON.decode(MLJob.self, from: entry.value, namespace: MLNamespace.jobs, key: key), entry.revision)
     }
 

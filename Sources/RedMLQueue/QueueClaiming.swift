@@ -53,7 +53,7 @@ extension MLJobQueue {
                 let entry = candidate.entry
                 let job: MLJob
                 do {
-                    job = try decoded?.job(candidate.record.key, at: candidate.record.revision, forget: true)
+                    job = try decoded.job(candidate.record.key, storedAs: candidate.record.value, forget: true)
                         ?? MLJSON.decode(MLJob.self, from: candidate.record.value, namespace: MLNamespace.jobs,
                                          key: candidate.record.key)
                 } catch {

@@ -34,17 +34,30 @@ struct DecodedJobsTests {
         }
     }
 
-    @Test("a remembered job is found only at the revision it was stored at, and a claim may forget it")
-    func lookupsNeedTheRevision() async throws {
+    @Test("a remembered job is found only by the exact text it was stored as, and a claim may forget it")
+    func lookupsNeedTheExactText() async throws {
         let cache = DecodedJobs()
+        let queue = MLJobQueue(store: InMemoryMLPersistence())
+        let job = try await queue.submitJob(MLJobSubmission(kind: .train, target: "m"))
+        cache.remember([job], storedAs: [job.storedJSON])
+        #expect(cache.job(job.key, storedAs: job.storedJSON + " ") == nil)
+        #expect(cache.job(job.key, storedAs: job.storedJSON)?.id == job.id)
+        #expect(cache.job(job.key, storedAs: job.storedJSON, forget: true)?.id == job.id)
+        #expect(cache.job(job.key, storedAs: job.storedJSON) == nil)
+    }
+
+    @Test("a record changed since it was submitted is read from the store, not from the cache")
+    func aChangedRecordIsDecoded() async throws {
         let store = InMemoryMLPersistence()
         let queue = MLJobQueue(store: store)
-        let job = try await queue.submitJob(MLJobSubmission(kind: .train, target: "m"))
-        cache.remember([job], at: MLRevision(rawValue: 7))
-        #expect(cache.job(job.key, at: MLRevision(rawValue: 8)) == nil)
-        #expect(cache.job(job.key, at: MLRevision(rawValue: 7))?.id == job.id)
-        #expect(cache.job(job.key, at: MLRevision(rawValue: 7), forget: true)?.id == job.id)
-        #expect(cache.job(job.key, at: MLRevision(rawValue: 7)) == nil)
+        let job = try await queue.submitJob(MLJobSubmission(kind: .train, target: "before"))
+        var changed = job
+        changed.target = "after"
+        // Behind the queue's back, and at a revision the cache has never seen either way.
+        try await store.put(namespace: MLNamespace.jobs, key: job.key, value: changed.storedJSON)
+        #expect(try await queue.job(job.id)?.target == "after")
+        let claimed = try await queue.claim(queue: "default", worker: "w", leaseMs: 1_000, limit: 1)
+        #expect(claimed.map(\.job.target) == ["after"])
     }
 
     @Test("memory stays bounded: a job falls out after two generations of others")
@@ -52,14 +65,16 @@ struct DecodedJobsTests {
         let cache = DecodedJobs()
         let queue = MLJobQueue(store: InMemoryMLPersistence())
         let first = try await queue.submitJob(MLJobSubmission(kind: .train, target: "first"))
-        cache.remember([first], at: MLRevision(rawValue: 1))
+        cache.remember([first], storedAs: [first.storedJSON])
         let others = try await queue.submitJobs(
             (0..<(2 * DecodedJobs.capacity)).map { MLJobSubmission(kind: .train, target: "t\($0)") })
-        cache.remember(others.prefix(DecodedJobs.capacity), at: MLRevision(rawValue: 2))
-        #expect(cache.job(first.key, at: MLRevision(rawValue: 1)) != nil, "one generation later it is still there")
-        cache.remember(others.suffix(DecodedJobs.capacity), at: MLRevision(rawValue: 3))
-        #expect(cache.job(first.key, at: MLRevision(rawValue: 1)) == nil)
-        #expect(cache.job(others.last!.key, at: MLRevision(rawValue: 3)) != nil)
+        let older = Array(others.prefix(DecodedJobs.capacity))
+        let newer = Array(others.suffix(DecodedJobs.capacity))
+        cache.remember(older, storedAs: older.map(\.storedJSON))
+        #expect(cache.job(first.key, storedAs: first.storedJSON) != nil, "one generation later it is still there")
+        cache.remember(newer, storedAs: newer.map(\.storedJSON))
+        #expect(cache.job(first.key, storedAs: first.storedJSON) == nil)
+        #expect(cache.job(newer.last!.key, storedAs: newer.last!.storedJSON) != nil)
     }
 
     /// Equal cases all the way down (`==` on MLJSONValue lets `2` equal `2.0`).

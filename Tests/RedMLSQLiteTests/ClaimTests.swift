@@ -20,6 +20,24 @@ struct ClaimTests {
         }
     }
 
+    /// The queue keeps the jobs it submitted, to skip decoding them again; a
+    /// record edited since, even without a new revision, must be read as stored.
+    @Test("a job record edited by hand, its revision untouched, is read as it is stored now")
+    func aHandEditedRecordIsReadAsStored() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("claims.sqlite")
+        let store = try SQLiteMLPersistence(path: path)
+        let queue = MLJobQueue(store: store)
+        let job = try await queue.submitJob(MLJobSubmission(kind: .train, target: "before"))
+        let stored = try #require(try await store.entry(namespace: MLNamespace.jobs, key: job.key))
+        let edited = stored.value.replacingOccurrences(of: #""target":"before""#, with: #""target":"after""#)
+        #expect(edited != stored.value)
+        try await SQLiteShell.run(path, "UPDATE ml_kv SET value = '\(edited)' WHERE namespace = 'jobs' AND key = '\(job.key)'")
+        #expect(try await store.entry(namespace: MLNamespace.jobs, key: job.key)?.revision == stored.revision)
+        #expect(try await queue.job(job.id)?.target == "after")
+        try store.close()
+    }
+
     @Test("a claim passes over a record that is not UTF-8, and the limit counts only picked candidates")
     func claimPassesOverUnreadableRecords() async throws {
         let directory = try TemporaryDirectory()
