@@ -13,10 +13,13 @@ import Synchronization
 /// JSON decodes back to exactly the job (see ``readsBackExactly(_:)``).
 ///
 /// Memory is bounded: two generations of at most ``capacity`` jobs each; when
-/// the newer one fills up, the older one is dropped.
+/// the newer one fills up, the older one is dropped. Records longer than
+/// ``largestRecord`` (a big spec) are not kept, so the bound holds in bytes too.
 final class DecodedJobs: Sendable {
     /// Jobs per generation.
     static let capacity = 4096
+    /// The longest record kept, in UTF-8 bytes: 16 KiB.
+    static let largestRecord = 16 << 10
 
     private struct State {
         var current: [String: (json: String, job: MLJob)] = [:]
@@ -27,7 +30,7 @@ final class DecodedJobs: Sendable {
 
     /// Remembers `jobs`, just stored as `json` (in the same order).
     func remember(_ jobs: [MLJob], storedAs json: [String]) {
-        let exact = zip(jobs, json).filter { Self.readsBackExactly($0.0.spec) }
+        let exact = zip(jobs, json).filter { $0.1.utf8.count <= Self.largestRecord && Self.readsBackExactly($0.0.spec) }
         guard !exact.isEmpty else { return }
         state.withLock { state in
             for (job, json) in exact {

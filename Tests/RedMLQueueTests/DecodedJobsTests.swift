@@ -60,6 +60,18 @@ struct DecodedJobsTests {
         #expect(claimed.map(\.job.target) == ["after"])
     }
 
+    @Test("a record longer than the largest kept is not remembered")
+    func bigRecordsAreNotKept() async throws {
+        let cache = DecodedJobs()
+        let queue = MLJobQueue(store: InMemoryMLPersistence())
+        let small = try await queue.submitJob(MLJobSubmission(kind: .train, target: "small"))
+        let big = try await queue.submitJob(MLJobSubmission(
+            kind: .train, target: "big", spec: ["text": .string(String(repeating: "x", count: DecodedJobs.largestRecord))]))
+        cache.remember([small, big], storedAs: [small.storedJSON, big.storedJSON])
+        #expect(cache.job(small.key, storedAs: small.storedJSON) != nil)
+        #expect(cache.job(big.key, storedAs: big.storedJSON) == nil)
+    }
+
     @Test("memory stays bounded: a job falls out after two generations of others")
     func boundedByTwoGenerations() async throws {
         let cache = DecodedJobs()
