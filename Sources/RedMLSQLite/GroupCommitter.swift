@@ -32,8 +32,7 @@ struct SQLiteWriteContext: ~Copyable {
     /// rollback undoes it (and the committer then forgets the block).
     mutating func nextRevision() throws -> Int64 {
         if block == nil || block!.next == block!.end {
-            let current = try Int64.fetchOne(
-                db.cachedStatement(sql: "SELECT revision FROM ml_state WHERE id = 1")) ?? 0
+            let current = try SQLiteStatements.currentRevision(db)
             let last = current + RevisionBlock.size
             try db.cachedStatement(sql: "UPDATE ml_state SET revision = ? WHERE id = 1").execute(arguments: [last])
             block = RevisionBlock(next: current + 1, end: last + 1)

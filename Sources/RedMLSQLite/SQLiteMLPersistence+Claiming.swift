@@ -16,16 +16,14 @@ extension SQLiteMLPersistence: MLIndexClaiming {
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
         try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, limit: limit)
-        let query = SQLitePageQuery(namespace: namespace, request: MLPageRequest(prefix: prefix, limit: min(limit, 10_000)))
+        let limit = min(limit, 10_000)
+        let query = SQLitePageQuery(namespace: namespace, request: MLPageRequest(prefix: prefix, limit: limit))
         let (revision, result) = try await write { context -> (Int64, T) in
-            let candidates = try self.candidates(context.db, query, limit: min(limit, 10_000), recordNamespace: recordNamespace)
+            let candidates = try self.candidates(
+                context.db, query, namespace: namespace, limit: limit, recordNamespace: recordNamespace)
             let (batch, result) = try body(candidates)
-            guard !batch.isEmpty else {
-                // What an empty commit returns, read here rather than on a reader afterwards.
-                let current = try Int64.fetchOne(
-                    context.db.cachedStatement(sql: "SELECT revision FROM ml_state WHERE id = 1")) ?? 0
-                return (current, result)
-            }
+            // An empty batch returns what an empty commit does, read here rather than on a reader afterwards.
+            guard !batch.isEmpty else { return (try SQLiteStatements.currentRevision(context.db), result) }
             try MLInput.check(batch)
             return (try SQLiteBatch.apply(batch, in: &context), result)
         }
@@ -34,16 +32,16 @@ extension SQLiteMLPersistence: MLIndexClaiming {
 
     /// The first `limit` entries `query` finds whose record exists; entries or
     /// records that are not UTF-8 are reported and passed over.
-    private func candidates(_ db: Database, _ query: SQLitePageQuery, limit: Int, recordNamespace: String) throws
-        -> [MLClaimCandidate]
-    {
+    private func candidates(
+        _ db: Database, _ query: SQLitePageQuery, namespace: String, limit: Int, recordNamespace: String
+    ) throws -> [MLClaimCandidate] {
         let entries = try Row.fetchCursor(db.cachedStatement(sql: query.sql), arguments: query.arguments)
         let records = try db.cachedStatement(
             sql: "SELECT CAST(value AS BLOB), revision FROM ml_kv WHERE namespace = ? AND key = ?")
         var candidates: [MLClaimCandidate] = []
         while candidates.count < limit, let row = try entries.next() {
             let key: String = row[0]
-            guard let value = textOrReport(row[1], namespace: query.namespace, key: key),
+            guard let value = textOrReport(row[1], namespace: namespace, key: key),
                 let record = try Row.fetchOne(records, arguments: [recordNamespace, value]),
                 let recordValue = textOrReport(record[0], namespace: recordNamespace, key: value)
             else { continue }

@@ -153,7 +153,7 @@ public final class SQLiteMLPersistence: MLStore {
         try MLInput.check(batch)
         if batch.isEmpty {
             return try read { db in
-                MLRevision(rawValue: try Int64.fetchOne(db, sql: "SELECT revision FROM ml_state WHERE id = 1") ?? 0)
+                MLRevision(rawValue: try SQLiteStatements.currentRevision(db))
             }
         }
         let revision = try await write { context in

@@ -29,6 +29,11 @@ enum SQLiteStatements {
         try statement.execute(arguments: [namespace, key])
     }
 
+    /// The store's revision counter: the highest revision any process has reserved.
+    static func currentRevision(_ db: Database) throws -> Int64 {
+        try Int64.fetchOne(db.cachedStatement(sql: "SELECT revision FROM ml_state WHERE id = 1")) ?? 0
+    }
+
     static func revision(_ db: Database, _ namespace: String, _ key: String) throws -> Int64? {
         let statement = try db.cachedStatement(sql: "SELECT revision FROM ml_kv WHERE namespace = ? AND key = ?")
         return try Int64.fetchOne(statement, arguments: [namespace, key])
@@ -37,12 +42,10 @@ enum SQLiteStatements {
 
 /// The SQL for one page request: a range scan of the primary key.
 struct SQLitePageQuery {
-    let namespace: String
     let sql: String
     let arguments: StatementArguments
 
     init(namespace: String, request: MLPageRequest) {
-        self.namespace = namespace
         var conditions = ["namespace = ?"]
         var values: [any DatabaseValueConvertible] = [namespace]
         if let prefix = request.prefix, !prefix.isEmpty {

@@ -176,7 +176,6 @@ struct PostgresScratch: Sendable {
         }
     }
 
-    /// Waits until `worker` has a job running (its lease names the process id).
     /// How many jobs the store shows running under `worker`.
     func runningJobs(of worker: BackgroundRedML) async throws -> Int {
         try await integer("""
@@ -198,6 +197,7 @@ struct PostgresScratch: Sendable {
         throw RedMLExecutableFailure(description: "worker \(worker.processIdentifier) never held a running job when stopped")
     }
 
+    /// Waits until `worker` has a job running (its lease names the process id).
     func waitUntilRunningJobs(of worker: BackgroundRedML, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
