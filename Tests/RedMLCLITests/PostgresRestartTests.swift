@@ -103,7 +103,9 @@ private struct OwnServer {
         process.arguments = [script] + arguments
         var environment = ProcessInfo.processInfo.environment
         environment["REDML_POSTGRES_DIR"] = folder
-        environment["REDML_POSTGRES_PORT"] = "55432"
+        // Below Linux's ephemeral range (32768-60999): the workers' own client sockets, reconnecting
+        // while the server is down, can never be holding the port it restarts on.
+        environment["REDML_POSTGRES_PORT"] = "25532"
         process.environment = environment
         // A file, not a pipe: the server the script starts may inherit the descriptor and keep
         // it open for as long as it runs, so a pipe would never reach its end.
