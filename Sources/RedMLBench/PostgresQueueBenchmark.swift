@@ -9,7 +9,8 @@ import Synchronization
 /// run in a schema of its own that is dropped afterwards:
 ///
 /// - batched: 10k no-op jobs submitted 1,000 per write, then drained;
-/// - one-row: 8 callers submit 5k jobs one per write while the workers drain them;
+/// - one-row: 8 callers submit 5k jobs one per write, first alone, then while
+///   the workers drain them;
 /// - pickup latency: workers and submitter on separate pools (as separate
 ///   processes would be), so only `LISTEN`/`NOTIFY` can wake the idle workers
 ///   before their 1 s poll.
@@ -71,6 +72,13 @@ struct PostgresQueueBenchmark: Sendable {
 
     private func oneRow(url: String) async throws {
         let count = options.quick ? 1_000 : 5_000
+        // Submissions alone: 8 callers, one job per write, no workers.
+        try await Self.withSchema(url: url) { store in
+            let queue = MLJobQueue(store: store)
+            let seconds = try await measure { try await QueueBenchmark.submitConcurrently(queue, range: 0..<count) }
+            Figure.rate("queue", "postgres", "submit_\(count / 1000)k_jobs_one_row_8_callers", Double(count) / seconds, count,
+                        target: nil).emit()
+        }
         try await Self.withSchema(url: url) { store in
             let queue = MLJobQueue(store: store)
             let seconds = try await measure {

@@ -107,6 +107,81 @@ struct ClaimingTests {
         }
     }
 
+    /// Concurrent notifying commits of one process: every topic must arrive,
+    /// and none before its batch has committed. The batches wait on rows
+    /// another transaction inserted, and no topic may arrive until that
+    /// transaction rolls back and lets them commit; each topic, once heard,
+    /// finds its batch readable.
+    @Test("concurrent notifying commits each reach a listener on another pool, and none before its commit",
+          .timeLimit(.minutes(1)))
+    func concurrentNotifyingCommitsAllArriveAfterTheirCommits() async throws {
+        let count = 40
+        try await Scratch.withSchemas { schemas in
+            try await Scratch.withOwnPool(schema: schemas[0]) { listener in
+                try await Scratch.withOwnPool(schema: schemas[0], connections: 12) { sender in
+                    try await sender.migrate()
+                    let (topics, continuation) = AsyncStream.makeStream(of: String.self)
+                    let heard = Heard()
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await listener.listen { continuation.yield($0) } }
+                        let (connected, connectedContinuation) = AsyncStream.makeStream(of: Void.self)
+                        let reader = Task { () async throws -> Void in
+                            var iterator = topics.makeAsyncIterator()
+                            #expect(await iterator.next() == "")  // the wake-up on connecting
+                            connectedContinuation.finish()
+                            while heard.count < count, let topic = await iterator.next() {
+                                guard let index = topic.split(separator: "-").last.flatMap({ Int($0) }) else {
+                                    Issue.record("unexpected topic \(topic)")
+                                    continue
+                                }
+                                #expect(try await listener.entry(namespace: "things", key: "k-\(index)")?.value == "v",
+                                        "\(topic) arrived before its batch could be read")
+                                heard.add(topic)
+                            }
+                        }
+                        for await _ in connected {}
+
+                        let table = "\"\(sender.schema)\".ml_kv"
+                        try await listener.client.withConnection { blocker in
+                            let logger = Logger(label: "test")
+                            _ = try await blocker.query("BEGIN", logger: logger)
+                            _ = try await blocker.query(PostgresQuery(unsafeSQL: """
+                                INSERT INTO \(table) SELECT 'things', 'k-' || i, 'blocker', 1 FROM generate_series(0, \(count - 1)) i
+                                """), logger: logger)
+                            let senders = Task {
+                                try await withThrowingTaskGroup(of: Void.self) { senders in
+                                    for index in 0..<count {
+                                        senders.addTask {
+                                            var batch = MLBatch()
+                                            batch.put(namespace: "things", key: "k-\(index)", value: "v", if: .absent)
+                                            try await sender.commit(batch, notifying: "topic-\(index)")
+                                        }
+                                    }
+                                    try await senders.waitForAll()
+                                }
+                            }
+                            try await Task.sleep(for: .milliseconds(500))  // the batches now wait on the blocker's rows
+                            #expect(heard.count == 0, "topics arrived before their batches committed")
+                            _ = try await blocker.query("ROLLBACK", logger: logger)
+                            try await senders.value
+                        }
+                        try await reader.value
+                        #expect(heard.topics == Set((0..<count).map { "topic-\($0)" }))
+                        group.cancelAll()
+                    }
+                }
+            }
+        }
+    }
+
+    /// The topics a listener has heard so far.
+    private final class Heard: Sendable {
+        private let state = Mutex(Set<String>())
+        var count: Int { state.withLock { $0.count } }
+        var topics: Set<String> { state.withLock { $0 } }
+        func add(_ topic: String) { _ = state.withLock { $0.insert(topic) } }
+    }
+
     @Test("a role is held by one session at a time and free again when its holder is done")
     func exclusiveRole() async throws {
         try await Scratch.withSchemas { schemas in
