@@ -28,6 +28,7 @@ enum QueueJSON {
             "worker": RegistryJSON.optional(job.worker),
             "lease_expires_at_ms": RegistryJSON.optional(job.leaseExpiresAtMs),
             "cancel_requested": .bool(job.cancelRequested),
+            "lease_expiries": .int(Int64(job.leaseExpiries)),
         ]
     }
 

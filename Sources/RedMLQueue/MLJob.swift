@@ -103,6 +103,11 @@ public struct MLJob: Hashable, Sendable {
     public var eventCount: Int
     /// When the record last changed, epoch ms.
     public var updatedAtMs: Int64
+    /// How many times its lease ran out while it ran: its worker died or
+    /// stalled. Such an interruption uses up no attempt, but at
+    /// ``MLJobQueue/Configuration/maximumLeaseExpiries`` the job fails instead
+    /// of running again, so a job that kills its worker cannot loop forever.
+    public var leaseExpiries = 0
 
     /// How long the job ran, from first start to finish.
     public var duration: Duration? {
@@ -128,6 +133,7 @@ extension MLJob: Codable {
         case timeoutMs = "timeout_ms"
         case leaseExpiresAtMs = "lease_expires_at_ms"
         case cancelRequested = "cancel_requested"
+        case leaseExpiries = "lease_expiries"
         case eventCount = "event_count"
         case updatedAtMs = "updated_at_ms"
     }
@@ -163,6 +169,7 @@ extension MLJob: Codable {
         worker = try container.decodeIfPresent(String.self, forKey: .worker)
         leaseExpiresAtMs = try container.decodeIfPresent(Int64.self, forKey: .leaseExpiresAtMs)
         cancelRequested = try container.decodeIfPresent(Bool.self, forKey: .cancelRequested) ?? false
+        leaseExpiries = try container.decodeIfPresent(Int.self, forKey: .leaseExpiries) ?? 0
         eventCount = try container.decodeIfPresent(Int.self, forKey: .eventCount) ?? 0
         updatedAtMs = try container.decodeIfPresent(Int64.self, forKey: .updatedAtMs) ?? createdAtMs
     }
@@ -194,6 +201,8 @@ extension MLJob: Codable {
             json.field("id", MLKey.job(id))
             json.field("kind", kind.rawValue)
             json.field("lease_expires_at_ms", leaseExpiresAtMs)
+            // Written once it counts, so the records of jobs that never lost a lease keep their form.
+            if leaseExpiries > 0 { json.field("lease_expiries", leaseExpiries) }
             json.field("max_attempts", maxAttempts)
             if let metrics { json.field("metrics", metrics) }
             json.field("priority", priority)

@@ -19,6 +19,11 @@ public final class MLJobQueue: Sendable {
         public var clock: any MLClock = MLSystemClock()
         /// How often ``updates(of:)`` looks at a job. Default: 100 ms.
         public var watchInterval: Duration = .milliseconds(100)
+        /// A job whose lease runs out this many times (its worker died or
+        /// stalled each time it ran it, as when the job itself crashes the
+        /// process) fails instead of being queued again. Lost leases use up no
+        /// attempt, so without this bound such a job would run forever. Default: 10.
+        public var maximumLeaseExpiries = 10
         /// Where the queue logs. Default: a logger that discards everything.
         public var logger = Logger(label: "redml.queue", factory: { _ in SwiftLogNoOpLogHandler() })
 

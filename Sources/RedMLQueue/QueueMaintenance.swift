@@ -5,7 +5,9 @@ extension MLJobQueue {
     /// Requeues running jobs whose lease ran out (their worker died or
     /// stalled); returns how many. Any live process may do this: each rescue
     /// is conditional on the job record, so two rescuers cannot both win.
-    /// The interrupted attempt does not count as a failure.
+    /// The interrupted attempt does not count as a failure, but a job whose
+    /// lease has run out ``Configuration/maximumLeaseExpiries`` times fails
+    /// (it is counted among those returned).
     ///
     /// On a store shared by many machines (``MLClaimingStore``), one process
     /// at a time does it: the others find the role taken and return 0.
@@ -30,14 +32,27 @@ extension MLJobQueue {
                 continue
             }
             var transition = JobTransition(job, revision: revision, nowMs: now)
+            transition.job.leaseExpiries += 1
+            let expiries = transition.job.leaseExpiries
+            let givesUp = !job.cancelRequested && expiries >= configuration.maximumLeaseExpiries
+            if givesUp {
+                transition.job.error = "its lease ran out \(expiries) times: each time, the worker running it stopped "
+                    + "renewing it (the process died or stalled); a job fails after "
+                    + "\(configuration.maximumLeaseExpiries) (MLJobQueue.Configuration.maximumLeaseExpiries)"
+            }
             // A job someone asked to stop is not worth restarting.
-            transition.job.release(to: job.cancelRequested ? .cancelled : .queued, at: now)
+            transition.job.release(to: job.cancelRequested ? .cancelled : givesUp ? .failed : .queued, at: now)
             let (batch, _) = transition.finished(
                 reason: "lease_expired", detail: job.worker.map { "worker \($0) stopped renewing" })
             do {
                 try await commitTransition(batch)
                 rescued += 1
-                logger.info("requeued a job whose lease expired", metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")"])
+                if givesUp {
+                    logger.warning("failed a job whose lease ran out too often",
+                                   metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")", "lease_expiries": "\(expiries)"])
+                } else {
+                    logger.info("requeued a job whose lease expired", metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")"])
+                }
             } catch let error as MLPersistenceError {
                 guard case .conflict = error else { throw error }  // renewed or finished meanwhile
             }

@@ -38,7 +38,8 @@ struct JobsShowCommand: AsyncParsableCommand {
             ("status", JobText.status(of: job)),
             ("progress", DisplayText.percent(job.progress)),
             ("queue", "\(job.queue), priority \(job.priority)"),
-            ("attempts", "\(job.attempt) of \(job.maxAttempts) (\(job.failures) failed)"),
+            ("attempts", "\(job.attempt) of \(job.maxAttempts) (\(job.failures) failed"
+                + (job.leaseExpiries > 0 ? ", lease ran out \(job.leaseExpiries) times)" : ")")),
             ("created", DisplayText.time(job.createdAtMs)),
             ("run at", DisplayText.time(job.runAtMs)),
             ("started", DisplayText.time(job.startedAtMs)),
