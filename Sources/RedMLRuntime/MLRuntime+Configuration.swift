@@ -8,7 +8,7 @@ extension MLRuntime {
     public struct Configuration: Sendable {
         /// The registry's settings. Default: ``MLModelRegistry/Configuration/init()``.
         public var registry = MLModelRegistry.Configuration()
-        /// The queue's settings (clock, watch interval). Default: ``MLJobQueue/Configuration/init()``.
+        /// The queue's settings (clock, watch interval, maximum lease expiries). Default: ``MLJobQueue/Configuration/init()``.
         public var queue = MLJobQueue.Configuration()
         /// The worker pool's settings (worker count, heartbeat, grace period).
         /// Default: ``MLJobWorkers/Configuration/init()``: the core count minus one, 2 s heartbeats.
