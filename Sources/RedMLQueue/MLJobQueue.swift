@@ -22,7 +22,8 @@ public final class MLJobQueue: Sendable {
         /// A job whose lease runs out this many times (its worker died or
         /// stalled each time it ran it, as when the job itself crashes the
         /// process) fails instead of being queued again. Lost leases use up no
-        /// attempt, so without this bound such a job would run forever. Default: 10.
+        /// attempt, so without this bound such a job would run forever. Values
+        /// below 1 count as 1. Default: 10.
         public var maximumLeaseExpiries = 10
         /// Where the queue logs. Default: a logger that discards everything.
         public var logger = Logger(label: "redml.queue", factory: { _ in SwiftLogNoOpLogHandler() })

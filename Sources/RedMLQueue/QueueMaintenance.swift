@@ -34,11 +34,12 @@ extension MLJobQueue {
             var transition = JobTransition(job, revision: revision, nowMs: now)
             transition.job.leaseExpiries += 1
             let expiries = transition.job.leaseExpiries
-            let givesUp = !job.cancelRequested && expiries >= configuration.maximumLeaseExpiries
+            let maximum = max(1, configuration.maximumLeaseExpiries)
+            let givesUp = !job.cancelRequested && expiries >= maximum
             if givesUp {
                 transition.job.error = "its lease ran out \(expiries) times: each time, the worker running it stopped "
-                    + "renewing it (the process died or stalled); a job fails after "
-                    + "\(configuration.maximumLeaseExpiries) (MLJobQueue.Configuration.maximumLeaseExpiries)"
+                    + "renewing it (the process died or stalled); a job fails after \(maximum) "
+                    + "(MLJobQueue.Configuration.maximumLeaseExpiries)"
             }
             // A job someone asked to stop is not worth restarting.
             transition.job.release(to: job.cancelRequested ? .cancelled : givesUp ? .failed : .queued, at: now)
