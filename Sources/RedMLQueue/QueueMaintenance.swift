@@ -35,20 +35,20 @@ extension MLJobQueue {
             transition.job.leaseExpiries += 1
             let expiries = transition.job.leaseExpiries
             let maximum = max(1, configuration.maximumLeaseExpiries)
-            let givesUp = !job.cancelRequested && expiries >= maximum
-            if givesUp {
+            // A job someone asked to stop is not worth restarting.
+            let status: MLJob.Status = job.cancelRequested ? .cancelled : expiries >= maximum ? .failed : .queued
+            if status == .failed {
                 transition.job.error = "its lease ran out \(expiries) times: each time, the worker running it stopped "
                     + "renewing it (the process died or stalled); a job fails after \(maximum) "
                     + "(MLJobQueue.Configuration.maximumLeaseExpiries)"
             }
-            // A job someone asked to stop is not worth restarting.
-            transition.job.release(to: job.cancelRequested ? .cancelled : givesUp ? .failed : .queued, at: now)
+            transition.job.release(to: status, at: now)
             let (batch, _) = transition.finished(
                 reason: "lease_expired", detail: job.worker.map { "worker \($0) stopped renewing" })
             do {
                 try await commitTransition(batch)
                 rescued += 1
-                if givesUp {
+                if status == .failed {
                     logger.warning("failed a job whose lease ran out too often",
                                    metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")", "lease_expiries": "\(expiries)"])
                 } else {
