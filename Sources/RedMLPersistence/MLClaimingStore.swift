@@ -16,7 +16,8 @@ public protocol MLIndexClaiming: MLStore {
     /// concurrent claimers take different entries instead of all racing for
     /// the first. (A store that runs one write transaction at a time, such as
     /// SQLite, picks inside that transaction and has nothing to skip.) Entries
-    /// whose record is missing are not picked.
+    /// whose record is missing are not picked; an entry whose value or record
+    /// cannot be read is picked with its ``MLClaimCandidate/corruption``.
     ///
     /// `body` may run more than once (a transaction that deadlocks is run
     /// again), so it must depend on nothing but its input.
@@ -73,10 +74,16 @@ public struct MLClaimCandidate: Sendable, Hashable {
     public var entry: MLEntry
     /// The record the entry's value names, as stored (it may be corrupt).
     public var record: MLEntry
+    /// Why the entry's value or its record could not be read as stored (bytes
+    /// that are not UTF-8 text, say), or `nil`. The unreadable value is empty
+    /// here; the caller decides what becomes of the entry, which is still picked
+    /// so that it is not passed over on every claim.
+    public var corruption: MLPersistenceError?
 
     /// Creates a candidate.
-    public init(entry: MLEntry, record: MLEntry) {
+    public init(entry: MLEntry, record: MLEntry, corruption: MLPersistenceError? = nil) {
         self.entry = entry
         self.record = record
+        self.corruption = corruption
     }
 }

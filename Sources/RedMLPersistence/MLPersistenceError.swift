@@ -3,7 +3,7 @@
 /// The first two cases are the seed's; the others are what conditional writes,
 /// blobs and versioned schemas add. Every case has a stable ``code`` and a
 /// description that names the thing that went wrong.
-public enum MLPersistenceError: Error, CustomStringConvertible, Sendable, Equatable {
+public enum MLPersistenceError: Error, CustomStringConvertible, Sendable, Hashable {
     /// The underlying store failed. The message is backend-specific.
     case backend(String)
     /// A stored value was not what its reader expected (for example, not JSON).

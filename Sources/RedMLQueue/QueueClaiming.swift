@@ -53,6 +53,7 @@ extension MLJobQueue {
                 let entry = candidate.entry
                 let job: MLJob
                 do {
+                    if let corruption = candidate.corruption { throw corruption }
                     job = try decoded.job(candidate.record.key, storedAs: candidate.record.value, forget: true)
                         ?? MLJSON.decode(MLJob.self, from: candidate.record.value, namespace: MLNamespace.jobs,
                                          key: candidate.record.key)

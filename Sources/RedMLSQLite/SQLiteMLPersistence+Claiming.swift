@@ -30,8 +30,9 @@ extension SQLiteMLPersistence: MLIndexClaiming {
         return (MLRevision(rawValue: revision), result)
     }
 
-    /// The first `limit` entries `query` finds whose record exists; entries or
-    /// records that are not UTF-8 are reported and passed over.
+    /// The first `limit` entries `query` finds whose record exists. An entry
+    /// or record that is not UTF-8 comes with its corruption and an empty
+    /// value, so the caller can drop the entry instead of meeting it again.
     private func candidates(
         _ db: Database, _ query: SQLitePageQuery, namespace: String, limit: Int, recordNamespace: String
     ) throws -> [MLClaimCandidate] {
@@ -41,13 +42,27 @@ extension SQLiteMLPersistence: MLIndexClaiming {
         var candidates: [MLClaimCandidate] = []
         while candidates.count < limit, let row = try entries.next() {
             let key: String = row[0]
-            guard let value = textOrReport(row[1], namespace: namespace, key: key),
-                let record = try Row.fetchOne(records, arguments: [recordNamespace, value]),
-                let recordValue = textOrReport(record[0], namespace: recordNamespace, key: value)
-            else { continue }
-            candidates.append(MLClaimCandidate(
-                entry: MLEntry(key: key, value: value, revision: MLRevision(rawValue: row[2])),
-                record: MLEntry(key: value, value: recordValue, revision: MLRevision(rawValue: record[1]))))
+            let revision = MLRevision(rawValue: row[2])
+            let value: String
+            do {
+                value = try Self.text(row[1], namespace: namespace, key: key)
+            } catch let error as MLPersistenceError {
+                candidates.append(MLClaimCandidate(
+                    entry: MLEntry(key: key, value: "", revision: revision),
+                    record: MLEntry(key: "", value: "", revision: MLRevision(rawValue: 0)), corruption: error))
+                continue
+            }
+            guard let record = try Row.fetchOne(records, arguments: [recordNamespace, value]) else { continue }
+            let entry = MLEntry(key: key, value: value, revision: revision)
+            let recordRevision = MLRevision(rawValue: record[1])
+            do {
+                let recordValue = try Self.text(record[0], namespace: recordNamespace, key: value)
+                candidates.append(MLClaimCandidate(
+                    entry: entry, record: MLEntry(key: value, value: recordValue, revision: recordRevision)))
+            } catch let error as MLPersistenceError {
+                candidates.append(MLClaimCandidate(
+                    entry: entry, record: MLEntry(key: value, value: "", revision: recordRevision), corruption: error))
+            }
         }
         return candidates
     }
