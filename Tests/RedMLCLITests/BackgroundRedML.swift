@@ -45,12 +45,33 @@ final class BackgroundRedML {
         let deadline = ContinuousClock.now.advanced(by: timeout)
         while process.isRunning {
             guard ContinuousClock.now < deadline else {
+                let stacks = threadStacks()
                 signal(SIGKILL)
-                throw RedMLExecutableFailure(description: "redml \(process.arguments ?? []) did not exit: \(stderr)")
+                throw RedMLExecutableFailure(
+                    description: "redml \(process.arguments ?? []) did not exit: \(stderr)\nits threads:\n\(stacks)")
             }
             try await Task.sleep(for: .milliseconds(20))
         }
         return process.terminationStatus
+    }
+
+    /// Every thread's stack, from gdb if the machine has it: what a process
+    /// that does not exit is waiting for, which its log cannot tell.
+    private func threadStacks() -> String {
+        guard let gdb = ["/usr/bin/gdb", "/usr/local/bin/gdb"].first(where: FileManager.default.isExecutableFile)
+        else { return "(no gdb to show them)" }
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: "/usr/bin/timeout")
+        dump.arguments = ["60", gdb, "-p", "\(process.processIdentifier)", "-batch", "-ex", "thread apply all bt 15"]
+        let output = Pipe()
+        dump.standardOutput = output
+        dump.standardError = output
+        dump.standardInput = FileHandle.nullDevice
+        do { try dump.run() } catch { return "(gdb did not start: \(error))" }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        dump.waitUntilExit()
+        // Keep the stack lines: gdb's chatter about symbols drowns them otherwise.
+        return text.split(separator: "\n").filter { $0.hasPrefix("#") || $0.hasPrefix("Thread") }.joined(separator: "\n")
     }
 
     private func read(_ name: String) -> String {
