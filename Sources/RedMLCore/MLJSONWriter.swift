@@ -18,6 +18,15 @@ package struct MLJSONWriter {
     /// The text written so far.
     package var text: String { String(decoding: bytes, as: UTF8.self) }
 
+    /// The text written so far, leaving the writer empty with its buffer kept.
+    package mutating func takeText() -> String {
+        defer {
+            bytes.removeAll(keepingCapacity: true)
+            needsComma = false
+        }
+        return text
+    }
+
     /// Writes `{`, then whatever `body` writes as fields, then `}`.
     package mutating func object(_ body: (inout MLJSONWriter) -> Void) {
         separate()
@@ -42,6 +51,17 @@ package struct MLJSONWriter {
     package mutating func key(_ name: String) {
         separate()
         appendQuoted(name)
+        bytes.append(UInt8(ascii: ":"))
+        needsComma = false
+    }
+
+    /// Writes a field name known at compile time, which needs no escaping:
+    /// record writers name their fields with plain ASCII literals.
+    package mutating func key(static name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        name.withUTF8Buffer { bytes.append(contentsOf: $0) }
+        bytes.append(UInt8(ascii: "\""))
         bytes.append(UInt8(ascii: ":"))
         needsComma = false
     }
@@ -131,47 +151,47 @@ package struct MLJSONWriter {
     // MARK: Optional fields
 
     /// Writes `"name":"value"`, or nothing if `value` is nil.
-    package mutating func field(_ name: String, _ value: String?) {
+    package mutating func field(_ name: StaticString, _ value: String?) {
         guard let value else { return }
-        key(name)
+        key(static: name)
         string(value)
     }
 
     /// Writes `"name":value`, or nothing if `value` is nil.
-    package mutating func field(_ name: String, _ value: Int64?) {
+    package mutating func field(_ name: StaticString, _ value: Int64?) {
         guard let value else { return }
-        key(name)
+        key(static: name)
         int(value)
     }
 
     /// Writes `"name":value`, or nothing if `value` is nil.
-    package mutating func field(_ name: String, _ value: UInt64?) {
+    package mutating func field(_ name: StaticString, _ value: UInt64?) {
         guard let value else { return }
-        key(name)
+        key(static: name)
         int(value)
     }
 
     /// Writes `"name":value`, or nothing if `value` is nil.
-    package mutating func field(_ name: String, _ value: Int?) { field(name, value.map(Int64.init)) }
+    package mutating func field(_ name: StaticString, _ value: Int?) { field(name, value.map(Int64.init)) }
 
     /// Writes `"name":value`, or nothing if `value` is nil.
-    package mutating func field(_ name: String, _ value: UInt32?) { field(name, value.map(UInt64.init)) }
+    package mutating func field(_ name: StaticString, _ value: UInt32?) { field(name, value.map(UInt64.init)) }
 
     /// Writes `"name":true|false`.
-    package mutating func field(_ name: String, _ value: Bool) {
-        key(name)
+    package mutating func field(_ name: StaticString, _ value: Bool) {
+        key(static: name)
         bool(value)
     }
 
     /// Writes `"name":{…}`.
-    package mutating func field(_ name: String, _ value: MLJSONObject) {
-        key(name)
+    package mutating func field(_ name: StaticString, _ value: MLJSONObject) {
+        key(static: name)
         object(value)
     }
 
     /// Writes `"name":{"k":"v",…}` with sorted keys.
-    package mutating func field(_ name: String, _ value: [String: String]) {
-        key(name)
+    package mutating func field(_ name: StaticString, _ value: [String: String]) {
+        key(static: name)
         object { writer in
             for key in value.keys.sorted() {
                 writer.key(key)
@@ -187,15 +207,18 @@ package struct MLJSONWriter {
     /// Appends the decimal digits of a number without building a `String`.
     private mutating func appendDigits(_ magnitude: UInt64, negative: Bool) {
         if negative { bytes.append(UInt8(ascii: "-")) }
-        var magnitude = magnitude
-        guard magnitude != 0 else { return bytes.append(UInt8(ascii: "0")) }
-        let start = bytes.count
-        while magnitude != 0 {
-            let (quotient, digit) = magnitude.quotientAndRemainder(dividingBy: 10)
-            bytes.append(UInt8(ascii: "0") + UInt8(truncatingIfNeeded: digit))
-            magnitude = quotient
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            // Filled from the end, so the digits come out in order with no reversal.
+            var magnitude = magnitude
+            var start = digits.count
+            repeat {
+                let (quotient, digit) = magnitude.quotientAndRemainder(dividingBy: 10)
+                start -= 1
+                digits[start] = UInt8(ascii: "0") + UInt8(truncatingIfNeeded: digit)
+                magnitude = quotient
+            } while magnitude != 0
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: digits[start...]))
         }
-        bytes[start...].reverse()
     }
 
     private mutating func appendQuoted(_ string: String) {

@@ -31,6 +31,12 @@ public struct MLBatch: Sendable {
     /// Creates an empty batch.
     public init() {}
 
+    /// Makes room for `count` operations in all, so that a batch whose size
+    /// the caller knows grows without reallocating.
+    public mutating func reserveCapacity(_ count: Int) {
+        operations.reserveCapacity(count)
+    }
+
     /// Whether the batch holds no operation.
     public var isEmpty: Bool { operations.isEmpty }
 

@@ -69,6 +69,12 @@ extension MLModel: Codable {
     /// The stored JSON, written without `JSONEncoder` (see `MLJSONWriter`).
     var storedJSON: String {
         var writer = MLJSONWriter()
+        return storedJSON(using: &writer)
+    }
+
+    /// The stored JSON, written in `writer`'s buffer, which is left empty for the next record:
+    /// a change writes several records, and reusing one buffer saves an allocation for each.
+    func storedJSON(using writer: inout MLJSONWriter) -> String {
         writer.object { json in
             json.field("active_version", activeVersion)
             json.key("aliases")
@@ -87,7 +93,7 @@ extension MLModel: Codable {
             json.field("tags", tags)
             json.field("updated_at_ms", updatedAtMs)
         }
-        return writer.text
+        return writer.takeText()
     }
 }
 

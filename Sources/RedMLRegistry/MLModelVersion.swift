@@ -113,6 +113,12 @@ extension MLModelVersion: Codable {
     /// The stored JSON, written without `JSONEncoder` (see `MLJSONWriter`).
     var storedJSON: String {
         var writer = MLJSONWriter()
+        return storedJSON(using: &writer)
+    }
+
+    /// The stored JSON, written in `writer`'s buffer, which is left empty for the next record:
+    /// a change writes several records, and reusing one buffer saves an allocation for each.
+    func storedJSON(using writer: inout MLJSONWriter) -> String {
         writer.object { json in
             json.field("archived", archived)
             json.field("created_at_ms", createdAtMs)
@@ -131,6 +137,6 @@ extension MLModelVersion: Codable {
             json.field("weights_sha256", weights.sha256)
             json.field("weights_size", weights.size)
         }
-        return writer.text
+        return writer.takeText()
     }
 }

@@ -68,6 +68,12 @@ extension MLRegistryEvent: Codable {
     /// The stored JSON, written without `JSONEncoder` (see `MLJSONWriter`).
     var storedJSON: String {
         var writer = MLJSONWriter()
+        return storedJSON(using: &writer)
+    }
+
+    /// The stored JSON, written in `writer`'s buffer, which is left empty for the next record:
+    /// a change writes several records, and reusing one buffer saves an allocation for each.
+    func storedJSON(using writer: inout MLJSONWriter) -> String {
         writer.object { json in
             json.field("actor", actor)
             json.field("alias", alias)
@@ -78,6 +84,6 @@ extension MLRegistryEvent: Codable {
             json.field("sequence", sequence)
             json.field("version", version)
         }
-        return writer.text
+        return writer.takeText()
     }
 }

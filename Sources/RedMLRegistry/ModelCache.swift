@@ -55,7 +55,7 @@ final class ModelCache: Sendable {
     func store(_ name: String, _ entry: Entry) {
         guard capacity > 0 else { return }
         box.withLock { box in
-            if box.entries[name] == nil, box.entries.count >= capacity {
+            if box.entries.count >= capacity, box.entries[name] == nil {
                 box.entries.removeAll(keepingCapacity: true)
             }
             box.entries[name] = entry

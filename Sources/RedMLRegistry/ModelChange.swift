@@ -12,7 +12,12 @@ struct ModelChange {
     /// The record as read, before the change.
     let original: MLModel
     /// Every write of the change except the model record, which is added last.
-    var batch = MLBatch()
+    /// A registration, the largest common change, makes six writes in all.
+    var batch = {
+        var batch = MLBatch()
+        batch.reserveCapacity(6)
+        return batch
+    }()
     /// When the change happens, in epoch milliseconds.
     let nowMs: Int64
     /// Who makes the change.
@@ -24,6 +29,8 @@ struct ModelChange {
     let verified: Bool
     /// The kinds of the events logged so far, for metrics.
     var loggedKinds: [MLRegistryEvent.Kind] = []
+    /// One buffer for every record the change writes.
+    var json = MLJSONWriter()
 
     /// Appends a history event to the change.
     mutating func log(
@@ -35,12 +42,12 @@ struct ModelChange {
             model: model.name, sequence: model.eventCount, kind: kind, atMs: nowMs, actor: actor,
             version: version, previousVersion: previous, alias: alias)
         batch.put(namespace: MLNamespace.modelHistory, key: MLKey.modelEvent(model.name, event.sequence),
-                  value: event.storedJSON, if: .absent)
+                  value: event.storedJSON(using: &json), if: .absent)
     }
 
     /// Rewrites a version record, conditional on the revision it was read at.
     mutating func write(_ version: MLModelVersion, readAt revision: MLRevision?) {
-        batch.put(namespace: MLNamespace.modelVersions, key: version.key, value: version.storedJSON,
+        batch.put(namespace: MLNamespace.modelVersions, key: version.key, value: version.storedJSON(using: &json),
                   if: revision.map { .revision($0) } ?? .absent)
     }
 }
@@ -107,8 +114,9 @@ extension MLModelRegistry {
                 } catch where !verified && !(error is CancellationError) {
                     continue
                 }
+                let modelJSON = change.model.storedJSON(using: &change.json)
                 var batch = change.batch
-                batch.put(namespace: MLNamespace.models, key: MLKey.model(name), value: change.model.storedJSON,
+                batch.put(namespace: MLNamespace.models, key: MLKey.model(name), value: modelJSON,
                           if: current.map { .revision($0.revision) } ?? .absent)
                 do {
                     let revision = try await store.commit(batch)

@@ -11,8 +11,20 @@ extension MLKey {
     /// The key of a model's history event; `/` cannot occur in a model name,
     /// so `<model>/` is a prefix no other model's events share.
     public static func modelEvent(_ model: String, _ sequence: UInt64) -> String {
-        let digits = String(sequence)
-        return model + "/" + String(repeating: "0", count: max(0, 20 - digits.utf8.count)) + digits
+        // Written straight into the string's storage: one is made for every registry change.
+        var model = model
+        return model.withUTF8 { name in
+            String(unsafeUninitializedCapacity: name.count + 21) { key in
+                _ = key.initialize(fromContentsOf: name)
+                key[name.count] = UInt8(ascii: "/")
+                var rest = sequence  // 20 digits hold any UInt64
+                for position in stride(from: name.count + 20, through: name.count + 1, by: -1) {
+                    key[position] = UInt8(ascii: "0") + UInt8(rest % 10)
+                    rest /= 10
+                }
+                return name.count + 21
+            }
+        }
     }
 
     /// The prefix every history event key of `model` starts with.

@@ -13,13 +13,29 @@ enum InMemoryBatch {
         }
     }
 
-    static func validate(_ batch: MLBatch, against state: InMemoryState) throws {
-        // What the batch itself has written so far: a revision, or nil once deleted.
-        var overlay: [Slot: Int64?] = [:]
+    static func validate(_ batch: MLBatch, against state: inout InMemoryState) throws {
+        let operations = batch.operations
         let pendingRevision: Int64 = state.revision + 1
-        func check(_ namespace: String, _ key: String, _ condition: MLCondition) throws {
-            let slot = Slot(namespace: namespace, key: key)
-            let current: Int64? = overlay[slot] ?? state.current(namespace, key)?.revision
+        // What the batch itself has written before `index`: a revision, or nil once deleted.
+        // A registration or a job transition writes a handful of keys, each once, so
+        // looking back over the earlier operations beats hashing both strings into a table.
+        var overlay: [Slot: Int64?] = [:]
+        let hashed = operations.count > Self.linearOverlayLimit
+        func written(before index: Int, _ namespace: String, _ key: String) -> Int64?? {
+            if hashed { return overlay[Slot(namespace: namespace, key: key)] }
+            for earlier in stride(from: index - 1, through: 0, by: -1) {
+                switch operations[earlier] {
+                case .put(let ns, let k, _, _) where same(k, key) && same(ns, namespace): return .some(pendingRevision)
+                case .delete(let ns, let k, _) where same(k, key) && same(ns, namespace): return .some(nil)
+                default: continue
+                }
+            }
+            return nil
+        }
+        // By bytes, as everywhere in this store: `==` on strings is canonical equivalence.
+        func same(_ a: String, _ b: String) -> Bool { b.withUTF8Bytes { a.hasBytes($0) } }
+        func check(_ index: Int, _ namespace: String, _ key: String, _ condition: MLCondition) throws {
+            let current: Int64? = written(before: index, namespace, key) ?? state.storedRevision(namespace, key)
             guard condition.isSatisfied(by: current.map(MLRevision.init(rawValue:))) else {
                 throw MLPersistenceError.conflict(
                     namespace: namespace, key: key, expected: condition,
@@ -27,16 +43,16 @@ enum InMemoryBatch {
             }
         }
         var committing: Set<Int64> = []
-        for operation in batch.operations {
-            switch operation {
+        for index in operations.indices {
+            switch operations[index] {
             case .put(let namespace, let key, _, let condition):
-                try check(namespace, key, condition)
-                overlay[Slot(namespace: namespace, key: key)] = .some(pendingRevision)
+                try check(index, namespace, key, condition)
+                if hashed { overlay[Slot(namespace: namespace, key: key)] = .some(pendingRevision) }
             case .delete(let namespace, let key, let condition):
-                try check(namespace, key, condition)
-                overlay[Slot(namespace: namespace, key: key)] = .some(nil)
+                try check(index, namespace, key, condition)
+                if hashed { overlay[Slot(namespace: namespace, key: key)] = .some(nil) }
             case .require(let namespace, let key, let condition):
-                try check(namespace, key, condition)
+                try check(index, namespace, key, condition)
             case .commitBlob(let blob):
                 guard let upload = state.uploads[blob.upload.rawValue], upload.sealed == blob,
                     committing.insert(blob.upload.rawValue).inserted
@@ -50,6 +66,10 @@ enum InMemoryBatch {
         }
     }
 
+    /// Batches up to this many operations look back over their own earlier
+    /// writes; longer ones keep them in a hash table.
+    static let linearOverlayLimit = 16
+
     static func apply(_ batch: MLBatch, to state: inout InMemoryState, revision: Int64) {
         for operation in batch.operations {
             switch operation {
@@ -61,13 +81,14 @@ enum InMemoryBatch {
                 break
             case .commitBlob(let blob):
                 guard let upload = state.uploads.removeValue(forKey: blob.upload.rawValue) else { continue }
-                if state.blobs[blob.sha256] == nil {  // identical bytes are stored once
-                    state.blobs[blob.sha256] = InMemoryState.Blob(
+                let key = BlobKey(blob.sha256)
+                if state.blobs[key] == nil {  // identical bytes are stored once
+                    state.blobs[key] = InMemoryState.Blob(
                         info: MLBlobInfo(sha256: blob.sha256, size: blob.size, chunkCount: blob.chunkCount),
                         chunks: upload.chunks)
                 }
             case .deleteBlob(let sha256):
-                state.blobs[sha256] = nil
+                state.blobs[BlobKey(sha256)] = nil
             }
         }
     }

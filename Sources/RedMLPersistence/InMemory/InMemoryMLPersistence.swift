@@ -74,7 +74,7 @@ public final class InMemoryMLPersistence: MLStore {
     public func commit(_ batch: MLBatch) async throws -> MLRevision {
         try MLInput.check(batch)
         return try state.withLock { state in
-            try InMemoryBatch.validate(batch, against: state)
+            try InMemoryBatch.validate(batch, against: &state)
             let revision = batch.isEmpty ? state.revision : state.nextRevision()
             InMemoryBatch.apply(batch, to: &state, revision: revision)
             if !batch.isEmpty { state.changeCount += 1 }
@@ -172,6 +172,22 @@ public final class InMemoryMLPersistence: MLStore {
         }
     }
 
+    /// Stages a one-chunk blob in one step: begun, filled and sealed under one lock.
+    public func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
+        guard isSHA256Hex(sha256) else {
+            throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
+        }
+        let startedAt = Date()
+        return state.withLock { state in
+            state.lastUploadID += 1
+            let staged = MLStagedBlob(
+                upload: MLBlobUploadID(rawValue: state.lastUploadID), sha256: sha256, size: Int64(chunk.count),
+                chunkCount: 1)
+            state.uploads[state.lastUploadID] = InMemoryState.Upload(startedAt: startedAt, chunks: [chunk], sealed: staged)
+            return staged
+        }
+    }
+
     public func abortBlobUpload(_ upload: MLBlobUploadID) async throws {
         _ = state.withLock { $0.uploads.removeValue(forKey: upload.rawValue) }
     }
@@ -186,12 +202,12 @@ public final class InMemoryMLPersistence: MLStore {
     }
 
     public func blobInfo(sha256: String) async throws -> MLBlobInfo? {
-        state.withLock { $0.blobs[sha256]?.info }
+        state.withLock { $0.blobs[BlobKey(sha256)]?.info }
     }
 
     public func readBlobChunk(sha256: String, index: Int) async throws -> Data {
         try state.withLock { state in
-            guard let blob = state.blobs[sha256] else { throw MLPersistenceError.blobNotFound(sha256: sha256) }
+            guard let blob = state.blobs[BlobKey(sha256)] else { throw MLPersistenceError.blobNotFound(sha256: sha256) }
             guard blob.chunks.indices.contains(index) else {
                 throw MLPersistenceError.invalidArgument(
                     "blob \(sha256) has \(blob.chunks.count) chunks, no chunk \(index)")
@@ -211,10 +227,10 @@ public final class InMemoryMLPersistence: MLStore {
     /// Flips one byte of a committed blob, so tests can prove that reads verify.
     package func tamperWithBlob(sha256: String) {
         state.withLock { state in
-            guard var blob = state.blobs[sha256], var first = blob.chunks.first, !first.isEmpty else { return }
+            guard var blob = state.blobs[BlobKey(sha256)], var first = blob.chunks.first, !first.isEmpty else { return }
             first[first.startIndex] ^= 0xff
             blob.chunks[0] = first
-            state.blobs[sha256] = blob
+            state.blobs[BlobKey(sha256)] = blob
         }
     }
 }

@@ -34,6 +34,12 @@ struct InMemoryState {
             entries.value(forKey: key)
         }
 
+        /// The revision stored under `key`; mutating for the reason ``value(_:)`` gives.
+        mutating func storedRevision(_ key: String) -> Int64? {
+            guard let position = entries.position(of: key) else { return nil }
+            return entries.revision(at: position)
+        }
+
         /// The value and revision stored under `key`.
         func stored(_ key: String) -> Stored? {
             guard let position = entries.position(of: key) else { return nil }
@@ -64,7 +70,7 @@ struct InMemoryState {
     /// Counts changes to entries (puts, deletes, batches), so that a reader
     /// that sees an unchanged count knows its cached reads still hold.
     var changeCount: Int64 = 0
-    var blobs: [String: Blob] = [:]
+    var blobs: [BlobKey: Blob] = [:]
     var uploads: [Int64: Upload] = [:]
     var lastUploadID: Int64 = 0
 
@@ -72,6 +78,13 @@ struct InMemoryState {
     mutating func value(_ namespace: String, _ key: String) -> String? {
         guard let space = namespaces.position(of: namespace) else { return nil }
         return namespaces.spaces[space].value(key)
+    }
+
+    /// The revision stored under `key`, for checking a batch's conditions;
+    /// see ``Namespace/value(_:)`` for why it is mutating.
+    mutating func storedRevision(_ namespace: String, _ key: String) -> Int64? {
+        guard let space = namespaces.position(of: namespace) else { return nil }
+        return namespaces.spaces[space].storedRevision(key)
     }
 
     /// The value and revision stored under `key`.
@@ -111,6 +124,32 @@ struct InMemoryState {
     mutating func delete(_ namespace: String, _ key: String) {
         guard let position = namespaces.position(of: namespace) else { return }
         namespaces.spaces[position].remove(key)
+    }
+}
+
+/// A blob's SHA-256 as a dictionary key that hashes only the first 8 bytes
+/// of its text, read once: a digest's leading digits are as random as the
+/// rest, and hashing all 64 (on every commit and again on each doubling of the
+/// table) was a visible share of an in-memory registration. Equality compares
+/// the whole text.
+struct BlobKey: Hashable {
+    let sha256: String
+    private let leading: UInt64
+
+    init(_ sha256: String) {
+        self.sha256 = sha256
+        var leading: UInt64 = 0
+        for byte in sha256.utf8.prefix(8) { leading = leading << 8 | UInt64(byte) }
+        self.leading = leading
+    }
+
+    /// By bytes, as ``ByteKey`` compares.
+    static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.leading == rhs.leading && ByteKey(lhs.sha256) == ByteKey(rhs.sha256)
+    }
+
+    func hash(into hasher: inout Hasher) {
+        hasher.combine(leading)
     }
 }
 
