@@ -168,5 +168,27 @@ enum BatchCases {
             let next = try await store.entry(namespace: "jobs", key: "k")!.revision
             try expect(next > last, "revision after an empty batch: expected more than \(last), found \(next)")
         },
+        MLConformanceCase("batch.lookalikeKeysInOneBatchStayDistinct") { fixture in
+            // Same namespace, same length, same first and last bytes: alike to a quick
+            // summary, yet different keys, which a later condition must tell apart.
+            let store = try await fixture.makeStore()
+            try await Support.commit(store) { batch in
+                batch.put(namespace: "jobs", key: "a1z", value: "one", if: .absent)
+                batch.put(namespace: "jobs", key: "a2z", value: "two", if: .absent)
+                batch.delete(namespace: "jobs", key: "a3z")
+                batch.require(namespace: "jobs", key: "a1z", .present)
+                batch.require(namespace: "jobs", key: "a3z", .absent)
+                batch.put(namespace: "tags", key: "a1z", value: "other namespace", if: .absent)
+            }
+            try expectEqual(try await Support.listed(store, "jobs"), ["a1z=one", "a2z=two"], "list(jobs)")
+            let error = try await expectThrows(code: "conflict", "require a2z absent after putting a lookalike") {
+                try await Support.commit(store) { batch in
+                    batch.delete(namespace: "jobs", key: "a1z")
+                    batch.require(namespace: "jobs", key: "a2z", .absent)
+                }
+            }
+            try expectEqual(try Support.conflict(error).key, "a2z", "conflict key")
+            try expectEqual(try await store.get(namespace: "jobs", key: "a1z"), "one", "jobs/a1z after the failed batch")
+        },
     ]
 }
