@@ -13,6 +13,7 @@ enum InMemoryBatch {
         }
     }
 
+    /// Checks every operation's input (``MLInput``) and condition, in order.
     static func validate(_ batch: MLBatch, against state: inout InMemoryState) throws {
         let operations = batch.operations
         let pendingRevision: Int64 = state.revision + 1
@@ -49,15 +50,19 @@ enum InMemoryBatch {
             for index in operations.indices {
                 if !hashed { prints[index] = 0 }  // not a write, until one says otherwise
                 switch operations[index] {
-                case .put(let namespace, let key, _, let condition):
+                case .put(let namespace, let key, let value, let condition):
+                    try MLInput.check(namespace: namespace, key: key)
+                    try MLInput.check(value, "value")
                     let print = fingerprint(namespace, key)
                     try check(index, namespace, key, print, condition)
                     remember(index, namespace, key, print, pendingRevision)
                 case .delete(let namespace, let key, let condition):
+                    try MLInput.check(namespace: namespace, key: key)
                     let print = fingerprint(namespace, key)
                     try check(index, namespace, key, print, condition)
                     remember(index, namespace, key, print, nil)
                 case .require(let namespace, let key, let condition):
+                    try MLInput.check(namespace: namespace, key: key)
                     try check(index, namespace, key, fingerprint(namespace, key), condition)
                 case .commitBlob(let blob):
                     guard let upload = state.uploads[blob.upload.rawValue], upload.sealed == blob,

@@ -72,8 +72,8 @@ public final class InMemoryMLPersistence: MLStore {
 
     @discardableResult
     public func commit(_ batch: MLBatch) async throws -> MLRevision {
-        try MLInput.check(batch)
-        return try state.withLock { state in
+        // Validation checks the input too (``MLInput``), in the same pass over the operations.
+        try state.withLock { state in
             try InMemoryBatch.validate(batch, against: &state)
             let revision = batch.isEmpty ? state.revision : state.nextRevision()
             InMemoryBatch.apply(batch, to: &state, revision: revision)
