@@ -79,17 +79,22 @@ struct PostgresQueueBenchmark: Sendable {
             Figure.rate("queue", "postgres", "submit_\(count / 1000)k_jobs_one_row_8_callers", Double(count) / seconds, count,
                         target: nil).emit()
         }
-        try await Self.withSchema(url: url) { store in
-            let queue = MLJobQueue(store: store)
-            let seconds = try await measure {
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask { try await QueueBenchmark.drain(queue, count: count, configuration: workers) }
-                    group.addTask { try await QueueBenchmark.submitConcurrently(queue, range: 0..<count) }
-                    try await group.waitForAll()
+        // Steady state: the same submissions while a pool of 8 slots, then of 64, runs them.
+        var wide = workers
+        wide.workerCount = 64
+        for (pool, suffix) in [(workers, ""), (wide, "_64_workers")] {
+            try await Self.withSchema(url: url) { store in
+                let queue = MLJobQueue(store: store)
+                let seconds = try await measure {
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        group.addTask { try await QueueBenchmark.drain(queue, count: count, configuration: pool) }
+                        group.addTask { try await QueueBenchmark.submitConcurrently(queue, range: 0..<count) }
+                        try await group.waitForAll()
+                    }
                 }
+                Figure.rate("queue", "postgres", "steady_noop_\(count / 1000)k_jobs_one_row_submits_8_callers\(suffix)",
+                            Double(count) / seconds, count, target: ">= 2k jobs/s").emit()
             }
-            Figure.rate("queue", "postgres", "steady_noop_\(count / 1000)k_jobs_one_row_submits_8_callers",
-                        Double(count) / seconds, count, target: ">= 2k jobs/s").emit()
         }
     }
 
