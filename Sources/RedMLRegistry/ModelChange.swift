@@ -11,8 +11,8 @@ struct ModelChange {
     let existed: Bool
     /// The record as read, before the change.
     let original: MLModel
-    /// Every write of the change except the model record, which is added last.
-    /// A registration, the largest common change, makes six writes in all.
+    /// Every write of the change; the model record is added last, just before
+    /// the commit. A registration, the largest common change, makes six in all.
     var batch = {
         var batch = MLBatch()
         batch.reserveCapacity(6)
@@ -114,12 +114,12 @@ extension MLModelRegistry {
                 } catch where !verified && !(error is CancellationError) {
                     continue
                 }
+                // Added to the change's own batch, not a copy, which would copy every operation.
                 let modelJSON = change.model.storedJSON(using: &change.json)
-                var batch = change.batch
-                batch.put(namespace: MLNamespace.models, key: MLKey.model(name), value: modelJSON,
-                          if: current.map { .revision($0.revision) } ?? .absent)
+                change.batch.put(namespace: MLNamespace.models, key: MLKey.model(name), value: modelJSON,
+                                 if: current.map { .revision($0.revision) } ?? .absent)
                 do {
-                    let revision = try await store.commit(batch)
+                    let revision = try await store.commit(change.batch)
                     remember(change, revision: revision, previous: current)
                     metrics.committed(change.loggedKinds)
                     return result
