@@ -4,6 +4,7 @@
 //   swift run -c release redml-bench registry [--quick] [--only memory|sqlite|weights|open]
 //   swift run -c release redml-bench queue [--quick] [--only memory|sqlite|latency|restart|postgres|postgres-churn] [--jobs N]
 //   swift run -c release redml-bench http [--quick] [--only memory|sqlite|baseline]   (needs wrk)
+//   swift run -c release redml-bench machine [--quick]   (the machine itself, to compare machines)
 //
 // The http suite runs Swift Concurrency on NIO's event loops, as `redml serve`
 // does; the others on Swift's default executor. REDML_BENCH_EXECUTOR=nio|default
@@ -27,7 +28,7 @@ if executor == "nio" {
     NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }
 guard let suite = arguments.first else {
-    FileHandle.standardError.write(Data("usage: redml-bench persistence|registry|queue|http [--quick] [--only GROUP]\n".utf8))
+    FileHandle.standardError.write(Data("usage: redml-bench persistence|registry|queue|http|machine [--quick] [--only GROUP]\n".utf8))
     exit(2)
 }
 let options = BenchOptions(arguments: Array(arguments.dropFirst()))
@@ -41,7 +42,9 @@ case "queue":
     try await Task.detached { try await QueueBenchmark(options: options).run() }.value
 case "http":
     try await Task.detached { try await HTTPBenchmark(options: options).run() }.value
+case "machine":
+    try await Task.detached { try await MachineBenchmark(options: options).run() }.value
 default:
-    FileHandle.standardError.write(Data("unknown benchmark suite '\(suite)'; known: persistence, registry, queue, http\n".utf8))
+    FileHandle.standardError.write(Data("unknown benchmark suite '\(suite)'; known: persistence, registry, queue, http, machine\n".utf8))
     exit(2)
 }
