@@ -53,12 +53,33 @@ struct StoreOptions: ParsableArguments {
             }
         }
         // A PostgreSQL store's connection pool runs beside the command, and stops after it.
-        return try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await postgres.client.run() }
-            defer { group.cancelAll() }
-            try await Self.connect(postgres, location: opened.location)
-            return try await body(opened)
+        // Not in a task group: leaving one waits for the pool however long its connections
+        // take to close, and a command that is done (a worker told to stop) must still end.
+        let pool = BoundedTask { await postgres.client.run() }
+        do {
+            let result = try await withTaskCancellationHandler {
+                try await Self.connect(postgres, location: opened.location)
+                return try await body(opened)
+            } onCancel: {
+                pool.cancel()
+            }
+            await Self.close(pool)
+            return result
+        } catch {
+            await Self.close(pool)
+            throw error
         }
+    }
+
+    /// How long a finished command waits for its PostgreSQL connections to close.
+    static let poolCloseLimit: Duration = .seconds(10)
+
+    /// Stops the connection pool; if its connections do not close in time,
+    /// says so and lets the command end without them.
+    private static func close(_ pool: BoundedTask) async {
+        guard await !pool.stop(waitingAtMost: poolCloseLimit) else { return }
+        CLIRuntime.logger("redml.store", default: .warning).warning(
+            "the PostgreSQL connection pool did not close within \(poolCloseLimit); ending without waiting for it")
     }
 
     /// The environment variable that sets how long a command waits to reach PostgreSQL, in seconds.
