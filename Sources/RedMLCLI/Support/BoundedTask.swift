@@ -20,13 +20,14 @@ struct BoundedTask: Sendable {
 
     /// Cancels the task and waits for it to end, at most `limit`.
     ///
-    /// - Returns: whether it ended in time. If not, it is left running.
+    /// - Returns: whether it ended in time. If not, it is left running. A
+    ///   caller that is itself cancelled does not wait.
     func stop(waitingAtMost limit: Duration) async -> Bool {
         task.cancel()
         return await withTaskGroup(of: Bool.self) { group in
             group.addTask {
                 for await _ in ended {}  // returns when the task ends, or when this child is cancelled
-                return true
+                return !Task.isCancelled
             }
             group.addTask {
                 try? await Task.sleep(for: limit)
