@@ -13,14 +13,14 @@ struct MachineBenchmark: Sendable {
 
     func run() async throws {
         let quick = options.quick
-        try await dictionaryInserts(count: quick ? 200_000 : 1_000_000)
-        try await sha256(mebibytes: quick ? 64 : 256)
+        await dictionaryInserts(count: quick ? 200_000 : 1_000_000)
+        await sha256(mebibytes: quick ? 64 : 256)
         try await taskHandoffs(count: quick ? 20_000 : 100_000)
-        try fileSyncs(count: quick ? 50 : 200)
+        try await fileSyncs(count: quick ? 50 : 200)
     }
 
     /// Inserts into a fresh dictionary of `Int`s: CPU, cache misses and allocation.
-    private func dictionaryInserts(count: Int) async throws {
+    private func dictionaryInserts(count: Int) async {
         var table: [Int: Int] = [:]
         let seconds = await measure {
             for i in 0..<count { table[i &* 0x9E37_79B9] = i }
@@ -30,7 +30,7 @@ struct MachineBenchmark: Sendable {
     }
 
     /// SHA-256 over `mebibytes` MiB in 1 MiB chunks, as blob staging hashes weights.
-    private func sha256(mebibytes: Int) async throws {
+    private func sha256(mebibytes: Int) async {
         let chunk = Data(repeating: 0x5A, count: 1 << 20)
         var hasher = MLBlobHasher()
         let seconds = await measure {
@@ -65,7 +65,7 @@ struct MachineBenchmark: Sendable {
     }
 
     /// Writes 4 KiB and `fdatasync`s it, `count` times: what a durable commit waits for.
-    private func fileSyncs(count: Int) throws {
+    private func fileSyncs(count: Int) async throws {
         let folder = try BenchFolder()
         defer { folder.remove() }
         let path = folder.path("sync")
@@ -73,15 +73,12 @@ struct MachineBenchmark: Sendable {
         guard descriptor >= 0 else { throw CocoaError(.fileWriteUnknown) }
         defer { close(descriptor) }
         let page = [UInt8](repeating: 0x5A, count: 4096)
-        let clock = ContinuousClock()
-        var elapsed = Duration.zero
-        for i in 0..<count {
-            let start = clock.now
-            let written = page.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(i % 16) * 4096) }
-            guard written == page.count, fdatasync(descriptor) == 0 else { throw CocoaError(.fileWriteUnknown) }
-            elapsed += clock.now - start
+        let seconds = try await measure {
+            for i in 0..<count {
+                let written = page.withUnsafeBytes { pwrite(descriptor, $0.baseAddress, $0.count, off_t(i % 16) * 4096) }
+                guard written == page.count, fdatasync(descriptor) == 0 else { throw CocoaError(.fileWriteUnknown) }
+            }
         }
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
         Figure.latency("machine", "-", "write_4KiB_and_fdatasync", seconds / Double(count), count, target: nil).emit()
     }
 }

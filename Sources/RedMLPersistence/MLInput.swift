@@ -16,6 +16,14 @@ package enum MLInput {
         }
     }
 
+    /// Throws ``MLPersistenceError/invalidArgument(_:)`` unless `sha256` is
+    /// 64 lowercase hex digits, the form every backend stores blobs under.
+    package static func checkSHA256(_ sha256: String) throws {
+        guard isSHA256Hex(sha256) else {
+            throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
+        }
+    }
+
     /// Checks a namespace and a key.
     package static func check(namespace: String, key: String) throws {
         try check(namespace, "namespace")

@@ -81,9 +81,7 @@ extension PostgresMLPersistence {
     public func finishBlobUpload(
         _ upload: MLBlobUploadID, sha256: String, size: Int64, chunkCount: Int
     ) async throws -> MLStagedBlob {
-        guard isSHA256Hex(sha256) else {
-            throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
-        }
+        try MLInput.checkSHA256(sha256)
         guard chunkCount >= 0, chunkCount <= Int(Int32.max) else {
             throw MLPersistenceError.invalidArgument("chunk count \(chunkCount) of \(upload) is out of range")
         }
@@ -117,9 +115,7 @@ extension PostgresMLPersistence {
 
     /// Stages a one-chunk blob in a single statement instead of three.
     public func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
-        guard isSHA256Hex(sha256) else {
-            throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
-        }
+        try MLInput.checkSHA256(sha256)
         guard chunk.count <= blobChunkSize else {
             throw MLPersistenceError.invalidArgument(
                 "a one-step blob holds at most \(blobChunkSize) bytes, got \(chunk.count)")

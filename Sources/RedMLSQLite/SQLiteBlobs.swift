@@ -72,9 +72,7 @@ extension SQLiteMLPersistence {
     public func finishBlobUpload(
         _ upload: MLBlobUploadID, sha256: String, size: Int64, chunkCount: Int
     ) async throws -> MLStagedBlob {
-        guard isSHA256Hex(sha256) else {
-            throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
-        }
+        try MLInput.checkSHA256(sha256)
         return try await write { context in
             let db = context.db
             let stored = try Row.fetchOne(
@@ -98,9 +96,7 @@ extension SQLiteMLPersistence {
 
     /// Stages a one-chunk blob in a single write instead of three.
     public func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
-        guard isSHA256Hex(sha256) else {
-            throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
-        }
+        try MLInput.checkSHA256(sha256)
         guard chunk.count <= blobChunkSize else {
             throw MLPersistenceError.invalidArgument(
                 "a one-step blob holds at most \(blobChunkSize) bytes, got \(chunk.count)")

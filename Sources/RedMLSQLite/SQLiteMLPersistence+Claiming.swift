@@ -42,27 +42,29 @@ extension SQLiteMLPersistence: MLIndexClaiming {
         var candidates: [MLClaimCandidate] = []
         while candidates.count < limit, let row = try entries.next() {
             let key: String = row[0]
-            let revision = MLRevision(rawValue: row[2])
+            let entryRevision = MLRevision(rawValue: row[2])
             let value: String
             do {
                 value = try Self.text(row[1], namespace: namespace, key: key)
-            } catch let error as MLPersistenceError {
+            } catch {
+                // No record key to look up: the entry comes alone, with its corruption.
                 candidates.append(MLClaimCandidate(
-                    entry: MLEntry(key: key, value: "", revision: revision),
+                    entry: MLEntry(key: key, value: "", revision: entryRevision),
                     record: MLEntry(key: "", value: "", revision: MLRevision(rawValue: 0)), corruption: error))
                 continue
             }
             guard let record = try Row.fetchOne(records, arguments: [recordNamespace, value]) else { continue }
-            let entry = MLEntry(key: key, value: value, revision: revision)
-            let recordRevision = MLRevision(rawValue: record[1])
+            var recordValue = ""
+            var corruption: MLPersistenceError?
             do {
-                let recordValue = try Self.text(record[0], namespace: recordNamespace, key: value)
-                candidates.append(MLClaimCandidate(
-                    entry: entry, record: MLEntry(key: value, value: recordValue, revision: recordRevision)))
-            } catch let error as MLPersistenceError {
-                candidates.append(MLClaimCandidate(
-                    entry: entry, record: MLEntry(key: value, value: "", revision: recordRevision), corruption: error))
+                recordValue = try Self.text(record[0], namespace: recordNamespace, key: value)
+            } catch {
+                corruption = error
             }
+            candidates.append(MLClaimCandidate(
+                entry: MLEntry(key: key, value: value, revision: entryRevision),
+                record: MLEntry(key: value, value: recordValue, revision: MLRevision(rawValue: record[1])),
+                corruption: corruption))
         }
         return candidates
     }

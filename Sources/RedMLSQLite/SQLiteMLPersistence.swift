@@ -211,7 +211,7 @@ public final class SQLiteMLPersistence: MLStore {
     /// Decodes a value read as `CAST(value AS BLOB)`: the exact stored bytes,
     /// which must be valid UTF-8. (Reading it as text would silently replace
     /// invalid bytes with U+FFFD.)
-    static func text(_ value: DatabaseValue, namespace: String, key: String) throws -> String {
+    static func text(_ value: DatabaseValue, namespace: String, key: String) throws(MLPersistenceError) -> String {
         let text: String?
         switch value.storage {
         case .blob(let bytes): text = String(validating: bytes, as: UTF8.self)

@@ -162,9 +162,7 @@ public final class InMemoryMLPersistence: MLStore {
                 throw MLPersistenceError.invalidArgument(
                     "\(upload) holds \(pending.chunks.count) chunks, not \(chunkCount)")
             }
-            guard isSHA256Hex(sha256) else {
-                throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
-            }
+            try MLInput.checkSHA256(sha256)
             let staged = MLStagedBlob(upload: upload, sha256: sha256, size: size, chunkCount: chunkCount)
             pending.sealed = staged
             state.uploads[upload.rawValue] = pending
@@ -174,9 +172,7 @@ public final class InMemoryMLPersistence: MLStore {
 
     /// Stages a one-chunk blob in one step: begun, filled and sealed under one lock.
     public func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
-        guard isSHA256Hex(sha256) else {
-            throw MLPersistenceError.invalidArgument("'\(sha256)' is not a lowercase hex SHA-256")
-        }
+        try MLInput.checkSHA256(sha256)
         let startedAt = Date()
         return state.withLock { state in
             state.lastUploadID += 1
