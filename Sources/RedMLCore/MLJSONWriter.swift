@@ -3,8 +3,8 @@
 /// Records are written on every registry change and job transition, and
 /// Foundation's `JSONEncoder` costs 4–17 µs per small record on Linux (more
 /// than the rest of a write), so RedML's own records are written with this.
-/// They are read back with `JSONDecoder`, and tests round-trip every record
-/// type through both.
+/// They are read back with `JSONDecoder` (job records first through
+/// ``MLJSONReader``), and tests round-trip every record type through both.
 package struct MLJSONWriter {
     /// The UTF-8 bytes written so far.
     private var bytes: [UInt8] = []

@@ -189,7 +189,7 @@ public final class MLJobQueue: Sendable {
         let key = MLKey.job(id)
         guard let entry = try await store.entry(namespace: MLNamespace.jobs, key: key) else { return nil }
         if let job = decoded.job(key, storedAs: entry.value) { return (job, entry.revision) }
-        return (try MLJSON.decode(MLJob.self, from: entry.value, namespace: MLNamespace.jobs, key: key), entry.revision)
+        return (try MLJob.decodeStored(entry.value, key: key), entry.revision)
     }
 
     /// The job with this id; throws `unknown_job` if there is none.
@@ -206,7 +206,7 @@ public final class MLJobQueue: Sendable {
         }
         let request = MLPageRequest(after: query.after.map(MLKey.job), order: query.oldestFirst ? .ascending : .descending)
         let page = try await store.filteredPage(namespace: MLNamespace.jobs, request, limit: query.limit) { entry -> MLJob? in
-            let job = try MLJSON.decode(MLJob.self, from: entry.value, namespace: MLNamespace.jobs, key: entry.key)
+            let job = try MLJob.decodeStored(entry.value, key: entry.key)
             if let status = query.status, job.status != status { return nil }
             if let kind = query.kind, job.kind != kind { return nil }
             if let queue = query.queue, job.queue != queue { return nil }

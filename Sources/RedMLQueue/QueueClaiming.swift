@@ -55,8 +55,7 @@ extension MLJobQueue {
                 do {
                     if let corruption = candidate.corruption { throw corruption }
                     job = try decoded.job(candidate.record.key, storedAs: candidate.record.value, forget: true)
-                        ?? MLJSON.decode(MLJob.self, from: candidate.record.value, namespace: MLNamespace.jobs,
-                                         key: candidate.record.key)
+                        ?? MLJob.decodeStored(candidate.record.value, key: candidate.record.key)
                 } catch {
                     // The record stays in `jobs` for listings to report; its entry must not block the queue.
                     logger.error("dropped an index entry whose job record is corrupt",
