@@ -17,15 +17,20 @@ import Synchronization
 /// appending (it only copies what was there when it began), so the file would
 /// grow without end, and every open would have to read it all back. After
 /// each background checkpoint this object looks at the WAL file's size; once
-/// it passes ``walLimit``, ``committed()`` asks the writer for a TRUNCATE
-/// checkpoint, inline: it waits for readers to move past the WAL, copies
-/// everything, and empties the file. Checking the size rather than counting
-/// commits keeps these pauses rare for small commits and the file bounded for
-/// large ones.
+/// it passes ``walLimit``, ``committed()`` asks the writer for a RESTART
+/// checkpoint, inline: it waits for readers to move past the WAL and copies
+/// everything, so the next commit writes from the start of the file again
+/// (and SQLite cuts the file back to `journal_size_limit`, the same limit).
+/// Checking the size rather than counting commits keeps these pauses rare for
+/// small commits and the file bounded for large ones.
+///
+/// RESTART rather than TRUNCATE: an emptied file has to grow again, and on
+/// ext4 appending new blocks cost far more than overwriting existing ones
+/// (one caller's submits: 17.5k jobs/s after TRUNCATE, 23.5k after RESTART).
 final class BackgroundCheckpointer: Sendable {
     private struct State {
         var commitsSinceCheckpoint = 0
-        var truncateRequested = false
+        var restartRequested = false
         var running = false
     }
 
@@ -51,12 +56,12 @@ final class BackgroundCheckpointer: Sendable {
     }
 
     /// Records one commit. Returns `true` when the writer should run a
-    /// TRUNCATE checkpoint inline, so that the WAL starts over.
+    /// RESTART checkpoint inline, so that the WAL starts over.
     func committed() -> Bool {
         let (start, inline) = state.withLock { state -> (Bool, Bool) in
             state.commitsSinceCheckpoint += 1
-            if state.truncateRequested {
-                state.truncateRequested = false
+            if state.restartRequested {
+                state.restartRequested = false
                 state.commitsSinceCheckpoint = 0
                 return (false, true)
             }
@@ -71,7 +76,7 @@ final class BackgroundCheckpointer: Sendable {
                 state.withLock { state in
                     state.running = false
                     state.commitsSinceCheckpoint = 0
-                    if size > walLimit { state.truncateRequested = true }
+                    if size > walLimit { state.restartRequested = true }
                 }
             }
         }

@@ -179,7 +179,7 @@ final class GroupCommitter: Sendable {
                 }
                 if checkpointer.committed() {
                     // Best effort: if readers hold the WAL past the busy timeout, the next round tries again.
-                    _ = try? db.checkpoint(.truncate)
+                    _ = try? db.checkpoint(.restart)
                 }
             }
         } catch {

@@ -37,10 +37,10 @@ public final class SQLiteMLPersistence: MLStore {
         self.path = path
         self.configuration = configuration
         guard configuration.blobChunkSize > 0, configuration.maximumGroupSize > 0,
-            configuration.maximumReaderCount > 0
+            configuration.maximumReaderCount > 0, configuration.walSizeLimit > 0
         else {
             throw MLPersistenceError.invalidArgument(
-                "blobChunkSize, maximumGroupSize and maximumReaderCount must be positive")
+                "blobChunkSize, maximumGroupSize, maximumReaderCount and walSizeLimit must be positive")
         }
         var grdb = GRDB.Configuration()
         grdb.label = "redml"
@@ -53,14 +53,14 @@ public final class SQLiteMLPersistence: MLStore {
         pool = try Self.open(path: path, configuration: grdb, patience: configuration.busyTimeout)
         do {
             let checkpointer = try BackgroundCheckpointer(
-                path: path, configuration: grdb, interval: 256, walLimit: Self.walSizeLimit)
+                path: path, configuration: grdb, interval: 256, walLimit: configuration.walSizeLimit)
             // GRDB sets `synchronous = NORMAL` on the writer when it switches to WAL,
             // after `prepareDatabase` ran, so the durability setting is applied again here.
             try pool.writeWithoutTransaction { db in
-                // After a checkpoint lets the WAL start over, SQLite cuts the file back to this size.
+                // When the WAL starts over, SQLite cuts the file back to this size.
                 try db.execute(sql: """
                     PRAGMA synchronous = \(synchronous); PRAGMA wal_autocheckpoint = 0;
-                    PRAGMA journal_size_limit = \(Self.walSizeLimit)
+                    PRAGMA journal_size_limit = \(configuration.walSizeLimit)
                     """)
             }
             committer = GroupCommitter(
@@ -69,9 +69,6 @@ public final class SQLiteMLPersistence: MLStore {
             throw persistenceError(error, store: path)
         }
     }
-
-    /// The size, in bytes, the WAL file is cut back to when it starts over: 64 MiB.
-    static let walSizeLimit = 64 << 20
 
     /// The chunk size blobs are stored in.
     public var blobChunkSize: Int { configuration.blobChunkSize }

@@ -1,0 +1,51 @@
+import Foundation
+import RedML
+import Testing
+
+@Suite("Write-ahead log size")
+struct WALSizeTests {
+    @Test("the WAL starts over at its size limit, so it stays bounded, and every write reads back after a reopen")
+    func walStaysBounded() async throws {
+        let directory = try TemporaryDirectory()
+        let path = directory.path("wal.sqlite")
+        var configuration = SQLiteMLPersistence.Configuration()
+        configuration.walSizeLimit = 1 << 20
+        let store = try SQLiteMLPersistence(path: path, configuration: configuration)
+        let value = String(repeating: "v", count: 3_000)
+        var largestWAL = 0
+        // One commit per put; a 3 KB value spills into overflow pages, so each commit logs at
+        // least three 4 KiB pages: 36 MiB or more of log in all.
+        for index in 0..<3_000 {
+            try await store.put(namespace: "wal", key: String(format: "k%05d", index), value: "\(index)\(value)")
+            if index % 100 == 99 { largestWAL = max(largestWAL, Self.size(of: path + "-wal")) }
+        }
+        // Past the limit, the next background checkpoint (every 256 commits) asks for a restart:
+        // the file grows to about the limit plus two such rounds of commits (measured: 6.6 MiB),
+        // a fraction of what was logged.
+        #expect(largestWAL > 1 << 20)
+        #expect(largestWAL < 12 << 20, "the WAL reached \(largestWAL) bytes with a limit of 1 MiB")
+        try store.close()
+
+        let reopened = try SQLiteMLPersistence(path: path)
+        let all = try await reopened.list(namespace: "wal")
+        #expect(all.count == 3_000)
+        #expect(all.allSatisfy { entry in entry.value == "\(Int(entry.key.dropFirst())!)\(value)" })
+        try reopened.close()
+    }
+
+    @Test("a size limit below one byte is refused, naming the setting")
+    func nonPositiveLimitIsRefused() throws {
+        let directory = try TemporaryDirectory()
+        var configuration = SQLiteMLPersistence.Configuration()
+        configuration.walSizeLimit = 0
+        #expect {
+            try SQLiteMLPersistence(path: directory.path("bad.sqlite"), configuration: configuration)
+        } throws: { error in
+            "\(error)".contains("walSizeLimit")
+        }
+    }
+
+    static func size(of path: String) -> Int {
+        ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? 0
+    }
+}
