@@ -29,6 +29,40 @@ enum SQLiteStatements {
         try statement.execute(arguments: [namespace, key])
     }
 
+    /// Inserts the entry unless the key is there; `changesCount` tells which.
+    static func insertIfAbsent(_ db: Database, _ namespace: String, _ key: String, _ value: String, revision: Int64) throws {
+        let statement = try db.cachedStatement(sql: """
+            INSERT INTO ml_kv (namespace, key, value, revision) VALUES (?, ?, ?, ?)
+            ON CONFLICT (namespace, key) DO NOTHING
+            """)
+        statement.setUncheckedArguments([namespace, key, value, revision])
+        try statement.execute()
+    }
+
+    /// Replaces the value of an existing entry, at `ifRevision` if given; `changesCount` tells whether it did.
+    static func update(
+        _ db: Database, _ namespace: String, _ key: String, _ value: String, revision: Int64, ifRevision: Int64?
+    ) throws {
+        if let ifRevision {
+            let statement = try db.cachedStatement(
+                sql: "UPDATE ml_kv SET value = ?, revision = ? WHERE namespace = ? AND key = ? AND revision = ?")
+            statement.setUncheckedArguments([value, revision, namespace, key, ifRevision])
+            try statement.execute()
+        } else {
+            let statement = try db.cachedStatement(
+                sql: "UPDATE ml_kv SET value = ?, revision = ? WHERE namespace = ? AND key = ?")
+            statement.setUncheckedArguments([value, revision, namespace, key])
+            try statement.execute()
+        }
+    }
+
+    /// Deletes the entry if it is at `revision`; `changesCount` tells whether it was.
+    static func delete(_ db: Database, _ namespace: String, _ key: String, ifRevision revision: Int64) throws {
+        let statement = try db.cachedStatement(sql: "DELETE FROM ml_kv WHERE namespace = ? AND key = ? AND revision = ?")
+        statement.setUncheckedArguments([namespace, key, revision])
+        try statement.execute()
+    }
+
     /// The store's revision counter: the highest revision any process has reserved.
     static func currentRevision(_ db: Database) throws -> Int64 {
         try Int64.fetchOne(db.cachedStatement(sql: "SELECT revision FROM ml_state WHERE id = 1")) ?? 0
