@@ -86,13 +86,16 @@ struct QueueBenchmark: Sendable {
 
         // Many slots: claims take up to that many jobs per write, and completions that
         // arrive together share commits.
-        let wideStore = try SQLiteMLPersistence(path: folder.path("queue-wide.sqlite"))
-        let wide = try await endToEnd(store: wideStore, count: count, workers: Self.wideWorkers, batched: true)
-        try wideStore.close()
-        emit(.rate("queue", "sqlite", "run_noop_\(label)_jobs_\(Self.wideWorkers.workerCount)_workers_after_submit",
-                   wide.runRate, count, target: nil))
-        emit(.rate("queue", "sqlite", "e2e_noop_\(label)_jobs_batched_submit_\(Self.wideWorkers.workerCount)_workers",
-                   wide.endToEndRate, count, target: ">= 20k jobs/s"))
+        for workers in [Self.wideWorkers, Self.widerWorkers] {
+            let slots = workers.workerCount
+            let wideStore = try SQLiteMLPersistence(path: folder.path("queue-\(slots).sqlite"))
+            let wide = try await endToEnd(store: wideStore, count: count, workers: workers, batched: true)
+            try wideStore.close()
+            emit(.rate("queue", "sqlite", "run_noop_\(label)_jobs_\(slots)_workers_after_submit", wide.runRate, count,
+                       target: nil))
+            emit(.rate("queue", "sqlite", "e2e_noop_\(label)_jobs_batched_submit_\(slots)_workers", wide.endToEndRate, count,
+                       target: ">= 20k jobs/s"))
+        }
     }
 
     /// A pool of 32 slots: no-op handlers hold a slot for microseconds, so more
@@ -100,6 +103,15 @@ struct QueueBenchmark: Sendable {
     static var wideWorkers: MLJobWorkers.Configuration {
         var configuration = MLJobWorkers.Configuration()
         configuration.workerCount = 32
+        return configuration
+    }
+
+    /// A pool of 256 slots, for the same reason: on SQLite, where every claim and
+    /// group of completions is one transaction of the single writer, bigger groups
+    /// still pay (measured: 32 slots 12–14k jobs/s end to end, 256 slots 17–21k).
+    static var widerWorkers: MLJobWorkers.Configuration {
+        var configuration = MLJobWorkers.Configuration()
+        configuration.workerCount = 256
         return configuration
     }
 
