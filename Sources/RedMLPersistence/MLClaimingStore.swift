@@ -87,3 +87,11 @@ public struct MLClaimCandidate: Sendable, Hashable {
         self.corruption = corruption
     }
 }
+
+/// A store kept by a server whose clock every process sharing the store can
+/// read, so that processes on machines whose clocks disagree can agree on the
+/// time (see ``MLAlignedClock``). The PostgreSQL backend adopts it.
+public protocol MLServerClock: MLStore {
+    /// The server's wall time now, in milliseconds since 1970-01-01 UTC.
+    func serverTimeMs() async throws -> Int64
+}

@@ -225,3 +225,15 @@ extension PostgresMLPersistence: MLClaimingStore {
         duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }
+
+extension PostgresMLPersistence: MLServerClock {
+    /// The server's `clock_timestamp()`, in epoch milliseconds.
+    public func serverTimeMs() async throws -> Int64 {
+        try await transaction(isolation: nil) { sql in
+            guard let now = try await sql.one(
+                "SELECT (extract(epoch FROM clock_timestamp()) * 1000)::bigint", as: Int64.self)
+            else { throw MLPersistenceError.backend("the server did not tell the time") }
+            return now
+        }
+    }
+}

@@ -15,8 +15,10 @@ import Synchronization
 public final class MLJobQueue: Sendable {
     /// Settings, each with a documented default.
     public struct Configuration: Sendable {
-        /// Time for timestamps, schedules, leases and backoff. Default: the system clock.
-        public var clock: any MLClock = MLSystemClock()
+        /// Time for timestamps, schedules, leases and backoff. Default: the
+        /// system clock, kept to the clock of the store's server when the store
+        /// has one (PostgreSQL; see ``MLJobQueue/alignClock()``).
+        public var clock: any MLClock = MLAlignedClock()
         /// How often ``updates(of:)`` looks at a job. Default: 100 ms.
         public var watchInterval: Duration = .milliseconds(100)
         /// A job whose lease runs out this many times (its worker died or
