@@ -95,3 +95,9 @@ public protocol MLServerClock: MLStore {
     /// The server's wall time now, in milliseconds since 1970-01-01 UTC.
     func serverTimeMs() async throws -> Int64
 }
+
+/// A store that applies one write transaction at a time, as SQLite's single
+/// writer does. Commits that would run side by side elsewhere queue up here
+/// anyway, so the job queue commits its transitions in one lane, where the
+/// transitions that wait form bigger groups: fewer transactions for as many jobs.
+public protocol MLSerialWriter: MLStore {}

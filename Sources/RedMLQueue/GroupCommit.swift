@@ -39,7 +39,7 @@ final class GroupCommit: Sendable {
     /// At most this many operations per group commit (a group never splits one transition).
     private let operationLimit: Int
     /// At most this many commits at once; later transitions wait and form a group.
-    private let maximumInFlight: Int
+    let maximumInFlight: Int
 
     /// Groups transitions for `commit`: at most `maximumInFlight` commits at
     /// once, each of at most about `operationLimit` operations.

@@ -20,7 +20,7 @@ import RedMLPersistence
 /// let store = try SQLiteMLPersistence(path: "redml.sqlite")
 /// try await store.put(namespace: MLNamespace.jobs, key: MLKey.job(id), value: json)
 /// ```
-public final class SQLiteMLPersistence: MLStore {
+public final class SQLiteMLPersistence: MLStore, MLSerialWriter {
     /// The database file's path.
     public let path: String
     /// The settings the store was opened with.

@@ -25,6 +25,17 @@ struct GroupCommitTests {
         return batch
     }
 
+    @Test("a queue on a store with one writer commits its transitions in one lane; elsewhere in four")
+    func lanesFollowTheStore() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("redml-lanes-\(UUID())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let sqlite = try SQLiteMLPersistence(path: directory.appendingPathComponent("lanes.sqlite").path)
+        #expect(MLJobQueue(store: sqlite).transitions.maximumInFlight == 1)
+        try sqlite.close()
+        #expect(MLJobQueue(store: InMemoryMLPersistence()).transitions.maximumInFlight == 4)
+    }
+
     @Test func transitionsArrivingDuringACommitShareTheNextOne() async throws {
         let held = HeldStore()
         let group = GroupCommit(maximumInFlight: 1) { try await held.commit($0) }
