@@ -1,3 +1,4 @@
+import RedMLCore
 /// A train/test split of a data set's row indexes that keeps each class's
 /// share: every class puts `round(count × testFraction)` of its rows in the
 /// test part (at least one and at most all but one when it has two or more rows).

@@ -89,17 +89,20 @@ struct DecodedJobsTests {
         #expect(cache.job(newer.last!.key, storedAs: newer.last!.storedJSON) != nil)
     }
 
-    /// Equal cases all the way down (`==` on MLJSONValue lets `2` equal `2.0`).
+    /// Equal cases all the way down (`==` on MLJSONValue lets `2` equal `2.0`),
+    /// and strings and keys byte for byte (`==` on String lets `é` equal `e` and an accent).
     static func same(_ a: MLJSONValue, _ b: MLJSONValue) -> Bool {
         switch (a, b) {
         case (.null, .null): true
         case (.bool(let x), .bool(let y)): x == y
         case (.int(let x), .int(let y)): x == y
         case (.double(let x), .double(let y)): x.bitPattern == y.bitPattern
-        case (.string(let x), .string(let y)): x == y
+        case (.string(let x), .string(let y)): x.utf8.elementsEqual(y.utf8)
         case (.array(let x), .array(let y)): x.count == y.count && zip(x, y).allSatisfy { same($0, $1) }
         case (.object(let x), .object(let y)):
-            x.count == y.count && x.allSatisfy { key, value in y[key].map { same(value, $0) } ?? false }
+            x.count == y.count && x.allSatisfy { key, value in
+                y.first { $0.key.utf8.elementsEqual(key.utf8) }.map { same(value, $0.value) } ?? false
+            }
         default: false
         }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import RedML
+import RedMLCore
 @testable import RedMLQueue
 import Testing
 
@@ -10,7 +11,7 @@ import Testing
 struct JobReadingTests {
     @Test("every record the queue writes is read by the fast path, exactly as JSONDecoder reads it")
     func writtenRecordsReadQuickly() throws {
-        var random = SeededRandom(seed: 7)
+        var random = SplitMix64(seed: 7)
         for round in 0..<500 {
             let job = Self.randomJob(&random, wholeDoubles: false)
             let json = job.storedJSON
@@ -23,7 +24,7 @@ struct JobReadingTests {
 
     @Test("a whole number in Int64's range written as a double in a spec is left to JSONDecoder, which decides its case")
     func wholeDoublesAreLeftToFoundation() throws {
-        var random = SeededRandom(seed: 3)
+        var random = SplitMix64(seed: 3)
         var job = Self.randomJob(&random, wholeDoubles: false)
         job.spec = ["whole": .double(2.0), "exponent": .double(1e15)]
         let json = job.storedJSON
@@ -45,18 +46,18 @@ struct JobReadingTests {
 
     @Test("mutated records: decoding agrees with JSONDecoder on every one")
     func mutatedRecordsAgree() throws {
-        var random = SeededRandom(seed: 11)
+        var random = SplitMix64(seed: 11)
         let pieces = ["\"", "\\", ",", ":", "{", "}", "[", "]", "0", "-", ".", "e", "1", " ", "null", "true", "\\u",
                       "\u{1}", "é", "\\ud800", "9999999999999999999", "x"]
         var quickCount = 0
         for round in 0..<3_000 {
             var bytes = Array(Self.randomJob(&random, wholeDoubles: round % 3 == 0).storedJSON.utf8)
-            for _ in 0...random.next(below: 2) {
-                let at = random.next(below: bytes.count)
-                switch random.next(below: 3) {
+            for _ in 0...random.index(below: 2) {
+                let at = random.index(below: bytes.count)
+                switch random.index(below: 3) {
                 case 0: bytes.remove(at: at)
-                case 1: bytes.insert(contentsOf: pieces[random.next(below: pieces.count)].utf8, at: at)
-                default: bytes.replaceSubrange(at...at, with: pieces[random.next(below: pieces.count)].utf8)
+                case 1: bytes.insert(contentsOf: pieces[random.index(below: pieces.count)].utf8, at: at)
+                default: bytes.replaceSubrange(at...at, with: pieces[random.index(below: pieces.count)].utf8)
                 }
             }
             let json = String(decoding: bytes, as: UTF8.self)
@@ -87,72 +88,56 @@ struct JobReadingTests {
 
     /// Equal field by field, numbers in specs, metrics and checkpoints of the same case too.
     static func same(_ a: MLJob, _ b: MLJob) -> Bool {
-        a == b && a.storedJSON == b.storedJSON && exactly(.object(a.spec), .object(b.spec))
-            && exactly(a.metrics.map(MLJSONValue.object) ?? .null, b.metrics.map(MLJSONValue.object) ?? .null)
-            && exactly(a.checkpoint.map(MLJSONValue.object) ?? .null, b.checkpoint.map(MLJSONValue.object) ?? .null)
-    }
-
-    static func exactly(_ a: MLJSONValue, _ b: MLJSONValue) -> Bool {
-        switch (a, b) {
-        case (.null, .null): true
-        case (.bool(let x), .bool(let y)): x == y
-        case (.int(let x), .int(let y)): x == y
-        case (.double(let x), .double(let y)): x.bitPattern == y.bitPattern
-        case (.string(let x), .string(let y)): Array(x.utf8) == Array(y.utf8)
-        case (.array(let x), .array(let y)): x.count == y.count && zip(x, y).allSatisfy(exactly)
-        case (.object(let x), .object(let y)):
-            x.count == y.count && x.allSatisfy { key, value in
-                y.first { Array($0.key.utf8) == Array(key.utf8) }.map { exactly(value, $0.value) } ?? false
-            }
-        default: false
-        }
+        a == b && a.storedJSON == b.storedJSON && DecodedJobsTests.same(.object(a.spec), .object(b.spec))
+            && DecodedJobsTests.same(a.metrics.map(MLJSONValue.object) ?? .null, b.metrics.map(MLJSONValue.object) ?? .null)
+            && DecodedJobsTests.same(a.checkpoint.map(MLJSONValue.object) ?? .null, b.checkpoint.map(MLJSONValue.object) ?? .null)
     }
 
     static let strings = ["", "plain", "a \"quoted\" / back\\slash", "tab\tnew\nline\u{1}\u{1F}", "ünïcode ✓ 🎉",
                           "e\u{301}", "\u{7F}\u{80}\u{FFFF}", "</script>"]
 
-    static func randomValue(_ random: inout SeededRandom, depth: Int, wholeDoubles: Bool) -> MLJSONValue {
-        switch random.next(below: depth > 2 ? 5 : 7) {
+    static func randomValue(_ random: inout SplitMix64, depth: Int, wholeDoubles: Bool) -> MLJSONValue {
+        switch random.index(below: depth > 2 ? 5 : 7) {
         case 0: return .null
-        case 1: return .bool(random.next(below: 2) == 0)
-        case 2: return .int([0, -1, 42, .max, .min, 1_700_000_000_000][random.next(below: 6)])
+        case 1: return .bool(random.index(below: 2) == 0)
+        case 2: return .int([0, -1, 42, .max, .min, 1_700_000_000_000][random.index(below: 6)])
         case 3:
             let doubles = [0.5, -3.25, 1e-300, 1.7976931348623157e308, 0.1, 123456.789]
-            return .double(wholeDoubles && random.next(below: 4) == 0 ? 3.0 : doubles[random.next(below: doubles.count)])
-        case 4: return .string(strings[random.next(below: strings.count)])
-        case 5: return .array((0..<random.next(below: 4)).map { _ in randomValue(&random, depth: depth + 1, wholeDoubles: wholeDoubles) })
+            return .double(wholeDoubles && random.index(below: 4) == 0 ? 3.0 : doubles[random.index(below: doubles.count)])
+        case 4: return .string(strings[random.index(below: strings.count)])
+        case 5: return .array((0..<random.index(below: 4)).map { _ in randomValue(&random, depth: depth + 1, wholeDoubles: wholeDoubles) })
         default: return .object(randomObject(&random, depth: depth + 1, wholeDoubles: wholeDoubles))
         }
     }
 
-    static func randomObject(_ random: inout SeededRandom, depth: Int, wholeDoubles: Bool) -> MLJSONObject {
+    static func randomObject(_ random: inout SplitMix64, depth: Int, wholeDoubles: Bool) -> MLJSONObject {
         var object: MLJSONObject = [:]
-        for _ in 0..<random.next(below: 4) {
-            object[strings[random.next(below: strings.count)] + "\(random.next(below: 3))"] =
+        for _ in 0..<random.index(below: 4) {
+            object[strings[random.index(below: strings.count)] + "\(random.index(below: 3))"] =
                 randomValue(&random, depth: depth, wholeDoubles: wholeDoubles)
         }
         return object
     }
 
-    static func randomJob(_ random: inout SeededRandom, wholeDoubles: Bool) -> MLJob {
-        func maybe<T>(_ value: T) -> T? { random.next(below: 2) == 0 ? nil : value }
+    static func randomJob(_ random: inout SplitMix64, wholeDoubles: Bool) -> MLJob {
+        func maybe<T>(_ value: T) -> T? { random.index(below: 2) == 0 ? nil : value }
         let id = UInt128(random.next()) << 64 | UInt128(random.next())
         let statuses: [MLJob.Status] = [.queued, .running, .completed, .failed, .cancelled]
         return MLJob(
-            id: id, kind: MLJob.Kind(rawValue: strings[random.next(below: strings.count)] + "k"),
-            target: strings[random.next(below: strings.count)], status: statuses[random.next(below: statuses.count)],
-            progress: [0, 12.5, 100, 33.333333333333336][random.next(below: 4)], queue: ["default", "gpu"][random.next(below: 2)],
-            priority: [0, -5, 10][random.next(below: 3)], attempt: random.next(below: 5), failures: random.next(below: 3),
-            maxAttempts: 1 + random.next(below: 5), error: maybe(strings[random.next(below: strings.count)]),
+            id: id, kind: MLJob.Kind(rawValue: strings[random.index(below: strings.count)] + "k"),
+            target: strings[random.index(below: strings.count)], status: statuses[random.index(below: statuses.count)],
+            progress: [0, 12.5, 100, 33.333333333333336][random.index(below: 4)], queue: ["default", "gpu"][random.index(below: 2)],
+            priority: [0, -5, 10][random.index(below: 3)], attempt: random.index(below: 5), failures: random.index(below: 3),
+            maxAttempts: 1 + random.index(below: 5), error: maybe(strings[random.index(below: strings.count)]),
             spec: randomObject(&random, depth: 0, wholeDoubles: wholeDoubles),
             metrics: maybe(randomObject(&random, depth: 0, wholeDoubles: wholeDoubles)),
             checkpoint: maybe(randomObject(&random, depth: 0, wholeDoubles: wholeDoubles)),
             checkpointBytes: maybe(MLJob.CheckpointBytes(sha256: String(repeating: "ab", count: 32), size: 1 << 40)),
-            createdAtMs: 1_764_000_000_000 + Int64(random.next(below: 1000)), startedAtMs: maybe(1_764_000_000_500),
+            createdAtMs: 1_764_000_000_000 + Int64(random.index(below: 1000)), startedAtMs: maybe(1_764_000_000_500),
             finishedAtMs: maybe(1_764_000_000_900), runAtMs: 1_764_000_000_001, uniqueKey: maybe("unique ✓"),
             timeoutMs: maybe(30_000), worker: maybe("host:12:ab"), leaseExpiresAtMs: maybe(1_764_000_004_000),
-            cancelRequested: random.next(below: 2) == 0, eventCount: random.next(below: 9), updatedAtMs: 1_764_000_001_000,
-            leaseExpiries: random.next(below: 3))
+            cancelRequested: random.index(below: 2) == 0, eventCount: random.index(below: 9), updatedAtMs: 1_764_000_001_000,
+            leaseExpiries: random.index(below: 3))
     }
 
     /// One change to ``template`` and what the fast path should make of it (`nil`: either).
@@ -208,21 +193,4 @@ struct JobReadingTests {
         Variant(name: "truncated", replace: #""worker":null}"#, with: #""worker":nul"#, quick: false),
         Variant(name: "a float past Double", replace: #""progress":12.5"#, with: #""progress":1e400"#, quick: false),
     ]
-}
-
-/// A small seeded generator (SplitMix64), so a failing round can be replayed.
-struct SeededRandom {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    mutating func next(below bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

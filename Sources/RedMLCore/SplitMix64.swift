@@ -1,11 +1,14 @@
 /// SplitMix64 (Steele, Lea and Flood 2014): a tiny generator whose output
-/// depends only on its seed, on every platform, so that a split is reproducible.
-struct SplitMix64: RandomNumberGenerator {
+/// depends only on its seed, on every platform, so that a split (or a
+/// generated test case) is reproducible.
+package struct SplitMix64: RandomNumberGenerator {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    /// A generator that starts from `seed`.
+    package init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    /// The next 64 random bits.
+    package mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -15,7 +18,7 @@ struct SplitMix64: RandomNumberGenerator {
 
     /// A uniform integer in `0..<bound`, by Lemire's multiply-and-reject
     /// method, written out so that it never changes with the standard library.
-    mutating func index(below bound: Int) -> Int {
+    package mutating func index(below bound: Int) -> Int {
         let range = UInt64(bound)
         var product = next().multipliedFullWidth(by: range)
         if product.low < range {
@@ -29,7 +32,7 @@ struct SplitMix64: RandomNumberGenerator {
 
     /// Shuffles `values` with Fisher–Yates, written out so the order never
     /// depends on the standard library's shuffle algorithm.
-    mutating func shuffle<T>(_ values: inout [T]) {
+    package mutating func shuffle<T>(_ values: inout [T]) {
         guard values.count > 1 else { return }
         for last in stride(from: values.count - 1, to: 0, by: -1) {
             values.swapAt(last, index(below: last + 1))
