@@ -86,6 +86,15 @@ public final class MLRuntime: Service, Sendable {
                     await Self.every(self.configuration.gaugeInterval, clock: clock) { await sampler.sample() }
                 }
             }
+            if !configuration.runsWorkers {
+                // Workers keep the queue's clock to the store server's; without them (an API
+                // server, say), this does, so the schedules of the jobs it submits are in that time.
+                group.addTask {
+                    await cancelWhenGracefulShutdown {
+                        await Self.every(.seconds(60), clock: clock) { await self.alignQueueClock() }
+                    }
+                }
+            }
             if let retention {
                 group.addTask {
                     await cancelWhenGracefulShutdown {
@@ -97,6 +106,15 @@ public final class MLRuntime: Service, Sendable {
             }
         }
         logger.info("RedML runtime stopped")
+    }
+
+    private func alignQueueClock() async {
+        do {
+            try await queue.alignClock()
+        } catch {
+            configuration.logger.warning("could not read the store server's clock; keeping the last offset",
+                                         metadata: ["error": "\(error)"])
+        }
     }
 
     /// Deletes jobs that finished more than `keep` ago, a batch at a time; returns how many.

@@ -32,6 +32,33 @@ struct RuntimeTests {
         }
     }
 
+    /// The system clock, 30 s fast.
+    struct FastClock: MLClock {
+        var nowMs: Int64 { MLSystemClock().nowMs + 30_000 }
+        func sleep(for duration: Duration) async throws { try await Task.sleep(for: duration) }
+    }
+
+    @Test("a runtime without workers keeps its queue's clock to the store server's, where the store has one",
+          arguments: Backends.allFixtures())
+    func aRuntimeWithoutWorkersAlignsTheClock(_ fixture: MLStoreFixture) async throws {
+        let store = try await fixture.makeStore()
+        var configuration = fastConfiguration()
+        configuration.runsWorkers = false
+        let clock = MLAlignedClock(base: FastClock())
+        configuration.queue.clock = clock
+        let runtime = MLRuntime(store: store, configuration: configuration)
+        try await withRunningRuntime(runtime) {
+            if store is any MLServerClock {
+                // PostgreSQL: its server runs on this machine's time, 30 s behind the base clock.
+                try await eventually("the offset to the server's clock") { abs(clock.offsetMs + 30_000) < 1_000 }
+                #expect(abs(clock.nowMs - MLSystemClock().nowMs) < 1_000)
+            } else {
+                try await Task.sleep(for: .milliseconds(50))
+                #expect(clock.offsetMs == 0)
+            }
+        }
+    }
+
     @Test
     func gracefulShutdownLeavesQueuedJobsQueued() async throws {
         var configuration = fastConfiguration()
