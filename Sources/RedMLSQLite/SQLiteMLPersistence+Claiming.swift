@@ -17,7 +17,7 @@ extension SQLiteMLPersistence: MLIndexClaiming {
     ) async throws -> (MLRevision, T) {
         try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, limit: limit)
         let limit = min(limit, 10_000)
-        let query = SQLitePageQuery(namespace: namespace, request: MLPageRequest(prefix: prefix, limit: limit))
+        let query = Self.candidateQuery(namespace: namespace, prefix: prefix, recordNamespace: recordNamespace)
         let (revision, result) = try await write { context -> (Int64, T) in
             let candidates = try self.candidates(
                 context.db, query, namespace: namespace, limit: limit, recordNamespace: recordNamespace)
@@ -30,17 +30,33 @@ extension SQLiteMLPersistence: MLIndexClaiming {
         return (MLRevision(rawValue: revision), result)
     }
 
+    /// The entries under `prefix`, in key order, each with its record (or
+    /// NULLs where the record is missing): one statement, where a lookup per
+    /// entry cost a statement each.
+    private static func candidateQuery(namespace: String, prefix: String, recordNamespace: String) -> (sql: String, arguments: StatementArguments) {
+        var sql = """
+            SELECT i.key, CAST(i.value AS BLOB), i.revision, CAST(r.value AS BLOB), r.revision
+            FROM ml_kv i LEFT JOIN ml_kv r ON r.namespace = ? AND r.key = i.value
+            WHERE i.namespace = ? AND i.key >= ?
+            """
+        var arguments: StatementArguments = [recordNamespace, namespace, prefix]
+        if let upper = MLKeyOrder.successor(ofPrefix: prefix) {
+            sql += " AND i.key < ?"
+            arguments += [upper]
+        }
+        return (sql + " ORDER BY i.key", arguments)
+    }
+
     /// The first `limit` entries `query` finds whose record exists. An entry
     /// or record that is not UTF-8 comes with its corruption and an empty
     /// value, so the caller can drop the entry instead of meeting it again.
     private func candidates(
-        _ db: Database, _ query: SQLitePageQuery, namespace: String, limit: Int, recordNamespace: String
+        _ db: Database, _ query: (sql: String, arguments: StatementArguments), namespace: String, limit: Int,
+        recordNamespace: String
     ) throws -> [MLClaimCandidate] {
-        let entries = try Row.fetchCursor(db.cachedStatement(sql: query.sql), arguments: query.arguments)
-        let records = try db.cachedStatement(
-            sql: "SELECT CAST(value AS BLOB), revision FROM ml_kv WHERE namespace = ? AND key = ?")
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: query.sql), arguments: query.arguments)
         var candidates: [MLClaimCandidate] = []
-        while candidates.count < limit, let row = try entries.next() {
+        while candidates.count < limit, let row = try rows.next() {
             let key: String = row[0]
             let entryRevision = MLRevision(rawValue: row[2])
             let value: String
@@ -53,17 +69,17 @@ extension SQLiteMLPersistence: MLIndexClaiming {
                     record: MLEntry(key: "", value: "", revision: MLRevision(rawValue: 0)), corruption: error))
                 continue
             }
-            guard let record = try Row.fetchOne(records, arguments: [recordNamespace, value]) else { continue }
+            guard let recordRevision: Int64 = row[4] else { continue }  // no record: not picked
             var recordValue = ""
             var corruption: MLPersistenceError?
             do {
-                recordValue = try Self.text(record[0], namespace: recordNamespace, key: value)
+                recordValue = try Self.text(row[3], namespace: recordNamespace, key: value)
             } catch {
                 corruption = error
             }
             candidates.append(MLClaimCandidate(
                 entry: MLEntry(key: key, value: value, revision: entryRevision),
-                record: MLEntry(key: value, value: recordValue, revision: MLRevision(rawValue: record[1])),
+                record: MLEntry(key: value, value: recordValue, revision: MLRevision(rawValue: recordRevision)),
                 corruption: corruption))
         }
         return candidates
