@@ -29,7 +29,8 @@ extension MLJobQueue {
         let offset = aligned.align(remoteNowMs: best.remote, sentAtMs: best.sent, receivedAtMs: best.received)
         let metadata: Logger.Metadata = ["offset_ms": "\(offset)", "round_trip_ms": "\(best.received - best.sent)"]
         if abs(offset) >= 1_000 {
-            logger.warning("this machine's clock is off the store server's; the queue keeps to the server's", metadata: metadata)
+            logger.warning(
+                "this machine's clock is off the store server's; the queue keeps to the server's", metadata: metadata)
         } else {
             logger.debug("kept the queue's clock to the store server's", metadata: metadata)
         }

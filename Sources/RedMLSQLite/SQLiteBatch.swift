@@ -78,7 +78,9 @@ enum SQLiteBatch {
     }
 
     /// Throws the conflict of a conditional write that changed nothing, with the revision found.
-    private static func conflict(_ db: Database, _ namespace: String, _ key: String, _ condition: MLCondition) throws -> Never {
+    private static func conflict(
+        _ db: Database, _ namespace: String, _ key: String, _ condition: MLCondition
+    ) throws -> Never {
         let current = try SQLiteStatements.revision(db, namespace, key).map(MLRevision.init(rawValue:))
         throw MLPersistenceError.conflict(namespace: namespace, key: key, expected: condition, found: current)
     }

@@ -33,7 +33,9 @@ extension SQLiteMLPersistence: MLIndexClaiming {
     /// The entries under `prefix`, in key order, each with its record (or
     /// NULLs where the record is missing): one statement, where a lookup per
     /// entry cost a statement each.
-    private static func candidateQuery(namespace: String, prefix: String, recordNamespace: String) -> (sql: String, arguments: StatementArguments) {
+    private static func candidateQuery(
+        namespace: String, prefix: String, recordNamespace: String
+    ) -> (sql: String, arguments: StatementArguments) {
         var sql = """
             SELECT i.key, CAST(i.value AS BLOB), i.revision, CAST(r.value AS BLOB), r.revision
             FROM ml_kv i LEFT JOIN ml_kv r ON r.namespace = ? AND r.key = i.value

@@ -30,7 +30,9 @@ enum SQLiteStatements {
     }
 
     /// Inserts the entry unless the key is there; `changesCount` tells which.
-    static func insertIfAbsent(_ db: Database, _ namespace: String, _ key: String, _ value: String, revision: Int64) throws {
+    static func insertIfAbsent(
+        _ db: Database, _ namespace: String, _ key: String, _ value: String, revision: Int64
+    ) throws {
         let statement = try db.cachedStatement(sql: """
             INSERT INTO ml_kv (namespace, key, value, revision) VALUES (?, ?, ?, ?)
             ON CONFLICT (namespace, key) DO NOTHING
