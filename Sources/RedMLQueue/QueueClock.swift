@@ -11,7 +11,8 @@ extension MLJobQueue {
     ///
     /// Reads the server's time three times and keeps the reading with the
     /// shortest round trip. ``MLJobWorkers`` call it when they start and every
-    /// minute after. An offset of a second or more is logged as a warning.
+    /// minute after. An offset of a second or more is logged as a warning; the
+    /// offset is the gauge `redml_clock_offset_milliseconds`.
     ///
     /// - Returns: the offset now added to the local clock, in milliseconds, or
     ///   `nil` when there is nothing to align.
@@ -27,6 +28,7 @@ extension MLJobQueue {
         }
         guard let best else { return nil }
         let offset = aligned.align(remoteNowMs: best.remote, sentAtMs: best.sent, receivedAtMs: best.received)
+        metrics.clockAligned(offsetMs: offset)
         let metadata: Logger.Metadata = ["offset_ms": "\(offset)", "round_trip_ms": "\(best.received - best.sent)"]
         if abs(offset) >= 1_000 {
             logger.warning(

@@ -26,6 +26,12 @@ struct QueueMetrics: Sendable {
             .recordNanoseconds(durationNanoseconds)
     }
 
+    /// What the queue adds to this machine's clock to keep to the store
+    /// server's, in milliseconds, as of the last alignment.
+    func clockAligned(offsetMs: Int64) {
+        Gauge(label: "redml_clock_offset_milliseconds", factory: factory).record(offsetMs)
+    }
+
     /// Jobs whose lease expired and that a live process requeued (or cancelled).
     func rescued(_ count: Int) {
         guard count > 0 else { return }

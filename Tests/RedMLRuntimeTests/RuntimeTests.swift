@@ -46,12 +46,16 @@ struct RuntimeTests {
         configuration.runsWorkers = false
         let clock = MLAlignedClock(base: FastClock())
         configuration.queue.clock = clock
+        let metrics = TestMetrics()
+        configuration.metricsFactory = metrics
         let runtime = MLRuntime(store: store, configuration: configuration)
         try await withRunningRuntime(runtime) {
             if store is any MLServerClock {
                 // PostgreSQL: its server runs on this machine's time, 30 s behind the base clock.
                 try await eventually("the offset to the server's clock") { abs(clock.offsetMs + 30_000) < 1_000 }
                 #expect(abs(clock.nowMs - MLSystemClock().nowMs) < 1_000)
+                let gauge = try metrics.expectGauge("redml_clock_offset_milliseconds").lastValue
+                #expect(gauge.map { abs($0 + 30_000) < 1_000 } == true, "gauge \(String(describing: gauge))")
             } else {
                 try await Task.sleep(for: .milliseconds(50))
                 #expect(clock.offsetMs == 0)
