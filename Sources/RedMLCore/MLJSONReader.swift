@@ -19,6 +19,13 @@ package struct MLJSONReader {
     private let bytes: UnsafeBufferPointer<UInt8>
     /// The position of the next byte to read.
     private var index = 0
+    /// How many arrays and objects of values enclose the next byte.
+    private var depth = 0
+
+    /// The deepest nesting of values read here; deeper records are left to
+    /// `JSONDecoder`, which has its own limit, so that a hostile record can
+    /// neither exhaust the stack nor be read differently.
+    package static let maximumDepth = 64
 
     /// Runs `body` with a reader over `text`'s UTF-8 bytes.
     package static func read<T>(_ text: String, _ body: (inout MLJSONReader) throws -> T) throws -> T {
@@ -255,6 +262,12 @@ package struct MLJSONReader {
 
     // MARK: Values
 
+    /// One level deeper; fails past ``maximumDepth``.
+    private mutating func enter() throws {
+        depth += 1
+        guard depth <= Self.maximumDepth else { throw Unsupported() }
+    }
+
     /// Reads any value as ``MLJSONValue``, the way its `Decodable` conformance
     /// reads it. A number with a fraction or exponent that is a whole number
     /// in `Int64`'s range (`2.0`, `1e2`) is left to `JSONDecoder`, which
@@ -264,6 +277,8 @@ package struct MLJSONReader {
         case UInt8(ascii: "{"): return .object(try readObjectValue())
         case UInt8(ascii: "["):
             index += 1
+            try enter()
+            defer { depth -= 1 }
             var values: [MLJSONValue] = []
             if consume(UInt8(ascii: "]")) { return .array(values) }
             repeat { values.append(try readValue()) } while consume(UInt8(ascii: ","))
@@ -288,6 +303,8 @@ package struct MLJSONReader {
     /// canonically equivalent spellings) are left to `JSONDecoder`.
     package mutating func readObjectValue() throws -> MLJSONObject {
         try expect(UInt8(ascii: "{"))
+        try enter()
+        defer { depth -= 1 }
         var object: MLJSONObject = [:]
         if consume(UInt8(ascii: "}")) { return object }
         repeat {

@@ -44,6 +44,18 @@ struct JobReadingTests {
         }
     }
 
+    @Test("deeply nested specs are left to JSONDecoder: read as it reads them, or reported as corrupt, never a crash",
+          arguments: [10, 100, 100_000])
+    func deepNesting(levels: Int) throws {
+        let nested = String(repeating: "[", count: levels) + String(repeating: "]", count: levels)
+        let json = Self.template.replacingOccurrences(of: #""spec":{"rows":10}"#, with: #""spec":{"deep":\#(nested)}"#)
+        #expect((MLJob.readQuickly(json) != nil) == (levels < MLJSONReader.maximumDepth))
+        Self.expectSameOutcome(json, context: "\(levels) levels")
+        if levels == 100_000 {
+            #expect(throws: MLPersistenceError.self) { try MLJob.decodeStored(json, key: "job") }
+        }
+    }
+
     @Test("mutated records: decoding agrees with JSONDecoder on every one")
     func mutatedRecordsAgree() throws {
         var random = SplitMix64(seed: 11)
