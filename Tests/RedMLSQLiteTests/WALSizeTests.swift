@@ -30,10 +30,12 @@ struct WALSizeTests {
         }
         #expect(startedOver, "the WAL never started over (largest: \(largestWAL) bytes)")
         // Past the limit, the next background checkpoint (every 256 commits) asks for a restart, so
-        // the file grows to about the limit plus a few such rounds of commits (measured: 6.6 MiB
-        // alone, 13 MiB beside other tests), a fraction of what was logged.
+        // the file grows to about the limit plus a few such rounds of commits: 6.6 MiB when the test
+        // runs alone, 13 and 38 MiB beside the other SQLite tests, whose processes starve the
+        // checkpoint's thread. Without restarts it would hold everything logged, 72 MiB or more
+        // (measured: 104 MiB).
         #expect(largestWAL > 1 << 20)
-        #expect(largestWAL < 24 << 20, "the WAL reached \(largestWAL) bytes with a limit of 1 MiB")
+        #expect(largestWAL < 64 << 20, "the WAL reached \(largestWAL) bytes with a limit of 1 MiB")
         try store.close()
 
         let reopened = try SQLiteMLPersistence(path: path)
