@@ -103,7 +103,7 @@ public final class MLJobWorkers: Service, Sendable {
     /// Runs the workers until graceful shutdown (or cancellation), then waits for running jobs.
     public func run() async throws {
         // Before the first claim: the leases this pool writes must be in the server's time.
-        await alignClock()
+        await queue.alignClockLoggingFailure()
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { wakeUps in
                 if let claiming = queue.store as? any MLClaimingStore {
@@ -141,13 +141,14 @@ public final class MLJobWorkers: Service, Sendable {
 
     private func maintenanceLoop() async {
         let interval = Duration.milliseconds(max(1, configuration.timing.heartbeatMs / 2))
-        var nextAlignmentMs = queue.clock.nowMs + Self.clockAlignmentIntervalMs
+        let alignmentIntervalMs = Configuration.milliseconds(MLJobQueue.clockAlignmentInterval)
+        var nextAlignmentMs = queue.clock.nowMs + alignmentIntervalMs
         while true {
             let generation = maintenanceWake.generation  // before the check, so a shutdown signal is not missed
             guard !isStopping && !Task.isCancelled else { return }
             if queue.clock.nowMs >= nextAlignmentMs {
-                await alignClock()
-                nextAlignmentMs = queue.clock.nowMs + Self.clockAlignmentIntervalMs
+                await queue.alignClockLoggingFailure()
+                nextAlignmentMs = queue.clock.nowMs + alignmentIntervalMs
             }
             var wait = interval
             do {
@@ -196,19 +197,6 @@ public final class MLJobWorkers: Service, Sendable {
                 }
                 await queue.submitted.wait(since: generation, timeout: configuration.pollInterval, clock: queue.clock)
             }
-        }
-    }
-
-    /// How often the queue's clock is kept to the store server's: every minute.
-    static let clockAlignmentIntervalMs: Int64 = 60_000
-
-    /// Aligns the queue's clock; a failure is logged, and the last offset stays.
-    private func alignClock() async {
-        do {
-            try await queue.alignClock()
-        } catch {
-            queue.logger.warning("could not read the store server's clock; keeping the last offset",
-                                 metadata: ["error": "\(error)"])
         }
     }
 

@@ -38,4 +38,17 @@ extension MLJobQueue {
         }
         return offset
     }
+
+    /// How often worker pools, and a runtime without them, keep the clock aligned: every minute.
+    package static let clockAlignmentInterval: Duration = .seconds(60)
+
+    /// ``alignClock()`` for a background loop: a failure is logged, and the last offset stays.
+    package func alignClockLoggingFailure() async {
+        do {
+            try await alignClock()
+        } catch {
+            logger.warning("could not read the store server's clock; keeping the last offset",
+                           metadata: ["error": "\(error)"])
+        }
+    }
 }

@@ -91,7 +91,9 @@ public final class MLRuntime: Service, Sendable {
                 // server, say), this does, so the schedules of the jobs it submits are in that time.
                 group.addTask {
                     await cancelWhenGracefulShutdown {
-                        await Self.every(.seconds(60), clock: clock) { await self.alignQueueClock() }
+                        await Self.every(MLJobQueue.clockAlignmentInterval, clock: clock) {
+                            await self.queue.alignClockLoggingFailure()
+                        }
                     }
                 }
             }
@@ -106,15 +108,6 @@ public final class MLRuntime: Service, Sendable {
             }
         }
         logger.info("RedML runtime stopped")
-    }
-
-    private func alignQueueClock() async {
-        do {
-            try await queue.alignClock()
-        } catch {
-            configuration.logger.warning("could not read the store server's clock; keeping the last offset",
-                                         metadata: ["error": "\(error)"])
-        }
     }
 
     /// Deletes jobs that finished more than `keep` ago, a batch at a time; returns how many.
