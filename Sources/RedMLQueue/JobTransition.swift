@@ -9,6 +9,10 @@ struct JobTransition {
     let revision: MLRevision
     let nowMs: Int64
     var batch = MLBatch()
+    /// The revision of the ready entry a claim found the job through: its
+    /// removal is then conditional on it, which also checks that no other
+    /// claimer moved the job on.
+    var readyEntryRevision: MLRevision?
 
     init(_ job: MLJob, revision: MLRevision, nowMs: Int64) {
         self.before = job
@@ -32,7 +36,7 @@ struct JobTransition {
         if let old = before.checkpointBytes, old.sha256 != job.checkpointBytes?.sha256 {
             batch.deleteBlob(sha256: old.sha256)
         }
-        JobIndexes.remove(before, from: &batch)
+        JobIndexes.remove(before, from: &batch, readyEntryRevision: readyEntryRevision)
         JobIndexes.add(job, to: &batch, nowMs: nowMs)
         if let reason {
             job.eventCount += 1
@@ -49,12 +53,19 @@ struct JobTransition {
 
 /// Which index entries a job has in each state.
 enum JobIndexes {
-    /// Removes the entries `job` had (a missing entry is not an error).
-    static func remove(_ job: MLJob, from batch: inout MLBatch) {
+    /// Removes the entries `job` had (a missing entry is not an error), the
+    /// ready entry only if it is still at `readyEntryRevision` when one is given.
+    static func remove(_ job: MLJob, from batch: inout MLBatch, readyEntryRevision: MLRevision? = nil) {
         switch job.status {
         case .queued:
-            batch.delete(namespace: MLNamespace.jobReady, key: QueueKeys.ready(job))
-            batch.delete(namespace: MLNamespace.jobScheduled, key: QueueKeys.scheduled(job))
+            batch.delete(namespace: MLNamespace.jobReady, key: QueueKeys.ready(job),
+                         if: readyEntryRevision.map { .revision($0) } ?? .always)
+            // `add` indexed the job as ready when its run time had come by its last write, and
+            // only a write moves it back to scheduled; a later run time may have been promoted
+            // to ready since, so then both go. (One operation fewer in the common claim.)
+            if job.runAtMs > job.updatedAtMs {
+                batch.delete(namespace: MLNamespace.jobScheduled, key: QueueKeys.scheduled(job))
+            }
         case .running:
             if let expiry = job.leaseExpiresAtMs {
                 batch.delete(namespace: MLNamespace.jobLeases, key: QueueKeys.lease(expiry, job))

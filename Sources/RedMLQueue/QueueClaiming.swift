@@ -156,8 +156,13 @@ extension MLJobQueue {
         transition.job.worker = worker
         transition.job.leaseExpiresAtMs = nowMs + leaseMs
         transition.job.startedAtMs = job.startedAtMs ?? nowMs
-        // The ready entry must still be there: whoever removed it moved the job on.
-        transition.batch.require(namespace: MLNamespace.jobReady, key: entry.key, .revision(entry.revision))
+        // The ready entry must still be there: whoever removed it moved the job on. Usually it is
+        // the entry the transition removes, and the removal checks it.
+        if entry.key == QueueKeys.ready(job) {
+            transition.readyEntryRevision = entry.revision
+        } else {
+            transition.batch.require(namespace: MLNamespace.jobReady, key: entry.key, .revision(entry.revision))
+        }
         return transition.finished(reason: "claimed")
     }
 }

@@ -68,6 +68,44 @@ struct SchedulingTests {
         #expect(try await h.entries(MLNamespace.jobScheduled).isEmpty)
     }
 
+    /// A transition removes the index entries its job had, and deletes a
+    /// scheduled entry only when the job could have one (its run time was
+    /// still to come at its last write): no path may leave one behind.
+    @Test(arguments: Backends.allFixtures())
+    func everyPathLeavesTheLiveIndexesEmpty(_ fixture: MLStoreFixture) async throws {
+        struct Flaky: Error {}
+        let h = try await Harness(fixture)
+        // Cancelled while waiting for its time, and while ready.
+        let waiting = try await h.queue.submit(MLJobSubmission(kind: .train, target: "w", runAt: date(ms: startMs + 60_000)))
+        let ready = try await h.queue.submit(MLJobSubmission(kind: .train, target: "r"))
+        #expect(try await h.entries(MLNamespace.jobScheduled).count == 1)
+        #expect(try await h.queue.cancel(waiting) == .cancelled)
+        #expect(try await h.queue.cancel(ready) == .cancelled)
+        #expect(try await h.entries(MLNamespace.jobScheduled).isEmpty)
+        #expect(try await h.entries(MLNamespace.jobReady).isEmpty)
+
+        // Delayed then promoted; failed once, backed off, promoted and retried.
+        let workers = h.start { workers in
+            workers.register(.train) { job in
+                if job.job.target == "flaky", job.attempt == 1 { throw Flaky() }
+                return [:]
+            }
+        }
+        let delayed = try await h.queue.submit(MLJobSubmission(kind: .train, target: "d", runAt: date(ms: startMs + 5_000)))
+        let flaky = try await h.queue.submit(MLJobSubmission(kind: .train, target: "flaky", maxAttempts: 2))
+        let backedOff = try await waitForJob(h.queue, flaky, "the first failure") { $0.failures == 1 }
+        #expect(backedOff.runAtMs > backedOff.updatedAtMs, "the retry waits for its backoff")
+        h.clock.advance(by: .seconds(5))
+        _ = try await h.queue.promoteScheduledJobs()
+        try await waitForStatus(h.queue, delayed, .completed)
+        try await waitForStatus(h.queue, flaky, .completed)
+        try await workers.stop()
+        for namespace in [MLNamespace.jobReady, MLNamespace.jobScheduled, MLNamespace.jobLeases] {
+            #expect(try await h.entries(namespace).isEmpty, "\(namespace)")
+        }
+        #expect(try await h.entries(MLNamespace.jobFinished).count == 4)
+    }
+
     @Test(arguments: Backends.allFixtures())
     func aPastRunAtRunsAtOnce(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
