@@ -73,11 +73,15 @@ struct ServeCommand: AsyncParsableCommand {
             let host = host
             let app = try api.makeApplication(host: host, port: port) { port in
                 // One line on stdout that scripts can wait for.
-                Console.line("redml serve: listening on http://\(host):\(port.map(String.init) ?? "?")")
+                let shownHost = host.contains(":") ? "[\(host)]" : host  // an IPv6 address, as URLs write it
+                Console.line("redml serve: listening on http://\(shownHost):\(port.map(String.init) ?? "?")")
             }
-            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [runtime, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-            try await group.run()
+            var groupConfiguration = ServiceGroupConfiguration(
+                services: [runtime, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            // A safety net: a request that never ends (a stalled upload, say) would otherwise hold the
+            // shutdown forever. Running jobs get their own grace period first, well within this.
+            groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)
+            try await ServiceGroup(configuration: groupConfiguration).run()
         }
     }
 

@@ -1,0 +1,106 @@
+import Foundation
+import Logging
+import RedML
+import RedMLHTTP
+import ServiceLifecycle
+import Synchronization
+import Testing
+
+/// Job event streams on a live server: a stream of a job that does not change
+/// must neither hold up the server's shutdown nor outlive its client.
+@Suite("Job event streams on a live server")
+struct EventStreamTests {
+    @Test func aQuietStreamSendsHeartbeats() async throws {
+        var configuration = MLHTTPAPI.Configuration()
+        configuration.eventStreamHeartbeat = .milliseconds(50)
+        let h = try await Harness(configuration: configuration)
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))  // no workers: it stays queued
+        let stopped = try await Self.serve(h) { port in
+            let connection = try LiveConnection(port: port)
+            try connection.send("GET /v1/jobs/\(MLKey.job(id))/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            let read = await connection.read { $0.components(separatedBy: ": keep-alive\n\n").count > 3 }
+            #expect(!read.closed && !read.timedOut, "\(read.text)")
+            #expect(read.text.contains("event: status"))
+            #expect(read.text.components(separatedBy: ": keep-alive\n\n").count > 3)
+        }
+        #expect(stopped < .seconds(5))
+    }
+
+    /// The client leaves without a word: its stream must not hold up the
+    /// server's shutdown (heartbeat writes fail from then on, and the shutdown
+    /// ends the stream regardless).
+    @Test func aStreamWhoseClientLeftEnds() async throws {
+        var configuration = MLHTTPAPI.Configuration()
+        configuration.eventStreamHeartbeat = .milliseconds(50)
+        let h = try await Harness(configuration: configuration)
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+        let stopped = try await Self.serve(h) { port in
+            let connection = try LiveConnection(port: port)
+            try connection.send("GET /v1/jobs/\(MLKey.job(id))/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            let read = await connection.read { $0.contains("event: status") }
+            #expect(read.text.contains("event: status"))
+            connection.shutDown()
+            try await Task.sleep(for: .milliseconds(300))
+        }
+        #expect(stopped < .seconds(5))
+    }
+
+    /// The client stays; the graceful shutdown ends its stream, and the
+    /// client sees the response end.
+    @Test func theServersShutdownEndsAnOpenStream() async throws {
+        var configuration = MLHTTPAPI.Configuration()
+        configuration.eventStreamHeartbeat = .seconds(3_600)  // no heartbeat during the test
+        let h = try await Harness(configuration: configuration)
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+        let ended = Locked<(text: String, closed: Bool, timedOut: Bool)?>(nil)
+        let stopped = try await Self.serve(h) { port in
+            let connection = try LiveConnection(port: port)
+            try connection.send("GET /v1/jobs/\(MLKey.job(id))/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            let read = await connection.read { $0.contains("event: status") }
+            #expect(read.text.contains("event: status"))
+            // Reads to the end in the background while the server shuts down.
+            Task { ended.set(await connection.read { $0.hasSuffix("0\r\n\r\n") }) }
+        }
+        #expect(stopped < .seconds(5))
+        try await eventually { ended.value != nil }
+        let tail = try #require(ended.value)
+        #expect(!tail.timedOut, "the response did not end: \(tail.text)")
+    }
+
+    /// Runs the API on a loopback port until `body` returns, then shuts the
+    /// server down gracefully; returns how long the shutdown took. After 10 s
+    /// the group escalates to cancellation, so a shutdown that would hang
+    /// still ends, late, and fails the caller's check.
+    static func serve(_ h: Harness, _ body: @escaping @Sendable (Int) async throws -> Void) async throws -> Duration {
+        let (ports, portsContinuation) = AsyncStream.makeStream(of: Int.self)
+        let app = try h.api.makeApplication(host: "127.0.0.1", port: 0) { port in
+            if let port { portsContinuation.yield(port) }
+        }
+        var configuration = ServiceGroupConfiguration(services: [app], logger: Logger(label: "test"))
+        configuration.maximumGracefulShutdownDuration = .seconds(10)
+        let group = ServiceGroup(configuration: configuration)
+        return try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next() else { throw LiveConnection.Failed(description: "no port") }
+            try await body(port)
+            let start = ContinuousClock.now
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return ContinuousClock.now - start
+        }
+    }
+
+    private func eventually(_ condition: @Sendable () -> Bool) async throws {
+        for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(25)) }
+        #expect(condition())
+    }
+}
+
+/// A value that tasks share.
+final class Locked<Value: Sendable>: Sendable {
+    private let state: Mutex<Value>
+    init(_ value: Value) { state = Mutex(value) }
+    var value: Value { state.withLock { $0 } }
+    func set(_ value: Value) { state.withLock { $0 = value } }
+}
