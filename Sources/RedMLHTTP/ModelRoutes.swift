@@ -6,6 +6,10 @@ extension MLHTTPAPI {
     /// `GET /v1/models?limit&cursor&order&tag`.
     func listModels<Context>(_ input: RequestInput<Context>) async throws -> Response {
         let query = try input.query(allowed: ["limit", "cursor", "order", "tag"])
+        if let cursor = query["cursor"], cursor.unicodeScalars.contains("\u{0}") {
+            // No model name holds U+0000, and no store could look one up.
+            throw MLHTTPError.invalidField("query parameter 'cursor'", "'\(JSONFields.shown(cursor))' is not a cursor this list returned")
+        }
         let page = try await registry.models(MLModelQuery(
             after: query["cursor"], limit: try query.limit(), descending: try query.newestFirst(default: false),
             tag: query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))

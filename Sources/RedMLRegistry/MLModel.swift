@@ -8,7 +8,7 @@ import RedMLCore
 /// write as the change, conditional on the revision it was read at, so two
 /// writers can never both succeed from the same state.
 public struct MLModel: Hashable, Sendable {
-    /// The model's name (1–255 characters, no control characters, no `/`).
+    /// The model's name (1–255 Unicode scalars in NFC, no control characters, no `/`, not `.` or `..`).
     public var name: String
     /// Free text about the model.
     public var description: String?

@@ -151,3 +151,9 @@ func validateLimit(_ limit: Int, model: String?) throws(MLRegistryError) {
         throw .invalid("page limit must be 1…1000, got \(limit)", model: model)
     }
 }
+
+/// A model-name cursor holds nothing a name cannot (no store can look up U+0000).
+func validateModelCursor(_ cursor: String?) throws(MLRegistryError) {
+    guard let cursor, cursor.unicodeScalars.contains("\u{0}") else { return }
+    throw .invalid("page cursor '\(RegistryValidation.printable(cursor))' is not a model name this list returned: it contains U+0000")
+}

@@ -192,6 +192,7 @@ extension MLModelRegistry {
     public func models(_ query: MLModelQuery = MLModelQuery()) async throws -> MLModelPage {
         try await withModelErrors(nil) {
             try validateLimit(query.limit, model: nil)
+            try validateModelCursor(query.after)
             let request = MLPageRequest(after: query.after, order: query.descending ? .descending : .ascending)
             let page = try await store.filteredPage(namespace: MLNamespace.models, request, limit: query.limit) { entry -> MLModel? in
                 let model = try MLJSON.decode(MLModel.self, from: entry.value, namespace: MLNamespace.models, key: entry.key)

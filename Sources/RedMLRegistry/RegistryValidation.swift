@@ -1,3 +1,4 @@
+import Foundation
 import RedMLCore
 import RedMLPersistence
 
@@ -7,15 +8,27 @@ enum RegistryValidation {
     static let builtInAliases: Set<String> = ["active", "latest"]
 
     static func model(_ name: String) throws(MLRegistryError) {
-        let length = name.count
+        // Counted in Unicode scalars, not in grapheme clusters: one cluster can hold any number
+        // of combining marks, and a name's size in bytes must stay bounded.
+        let length = name.unicodeScalars.count
         guard (1...255).contains(length) else {
-            throw .invalid("model name must be 1–255 characters, got \(length)"
-                + (length == 0 ? "" : ": '\(name.prefix(40))…'"))
+            throw .invalid("model name must be 1–255 characters (Unicode scalars), got \(length)"
+                + (length == 0 ? "" : ": '\(printable(String(name.unicodeScalars.prefix(40))))…'"))
         }
         if let bad = name.unicodeScalars.first(where: { isControl($0) || $0 == "/" }) {
             let shown = bad == "/" ? "'/'" : "control character U+" + hex(bad.value)
             throw .invalid("model name '\(printable(name))' contains \(shown); "
                 + "names may not contain '/' or control characters")
+        }
+        guard name != "." && name != ".." else {
+            // URL clients (browsers, curl) remove these path segments, so such a model could not be reached.
+            throw .invalid("model name '\(name)' is a path segment that URLs remove; choose another name")
+        }
+        // Two spellings of one name (é as one scalar, or e and a combining accent) must not be two models.
+        let composed = name.precomposedStringWithCanonicalMapping
+        guard name.unicodeScalars.elementsEqual(composed.unicodeScalars) else {
+            throw .invalid("model name '\(printable(name))' is not in Unicode normalization form C (NFC); "
+                + "write it composed, as '\(printable(composed))'")
         }
     }
 

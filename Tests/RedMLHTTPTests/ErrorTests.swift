@@ -77,6 +77,11 @@ struct ErrorTests {
             #expect(try await client.get("/v1/models/spam/versions?order=sideways").status == .badRequest)
             #expect(try await client.get("/v1/models/spam/versions?archived=yes").status == .badRequest)
             #expect(try await client.get("/v1/models/spam/versions?cursor=x").status == .badRequest)
+            // No model name holds U+0000; the store would refuse to look one up (a 500 before).
+            let nulCursor = try await client.get("/v1/models?cursor=a%00")
+            #expect(nulCursor.status == .badRequest)
+            #expect(nulCursor.errorCode == "invalid_field")
+            #expect(nulCursor.errorMessage.contains("cursor"))
             #expect(try await client.get("/v1/jobs?status=done").status == .badRequest)
             let unknown = try await client.get("/v1/models?colour=red")
             #expect(unknown.status == .badRequest)

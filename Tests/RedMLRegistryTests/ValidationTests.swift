@@ -39,6 +39,12 @@ struct ValidationTests {
         "nul\u{0}",
         "del\u{7F}",
         "c1\u{85}control",
+        // Too long in Unicode scalars though one grapheme cluster: 'x' and 255 combining accents.
+        "x" + String(repeating: "\u{301}", count: 255),
+        // Path segments that URL clients remove.
+        ".", "..",
+        // Not NFC: 'e' and a combining acute, where NFC has 'é'.
+        "cafe\u{301}",
     ]
 
     @Test(arguments: Backends.allFixtures(), badModelNames)
@@ -63,6 +69,7 @@ struct ValidationTests {
         let (_, registry) = try await makeRegistry(fixture)
         let names = [
             "team@spam", "weird@name@v7", String(repeating: "m", count: 255), "naïve-模型-🚀", "with space", "a",
+            "café", "...", ".hidden", "v1.2",
         ]
         for name in names {
             let version = try await register(registry, name, weights: "w-\(name)")
@@ -234,6 +241,14 @@ struct ValidationTests {
         }
         _ = try await refused(store, mentioning: ["limit"]) {
             try await registry.models(MLModelQuery(limit: limit))
+        }
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func aModelCursorWithNULIsInvalidInput(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await seeded(fixture)
+        _ = try await refused(store, mentioning: ["cursor", "U+0000"]) {
+            try await registry.models(MLModelQuery(after: "sp\u{0}am"))
         }
     }
 
