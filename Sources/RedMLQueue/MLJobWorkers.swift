@@ -212,7 +212,12 @@ public final class MLJobWorkers: Service, Sendable {
         queue.running.add(run)
         defer { queue.running.remove(run) }
         guard let handler = lifecycle.withLock({ $0.handlers[job.kind] }) else {
-            await finish(run, .threw(MLJobFailure("no handler is registered for kind '\(job.kind)' in worker \(configuration.workerID)")), stop: nil)
+            // Every pool serving a queue must handle every kind submitted to it (as in River and Oban);
+            // the message says how to route a kind only some workers run.
+            let message = "no handler is registered for kind '\(job.kind)' in worker \(configuration.workerID), "
+                + "which serves queue '\(job.queue)'; submit this kind to a queue that only workers with "
+                + "its handler serve"
+            await finish(run, .threw(MLJobFailure(message)), stop: nil)
             return
         }
         let handle = MLJobHandle(job: job, run: run)

@@ -156,6 +156,7 @@ struct FailureTests {
         let failed = try await h.queue.requireJob(id)
         #expect(failed.failures == 2)
         #expect(failed.error?.contains("no handler is registered for kind 'embed_images'") == true)
+        #expect(failed.error?.contains("serves queue 'default'") == true)
     }
 
     @Test(arguments: Backends.allFixtures())
