@@ -51,10 +51,19 @@ struct RequestInput<Context: RequestContext> {
     /// Who makes the change, from the `RedML-Actor` header, for the model's history.
     func actor() throws(MLHTTPError) -> String? {
         guard let raw = request.headers[.redMLActor] else { return nil }
+        try Self.requireUTF8(raw, "header 'RedML-Actor'")
         guard (1...255).contains(raw.utf8.count), !raw.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw MLHTTPError.invalidField("header 'RedML-Actor'", "must be 1–255 bytes without control characters")
         }
         return raw
+    }
+
+    /// Refuses a header value that was not valid UTF-8. Header bytes reach
+    /// us decoded with each invalid sequence replaced by U+FFFD, so that
+    /// character stands for them (a client has no reason to send it itself).
+    static func requireUTF8(_ value: String, _ field: String) throws(MLHTTPError) {
+        guard value.unicodeScalars.contains("\u{FFFD}") else { return }
+        throw MLHTTPError.invalidField(field, "is not valid UTF-8 (or holds U+FFFD, the replacement character)")
     }
 
     // MARK: Query

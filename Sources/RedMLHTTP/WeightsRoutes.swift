@@ -34,7 +34,9 @@ extension MLHTTPAPI {
         guard let weights = Data(base64Encoded: encoded) else {
             throw MLHTTPError.invalidField("request body field 'weights_base64'", "is not valid base64")
         }
-        let version = try await registry.register(try Self.registration(for: name, body), weights: weights)
+        var registration = try Self.registration(for: name, body)
+        if registration.createdBy == nil { registration.createdBy = try input.actor() }
+        let version = try await registry.register(registration, weights: weights)
         return JSONResponse.make(.object(RegistryJSON.version(version)), status: .created)
     }
 
@@ -127,15 +129,21 @@ extension MLHTTPAPI {
 
     /// The registration fields of a streamed upload, from the `RedML-Registration` header.
     private func registration<Context>(for name: String, fromHeaderOf input: RequestInput<Context>) throws(MLHTTPError) -> MLRegistration {
-        guard let header = input.request.headers[.redMLRegistration] else { return MLRegistration(model: name) }
-        let object: MLJSONObject
-        do {
-            object = try MLJSONValue.parseObject(header, field: "RedML-Registration header")
-        } catch {
-            throw MLHTTPError.badRequest("\(error)", code: "invalid_json")
+        var registration = MLRegistration(model: name)
+        if let header = input.request.headers[.redMLRegistration] {
+            try RequestInput<Context>.requireUTF8(header, "header 'RedML-Registration'")
+            let object: MLJSONObject
+            do {
+                object = try MLJSONValue.parseObject(header, field: "RedML-Registration header")
+            } catch {
+                throw MLHTTPError.badRequest("\(error)", code: "invalid_json")
+            }
+            registration = try Self.registration(for: name, JSONFields(object, allowed: Self.registrationFields,
+                                                                        source: "RedML-Registration header"))
         }
-        return try Self.registration(for: name, JSONFields(object, allowed: Self.registrationFields,
-                                                            source: "RedML-Registration header"))
+        // Who registers it, for the history, as on every other change; `created_by` says so too.
+        if registration.createdBy == nil { registration.createdBy = try input.actor() }
+        return registration
     }
 
     private static func registration(for name: String, _ fields: JSONFields) throws(MLHTTPError) -> MLRegistration {

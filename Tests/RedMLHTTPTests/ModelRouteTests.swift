@@ -57,6 +57,48 @@ struct ModelRouteTests {
         }
     }
 
+    /// Registrations record the `RedML-Actor` header, as every other change does, in every form.
+    @Test func registrationsRecordTheActorHeader() async throws {
+        let h = try await Harness()
+        try await h.run { client in
+            let json = try await client.send(.post, "/v1/models/spam/versions", json: ["weights_base64": "YQ=="],
+                                             headers: [.init("RedML-Actor")!: "carol"])
+            #expect(json.status == .created)
+            #expect(json.json.string("created_by") == "carol")
+            let streamed = try await client.send(.post, "/v1/models/spam/versions", bytes: [1, 2, 3], headers: [.init("RedML-Actor")!: "dan"])
+            #expect(streamed.status == .created)
+            #expect(streamed.json.string("created_by") == "dan")
+            let put = try await client.send(.put, "/v1/models/spam/versions/3/weights", bytes: [4], headers: [.init("RedML-Actor")!: "erin"])
+            #expect(put.status == .created)
+            #expect(put.json.string("created_by") == "erin")
+            // `created_by` in the body wins over the header.
+            let both = try await client.send(.post, "/v1/models/spam/versions",
+                                             json: ["weights_base64": "Yg==", "created_by": "ci"], headers: [.init("RedML-Actor")!: "frank"])
+            #expect(both.json.string("created_by") == "ci")
+        }
+        let registered = try await h.registry.history(of: "spam", MLHistoryQuery(kinds: [.registered]))
+        #expect(registered.events.map(\.actor) == ["carol", "dan", "erin", "ci"])
+    }
+
+    /// Header bytes that are not UTF-8 arrive as U+FFFD: refused, and nothing is stored.
+    @Test func headersThatAreNotUTF8AreRefused() async throws {
+        let h = try await Harness()
+        try await h.register("spam")
+        try await h.run { client in
+            let patch = try await client.send(.patch, "/v1/models/spam", json: ["description": "d"],
+                                              headers: [.init("RedML-Actor")!: "caf\u{FFFD}"])
+            #expect(patch.status == .badRequest)
+            #expect(patch.errorMessage.contains("RedML-Actor"))
+            #expect(patch.errorMessage.contains("UTF-8"))
+            let upload = try await client.send(.post, "/v1/models/spam/versions", bytes: [1],
+                                               headers: [.init("RedML-Registration")!: #"{"description":"caf\#u{FFFD}"}"#])
+            #expect(upload.status == .badRequest)
+            #expect(upload.errorMessage.contains("RedML-Registration"))
+        }
+        #expect(try await h.registry.model("spam").description == nil)
+        #expect(try await h.registry.versions(of: "spam").versions.count == 1)
+    }
+
     @Test func updatesModelAndVersionMetadata() async throws {
         let h = try await Harness()
         try await h.register("spam")
