@@ -26,12 +26,26 @@ public protocol MLIndexClaiming: MLStore {
     /// a crash of the store's server leaves the entries as they were, so
     /// callers must fence later writes on the revisions they claimed at.
     ///
+    /// With `after`, picking starts after that key (a caller that passed over
+    /// some entries, jobs of a kind it does not run, say, pages on from the last
+    /// one it saw), as ``MLPageRequest/after`` does for a page.
+    ///
     /// - Returns: the revision of the committed batch (or, when `body`'s
     ///   batch is empty, of nothing) and `body`'s result.
     func claim<T: Sendable>(
-        namespace: String, prefix: String, limit: Int, recordNamespace: String,
+        namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T)
+}
+
+extension MLIndexClaiming {
+    /// Claims from the first entry under `prefix`; see ``claim(namespace:prefix:after:limit:recordNamespace:_:)``.
+    public func claim<T: Sendable>(
+        namespace: String, prefix: String, limit: Int, recordNamespace: String,
+        _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
+    ) async throws -> (MLRevision, T) {
+        try await claim(namespace: namespace, prefix: prefix, after: nil, limit: limit, recordNamespace: recordNamespace, body)
+    }
 }
 
 /// What a store shared by many processes can offer a busy job queue beyond
@@ -67,7 +81,7 @@ public protocol MLClaimingStore: MLIndexClaiming {
     func exclusively<T: Sendable>(_ role: String, _ body: () async throws -> T) async throws -> T?
 }
 
-/// An index entry offered to ``MLIndexClaiming/claim(namespace:prefix:limit:recordNamespace:_:)``,
+/// An index entry offered to ``MLIndexClaiming/claim(namespace:prefix:after:limit:recordNamespace:_:)``,
 /// with the record it names.
 public struct MLClaimCandidate: Sendable, Hashable {
     /// The index entry.

@@ -30,10 +30,11 @@ package enum MLInput {
         try check(key, "key")
     }
 
-    /// Checks the arguments of ``MLIndexClaiming/claim(namespace:prefix:limit:recordNamespace:_:)``.
-    package static func checkClaim(namespace: String, recordNamespace: String, limit: Int) throws {
+    /// Checks the arguments of ``MLIndexClaiming/claim(namespace:prefix:after:limit:recordNamespace:_:)``.
+    package static func checkClaim(namespace: String, recordNamespace: String, after: String? = nil, limit: Int) throws {
         try check(namespace, "namespace")
         try check(recordNamespace, "recordNamespace")
+        if let after { try check(after, "claim cursor") }
         guard limit >= 1 else { throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(limit)") }
     }
 

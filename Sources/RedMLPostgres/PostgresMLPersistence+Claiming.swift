@@ -17,12 +17,14 @@ extension PostgresMLPersistence: MLClaimingStore {
     /// transaction already holds, so a writer that changed a record before it
     /// was locked makes the claim fail with a conflict, not overwrite.
     public func claim<T: Sendable>(
-        namespace: String, prefix: String, limit: Int, recordNamespace: String,
+        namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
-        try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, limit: limit)
+        try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
         let kv = tables.kv
         let upper = MLKeyOrder.successor(ofPrefix: prefix)
+        // Past the cursor, or from the start of the prefix when the cursor is before it.
+        let start = after.map { !MLKeyOrder.less($0, prefix) } == true
         let (revision, result) = try await transaction(isolation: "READ COMMITTED") { sql -> (Int64?, T) in
             // A claim is the one write that may be lost in a server crash: the job is then
             // queued again and claimed anew (the lost claimer's writes fail on its fencing
@@ -33,13 +35,13 @@ extension PostgresMLPersistence: MLClaimingStore {
             var query = PostgresQuery(unsafeSQL: """
                 SELECT i.key, i.value, i.revision, r.value, r.revision, set_config('synchronous_commit', 'off', true)
                 FROM \(kv) i JOIN \(kv) r ON r.namespace = $1 AND r.key = i.value
-                WHERE i.namespace = $2 AND i.key >= $3 \(upper == nil ? "" : "AND i.key < $5")
+                WHERE i.namespace = $2 AND i.key \(start ? ">" : ">=") $3 \(upper == nil ? "" : "AND i.key < $5")
                 ORDER BY i.key LIMIT $4
                 FOR UPDATE OF i, r SKIP LOCKED
                 """)
             query.binds.append(recordNamespace)
             query.binds.append(namespace)
-            query.binds.append(prefix)
+            query.binds.append(start ? after! : prefix)
             query.binds.append(Int64(min(limit, 10_000)))
             if let upper { query.binds.append(upper) }
             let candidates = try await sql.rows(query).map { row in

@@ -52,6 +52,8 @@ public final class MLJobQueue: Sendable {
     let transitions: GroupCommit
     /// Jobs submitted here, so claiming them skips decoding.
     let decoded = DecodedJobs()
+    /// `queue/kind` of the jobs claims here passed over (no handler), each logged once.
+    let passedOverKinds = Mutex<Set<String>>([])
 
     /// A queue over `store`. Reads nothing until used.
     public init(store: any MLStore, configuration: Configuration = Configuration()) {

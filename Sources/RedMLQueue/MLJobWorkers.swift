@@ -8,6 +8,9 @@ import Synchronization
 /// A pool of workers that claim jobs from an ``MLJobQueue`` and run them with
 /// the handler registered for their kind.
 ///
+/// A pool claims only jobs of the kinds it has handlers for; jobs of other
+/// kinds in the queues it serves stay queued for pools that run them.
+///
 /// It is a swift-service-lifecycle `Service`: ``run()`` owns every background
 /// task (claim loops, lease renewals, the rescuer of expired leases) and
 /// returns after a graceful shutdown. On shutdown it stops claiming, lets
@@ -178,8 +181,10 @@ public final class MLJobWorkers: Service, Sendable {
                 let free = slots - active.value
                 if free > 0 {
                     do {
+                        // Only kinds this pool runs: the rest stay queued for pools that run them.
+                        let kinds = Set(lifecycle.withLock { $0.handlers.keys })
                         let (claimed, exhausted) = try await queue.claimReporting(
-                            queue: name, worker: configuration.workerID, leaseMs: timing.leaseMs, limit: free)
+                            queue: name, worker: configuration.workerID, leaseMs: timing.leaseMs, limit: free, kinds: kinds)
                         for (job, revision) in claimed {
                             active.add(1)
                             group.addTask {
@@ -212,12 +217,9 @@ public final class MLJobWorkers: Service, Sendable {
         queue.running.add(run)
         defer { queue.running.remove(run) }
         guard let handler = lifecycle.withLock({ $0.handlers[job.kind] }) else {
-            // Every pool serving a queue must handle every kind submitted to it (as in River and Oban);
-            // the message says how to route a kind only some workers run.
-            let message = "no handler is registered for kind '\(job.kind)' in worker \(configuration.workerID), "
-                + "which serves queue '\(job.queue)'; submit this kind to a queue that only workers with "
-                + "its handler serve"
-            await finish(run, .threw(MLJobFailure(message)), stop: nil)
+            // Claims take only kinds with a handler, and handlers are never removed: unreachable
+            // unless that changes, and then a failed attempt is the honest outcome.
+            await finish(run, .threw(MLJobFailure("no handler is registered for kind '\(job.kind)' in worker \(configuration.workerID)")), stop: nil)
             return
         }
         let handle = MLJobHandle(job: job, run: run)

@@ -5,50 +5,92 @@ extension MLJobQueue {
     /// Claims up to `limit` ready jobs of `queue` for `worker`: highest
     /// priority first, FIFO within a priority. Returns none when none is ready.
     ///
+    /// With `kinds`, only jobs of those kinds are claimed; the others are
+    /// passed over and stay queued for workers that run them.
+    ///
     /// On an ``MLIndexClaiming`` store the jobs are picked and taken in one
     /// transaction (which, on PostgreSQL, skips jobs other workers are
     /// claiming). Elsewhere the first ready jobs
     /// are taken in one conditional batch; if another worker took one of them
     /// first, one batch per job, where a worker that loses a race moves on to
     /// the next job.
-    func claim(queue: String, worker: String, leaseMs: Int64, limit: Int) async throws -> [(job: MLJob, revision: MLRevision)] {
-        try await claimReporting(queue: queue, worker: worker, leaseMs: leaseMs, limit: limit).jobs
+    func claim(
+        queue: String, worker: String, leaseMs: Int64, limit: Int, kinds: Set<MLJob.Kind>? = nil
+    ) async throws -> [(job: MLJob, revision: MLRevision)] {
+        try await claimReporting(queue: queue, worker: worker, leaseMs: leaseMs, limit: limit, kinds: kinds).jobs
     }
 
-    /// Claims like ``claim(queue:worker:leaseMs:limit:)`` and tells whether
-    /// the claim saw every ready job (`exhausted`), so a claim loop need not
-    /// look again before the next wake-up.
-    func claimReporting(queue: String, worker: String, leaseMs: Int64, limit: Int) async throws
-        -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool)
-    {
+    /// Claims like ``claim(queue:worker:leaseMs:limit:kinds:)`` and tells whether
+    /// the claim saw every ready job it may take (`exhausted`), so a claim loop
+    /// need not look again before the next wake-up.
+    func claimReporting(
+        queue: String, worker: String, leaseMs: Int64, limit: Int, kinds: Set<MLJob.Kind>? = nil
+    ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool) {
         if let claiming = store as? any MLIndexClaiming {
-            return try await claimLocked(claiming, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit)
+            return try await claimLocked(claiming, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit,
+                                         kinds: kinds)
         }
-        if limit > 1, let claimed = try await claimFirst(queue: queue, worker: worker, leaseMs: leaseMs, limit: limit) {
-            return (claimed, claimed.isEmpty)
+        if limit > 1,
+            let claimed = try await claimFirst(queue: queue, worker: worker, leaseMs: leaseMs, limit: limit, kinds: kinds)
+        {
+            return claimed
         }
         var claimed: [(job: MLJob, revision: MLRevision)] = []
-        while claimed.count < limit, let next = try await claimOne(queue: queue, worker: worker, leaseMs: leaseMs) {
+        while claimed.count < limit,
+            let next = try await claimOne(queue: queue, worker: worker, leaseMs: leaseMs, kinds: kinds)
+        {
             claimed.append(next)
         }
         return (claimed, claimed.isEmpty)
     }
 
+    /// How many ready entries one claim looks through at most when it passes
+    /// over jobs (of kinds its worker does not run): past that, it waits for
+    /// the next wake-up rather than scan a long queue of others' jobs.
+    static let claimScanLimit = 1_000
+
+    /// Claims through ``MLIndexClaiming``, paging on past the jobs it passes over.
     private func claimLocked(
-        _ store: any MLIndexClaiming, queue: String, worker: String, leaseMs: Int64, limit: Int
+        _ store: any MLIndexClaiming, queue: String, worker: String, leaseMs: Int64, limit: Int,
+        kinds: Set<MLJob.Kind>?
     ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool) {
+        var claimed: [(job: MLJob, revision: MLRevision)] = []
+        var after: String?
+        var scanned = 0
+        while true {
+            let wanted = limit - claimed.count
+            let round = try await claimLockedRound(
+                store, queue: queue, worker: worker, leaseMs: leaseMs, after: after, limit: wanted, kinds: kinds)
+            claimed += round.jobs
+            scanned += round.picked
+            // Fewer candidates than asked for: no other job was ready (or, on PostgreSQL, another
+            // claimer holds the rest). Stale entries among the candidates are gone now.
+            if round.picked < wanted { return (claimed, true) }
+            if claimed.count >= limit { return (claimed, false) }
+            if scanned >= Self.claimScanLimit { return (claimed, true) }
+            after = round.lastKey  // some were passed over or stale: look further
+        }
+    }
+
+    /// One locked claim of up to `limit` candidates after `after`; returns
+    /// the jobs claimed, how many candidates were picked, and the last one's key.
+    private func claimLockedRound(
+        _ store: any MLIndexClaiming, queue: String, worker: String, leaseMs: Int64, after: String?, limit: Int,
+        kinds: Set<MLJob.Kind>?
+    ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], picked: Int, lastKey: String?) {
         let clock = clock
         let logger = logger
         let decoded = decoded
-        let (revision, (jobs, picked)) = try await store.claim(
-            namespace: MLNamespace.jobReady, prefix: QueueKeys.readyPrefix(queue), limit: limit,
+        let (revision, (jobs, passedOver, picked, lastKey)) = try await store.claim(
+            namespace: MLNamespace.jobReady, prefix: QueueKeys.readyPrefix(queue), after: after, limit: limit,
             recordNamespace: MLNamespace.jobs
-        ) { candidates -> (MLBatch, ([MLJob], Int)) in
+        ) { candidates -> (MLBatch, ([MLJob], [MLJob.Kind], Int, String?)) in
             // Read once the jobs are locked: the call may have waited for a connection meanwhile,
             // and an earlier time would start the lease (and the job) in the past.
             let now = clock.nowMs
             var batch = MLBatch()
             var jobs: [MLJob] = []
+            var passedOver: [MLJob.Kind] = []
             for candidate in candidates {
                 let entry = candidate.entry
                 let job: MLJob
@@ -68,74 +110,133 @@ extension MLJobQueue {
                     batch.delete(namespace: MLNamespace.jobReady, key: entry.key, if: .revision(entry.revision))
                     continue
                 }
+                guard kinds?.contains(job.kind) ?? true else {
+                    passedOver.append(job.kind)  // another worker's to run: left as it is
+                    continue
+                }
                 let (claim, claimed) = Self.claimTransition(
                     job, revision: candidate.record.revision, entry: entry, worker: worker, leaseMs: leaseMs, nowMs: now)
                 batch.append(contentsOf: claim)
                 jobs.append(claimed)
             }
-            return (batch, (jobs, candidates.count))
+            return (batch, (jobs, passedOver, candidates.count, candidates.last?.entry.key))
         }
         for job in jobs { metrics.claimed(job) }
-        // Fewer candidates than asked for: no other job was ready (or, on PostgreSQL, another
-        // claimer holds the rest). Stale entries among the candidates are gone now.
-        return (jobs.map { ($0, revision) }, picked < limit)
+        notePassedOver(passedOver, queue: queue)
+        return (jobs.map { ($0, revision) }, picked, lastKey)
     }
 
-    /// Claims the first `limit` ready jobs in one write; `nil` if another
-    /// worker took one of them first (or none of them could be claimed).
-    private func claimFirst(queue: String, worker: String, leaseMs: Int64, limit: Int) async throws
-        -> [(job: MLJob, revision: MLRevision)]?
-    {
-        let page = try await store.page(
-            namespace: MLNamespace.jobReady, MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: limit))
-        guard !page.entries.isEmpty else { return [] }
+    /// Logs, once per kind and queue in this process, that jobs of a kind
+    /// this worker has no handler for are left to others.
+    private func notePassedOver(_ kinds: [MLJob.Kind], queue: String) {
+        guard !kinds.isEmpty else { return }
+        let new = passedOverKinds.withLock { seen in
+            Set(kinds).filter { seen.insert("\(queue)/\($0)").inserted }
+        }
+        for kind in new.sorted(by: { $0.rawValue < $1.rawValue }) {
+            logger.info("passing over jobs of a kind this worker has no handler for; they stay queued for workers that have one",
+                        metadata: ["queue": "\(queue)", "kind": "\(kind)"])
+        }
+    }
+
+    /// Claims the first `limit` ready jobs (of `kinds`) in one write; `nil`
+    /// if another worker took one of them first (or none could be claimed).
+    private func claimFirst(
+        queue: String, worker: String, leaseMs: Int64, limit: Int, kinds: Set<MLJob.Kind>?
+    ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool)? {
         let now = clock.nowMs
         var batch = MLBatch()
         var jobs: [MLJob] = []
-        for entry in page.entries {
-            guard let (claim, claimed) = try await claimTransition(of: entry, worker: worker, leaseMs: leaseMs, nowMs: now)
-            else { continue }
-            batch.append(contentsOf: claim)
-            jobs.append(claimed)
+        var passedOver: [MLJob.Kind] = []
+        var request = MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: limit)
+        var scanned = 0
+        var exhausted = false
+        pages: while true {
+            let page = try await store.page(namespace: MLNamespace.jobReady, request)
+            scanned += page.entries.count
+            for entry in page.entries {
+                switch try await claimTransition(of: entry, worker: worker, leaseMs: leaseMs, nowMs: now, kinds: kinds) {
+                case .claim(let claim, let claimed):
+                    batch.append(contentsOf: claim)
+                    jobs.append(claimed)
+                    if jobs.count == limit { break pages }
+                case .passedOver(let kind):
+                    passedOver.append(kind)
+                case .none:
+                    break
+                }
+            }
+            guard let cursor = page.nextCursor else {
+                exhausted = true
+                break
+            }
+            // Only jobs passed over (or stale entries) hold this page: look further, within bounds.
+            guard scanned < Self.claimScanLimit else {
+                exhausted = true
+                break
+            }
+            request.after = cursor
         }
-        guard !jobs.isEmpty else { return nil }
+        notePassedOver(passedOver, queue: queue)
+        guard !jobs.isEmpty else { return exhausted ? ([], true) : nil }
         do {
             let revision = try await store.commit(batch)
             for job in jobs { metrics.claimed(job) }
-            return jobs.map { ($0, revision) }
+            return (jobs.map { ($0, revision) }, exhausted)
         } catch let error as MLPersistenceError {
             guard case .conflict = error else { throw error }
             return nil  // another worker won one of them
         }
     }
 
-    /// Claims the first ready job that no other worker takes first.
-    private func claimOne(queue: String, worker: String, leaseMs: Int64) async throws -> (job: MLJob, revision: MLRevision)? {
-        for _ in 0..<8 {
-            let page = try await store.page(
-                namespace: MLNamespace.jobReady, MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: 8))
-            guard !page.entries.isEmpty else { return nil }
+    /// Claims the first ready job (of `kinds`) that no other worker takes first.
+    private func claimOne(
+        queue: String, worker: String, leaseMs: Int64, kinds: Set<MLJob.Kind>?
+    ) async throws -> (job: MLJob, revision: MLRevision)? {
+        var request = MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: 8)
+        var scanned = 0
+        var passedOver: [MLJob.Kind] = []
+        defer { notePassedOver(passedOver, queue: queue) }
+        while scanned < Self.claimScanLimit {
+            let page = try await store.page(namespace: MLNamespace.jobReady, request)
+            scanned += page.entries.count
             for entry in page.entries {
-                guard let (batch, claimed) = try await claimTransition(
-                    of: entry, worker: worker, leaseMs: leaseMs, nowMs: clock.nowMs)
-                else { continue }
-                do {
-                    let newRevision = try await store.commit(batch)
-                    metrics.claimed(claimed)
-                    return (claimed, newRevision)
-                } catch let error as MLPersistenceError {
-                    guard case .conflict = error else { throw error }  // another worker won it
+                switch try await claimTransition(
+                    of: entry, worker: worker, leaseMs: leaseMs, nowMs: clock.nowMs, kinds: kinds)
+                {
+                case .claim(let batch, let claimed):
+                    do {
+                        let newRevision = try await store.commit(batch)
+                        metrics.claimed(claimed)
+                        return (claimed, newRevision)
+                    } catch let error as MLPersistenceError {
+                        guard case .conflict = error else { throw error }  // another worker won it
+                    }
+                case .passedOver(let kind):
+                    passedOver.append(kind)
+                case .none:
+                    break
                 }
             }
+            guard let cursor = page.nextCursor else { return nil }
+            request.after = cursor
         }
         return nil
     }
 
-    /// The batch that claims the job the ready entry `entry` points at, or
-    /// `nil` when there is none to claim (a stale entry is dropped on the way).
-    private func claimTransition(of entry: MLEntry, worker: String, leaseMs: Int64, nowMs: Int64) async throws
-        -> (MLBatch, MLJob)?
-    {
+    /// What a ready entry offers a claimer.
+    private enum ClaimOffer {
+        /// The batch that claims the job, and the job as claimed.
+        case claim(MLBatch, MLJob)
+        /// A job of a kind the claimer does not run.
+        case passedOver(MLJob.Kind)
+    }
+
+    /// What the ready entry `entry` offers, or `nil` when there is nothing to
+    /// claim (a stale entry is dropped on the way).
+    private func claimTransition(
+        of entry: MLEntry, worker: String, leaseMs: Int64, nowMs: Int64, kinds: Set<MLJob.Kind>?
+    ) async throws -> ClaimOffer? {
         guard let id = QueueKeys.parseReady(entry.key),
             let (job, revision) = try await loadIndexedJob(id, MLNamespace.jobReady, entry)
         else { return nil }
@@ -143,7 +244,10 @@ extension MLJobQueue {
             try await dropIndexEntry(MLNamespace.jobReady, entry)
             return nil
         }
-        return Self.claimTransition(job, revision: revision, entry: entry, worker: worker, leaseMs: leaseMs, nowMs: nowMs)
+        guard kinds?.contains(job.kind) ?? true else { return .passedOver(job.kind) }
+        let (batch, claimed) = Self.claimTransition(
+            job, revision: revision, entry: entry, worker: worker, leaseMs: leaseMs, nowMs: nowMs)
+        return .claim(batch, claimed)
     }
 
     /// The batch that starts an attempt of `job` for `worker`, found through the ready entry `entry`.

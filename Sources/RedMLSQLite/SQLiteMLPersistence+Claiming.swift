@@ -12,12 +12,12 @@ extension SQLiteMLPersistence: MLIndexClaiming {
     /// every write, so picking here is cheaper than a read on a reader. The
     /// batch's own conditions are still checked.
     public func claim<T: Sendable>(
-        namespace: String, prefix: String, limit: Int, recordNamespace: String,
+        namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
-        try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, limit: limit)
+        try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
         let limit = min(limit, 10_000)
-        let query = Self.candidateQuery(namespace: namespace, prefix: prefix, recordNamespace: recordNamespace)
+        let query = Self.candidateQuery(namespace: namespace, prefix: prefix, after: after, recordNamespace: recordNamespace)
         let (revision, result) = try await write { context -> (Int64, T) in
             let candidates = try self.candidates(
                 context.db, query, namespace: namespace, limit: limit, recordNamespace: recordNamespace)
@@ -34,14 +34,16 @@ extension SQLiteMLPersistence: MLIndexClaiming {
     /// NULLs where the record is missing): one statement, where a lookup per
     /// entry cost a statement each.
     private static func candidateQuery(
-        namespace: String, prefix: String, recordNamespace: String
+        namespace: String, prefix: String, after: String?, recordNamespace: String
     ) -> (sql: String, arguments: StatementArguments) {
+        // Past the cursor, or from the start of the prefix when the cursor is before it.
+        let start = after.map { !MLKeyOrder.less($0, prefix) } == true
         var sql = """
             SELECT i.key, CAST(i.value AS BLOB), i.revision, CAST(r.value AS BLOB), r.revision
             FROM ml_kv i LEFT JOIN ml_kv r ON r.namespace = ? AND r.key = i.value
-            WHERE i.namespace = ? AND i.key >= ?
+            WHERE i.namespace = ? AND i.key \(start ? ">" : ">=") ?
             """
-        var arguments: StatementArguments = [recordNamespace, namespace, prefix]
+        var arguments: StatementArguments = [recordNamespace, namespace, start ? after! : prefix]
         if let upper = MLKeyOrder.successor(ofPrefix: prefix) {
             sql += " AND i.key < ?"
             arguments += [upper]

@@ -112,6 +112,39 @@ public enum MLClaimingConformance {
                 throw MLConformanceFailure("the error for limit 0 does not name the limit: \(error)")
             }
         },
+        Case(name: "claim.startsAfterTheCursor") { store, _ in
+            var batch = MLBatch()
+            for key in ["p/9", "q/1", "q/2", "q/3", "q/4", "r/1"] {
+                batch.put(namespace: MLNamespace.jobs, key: "record-\(key)", value: "free")
+                batch.put(namespace: "ready", key: key, value: "record-\(key)")
+            }
+            try await store.commit(batch)
+            for (after, expected) in [
+                ("q/2", ["q/3", "q/4"]), ("q/", ["q/1", "q/2", "q/3", "q/4"]), ("a", ["q/1", "q/2", "q/3", "q/4"]),
+                ("q/4", []), ("z", []),
+            ] as [(String, [String])] {
+                let (_, keys) = try await store.claim(
+                    namespace: "ready", prefix: "q/", after: after, limit: 10, recordNamespace: MLNamespace.jobs
+                ) { candidates in (MLBatch(), candidates.map(\.entry.key)) }
+                guard keys == expected else {
+                    throw MLConformanceFailure("a claim under q/ after \(after) picked \(keys), expected \(expected)")
+                }
+            }
+            // Two entries per claim, each starting after the last one picked: every entry once, in order.
+            var seen: [String] = []
+            var cursor: String?
+            while true {
+                let (_, keys) = try await store.claim(
+                    namespace: "ready", prefix: "q/", after: cursor, limit: 2, recordNamespace: MLNamespace.jobs
+                ) { candidates in (MLBatch(), candidates.map(\.entry.key)) }
+                guard let last = keys.last else { break }
+                seen += keys
+                cursor = last
+            }
+            guard seen == ["q/1", "q/2", "q/3", "q/4"] else {
+                throw MLConformanceFailure("paging claims through q/ two at a time picked \(seen)")
+            }
+        },
     ]
 
     /// Claims 5 entries at a time until none is left; each claim deletes the

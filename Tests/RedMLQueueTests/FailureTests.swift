@@ -138,25 +138,40 @@ struct FailureTests {
         #expect(try await h.queue.history(of: id).last?.reason == "timed_out")
     }
 
+    /// A pool claims only the kinds it has handlers for: a job of another kind
+    /// stays queued, using up no attempt, until a pool that runs it claims it,
+    /// even when many such jobs stand ahead of the pool's own in the queue.
     @Test(arguments: Backends.allFixtures())
-    func aJobWithoutAHandlerIsRetriedThenFails(_ fixture: MLStoreFixture) async throws {
-        // Another process may have the handler, so a missing one fails the attempt, not the job (as River does).
+    func aJobOfAKindWithoutAHandlerWaitsForAPoolThatRunsIt(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
-        let workers = h.start { workers in workers.register(.train) { _ in [:] } }
-        let id = try await h.queue.submit(MLJobSubmission(kind: "embed_images", target: "photos", maxAttempts: 2))
-        let retrying = try await waitForJob(h.queue, id, "the first attempt to fail") {
-            $0.failures == 1 && $0.status == .queued
+        var others: [UInt128] = []
+        for index in 0..<40 {  // ahead of the train jobs: higher priority
+            others.append(try await h.queue.submit(
+                MLJobSubmission(kind: "embed_images", target: "photos-\(index)", priority: 5, maxAttempts: 2)))
         }
-        #expect(retrying.runAtMs > h.clock.nowMs, "the retry waits for its backoff")
-        #expect(retrying.error?.contains("embed_images") == true)
-        try await advance(h.clock, by: .seconds(2), until: "the second attempt to fail the job") {
-            try await h.queue.requireJob(id).status == .failed
+        var trains: [UInt128] = []
+        for index in 0..<3 {
+            trains.append(try await h.queue.submit(MLJobSubmission(kind: .train, target: "m\(index)")))
         }
-        try await workers.stop()
-        let failed = try await h.queue.requireJob(id)
-        #expect(failed.failures == 2)
-        #expect(failed.error?.contains("no handler is registered for kind 'embed_images'") == true)
-        #expect(failed.error?.contains("serves queue 'default'") == true)
+        let trainers = h.start(workerConfiguration(id: "trainer", count: 2)) { workers in
+            workers.register(.train) { _ in [:] }
+        }
+        for id in trains { try await waitForStatus(h.queue, id, .completed) }
+        try await trainers.stop()
+        for id in others {
+            let job = try await h.queue.requireJob(id)
+            #expect(job.status == .queued && job.attempt == 0 && job.failures == 0, "\(job)")
+        }
+
+        let embedders = h.start(workerConfiguration(id: "embedder", count: 4)) { workers in
+            workers.register("embed_images") { _ in ["embedded": true] }
+        }
+        for id in others {
+            let done = try await waitForStatus(h.queue, id, .completed)
+            #expect(done.attempt == 1 && done.failures == 0)
+            #expect(try await h.queue.history(of: id).map(\.worker).contains("trainer") == false)
+        }
+        try await embedders.stop()
     }
 
     @Test(arguments: Backends.allFixtures())
