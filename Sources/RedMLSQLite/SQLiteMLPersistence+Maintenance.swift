@@ -20,8 +20,11 @@ extension SQLiteMLPersistence {
 
     /// Replaces the store's whole contents with those of a backup file.
     ///
-    /// The backup is checked first: a file that fails SQLite's integrity check,
-    /// or that was written by a newer RedML, is refused and nothing changes.
+    /// The backup is checked first, as ``checkIntegrity(verifyBlobs:)`` checks a
+    /// store (every page, every record that must be JSON, every blob's chunks
+    /// and SHA-256): a file with any problem, or one written by a newer RedML,
+    /// is refused and nothing changes. The check runs on a temporary copy, since
+    /// opening a store brings its schema up to date and the backup must stay as it is.
     /// Revisions never go backwards: every restored entry gets a revision above
     /// any handed out before, so compare-and-swap callers holding a revision from
     /// before the restore see a conflict, not a false match. Other processes
@@ -47,6 +50,12 @@ extension SQLiteMLPersistence {
                     "backup file \(source) is not a healthy RedML store (schema \(version), integrity: "
                         + integrity.prefix(3).joined(separator: "; ") + ")")
             }
+            let problems = try await Self.problems(ofBackup: source)
+            guard problems.isEmpty else {
+                throw MLPersistenceError.invalidArgument(
+                    "backup file \(source) is not a healthy RedML store: \(problems.count) problem(s), "
+                        + problems.prefix(3).map { "\($0.code): \($0.message)" }.joined(separator: "; "))
+            }
             let path = self.path
             let committer = self.committer
             // One writer access from the copy to the new counter, so that no commit
@@ -69,6 +78,29 @@ extension SQLiteMLPersistence {
             }
         } catch {
             throw persistenceError(error, store: path)
+        }
+    }
+
+    /// What ``checkIntegrity(verifyBlobs:)`` finds in the backup at `source`,
+    /// checked on a temporary copy (opened as a store, which migrates it).
+    private static func problems(ofBackup source: String) async throws -> [MLIntegrityReport.Problem] {
+        let folder = FileManager.default.temporaryDirectory
+            .appendingPathComponent("redml-restore-check-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let copy = folder.appendingPathComponent("backup.sqlite").path
+        try FileManager.default.copyItem(atPath: source, toPath: copy)
+        if FileManager.default.fileExists(atPath: source + "-wal") {  // a store's own file, not a backup's: its log too
+            try FileManager.default.copyItem(atPath: source + "-wal", toPath: copy + "-wal")
+        }
+        let store = try SQLiteMLPersistence(path: copy)
+        do {
+            let report = try await store.checkIntegrity(verifyBlobs: true)
+            try store.close()
+            return report.problems
+        } catch {
+            try? store.close()
+            throw error
         }
     }
 

@@ -139,6 +139,41 @@ struct BackupRestoreTests {
         try target.close()
     }
 
+    @Test("restore refuses a backup that store check would fault: a record that is not JSON, a blob whose bytes changed")
+    func restoreRefusesBackupsWithDamagedRecordsOrBlobs() async throws {
+        let directory = try TemporaryDirectory()
+        let source = try SQLiteMLPersistence(path: directory.path("source.sqlite"))
+        try await MLModelRegistry(store: source).register(MLRegistration(model: "spam"), weights: Data("weights".utf8))
+        try await source.put(namespace: MLNamespace.jobs, key: "j1", value: #"{"status":"queued"}"#)
+        let healthy = directory.path("healthy.sqlite")
+        try await source.backup(to: healthy)
+        try source.close()
+        let badRecord = directory.path("bad-record.sqlite")
+        let badBlob = directory.path("bad-blob.sqlite")
+        try FileManager.default.copyItem(atPath: healthy, toPath: badRecord)
+        try FileManager.default.copyItem(atPath: healthy, toPath: badBlob)
+        try await SQLiteShell.run(badRecord, "UPDATE ml_kv SET value = 'not json' WHERE namespace = 'jobs';")
+        try await SQLiteShell.run(badBlob, "UPDATE ml_blob_chunks SET data = X'00' || substr(data, 2);")
+
+        let target = try SQLiteMLPersistence(path: directory.path("target.sqlite"))
+        try await target.put(namespace: "other", key: "x", value: "1")
+        let snapshot = try await Self.snapshot(target)
+        for (backup, problem) in [(badRecord, "corrupt_value"), (badBlob, "blob_mismatch")] {
+            let error = try await #require(throws: MLPersistenceError.self) { try await target.restore(from: backup) }
+            #expect(error.code == "invalid_argument", "\(error)")
+            #expect(error.description.contains(problem), "\(error)")
+            #expect(error.description.contains(backup), "\(error)")
+            #expect(try await Self.snapshot(target) == snapshot)
+        }
+        let healthyBytes = try Data(contentsOf: URL(fileURLWithPath: healthy))
+        try await target.restore(from: healthy)
+        // The check ran on a copy: the backup file itself is as it was.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: healthy)) == healthyBytes)
+        #expect(try await target.get(namespace: MLNamespace.jobs, key: "j1") == #"{"status":"queued"}"#)
+        try await StoreHelpers.expectHealthy(target)
+        try target.close()
+    }
+
     @Test("backup replaces an existing file at the destination")
     func backupReplacesDestination() async throws {
         let directory = try TemporaryDirectory()

@@ -9,7 +9,8 @@ struct StoreRestoreCommand: AsyncParsableCommand {
         commandName: "restore",
         abstract: "Replace a SQLite store's whole contents with those of a backup file.",
         discussion: """
-            The backup is checked first: a damaged file, or one written by a newer RedML, is refused \
+            The backup is checked first, as `store check` checks a store (pages, records, blob \
+            chunks and SHA-256s): a damaged file, or one written by a newer RedML, is refused \
             and the store is left as it was. A missing store file is created. Revisions keep counting \
             up, so a writer holding a revision from before the restore gets a conflict, not a false match.
             """
