@@ -32,6 +32,27 @@ struct WorkerCommandTests {
         expectCleanFailure(missing, mentioning: "--data nope.csv: no such file")
     }
 
+    @Test("SIGINT during train --wait cancels the job the process runs, rather than leaving it running under a dead lease")
+    func interruptingTrainWaitCancelsItsJob() async throws {
+        let scratch = try ScratchDirectory()
+        let train = try BackgroundRedML(
+            ["train", "--data", "builtin:digits", "--model", "digits", "--epochs", "1000000", "--wait"], in: scratch.url)
+        var running = false
+        for _ in 0..<600 where !running {  // at most a minute
+            try await Task.sleep(for: .milliseconds(100))
+            let listed = try await scratch.redml("jobs", "list", "--status", "running", "--json")
+            running = ((try? listed.jsonObject()["jobs"] as? [Any])?.count ?? 0) == 1
+        }
+        #expect(running, "the job never started: \(train.stderr)")
+        train.signal(SIGINT)
+        #expect(try await train.waitForExit(timeout: .seconds(30)) == 1, "\(train.stderr)")
+        #expect(train.stderr.contains("interrupted: cancelling job"), "\(train.stderr)")
+        #expect(train.stderr.contains("was cancelled before it completed"), "\(train.stderr)")
+        let listed = try await scratch.redml("jobs", "list", "--json")
+        let jobs = try #require(try listed.jsonObject()["jobs"] as? [[String: Any]])
+        #expect(jobs.map { $0["status"] as? String } == ["cancelled"], "\(listed)")
+    }
+
     @Test("a train job submitted without --wait runs on a `redml worker`, which stops cleanly on SIGTERM")
     func trainRunsOnAWorker() async throws {
         let scratch = try ScratchDirectory()

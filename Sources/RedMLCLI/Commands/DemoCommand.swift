@@ -49,7 +49,8 @@ struct DemoCommand: AsyncParsableCommand {
             let spec: MLJSONObject = ["data": .string(builtin.description)]
             let id = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: builtin.name, spec: spec))
             let job = try await CLIRuntime.whileRunning(runtime, logger: logger) {
-                try await JobFollowing.follow(id, in: runtime.queue, display: display, interval: .milliseconds(100))
+                try await JobFollowing.followCancellingOnInterrupt(
+                    id, in: runtime.queue, display: display, interval: .milliseconds(100))
             }
             try JobFollowing.requireCompleted(job, display: display)
             return try await DemoReport.make(

@@ -14,7 +14,8 @@ struct TrainCommand: AsyncParsableCommand {
             --data takes a CSV file with a header row (every column but the label numeric), or \
             builtin:iris, builtin:wine, builtin:breast_cancer or builtin:digits. Without --wait it \
             prints the job id and a `redml worker` or `redml serve` runs the job; with --wait it also \
-            runs a worker in this process, shows the progress and prints the new version's metrics.
+            runs a worker in this process, shows the progress and prints the new version's metrics; \
+            interrupting it (Ctrl-C, SIGTERM) cancels the job, and a second interrupt quits at once.
             """
     )
 
@@ -60,7 +61,7 @@ struct TrainCommand: AsyncParsableCommand {
             guard wait else { return (try await runtime.queue.requireJob(id), nil) }
             let display: ProgressDisplay? = options.json ? nil : ProgressDisplay()
             let job = try await CLIRuntime.whileRunning(runtime, logger: logger) {
-                try await JobFollowing.follow(id, in: runtime.queue, display: display)
+                try await JobFollowing.followCancellingOnInterrupt(id, in: runtime.queue, display: display)
             }
             try JobFollowing.requireCompleted(job, display: display)
             guard let number = job.metrics?["version"]?.intValue.flatMap({ UInt32(exactly: $0) }) else {

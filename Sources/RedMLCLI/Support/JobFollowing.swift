@@ -1,4 +1,6 @@
+import Foundation
 import RedML
+import UnixSignals
 
 /// Follows a job until it is terminal, drawing its progress.
 enum JobFollowing {
@@ -16,6 +18,36 @@ enum JobFollowing {
             if job.status.isTerminal { return job }
             try await Task.sleep(for: interval)
             job = try await queue.requireJob(id)
+        }
+    }
+
+    /// Follows like ``follow(_:in:display:interval:)`` a job that this process
+    /// runs (`train --wait`, `demo`). SIGINT or SIGTERM meanwhile cancels the
+    /// job: its handler stops at its next checkpoint and the job ends
+    /// `cancelled`, instead of staying `running` under a lease no one renews
+    /// until another process requeues it and runs what the user stopped. A
+    /// second signal ends the process at once.
+    static func followCancellingOnInterrupt(
+        _ id: UInt128, in queue: MLJobQueue, display: ProgressDisplay?, interval: Duration = .milliseconds(250)
+    ) async throws -> MLJob {
+        try await withThrowingTaskGroup(of: MLJob?.self) { group in
+            group.addTask { try await follow(id, in: queue, display: display, interval: interval) }
+            group.addTask {
+                var interrupts = 0
+                for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
+                    interrupts += 1
+                    guard interrupts == 1 else { exit(signal == .sigint ? 130 : 143) }
+                    Console.error("interrupted: cancelling job \(MLKey.job(id)); interrupt again to quit at once")
+                    _ = try? await queue.cancel(id)
+                }
+                return nil
+            }
+            while let next = try await group.next() {
+                guard let job = next else { continue }
+                group.cancelAll()
+                return job
+            }
+            throw CancellationError()
         }
     }
 
