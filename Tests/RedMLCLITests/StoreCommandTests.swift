@@ -55,6 +55,32 @@ struct StoreCommandTests {
         #expect(check.stdout.contains("problem corrupt_value: jobs/"), "\(check)")
     }
 
+    @Test("lists name each record they skip on stderr, and --json lists them under skipped")
+    func listsNameSkippedRecords() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        expectSuccess(try await scratch.redml("demo"))
+        try scratch.sqlite3("redml.sqlite", """
+            INSERT INTO ml_kv (namespace, key, value, revision) VALUES ('models', 'broken', 'not json', 1);
+            UPDATE ml_kv SET value = '{oops' WHERE namespace = 'model_versions' AND key = 'iris@v1';
+            UPDATE ml_kv SET value = '{oops' WHERE namespace = 'jobs'
+              AND key = (SELECT min(key) FROM ml_kv WHERE namespace = 'jobs');
+            """)
+        for (arguments, key) in [
+            (["models", "list"], "models/broken"), (["models", "versions", "iris"], "model_versions/iris@v1"),
+            (["jobs", "list"], "jobs/"),
+        ] as [([String], String)] {
+            let text = try await RedMLExecutable.run(arguments, in: scratch.url)
+            expectSuccess(text)
+            #expect(text.stderr.contains("skipped a record that cannot be read"), "\(arguments): \(text)")
+            #expect(text.stderr.contains(key), "\(arguments): \(text)")
+            let json = try await RedMLExecutable.run(arguments + ["--json"], in: scratch.url)
+            expectSuccess(json)
+            let skipped = try #require(try json.jsonObject()["skipped"] as? [String], "\(arguments): \(json)")
+            #expect(skipped.count == 1 && skipped[0].contains(key), "\(arguments): \(skipped)")
+        }
+    }
+
     @Test("a store written by a newer RedML is refused with one clear line")
     func newerSchemaRefused() async throws {
         let scratch = try ScratchDirectory()

@@ -31,6 +31,8 @@ struct JobsListCommand: AsyncParsableCommand {
 
     private struct Result: Encodable {
         var jobs: [MLJob]
+        /// Records that could not be read, named; absent when there are none.
+        var skipped: [String]?
     }
 
     /// Lists the jobs.
@@ -39,20 +41,23 @@ struct JobsListCommand: AsyncParsableCommand {
             throw CLIError("--limit must be 1…100000, got \(limit)")
         }
         let wantedStatus = try status.map { try JobText.status($0) }
-        let jobs = try await options.withQueue(create: false) { jobQueue in
+        let (jobs, unreadable) = try await options.withQueue(create: false) { jobQueue in
             var jobs: [MLJob] = []
+            var skipped: [MLPersistenceError] = []
             var query = MLJobQuery(status: wantedStatus, kind: kind.map { MLJob.Kind(rawValue: $0) }, queue: queue)
             while jobs.count < limit {
                 query.limit = min(1_000, limit - jobs.count)
                 let page = try await jobQueue.jobs(query)
                 jobs += page.jobs
+                skipped += page.skipped
                 guard let cursor = page.nextCursor else { break }
                 query.after = cursor
             }
-            return jobs
+            return (jobs, skipped)
         }
+        let skipped = SkippedRecords.report(unreadable)
         if options.json {
-            try Console.json(Result(jobs: jobs))
+            try Console.json(Result(jobs: jobs, skipped: skipped.isEmpty ? nil : skipped))
             return
         }
         var table = TextTable("ID", "KIND", "TARGET", "STATUS", "PROGRESS", "QUEUE", "PRIORITY", "CREATED")

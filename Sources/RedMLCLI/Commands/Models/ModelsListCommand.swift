@@ -15,22 +15,27 @@ struct ModelsListCommand: AsyncParsableCommand {
 
     private struct Result: Encodable {
         var models: [MLModel]
+        /// Records that could not be read, named; absent when there are none.
+        var skipped: [String]?
     }
 
     /// Lists the models.
     func run() async throws {
-        let models = try await options.withRegistry(create: false) { registry in
+        let (models, unreadable) = try await options.withRegistry(create: false) { registry in
             var models: [MLModel] = []
+            var skipped: [MLPersistenceError] = []
             var query = MLModelQuery(limit: 1_000)
             while true {
                 let page = try await registry.models(query)
                 models += page.models
-                guard let cursor = page.nextCursor else { return models }
+                skipped += page.skipped
+                guard let cursor = page.nextCursor else { return (models, skipped) }
                 query.after = cursor
             }
         }
+        let skipped = SkippedRecords.report(unreadable)
         if options.json {
-            try Console.json(Result(models: models))
+            try Console.json(Result(models: models, skipped: skipped.isEmpty ? nil : skipped))
             return
         }
         var table = TextTable("NAME", "ACTIVE", "VERSIONS", "ARCHIVED", "ALIASES")

@@ -23,17 +23,29 @@ struct ModelsVersionsCommand: AsyncParsableCommand {
     private struct Result: Encodable {
         var model: String
         var versions: [MLModelVersion]
+        /// Records that could not be read, named; absent when there are none.
+        var skipped: [String]?
     }
 
     /// Lists the versions.
     func run() async throws {
-        let (model, versions) = try await options.withRegistry(create: false) { registry in
+        let (model, versions, unreadable) = try await options.withRegistry(create: false) { registry in
             let model = try await registry.model(name)
-            let versions = try await registry.allVersions(of: name)
-            return (model, versions)
+            var versions: [MLModelVersion] = []
+            var skipped: [MLPersistenceError] = []
+            var query = MLVersionQuery(limit: 1_000)
+            while true {
+                let page = try await registry.versions(of: name, query)
+                versions += page.versions
+                skipped += page.skipped
+                guard let cursor = page.nextCursor else { break }
+                query.after = cursor
+            }
+            return (model, versions, skipped)
         }
+        let skipped = SkippedRecords.report(unreadable)
         if options.json {
-            try Console.json(Result(model: name, versions: versions))
+            try Console.json(Result(model: name, versions: versions, skipped: skipped.isEmpty ? nil : skipped))
             return
         }
         var table = TextTable("VERSION", "POINTERS", "CREATED", "ARCHIVED", "SHA256", "SIZE", "METRICS")
