@@ -13,7 +13,8 @@ struct RedMLCommand: AsyncParsableCommand {
             in-memory store; default $REDML_STORE, else ./redml.sqlite) and --json.
 
             Exit status: 0 on success; 1 when the command failed (one line on stderr says \
-            why and what to do) or `store check` found problems; 64 for a usage error.
+            why and what to do; with --json, stdout also gets {"error": {"code", "message"}}) or \
+            `store check` found problems; 64 for a usage error.
             """,
         subcommands: [
             DemoCommand.self, TrainCommand.self, PredictCommand.self, ModelsCommand.self, JobsCommand.self,

@@ -27,14 +27,22 @@ enum RedMLMain {
                 try command.run()
             }
         } catch let failure as CLIError {
-            Console.error(failure.message)
-            exit(failure.exitCode)
+            report(failure)
         } catch let error as MLPersistenceError {
-            let failure = CLIError(error)
-            Console.error(failure.message)
-            exit(failure.exitCode)
+            report(CLIError(error))
         } catch {
             RedMLCommand.exit(withError: error)
         }
+    }
+
+    /// One line on stderr and, under `--json`, `{"error": {"code", "message"}}`
+    /// on stdout (as the HTTP API answers), so a script reads failures where it
+    /// reads results; then exits.
+    private static func report(_ failure: CLIError) -> Never {
+        Console.error(failure.message)
+        if !failure.resultPrinted, CommandLine.arguments.dropFirst().contains("--json") {
+            try? Console.json(["error": ["code": failure.code, "message": failure.message]])
+        }
+        exit(failure.exitCode)
     }
 }

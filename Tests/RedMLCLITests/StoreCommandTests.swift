@@ -81,6 +81,29 @@ struct StoreCommandTests {
         }
     }
 
+    @Test("with --json, a failure is also a JSON error object on stdout; a result that tells the failure comes alone")
+    func jsonFailuresAreJSON() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        for (arguments, code, text) in [
+            (["models", "show", "nope", "--json"], "unknown_model", "nope"),
+            (["jobs", "show", String(repeating: "0", count: 32), "--json"], "unknown_job", "00000000"),
+            (["jobs", "list", "--limit", "0", "--json"], "failed", "--limit"),
+        ] as [([String], String, String)] {
+            let result = try await RedMLExecutable.run(arguments, in: scratch.url)
+            expectCleanFailure(result, mentioning: text)
+            let error = try #require(try result.jsonObject()["error"] as? [String: Any], "\(arguments): \(result)")
+            #expect(error["code"] as? String == code, "\(arguments): \(result)")
+            #expect((error["message"] as? String)?.contains(text) == true, "\(arguments): \(result)")
+        }
+        // store check --json prints its report, which lists the problems: one JSON document, no error object after it.
+        try scratch.sqlite3("redml.sqlite", "UPDATE ml_kv SET value = '{oops' WHERE namespace = 'jobs'")
+        let check = try await scratch.redml("store", "check", "--json")
+        #expect(check.status == 1)
+        let report = try check.jsonObject()
+        #expect(report["integrity"] != nil && report["error"] == nil, "\(check)")
+    }
+
     @Test("a store written by a newer RedML is refused with one clear line")
     func newerSchemaRefused() async throws {
         let scratch = try ScratchDirectory()

@@ -7,11 +7,19 @@ struct CLIError: Error, CustomStringConvertible {
     var message: String
     /// The process exit code.
     var exitCode: Int32 = 1
+    /// A stable name for the kind of failure, for `--json` output: the
+    /// library error's code where one caused it, else `failed`.
+    var code = "failed"
+    /// Whether the command already printed its `--json` result, which tells
+    /// the failure itself (`store check`'s problems, `jobs watch`'s final job),
+    /// so no error object follows it on stdout.
+    var resultPrinted = false
 
     /// A failure with its own message.
-    init(_ message: String, exitCode: Int32 = 1) {
+    init(_ message: String, exitCode: Int32 = 1, code: String = "failed") {
         self.message = message
         self.exitCode = exitCode
+        self.code = code
     }
 
     /// A failure reported by the persistence layer.
@@ -22,7 +30,8 @@ struct CLIError: Error, CustomStringConvertible {
     ///   - advice: what to do, put after; by default advice that fits the error.
     init(_ error: MLPersistenceError, context: String? = nil, advice: String? = nil) {
         let advice = advice ?? Self.advice(for: error)
-        self.init((context.map { "\($0): " } ?? "") + error.description + (advice.isEmpty ? "" : "; \(advice)"))
+        self.init((context.map { "\($0): " } ?? "") + error.description + (advice.isEmpty ? "" : "; \(advice)"),
+                  code: error.code)
     }
 
     /// The message.

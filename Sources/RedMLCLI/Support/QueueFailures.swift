@@ -13,5 +13,6 @@ extension CLIError {
                 self.init(error.message)
             }
         }
+        code = error.code.rawValue
     }
 }

@@ -6,6 +6,12 @@ extension CLIError {
     /// It adds what the registry's message cannot know, such as the latest
     /// version of the model, and the `redml` command that shows or fixes it.
     static func explaining(_ error: MLRegistryError, registry: MLModelRegistry) async -> CLIError {
+        var failure = await explanation(error, registry: registry)
+        failure.code = error.code.rawValue
+        return failure
+    }
+
+    private static func explanation(_ error: MLRegistryError, registry: MLModelRegistry) async -> CLIError {
         let model = error.model ?? "?"
         let quoted = ShellWord.quote(model)
         switch error.code {

@@ -43,6 +43,11 @@ struct JobsWatchCommand: AsyncParsableCommand {
         if options.json {
             try Console.json(Result(job: final))
         }
-        try JobFollowing.requireCompleted(final, display: display)
+        do {
+            try JobFollowing.requireCompleted(final, display: display)
+        } catch var failure as CLIError {
+            failure.resultPrinted = options.json
+            throw failure
+        }
     }
 }

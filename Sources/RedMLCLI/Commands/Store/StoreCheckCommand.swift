@@ -41,9 +41,11 @@ struct StoreCheckCommand: AsyncParsableCommand {
         }
         guard result.integrity.healthy else {
             let count = result.integrity.problems.count
-            throw CLIError(
+            var failure = CLIError(
                 "store \(result.store) has \(count) integrity problem\(count == 1 ? "" : "s") (listed on stdout); "
                     + "restore a healthy backup with `redml store restore`")
+            failure.resultPrinted = options.json
+            throw failure
         }
     }
 }
