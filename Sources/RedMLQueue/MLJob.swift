@@ -70,7 +70,9 @@ public struct MLJob: Hashable, Sendable {
     public var failures: Int
     /// Attempts allowed before the job fails for good.
     public var maxAttempts: Int
-    /// The failure message, once it failed (or the last attempt's, while retrying).
+    /// The failure message, once it failed (or the last attempt's, while
+    /// retrying); cleared when an attempt completes (the job's history keeps
+    /// every failure).
     public var error: String?
     /// Opaque JSON the handler parses.
     public var spec: MLJSONObject

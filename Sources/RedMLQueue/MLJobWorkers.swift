@@ -306,6 +306,7 @@ public final class MLJobWorkers: Service, Sendable {
                     job.release(to: .completed, at: now)
                     job.metrics = metrics
                     job.progress = 100
+                    job.error = nil  // an earlier attempt's failure; the history keeps it
                 }
                 return "completed"
             } else if cancelAsked {

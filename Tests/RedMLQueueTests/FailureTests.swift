@@ -52,6 +52,8 @@ struct FailureTests {
         #expect(done.failures == 1)
         #expect(done.attempt == 2)
         #expect(done.metrics == ["ok": true])
+        #expect(done.error == nil, "a completed job carries no earlier attempt's error")
+        #expect(try await h.queue.history(of: id).contains { $0.reason == "failed" && $0.detail == "disk full" })
     }
 
     @Test(arguments: Backends.allFixtures())
