@@ -4,8 +4,8 @@ import RedMLCore
 import RedMLQueue
 
 extension MLHTTPAPI {
-    /// `POST /v1/jobs`: submits a job; 201 with the job (for a live duplicate
-    /// `unique_key`, the job that holds the key).
+    /// `POST /v1/jobs`: submits a job; 201 with the job, or, for a live
+    /// duplicate `unique_key`, 200 with the job that holds the key.
     func submitJob<Context>(_ input: RequestInput<Context>) async throws -> Response {
         _ = try input.query(allowed: [])
         let body = try JSONFields(try await input.jsonObject() ?? [:], allowed: [
@@ -25,8 +25,8 @@ extension MLHTTPAPI {
             }
             submission.timeout = .milliseconds(Int64((seconds * 1_000).rounded(.up)))
         }
-        let job = try await queue.submitJob(submission)
-        return JSONResponse.make(.object(QueueJSON.job(job)), status: .created)
+        let (job, isDuplicate) = try await queue.submitJobOrFindDuplicate(submission)
+        return JSONResponse.make(.object(QueueJSON.job(job)), status: isDuplicate ? .ok : .created)
     }
 
     /// `GET /v1/jobs?limit&cursor&order&status&kind&queue`, newest first by default.

@@ -86,13 +86,21 @@ public final class MLJobQueue: Sendable {
 
     /// Submits a job and returns its record (or, for a duplicate unique key, the live job's).
     public func submitJob(_ submission: MLJobSubmission) async throws -> MLJob {
+        try await submitJobOrFindDuplicate(submission).job
+    }
+
+    /// Submits a job like ``submitJob(_:)`` and tells whether it did: with a
+    /// ``MLJobSubmission/uniqueKey`` that a live job holds, nothing is
+    /// submitted, and that job (whose kind, target and spec may differ) comes
+    /// back with `isDuplicate` set.
+    public func submitJobOrFindDuplicate(_ submission: MLJobSubmission) async throws -> (job: MLJob, isDuplicate: Bool) {
         try submission.validate()
         let now = clock.nowMs
         let job = makeJob(submission, nowMs: now)
         for _ in 0..<100 {
             var batch = MLBatch()
             if let unique = submission.uniqueKey {
-                if let existing = try await liveJob(holding: unique) { return existing }
+                if let existing = try await liveJob(holding: unique) { return (existing, true) }
                 batch.put(namespace: MLNamespace.jobUnique, key: unique, value: job.key, if: .absent)
             }
             let json = Self.addSubmitted(job, to: &batch, nowMs: now)
@@ -101,7 +109,7 @@ public final class MLJobQueue: Sendable {
                 decoded.remember([job], storedAs: [json])
                 submitted.signal()
                 metrics.submitted(job)
-                return job
+                return (job, false)
             } catch let error as MLPersistenceError {
                 // Only the unique key can conflict: another submission took it; look again.
                 guard case .conflict(let namespace, _, _, _) = error, namespace == MLNamespace.jobUnique else {

@@ -37,8 +37,12 @@ struct JobsCommandTests {
         #expect(show.stdout.contains("status      queued"), "\(show)")
         #expect(show.stdout.contains(#"spec        {"epochs":3}"#), "\(show)")
         #expect(show.stdout.contains("default, priority 7"), "\(show)")
-        // The unique key is held by the live job, so submitting again prints the same id.
+        // The unique key is held by the live job, so submitting again prints the same id, and says so.
         #expect(try await submit(scratch, ["train", "iris", "--unique-key", "iris-nightly"]) == id)
+        let duplicate = try await run(scratch, "jobs", "submit", "backfill", "emb", "--unique-key", "iris-nightly", "--json")
+        expectSuccess(duplicate)
+        #expect(try duplicate.jsonObject()["duplicate"] as? Bool == true, "\(duplicate)")
+        #expect(duplicate.stderr.contains("nothing submitted: live job \(id) (train iris, queued)"), "\(duplicate)")
 
         let cancel = try await run(scratch, "jobs", "cancel", id)
         expectSuccess(cancel)

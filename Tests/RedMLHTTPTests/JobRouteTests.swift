@@ -30,6 +30,7 @@ struct JobRouteTests {
             // The same unique key returns the live job.
             let duplicate = try await client.send(.post, "/v1/jobs", json: ["kind": "train", "target": "spam", "unique_key": "spam-train"])
             #expect(duplicate.json.string("id") == id)
+            #expect(duplicate.status == .ok, "a duplicate is not Created")
 
             let other = try await client.send(.post, "/v1/jobs", json: ["kind": "backfill", "target": "emb", "run_at": 0])
             let otherID = try #require(other.json.string("id"))

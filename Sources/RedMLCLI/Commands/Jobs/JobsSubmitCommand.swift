@@ -10,10 +10,11 @@ struct JobsSubmitCommand: AsyncParsableCommand {
         abstract: "Submit a job and print its id.",
         discussion: """
             --run-at TIME delays the job; TIME is \(RunAtTime.forms). Examples:
-              redml jobs submit train iris --spec '{"dataset": "iris"}' --priority 10
+              redml jobs submit train iris --spec '{"data": "builtin:iris"}' --priority 10
               redml jobs submit backfill emb --run-at +5m --unique-key nightly
-            With --unique-key, while a live job holds the key, that job's id is printed and nothing is \
-            submitted. --json prints {"id": id, "job": job record}.
+            With --unique-key, while a live job holds the key, that job's id is printed (with a note on \
+            stderr) and nothing is \
+            submitted. --json prints {"id": id, "job": job record, "duplicate": bool}.
             """
     )
 
@@ -55,6 +56,8 @@ struct JobsSubmitCommand: AsyncParsableCommand {
     private struct Result: Encodable {
         var id: String
         var job: MLJob
+        /// Whether a live job held the unique key, so nothing was submitted.
+        var duplicate: Bool
     }
 
     /// Submits the job.
@@ -64,11 +67,16 @@ struct JobsSubmitCommand: AsyncParsableCommand {
             spec: try spec.map { try JSONArgument.object($0, option: "--spec") } ?? [:],
             priority: priority, queue: queue, maxAttempts: maxAttempts,
             runAt: try runAt.map { try RunAtTime.parse($0, now: Date()) }, uniqueKey: uniqueKey)
-        let job = try await options.withQueue(create: true) { queue in
-            try await queue.submitJob(submission)
+        let (job, isDuplicate) = try await options.withQueue(create: true) { queue in
+            try await queue.submitJobOrFindDuplicate(submission)
+        }
+        if isDuplicate {
+            // stdout keeps the id alone, for scripts; the note goes where people look.
+            Console.error("nothing submitted: live job \(job.key) (\(job.kind.rawValue) \(job.target), "
+                + "\(job.status.rawValue)) holds unique key '\(uniqueKey ?? "")'")
         }
         if options.json {
-            try Console.json(Result(id: job.key, job: job))
+            try Console.json(Result(id: job.key, job: job, duplicate: isDuplicate))
         } else {
             Console.line(job.key)
         }
