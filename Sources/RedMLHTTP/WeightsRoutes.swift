@@ -15,7 +15,9 @@ extension MLHTTPAPI {
     /// `application/json`: `{"weights_base64": …, …registration fields}`.
     /// `application/octet-stream`: the body is the weights, streamed into the
     /// store; the registration fields are a JSON object in the
-    /// `RedML-Registration` header (optional).
+    /// `RedML-Registration` header (optional), and a `RedML-SHA256` header
+    /// (optional) names the digest the weights must have (`weights_sha256`
+    /// in a JSON body).
     func registerVersion<Context>(_ input: RequestInput<Context>) async throws -> Response {
         _ = try input.query(allowed: [])
         let name = try input.path("name")
@@ -29,12 +31,14 @@ extension MLHTTPAPI {
                 "the RedML-Registration header goes with an application/octet-stream body; "
                     + "a JSON body holds the registration fields itself")
         }
-        let body = try JSONFields(try await input.jsonObject() ?? [:], allowed: Self.registrationFields.union(["weights_base64"]))
+        let body = try JSONFields(try await input.jsonObject() ?? [:],
+                                  allowed: Self.registrationFields.union(["weights_base64", "weights_sha256"]))
         let encoded = try body.requiredString("weights_base64")
         guard let weights = Data(base64Encoded: encoded) else {
             throw MLHTTPError.invalidField("request body field 'weights_base64'", "is not valid base64")
         }
         var registration = try Self.registration(for: name, body)
+        registration.expectedWeightsSHA256 = try body.string("weights_sha256")?.lowercased()
         if registration.createdBy == nil { registration.createdBy = try input.actor() }
         let version = try await registry.register(registration, weights: weights)
         return JSONResponse.make(.object(RegistryJSON.version(version)), status: .created)
@@ -143,6 +147,8 @@ extension MLHTTPAPI {
         }
         // Who registers it, for the history, as on every other change; `created_by` says so too.
         if registration.createdBy == nil { registration.createdBy = try input.actor() }
+        // The digest the client computed (the header downloads carry): the upload must match it.
+        registration.expectedWeightsSHA256 = input.request.headers[.redMLSHA256]?.lowercased()
         return registration
     }
 

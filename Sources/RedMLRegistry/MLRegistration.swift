@@ -35,13 +35,19 @@ public struct MLRegistration: Hashable, Sendable {
     /// ``MLRegistryError/Code/versionConflict`` and nothing is written, so a
     /// retried upload cannot create a second version.
     public var expectedVersion: UInt32?
+    /// The lowercase hex SHA-256 the weights must hash to, or `nil`. Weights
+    /// that arrive different (a truncated or altered upload) fail the
+    /// registration with ``MLRegistryError/Code/invalidArgument`` naming both
+    /// digests, and nothing is written.
+    public var expectedWeightsSHA256: String?
 
     /// Creates a registration; only the model name is required.
     public init(
         model: String, hyperparameters: MLJSONObject = [:], metrics: MLJSONObject = [:],
         trainingDataSHA256: String? = nil, trainingQuery: String? = nil, parentVersion: UInt32? = nil,
         createdBy: String? = nil, description: String? = nil, tags: [String: String] = [:],
-        jobID: UInt128? = nil, activate: Bool = true, expectedVersion: UInt32? = nil
+        jobID: UInt128? = nil, activate: Bool = true, expectedVersion: UInt32? = nil,
+        expectedWeightsSHA256: String? = nil
     ) {
         self.model = model
         self.hyperparameters = hyperparameters
@@ -55,6 +61,7 @@ public struct MLRegistration: Hashable, Sendable {
         self.jobID = jobID
         self.activate = activate
         self.expectedVersion = expectedVersion
+        self.expectedWeightsSHA256 = expectedWeightsSHA256
     }
 
     /// Checks everything that can be checked without the store.
@@ -65,6 +72,7 @@ public struct MLRegistration: Hashable, Sendable {
         try RegistryValidation.json(hyperparameters, "hyperparameters", model: model)
         try RegistryValidation.json(metrics, "metrics", model: model)
         try RegistryValidation.sha256(trainingDataSHA256, "training data SHA-256", model: model)
+        try RegistryValidation.sha256(expectedWeightsSHA256, "expected weights SHA-256", model: model)
         try RegistryValidation.text(trainingQuery, "training query", model: model, limit: 1 << 20)
         try RegistryValidation.text(createdBy, "created-by", model: model, limit: 255)
         try RegistryValidation.text(description, "description", model: model, limit: 1 << 16)

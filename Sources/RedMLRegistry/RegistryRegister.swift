@@ -40,6 +40,11 @@ extension MLModelRegistry {
         try await withModelErrors(model) { try registration.validate() }
         let staged = try await withModelErrors(model) { try await stage() }
         do {
+            if let expected = registration.expectedWeightsSHA256, expected != staged.sha256 {
+                throw MLRegistryError.invalid(
+                    "the weights for model '\(model)' hash to \(staged.sha256) (\(staged.size) bytes), "
+                        + "not to the expected SHA-256 \(expected); nothing was registered", model: model)
+            }
             return try await commitRegistration(registration, staged: staged)
         } catch {
             try? await store.abortBlobUpload(staged.upload)  // the staged bytes would otherwise wait for collection

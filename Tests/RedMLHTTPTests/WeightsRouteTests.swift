@@ -46,6 +46,35 @@ struct WeightsRouteTests {
         #expect(try await h.registry.weightsData(of: "big", version: 1) == Data(weights))
     }
 
+    /// The client's digest of the weights (RedML-SHA256, or weights_sha256 in
+    /// JSON) is checked against what arrived; a mismatch registers nothing.
+    @Test(arguments: Backends.allFixtures())
+    func uploadsAreCheckedAgainstTheClientsDigest(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let weights = patternBytes(200_000)
+        let digest = Self.sha256(weights)
+        let wrong = Self.sha256(Array(weights.dropLast()))
+        try await h.run { client in
+            for path in ["/v1/models/m/versions", "/v1/models/m/versions/1/weights"] {
+                let refused = try await client.send(path.hasSuffix("weights") ? .put : .post, path, bytes: weights,
+                                                    headers: [.init("RedML-SHA256")!: wrong])
+                #expect(refused.status == .badRequest, "\(path)")
+                #expect(refused.errorMessage.contains(digest) && refused.errorMessage.contains(wrong), "\(refused.errorMessage)")
+            }
+            let json = try await client.send(.post, "/v1/models/m/versions", json: [
+                "weights_base64": .string(Data(weights).base64EncodedString()), "weights_sha256": .string(wrong),
+            ])
+            #expect(json.status == .badRequest)
+            #expect(try await h.registry.contains(model: "m") == false, "a refused upload registered nothing")
+            // Upper-case hex is the same digest.
+            let accepted = try await client.send(.post, "/v1/models/m/versions", bytes: weights,
+                                                 headers: [.init("RedML-SHA256")!: digest.uppercased()])
+            #expect(accepted.status == .created)
+            #expect(accepted.json.string("weights_sha256") == digest)
+        }
+        #expect(try await h.registry.versions(of: "m").versions.count == 1)
+    }
+
     @Test func putRegistersExactlyTheNamedVersion() async throws {
         let h = try await Harness()
         try await h.run { client in

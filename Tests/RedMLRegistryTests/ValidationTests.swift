@@ -245,6 +245,22 @@ struct ValidationTests {
     }
 
     @Test(arguments: Backends.allFixtures())
+    func weightsThatDoNotHashToTheExpectedSHA256AreRefused(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await seeded(fixture)
+        let weights = bytes("the real weights")
+        let actual = MLBlobHasher.sha256(of: weights)
+        let expected = MLBlobHasher.sha256(of: bytes("what the client meant to send"))
+        _ = try await refused(store, mentioning: ["spam", actual, expected, "nothing was registered"]) {
+            try await registry.register(MLRegistration(model: "spam", expectedWeightsSHA256: expected), weights: weights)
+        }
+        _ = try await refused(store, mentioning: ["expected weights SHA-256", "64 lowercase hex"]) {
+            try await registry.register(MLRegistration(model: "spam", expectedWeightsSHA256: "abc"), weights: weights)
+        }
+        let version = try await registry.register(MLRegistration(model: "spam", expectedWeightsSHA256: actual), weights: weights)
+        #expect(version.weights.sha256 == actual)
+    }
+
+    @Test(arguments: Backends.allFixtures())
     func aModelCursorWithNULIsInvalidInput(_ fixture: MLStoreFixture) async throws {
         let (store, registry) = try await seeded(fixture)
         _ = try await refused(store, mentioning: ["cursor", "U+0000"]) {
