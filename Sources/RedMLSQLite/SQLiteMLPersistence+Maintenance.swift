@@ -37,11 +37,21 @@ extension SQLiteMLPersistence {
         do {
             var readOnly = GRDB.Configuration()
             readOnly.readonly = true
-            let backup = try DatabaseQueue(path: source, configuration: readOnly)
-            defer { try? backup.close() }
-            let (version, integrity) = try await backup.read { db in
-                (try SQLiteSchema.version(db), try String.fetchAll(db, sql: "PRAGMA integrity_check"))
+            let backup: DatabaseQueue
+            let version: Int
+            let integrity: [String]
+            do {
+                backup = try DatabaseQueue(path: source, configuration: readOnly)
+                (version, integrity) = try await backup.read { db in
+                    (try SQLiteSchema.version(db), try String.fetchAll(db, sql: "PRAGMA integrity_check"))
+                }
+            } catch let error as DatabaseError {
+                // The backup is at fault (not a database, say), not the store being restored.
+                throw MLPersistenceError.invalidArgument(
+                    "backup file \(source) cannot be read as a SQLite database: \(error.message ?? "\(error.resultCode)") "
+                        + "(SQLite code \(error.extendedResultCode.rawValue))")
             }
+            defer { try? backup.close() }
             guard version <= SQLiteSchema.currentVersion else {
                 throw MLPersistenceError.schemaTooNew(store: source, found: version, supported: SQLiteSchema.currentVersion)
             }

@@ -104,6 +104,39 @@ struct StoreCommandTests {
         #expect(report["integrity"] != nil && report["error"] == nil, "\(check)")
     }
 
+    @Test("check reads every record as the registry and queue do: JSON of the wrong shape is a problem, reported once")
+    func checkFindsRecordsOfTheWrongShape() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        expectSuccess(try await scratch.redml("demo"))
+        try scratch.sqlite3("redml.sqlite", """
+            UPDATE ml_kv SET value = '{"archived":1}' WHERE namespace = 'model_versions' AND key = 'iris@v1';
+            UPDATE ml_kv SET value = '[]' WHERE namespace = 'jobs' AND key = (SELECT min(key) FROM ml_kv WHERE namespace = 'jobs');
+            UPDATE ml_kv SET value = 'not json' WHERE namespace = 'jobs' AND key = (SELECT max(key) FROM ml_kv WHERE namespace = 'jobs');
+            """)
+        let check = try await scratch.redml("store", "check", "--json")
+        #expect(check.status == 1)
+        let integrity = try #require(try check.jsonObject()["integrity"] as? [String: Any])
+        let problems = try #require(integrity["problems"] as? [[String: Any]])
+        let codes = problems.compactMap { $0["code"] as? String }.sorted()
+        #expect(codes == ["corrupt_value", "unreadable_record", "unreadable_record"], "\(problems)")
+        let unreadable = problems.filter { $0["code"] as? String == "unreadable_record" }.compactMap { $0["message"] as? String }
+        #expect(unreadable.contains { $0.contains("iris@v1") }, "\(unreadable)")
+        #expect(unreadable.contains { $0.contains("jobs/") }, "\(unreadable)")
+    }
+
+    @Test("a store whose file is damaged is refused with advice to check and restore it")
+    func damagedFileAdvice() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        expectSuccess(try await scratch.redml("store", "backup", "whole.sqlite"))
+        let whole = try Data(contentsOf: URL(fileURLWithPath: scratch.path("whole.sqlite")))
+        try whole.prefix(whole.count / 2).write(to: URL(fileURLWithPath: scratch.path("half.sqlite")))
+        let listed = try await scratch.redml("models", "list", "--store", "half.sqlite")
+        expectCleanFailure(listed, mentioning: "redml store check")
+        #expect(!listed.stderr.contains("disk has room"), "\(listed)")
+    }
+
     @Test("a store written by a newer RedML is refused with one clear line")
     func newerSchemaRefused() async throws {
         let scratch = try ScratchDirectory()

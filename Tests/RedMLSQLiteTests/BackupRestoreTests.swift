@@ -124,6 +124,7 @@ struct BackupRestoreTests {
             try await target.restore(from: garbage)
         }
         #expect(["invalid_argument", "backend"].contains(garbageError.code), "\(garbageError)")
+        #expect(garbageError.description.contains(garbage), "the backup, not the store, is at fault: \(garbageError)")
 
         let foreign = directory.path("foreign.sqlite")
         try await SQLiteShell.run(foreign, "CREATE TABLE t (x); INSERT INTO t VALUES (1);")

@@ -42,6 +42,10 @@ struct CLIError: Error, CustomStringConvertible {
         case .schemaTooNew, .invalidArgument:
             // These descriptions already say what to do, or name the bad input.
             ""
+        case .backend(let message) where message.contains("(SQLite code 11)") || message.contains("(SQLite code 26)"):
+            // SQLITE_CORRUPT, SQLITE_NOTADB: the file itself is damaged, or not a database at all.
+            "the file is damaged or is not a SQLite database: run `redml store check` to see what is wrong, "
+                + "and `redml store restore` from a backup to repair it"
         case .backend:
             "check that --store names a SQLite file in an existing directory that you can read and write, "
                 + "and that the disk has room"

@@ -9,8 +9,9 @@ struct StoreCheckCommand: AsyncParsableCommand {
         abstract: "Check a SQLite store's file, records and blobs; exit non-zero on any problem.",
         discussion: """
             Runs SQLite's integrity check over every page, checks that every registry and job record \
-            is JSON, that every blob has all its chunks and, unless --no-verify-blobs, that every blob's \
-            bytes still hash to its SHA-256 (this reads every blob).
+            is JSON and reads as a model, version or job (unreadable_record), that every blob has all \
+            its chunks and, unless --no-verify-blobs, that every blob's bytes still hash to its \
+            SHA-256 (this reads every blob).
             """
     )
 
@@ -30,7 +31,11 @@ struct StoreCheckCommand: AsyncParsableCommand {
     func run() async throws {
         let result = try await options.withStore(create: false) { opened in
             let sqlite = try opened.requireSQLite(for: "store check")
-            let report = try await sqlite.checkIntegrity(verifyBlobs: verifyBlobs)
+            var report = try await sqlite.checkIntegrity(verifyBlobs: verifyBlobs)
+            // Only once the pages are sound: reading records through damaged pages fails outright.
+            if !report.problems.contains(where: { $0.code == "storage" }) {
+                report.problems += try await RecordReadCheck.problems(in: sqlite, besides: report.problems)
+            }
             return Result(store: sqlite.path, integrity: IntegritySummary(report, blobsVerified: verifyBlobs))
         }
         if options.json {

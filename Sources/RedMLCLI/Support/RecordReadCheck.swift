@@ -1,0 +1,46 @@
+import RedML
+
+/// Reads every model, version and job record the way the registry and queue
+/// read them, and reports each one they would skip. The store's own check
+/// finds values that are not JSON; this finds JSON of the wrong shape (a
+/// missing field, a wrong type), which only a reader that knows the records
+/// can tell.
+enum RecordReadCheck {
+    /// The records that cannot be read, as integrity problems (`unreadable_record`),
+    /// leaving out those already among `known` (a value that is not JSON at all).
+    static func problems(
+        in store: any MLStore, besides known: [MLIntegrityReport.Problem]
+    ) async throws -> [MLIntegrityReport.Problem] {
+        var skipped: [MLPersistenceError] = []
+        let registry = MLModelRegistry(store: store)
+        var modelQuery = MLModelQuery(limit: 1_000)
+        while true {
+            let page = try await registry.models(modelQuery)
+            skipped += page.skipped
+            for model in page.models {
+                var versionQuery = MLVersionQuery(limit: 1_000)
+                while true {
+                    let versions = try await registry.versions(of: model.name, versionQuery)
+                    skipped += versions.skipped
+                    guard let cursor = versions.nextCursor else { break }
+                    versionQuery.after = cursor
+                }
+            }
+            guard let cursor = page.nextCursor else { break }
+            modelQuery.after = cursor
+        }
+        let queue = MLJobQueue(store: store)
+        var jobQuery = MLJobQuery(limit: 1_000, oldestFirst: true)
+        while true {
+            let page = try await queue.jobs(jobQuery)
+            skipped += page.skipped
+            guard let cursor = page.nextCursor else { break }
+            jobQuery.after = cursor
+        }
+        // A value that is not JSON is reported already, as corrupt_value: `namespace/key: …`.
+        let knownKeys = known.filter { $0.code == "corrupt_value" }.compactMap { $0.message.split(separator: ":").first }
+        return skipped.map(\.description)
+            .filter { description in !knownKeys.contains { description.contains($0) } }
+            .map { MLIntegrityReport.Problem(code: "unreadable_record", message: $0) }
+    }
+}
