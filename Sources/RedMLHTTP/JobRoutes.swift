@@ -47,6 +47,10 @@ extension MLHTTPAPI {
             }
             return status
         }
+        for name in ["kind", "queue"] where query[name]?.isEmpty == true {
+            // An empty filter would match no job, silently.
+            throw MLHTTPError.invalidField("query parameter '\(name)'", "must not be empty")
+        }
         let page = try await queue.jobs(MLJobQuery(
             after: after, limit: try query.limit(), oldestFirst: !(try query.newestFirst(default: true)), status: status,
             kind: query["kind"].map { MLJob.Kind(rawValue: $0) }, queue: query["queue"]))

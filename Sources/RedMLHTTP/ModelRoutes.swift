@@ -43,7 +43,22 @@ extension MLHTTPAPI {
     func modelHistory<Context>(_ input: RequestInput<Context>) async throws -> Response {
         let query = try input.query(allowed: ["limit", "cursor", "order", "alias", "kind"])
         let name = try input.path("name")
-        let kinds = query["kind"].map { Set($0.split(separator: ",").map { MLRegistryEvent.Kind(rawValue: String($0)) }) } ?? []
+        var kinds: Set<MLRegistryEvent.Kind> = []
+        if let raw = query["kind"] {
+            // A kind no event has would match nothing, silently: refuse it, and an empty list.
+            let known = MLRegistryEvent.Kind.all.map(\.rawValue)
+            for part in raw.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
+                guard known.contains(part) else {
+                    throw MLHTTPError.invalidField("query parameter 'kind'",
+                                                   "'\(JSONFields.shown(part))' is no event kind; expected a comma-separated list of "
+                                                       + known.joined(separator: ", "))
+                }
+                kinds.insert(MLRegistryEvent.Kind(rawValue: part))
+            }
+        }
+        if let alias = query["alias"], alias.isEmpty {
+            throw MLHTTPError.invalidField("query parameter 'alias'", "must not be empty")
+        }
         let page = try await registry.history(of: name, MLHistoryQuery(
             after: try query.numberCursor(UInt64.self), limit: try query.limit(),
             newestFirst: try query.newestFirst(default: false), alias: query["alias"], kinds: kinds))

@@ -33,6 +33,11 @@ public struct MLRegistryEvent: Hashable, Sendable {
         public static let modelUpdated = Kind(rawValue: "model_updated")
         /// The description or tags of `version` changed.
         public static let versionUpdated = Kind(rawValue: "version_updated")
+        /// Every kind the registry writes, in the order above.
+        public static let all: [Kind] = [
+            .registered, .activated, .deactivated, .aliasMoved, .aliasRemoved, .archived, .unarchived,
+            .weightsDeleted, .modelUpdated, .versionUpdated,
+        ]
 
         public var description: String { rawValue }
     }

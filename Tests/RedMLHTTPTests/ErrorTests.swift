@@ -83,6 +83,14 @@ struct ErrorTests {
             #expect(nulCursor.errorCode == "invalid_field")
             #expect(nulCursor.errorMessage.contains("cursor"))
             #expect(try await client.get("/v1/jobs?status=done").status == .badRequest)
+            // Filters that could only match nothing, silently.
+            for path in ["/v1/models/spam/history?kind=bogus", "/v1/models/spam/history?kind=", "/v1/models/spam/history?kind=registered,",
+                         "/v1/models/spam/history?alias=", "/v1/jobs?kind=", "/v1/jobs?queue="] {
+                let reply = try await client.get(path)
+                #expect(reply.status == .badRequest, "\(path)")
+                #expect(reply.errorCode == "invalid_field", "\(path)")
+            }
+            #expect(try await client.get("/v1/models/spam/history?kind=registered,activated").status == .ok)
             let unknown = try await client.get("/v1/models?colour=red")
             #expect(unknown.status == .badRequest)
             #expect(unknown.errorCode == "unknown_parameter")
