@@ -91,6 +91,30 @@ public struct MLHTTPAPI: Sendable {
             router.on(RouterPath(route.path), method: route.httpMethod) { request, context in
                 try await self.respond(to: route, RequestInput(request: request, context: context, configuration: self.configuration))
             }
+            if route.httpMethod == .get {
+                // HEAD is GET without the body: same status and headers, and a lazy body (a
+                // weights download) is never read.
+                router.on(RouterPath(route.path), method: .head) { request, context in
+                    let response = try await self.respond(
+                        to: route, RequestInput(request: request, context: context, configuration: self.configuration))
+                    return Response(status: response.status, headers: response.headers)
+                }
+            }
+        }
+        // A known path asked with a method it does not take: 405 naming the ones it does.
+        let methodsByPath = Dictionary(grouping: MLHTTPRoute.allCases, by: \.path)
+        for (path, routes) in methodsByPath {
+            var allowed = routes.map(\.httpMethod)
+            if allowed.contains(.get) { allowed.append(.head) }
+            let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
+                router.on(RouterPath(path), method: method) { request, _ -> Response in
+                    throw MLHTTPError(
+                        .methodNotAllowed, code: "method_not_allowed",
+                        message: "\(request.method) is not allowed on \(request.uri.path); allowed: \(allow)",
+                        headers: [.allow: allow])
+                }
+            }
         }
     }
 

@@ -98,6 +98,38 @@ struct ErrorTests {
         }
     }
 
+    @Test func aKnownPathWithAnotherMethodIs405WithAllow() async throws {
+        let h = try await Harness()
+        try await h.register("spam")
+        try await h.run { client in
+            let delete = try await client.send(.delete, "/v1/models/spam")
+            #expect(delete.status == .methodNotAllowed)
+            #expect(delete.errorCode == "method_not_allowed")
+            #expect(delete.headers[.allow] == "GET, HEAD, PATCH")
+            #expect(delete.errorMessage.contains("DELETE"))
+            let post = try await client.send(.post, "/v1/models/spam/active", json: ["version": 1])
+            #expect(post.status == .methodNotAllowed)
+            #expect(post.headers[.allow] == "DELETE, GET, HEAD, PUT")
+            // A path that exists for no method is still a 404.
+            #expect(try await client.send(.delete, "/v1/nothing").status == .notFound)
+            // The model is untouched.
+            #expect(try await client.get("/v1/models/spam").status == .ok)
+        }
+    }
+
+    @Test func headAnswersAsGetWithoutABody() async throws {
+        let h = try await Harness()
+        try await h.register("spam", "the weights")
+        try await h.run { client in
+            let head = try await client.send(.head, "/v1/models/spam/versions/1/weights")
+            #expect(head.status == .ok)
+            #expect(head.headers[.init("RedML-SHA256")!] == MLBlobHasher.sha256(of: Data("the weights".utf8)))
+            #expect(head.bytes.isEmpty)
+            #expect(try await client.send(.head, "/v1/models/spam/versions/9/weights").status == .notFound)
+            #expect(try await client.send(.head, "/v1/models/spam").status == .ok)
+        }
+    }
+
     @Test func unknownThingsAreJSON404s() async throws {
         let h = try await Harness()
         try await h.register("spam")
