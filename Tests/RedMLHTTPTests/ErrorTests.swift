@@ -146,9 +146,9 @@ struct ErrorTests {
                 #expect(reply.status == .notFound, "\(path)")
                 #expect(reply.errorCode == code, "\(path)")
             }
-            let wrongMethod = try await client.send(.delete, "/v1/models/spam")
-            #expect(wrongMethod.status == .notFound)
-            #expect(wrongMethod.errorCode == "unknown_route")
+            let unknownPath = try await client.send(.delete, "/v1/spam")
+            #expect(unknownPath.status == .notFound)
+            #expect(unknownPath.errorCode == "unknown_route")
         }
     }
 
