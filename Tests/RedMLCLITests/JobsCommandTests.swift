@@ -26,6 +26,23 @@ struct JobsCommandTests {
         return (try show.jsonObject()["job"] as? [String: Any])?["status"] as? String
     }
 
+    @Test("options out of range are usage errors: exit 64 with the reason, before any store is opened")
+    func optionsOutOfRangeExit64() async throws {
+        let scratch = try ScratchDirectory()
+        for (arguments, text) in [
+            (["jobs", "list", "--limit", "0"], "--limit must be 1…100000, got 0"),
+            (["jobs", "watch", String(repeating: "0", count: 32), "--interval", "5"], "--interval must be 10…60000"),
+            (["worker", "--exec", "no-equals-sign"], "write it as KIND=COMMAND"),
+            (["worker", "--exec", "score=a.sh", "--exec", "score=b.sh"], "names kind 'score' twice"),
+            (["demo", "--dataset", "mnist"], "unknown data set 'mnist'"),
+        ] as [([String], String)] {
+            let result = try await RedMLExecutable.run(arguments, in: scratch.url)
+            #expect(result.status == 64, "\(arguments): \(result)")
+            #expect(result.stderr.contains(text), "\(arguments): \(result)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: scratch.path("redml.sqlite")), "a usage error opened the store")
+    }
+
     @Test("submit, show, cancel, show: the queued job ends cancelled; cancelling again changes nothing")
     func submitShowCancel() async throws {
         let scratch = try ScratchDirectory()

@@ -31,11 +31,18 @@ struct DemoCommand: AsyncParsableCommand {
     /// How many held-out rows to predict.
     static let predictedRows = 5
 
+    /// Checks the options before anything is opened (a bad one exits 64, as any usage error).
+    func validate() throws {
+        guard MLBuiltinDataset(name: dataset) != nil else {
+            throw ValidationError("unknown data set '\(dataset)'; choose one of "
+                + MLBuiltinDataset.all.map(\.name).joined(separator: ", "))
+        }
+    }
+
     /// Runs the demo and prints its report.
     func run() async throws {
         guard let builtin = MLBuiltinDataset(name: dataset) else {
-            throw CLIError("unknown data set '\(dataset)'; choose one of "
-                + MLBuiltinDataset.all.map(\.name).joined(separator: ", "))
+            throw CLIError("unknown data set '\(dataset)'")  // validate() refused it already
         }
         let data = try builtin.load()
         let display: ProgressDisplay? = options.json ? nil : ProgressDisplay()

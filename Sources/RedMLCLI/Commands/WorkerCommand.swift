@@ -53,6 +53,19 @@ struct WorkerCommand: AsyncParsableCommand {
         if let heartbeat, !(0.05...3_600).contains(heartbeat) {
             throw ValidationError("--heartbeat must be 0.05…3600 seconds, got \(heartbeat)")
         }
+        var kinds: Set<String> = []
+        for argument in exec {
+            let kind: MLJob.Kind
+            do {
+                kind = try MLExternalHandler.parse(argument).kind
+            } catch {
+                throw ValidationError("--exec \(argument): \(error); write it as KIND=COMMAND, for example --exec 'score=python3 score.py'")
+            }
+            // Two commands for one kind: which would run is not obvious, so say so now.
+            guard kinds.insert(kind.rawValue).inserted else {
+                throw ValidationError("--exec names kind '\(kind.rawValue)' twice; give each kind one command")
+            }
+        }
     }
 
     /// Runs the workers until a signal stops them.

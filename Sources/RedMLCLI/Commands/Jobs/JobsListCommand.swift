@@ -35,11 +35,15 @@ struct JobsListCommand: AsyncParsableCommand {
         var skipped: [String]?
     }
 
+    /// Checks the options before anything is opened (a bad one exits 64, as any usage error).
+    func validate() throws {
+        guard (1...100_000).contains(limit) else {
+            throw ValidationError("--limit must be 1…100000, got \(limit)")
+        }
+    }
+
     /// Lists the jobs.
     func run() async throws {
-        guard (1...100_000).contains(limit) else {
-            throw CLIError("--limit must be 1…100000, got \(limit)")
-        }
         let wantedStatus = try status.map { try JobText.status($0) }
         let (jobs, unreadable) = try await options.withQueue(create: false) { jobQueue in
             var jobs: [MLJob] = []

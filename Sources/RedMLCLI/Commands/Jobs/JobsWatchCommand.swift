@@ -30,12 +30,16 @@ struct JobsWatchCommand: AsyncParsableCommand {
         var job: MLJob
     }
 
+    /// Checks the options before anything is opened (a bad one exits 64, as any usage error).
+    func validate() throws {
+        guard (10...60_000).contains(interval) else {
+            throw ValidationError("--interval must be 10…60000 milliseconds, got \(interval)")
+        }
+    }
+
     /// Follows the job and exits by its final status.
     func run() async throws {
         let jobID = try JobID.parse(id)
-        guard (10...60_000).contains(interval) else {
-            throw CLIError("--interval must be 10…60000 milliseconds, got \(interval)")
-        }
         let display: ProgressDisplay? = options.json ? nil : ProgressDisplay()
         let final: MLJob = try await options.withQueue(create: false) { queue in
             try await JobFollowing.follow(jobID, in: queue, display: display, interval: .milliseconds(interval))
