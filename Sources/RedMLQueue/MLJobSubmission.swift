@@ -39,6 +39,13 @@ public struct MLJobSubmission: Hashable, Sendable {
         self.timeout = timeout
     }
 
+    /// Checks a queue name as a submission's is checked (1–64 bytes of
+    /// letters, digits, `_`, `-` and `.`), so a worker pool can refuse one that
+    /// no job could ever be submitted to.
+    public static func validateQueueName(_ queue: String) throws(MLJobError) {
+        try QueueValidation.name(queue, "queue", limit: 64)
+    }
+
     func validate() throws(MLJobError) {
         try QueueValidation.name(kind.rawValue, "kind", limit: 64)
         try QueueValidation.name(queue, "queue", limit: 64)

@@ -93,8 +93,14 @@ public final class MLJobWorkers: Service, Sendable {
     public func beginShutdown() {
         let grace = Configuration.milliseconds(configuration.gracePeriod)
         let now = queue.clock.nowMs
-        lifecycle.withLock { state in
-            if state.shutdownDeadlineMs == nil { state.shutdownDeadlineMs = now + grace }
+        let first = lifecycle.withLock { state in
+            guard state.shutdownDeadlineMs == nil else { return false }
+            state.shutdownDeadlineMs = now + grace
+            return true
+        }
+        if first {
+            queue.logger.info("shutting down: no more claims; running jobs have the grace period to finish",
+                              metadata: ["grace_ms": "\(grace)", "running": "\(queue.running.count)"])
         }
         maintenanceWake.signal()
         queue.submitted.signal()
@@ -350,6 +356,12 @@ public final class MLJobWorkers: Service, Sendable {
                 job.release(to: .failed, at: now)
             }
         }
+        // A failure is news to whoever runs the workers, whether or not the job gets another attempt.
+        queue.logger.warning("a job's attempt failed", metadata: [
+            "job_id": "\(written.key)", "kind": "\(written.kind)", "attempt": "\(written.attempt)",
+            "error": "\(message)",
+            "then": "\(written.status == .queued ? "retried at \(Date(timeIntervalSince1970: Double(written.runAtMs) / 1000))" : written.status.rawValue)",
+        ])
         guard written.status == .queued else { return written.status == .cancelled ? "cancelled" : "failed" }
         maintenanceWake.signal()  // so that the retry is promoted when its backoff ends, not at the next pass
         return "retried"

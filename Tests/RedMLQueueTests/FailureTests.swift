@@ -140,6 +140,30 @@ struct FailureTests {
         #expect(try await h.queue.history(of: id).last?.reason == "timed_out")
     }
 
+    /// Whoever runs the workers hears of each failed attempt (retried or not)
+    /// and of a shutdown, at levels a default logger shows.
+    @Test func failedAttemptsAndShutdownAreLogged() async throws {
+        struct Broken: Error, CustomStringConvertible { var description: String { "the GPU fell off" } }
+        let logs = CapturedLogs()
+        let clock = MLManualClock(nowMs: startMs)
+        var configuration = MLJobQueue.Configuration()
+        configuration.clock = clock
+        configuration.logger = logs.logger
+        let queue = MLJobQueue(store: try await Backends.inMemory.makeStore(), configuration: configuration)
+        let workers = RunningWorkers.start(queue: queue, configuration: workerConfiguration(), clock: clock) { workers in
+            workers.register(.train) { _ in throw Broken() }
+        }
+        let id = try await queue.submit(MLJobSubmission(kind: .train, target: "m", maxAttempts: 1))
+        try await waitForStatus(queue, id, .failed)
+        try await workers.stop()
+        let failure = try #require(logs.all.first { $0.message == "a job's attempt failed" })
+        #expect(failure.level == .warning)
+        #expect(failure.metadata["job_id"] == MLKey.job(id))
+        #expect(failure.metadata["error"] == "the GPU fell off")
+        #expect(failure.metadata["then"] == "failed")
+        #expect(logs.all.contains { $0.level == .info && $0.message.hasPrefix("shutting down") })
+    }
+
     /// A pool claims only the kinds it has handlers for: a job of another kind
     /// stays queued, using up no attempt, until a pool that runs it claims it,
     /// even when many such jobs stand ahead of the pool's own in the queue.

@@ -53,6 +53,13 @@ struct WorkerCommand: AsyncParsableCommand {
         if let heartbeat, !(0.05...3_600).contains(heartbeat) {
             throw ValidationError("--heartbeat must be 0.05…3600 seconds, got \(heartbeat)")
         }
+        for queue in queues {
+            do {
+                try MLJobSubmission.validateQueueName(queue)
+            } catch {
+                throw ValidationError("--queue: \(error.message)")
+            }
+        }
         var kinds: Set<String> = []
         for argument in exec {
             let kind: MLJob.Kind
@@ -90,7 +97,7 @@ struct WorkerCommand: AsyncParsableCommand {
             }
             logger.info("worker started", metadata: [
                 "store": "\(opened.location)", "queues": "\(queues.isEmpty ? ["default"] : queues)",
-                "kinds": "\((["train"] + handlers.map(\.kind.rawValue)).joined(separator: ","))",
+                "kinds": "\(Set(["train"] + handlers.map(\.kind.rawValue)).sorted().joined(separator: ","))",
             ])
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
