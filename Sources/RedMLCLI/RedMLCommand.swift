@@ -16,6 +16,7 @@ struct RedMLCommand: AsyncParsableCommand {
             why and what to do; with --json, stdout also gets {"error": {"code", "message"}}) or \
             `store check` found problems; 64 for a usage error.
             """,
+        version: "redml 0.1.0",
         subcommands: [
             DemoCommand.self, TrainCommand.self, PredictCommand.self, ModelsCommand.self, JobsCommand.self,
             WorkerCommand.self, ServeCommand.self, StoreCommand.self,

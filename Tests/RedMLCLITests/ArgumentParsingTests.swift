@@ -19,6 +19,17 @@ struct ArgumentParsingTests {
         #expect(JSONSyntaxCheck.firstProblem(in: text) == nil)
     }
 
+    @Test("a job id is 32 hex digits, or the same 128 bits in UUID form")
+    func jobIDs() throws {
+        let id: UInt128 = 0x0193a3c0_f6a2_7c3e_8b5d_1e2f3a4b5c6d
+        #expect(try JobID.parse("0193a3c0f6a27c3e8b5d1e2f3a4b5c6d") == id)
+        #expect(try JobID.parse("0193A3C0-F6A2-7C3E-8B5D-1E2F3A4B5C6D") == id)
+        #expect(try JobID.parse(" 0193a3c0-f6a2-7c3e-8b5d-1e2f3a4b5c6d ") == id)
+        for bad in ["0193a3c0-f6a2-7c3e-8b5d1e2f3a4b5c6d", "0193a3c0f-6a2-7c3e-8b5d-1e2f3a4b5c6d", "0193a3c0f6a27c3e8b5d1e2f3a4b5c6", "-0193a3c0f6a27c3e8b5d1e2f3a4b5c6d-", ""] {
+            #expect(throws: CLIError.self, "\(bad)") { try JobID.parse(bad) }
+        }
+    }
+
     @Test("--run-at takes ISO 8601, delays from now and epoch milliseconds")
     func runAt() throws {
         let now = Date(timeIntervalSince1970: 1_800_000_000)

@@ -58,12 +58,16 @@ struct AuthTests {
         #expect(throws: MLHTTPBindingError.self) { try MLHTTPBinding.validate(host: "0.0.0.0", token: nil) }
         #expect(throws: MLHTTPBindingError.self) { try MLHTTPBinding.validate(host: "192.168.1.4", token: nil) }
         #expect(throws: MLHTTPBindingError.self) { try MLHTTPBinding.validate(host: "127.0.0.1", token: "") }
+        #expect(throws: MLHTTPBindingError.self) { try MLHTTPBinding.validate(host: "127.0.0.1", token: " \t") }
+        for host in ["127.1", "127.0.0.256", "127.0.0.01", "128.0.0.1", "127.0.0.1.5"] {
+            #expect(throws: MLHTTPBindingError.self, "\(host)") { try MLHTTPBinding.validate(host: host, token: nil) }
+        }
         do {
             try MLHTTPBinding.validate(host: "0.0.0.0", token: nil)
         } catch {
             #expect(error.message == "refusing to listen on 0.0.0.0 without a token: pass --token or set REDML_TOKEN, or bind to 127.0.0.1")
         }
-        for host in ["127.0.0.1", "::1", "localhost", "LOCALHOST"] {
+        for host in ["127.0.0.1", "::1", "localhost", "LOCALHOST", "127.0.0.2", "127.255.255.254"] {  // all of 127.0.0.0/8
             try MLHTTPBinding.validate(host: host, token: nil)
         }
         try MLHTTPBinding.validate(host: "0.0.0.0", token: "t")

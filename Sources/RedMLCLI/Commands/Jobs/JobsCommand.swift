@@ -8,7 +8,7 @@ struct JobsCommand: AsyncParsableCommand {
         abstract: "Submit, list, inspect, cancel and watch jobs.",
         discussion: """
             A job id is the 32 hex digits `jobs submit` prints, such as 0193a3c0f6a27c3e8b5d1e2f3a4b5c6d. \
-            Workers (an app embedding RedML, or `redml serve`) run the jobs; these commands only read and \
+            Workers (`redml worker`, `redml serve`, or an app embedding RedML) run the jobs; these commands only read and \
             write the queue.
             """,
         subcommands: [
