@@ -235,7 +235,7 @@ let package = Package(
         // Runs the built `redml` binary as a child process.
         .testTarget(
             name: "RedMLCLITests",
-            dependencies: ["RedML", "RedMLCLI", "RedMLTesting", "RedMLTestFixtures", "RedMLPostgres"]
+            dependencies: ["RedML", "RedMLCore", "RedMLCLI", "RedMLTesting", "RedMLTestFixtures", "RedMLPostgres"]
         ),
     ]
 )

@@ -94,7 +94,13 @@ extension MLJSONValue: Codable {
         } else if let array = try? container.decode([MLJSONValue].self) {
             self = .array(array)
         } else {
-            self = .object(try container.decode(MLJSONObject.self))
+            do {
+                self = .object(try container.decode(MLJSONObject.self))
+            } catch DecodingError.typeMismatch(_, let context) where context.debugDescription.contains("number") {
+                // A number that is neither an Int64 nor a finite Double (1e999): say so, not "expected an object".
+                throw DecodingError.dataCorruptedError(
+                    in: container, debugDescription: "a number beyond the range of a 64-bit float (±1.8e308)")
+            }
         }
     }
 
@@ -157,8 +163,16 @@ extension MLJSONValue {
     public static func parse(_ text: String, field: String) throws(MLJSONError) -> MLJSONValue {
         do {
             return try JSONDecoder().decode(MLJSONValue.self, from: Data(text.utf8))
+        } catch let DecodingError.dataCorrupted(context) {
+            // Foundation says only that the data is not right: find what and where.
+            if let problem = MLJSONSyntaxCheck.firstProblem(in: text) {
+                throw MLJSONError(field: field, reason: "not valid JSON: \(problem)")
+            }
+            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            throw MLJSONError(field: field, reason: "not valid JSON: " + context.debugDescription
+                + (path.isEmpty ? "" : " (at \(path))"))
         } catch {
-            throw MLJSONError(field: field, reason: "not valid JSON: \(error.localizedDescription)")
+            throw MLJSONError(field: field, reason: "not valid JSON: \(error)")
         }
     }
 

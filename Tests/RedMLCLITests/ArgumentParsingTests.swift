@@ -1,4 +1,5 @@
 import Foundation
+import RedMLCore
 import Testing
 
 @testable import RedMLCLI
@@ -9,14 +10,14 @@ struct ArgumentParsingTests {
         (#"{"a": 1,, }"#, 1, 9), ("[1, 2", 1, 6), ("{\n  \"a\": tru\n}", 2, 8), (#"{"a": 1} x"#, 1, 10), ("", 1, 1),
     ])
     func jsonPositions(text: String, line: Int, column: Int) throws {
-        let problem = try #require(JSONSyntaxCheck.firstProblem(in: text))
+        let problem = try #require(MLJSONSyntaxCheck.firstProblem(in: text))
         #expect(problem.line == line)
         #expect(problem.column == column)
     }
 
     @Test("valid JSON has no problem", arguments: [#"{"a": [1, -2.5e3, true, null, "x\u00e9\n"]}"#, "[]", "0"])
     func validJSON(text: String) {
-        #expect(JSONSyntaxCheck.firstProblem(in: text) == nil)
+        #expect(MLJSONSyntaxCheck.firstProblem(in: text) == nil)
     }
 
     @Test("a job id is 32 hex digits, or the same 128 bits in UUID form")

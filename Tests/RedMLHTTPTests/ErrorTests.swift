@@ -14,6 +14,12 @@ struct ErrorTests {
             let badJSON = try await client.send(.put, "/v1/models/spam/active", text: "{\"version\": ")
             #expect(badJSON.status == .badRequest)
             #expect(badJSON.errorCode == "invalid_json")
+            // The message says what and where, not only that the data is not right.
+            let misplaced = try await client.send(.put, "/v1/models/spam/active", text: #"{"version": 1,, }"#)
+            #expect(misplaced.errorMessage.contains("column"), "\(misplaced.errorMessage)")
+            let beyond = try await client.send(.patch, "/v1/models/spam/versions/1", text: #"{"metrics": {"a": 1e999}}"#)
+            #expect(beyond.status == .badRequest)
+            #expect(beyond.errorMessage.contains("beyond the range"), "\(beyond.errorMessage)")
 
             let unknown = try await client.send(.put, "/v1/models/spam/active", json: ["version": 1, "verison": 1])
             #expect(unknown.status == .badRequest)

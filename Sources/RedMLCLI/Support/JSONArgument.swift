@@ -12,7 +12,7 @@ enum JSONArgument {
             return try MLJSONValue.parseObject(text, field: option)
         } catch {
             let quoting = "quote it for the shell, such as \(option) '{\"learning_rate\": 0.1}'"
-            if let problem = JSONSyntaxCheck.firstProblem(in: text) {
+            if let problem = MLJSONSyntaxCheck.firstProblem(in: text) {
                 throw CLIError("invalid JSON for \(option): \(problem); \(quoting)")
             }
             throw CLIError("invalid JSON for \(option): \(error.reason); \(quoting)")

@@ -1,20 +1,20 @@
-/// Finds where JSON text first goes wrong, so that a bad `--spec` or
-/// `--hyperparams` can be reported with a line and column instead of
-/// Foundation's "the data isn't in the correct format".
+/// Finds where JSON text first goes wrong, so that bad JSON (a `--spec`
+/// argument, a request body) can be reported with a line and column instead
+/// of Foundation's "the data isn't in the correct format".
 ///
 /// It only checks syntax (RFC 8259); the library's parser still does the
 /// parsing. Positions count Unicode characters from 1.
-struct JSONSyntaxCheck {
+package struct MLJSONSyntaxCheck {
     /// Where and why the text is not JSON.
-    struct Problem: Equatable, CustomStringConvertible {
+    package struct Problem: Equatable, CustomStringConvertible {
         /// 1-based line.
-        var line: Int
+        package var line: Int
         /// 1-based column (in characters) within the line.
-        var column: Int
+        package var column: Int
         /// What was expected or found there.
-        var reason: String
+        package var reason: String
 
-        var description: String { "\(reason) at line \(line), column \(column)" }
+        package var description: String { "\(reason) at line \(line), column \(column)" }
     }
 
     private let scalars: [Unicode.Scalar]
@@ -25,8 +25,8 @@ struct JSONSyntaxCheck {
     }
 
     /// The first syntax error in `text`, or `nil` when it is valid JSON.
-    static func firstProblem(in text: String) -> Problem? {
-        var check = JSONSyntaxCheck(text)
+    package static func firstProblem(in text: String) -> Problem? {
+        var check = MLJSONSyntaxCheck(text)
         do throws(Problem) {
             check.skipSpace()
             try check.value(depth: 0)
@@ -190,4 +190,4 @@ struct JSONSyntaxCheck {
     }
 }
 
-extension JSONSyntaxCheck.Problem: Error {}
+extension MLJSONSyntaxCheck.Problem: Error {}
