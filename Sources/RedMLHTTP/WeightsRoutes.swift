@@ -77,7 +77,7 @@ extension MLHTTPAPI {
         let stream = try await registry.weights(of: name, version: number)
         let sha256 = stream.version.weights.sha256
         let etag = "\"\(sha256)\""
-        if input.request.headers[values: .ifNoneMatch].contains(etag) {
+        if Self.ifNoneMatch(input.request.headers[values: .ifNoneMatch], matches: etag) {
             return Response(status: .notModified, headers: [.eTag: etag, .redMLSHA256: sha256])
         }
         let logger = self.logger
@@ -129,6 +129,13 @@ extension MLHTTPAPI {
         } catch {
             throw monitor.error ?? error
         }
+    }
+
+    /// Whether an `If-None-Match` header matches `etag` (RFC 9110 section
+    /// 13.1.2): `*`, or any listed tag, compared weakly (`W/"x"` matches `"x"`).
+    static func ifNoneMatch(_ values: [String], matches etag: String) -> Bool {
+        let tags = values.flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }
+        return tags.contains { tag in tag == "*" || (tag.hasPrefix("W/") ? String(tag.dropFirst(2)) : tag) == etag }
     }
 
     /// The registration fields of a streamed upload, from the `RedML-Registration` header.

@@ -20,10 +20,15 @@ struct AuthTests {
             #expect(missing.headers[.wwwAuthenticate]?.hasPrefix("Bearer") == true)
 
             for wrong in ["Bearer s3cret-tokem", "Bearer s3cret-token2", "Bearer ", "Basic s3cret-token", "s3cret-token",
-                          "bearer s3cret-token"]
+                          "Bearer S3CRET-TOKEN", "Bearers3cret-token"]
             {
                 let reply = try await client.send(.get, "/v1/models", headers: [.authorization: wrong])
                 #expect(reply.status == .unauthorized, "\(wrong)")
+            }
+            // The scheme is case-insensitive (RFC 9110); the token is not.
+            for scheme in ["bearer", "BEARER", "bEaReR"] {
+                let reply = try await client.send(.get, "/v1/models", headers: [.authorization: "\(scheme) s3cret-token"])
+                #expect(reply.status == .ok, "\(scheme)")
             }
             let right = try await client.get("/v1/models")
             #expect(right.status == .ok)

@@ -41,6 +41,13 @@ struct WeightsRouteTests {
                                                headers: [.ifNoneMatch: "\"\(Self.sha256(weights))\""])
             #expect(cached.status == .notModified)
             #expect(cached.bytes.isEmpty)
+            let etag = "\"\(Self.sha256(weights))\""
+            for header in ["*", "W/\(etag)", "\"other\", \(etag)"] {
+                let reply = try await client.send(.get, "/v1/models/big/versions/1/weights", headers: [.ifNoneMatch: header])
+                #expect(reply.status == .notModified, "\(header)")
+            }
+            let other = try await client.send(.get, "/v1/models/big/versions/1/weights", headers: [.ifNoneMatch: "\"other\""])
+            #expect(other.status == .ok)
         }
         #expect(try await h.registry.activeVersion(of: "big") == nil)
         #expect(try await h.registry.weightsData(of: "big", version: 1) == Data(weights))
