@@ -103,12 +103,7 @@ extension MLHTTPAPI {
     /// Refuses a PUT whose version is not next before reading its body; the
     /// registration's `expectedVersion` still settles a race with another writer.
     private func checkNextVersion(of name: String, is number: UInt32) async throws {
-        let latest: UInt32
-        do {
-            latest = try await registry.model(name).latestVersion
-        } catch let error as MLRegistryError where error.code == .unknownModel {
-            latest = 0
-        }
+        let latest = try await latestVersion(of: name)
         guard UInt64(number) == UInt64(latest) + 1 else {
             throw MLRegistryError(
                 code: .versionConflict,
@@ -117,10 +112,28 @@ extension MLHTTPAPI {
         }
     }
 
+    /// The model's latest version number, 0 for a model not yet registered.
+    private func latestVersion(of name: String) async throws -> UInt32 {
+        do {
+            return try await registry.model(name).latestVersion
+        } catch let error as MLRegistryError where error.code == .unknownModel {
+            return 0
+        }
+    }
+
     /// Streams the request body into the registry; a failure on the request's
     /// side (too large, cut short) is answered as such, not as a store failure.
     private func registerStreamed<Context>(_ registration: MLRegistration, _ input: RequestInput<Context>) async throws -> Response {
         try input.checkDeclaredLength(limit: configuration.maximumWeightsSize, what: "the weights upload")
+        // A parent that does not exist fails now, not after gigabytes were read (the registry checks again).
+        if let parent = registration.parentVersion, case let latest = try await latestVersion(of: registration.model),
+            parent > latest
+        {
+            throw MLRegistryError(
+                code: .unknownVersion,
+                message: "parent version \(parent) of model '\(registration.model)' does not exist (latest is \(latest))",
+                model: registration.model, version: parent)
+        }
         let monitor = UploadMonitor()
         let upload = WeightsUpload(body: input.request.body, limit: configuration.maximumWeightsSize, monitor: monitor)
         do {

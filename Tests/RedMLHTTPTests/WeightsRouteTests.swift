@@ -82,6 +82,24 @@ struct WeightsRouteTests {
         #expect(try await h.registry.versions(of: "m").versions.count == 1)
     }
 
+    /// A parent version that does not exist is refused before the body is
+    /// read: the answer is its 404, not the 400 the body's wrong digest would
+    /// give once read.
+    @Test func aMissingParentVersionIsRefusedBeforeTheUploadIsRead() async throws {
+        let h = try await Harness()
+        try await h.register("m")
+        try await h.run { client in
+            let reply = try await client.send(.post, "/v1/models/m/versions", bytes: patternBytes(100_000), headers: [
+                .init("RedML-Registration")!: #"{"parent_version": 999}"#,
+                .init("RedML-SHA256")!: String(repeating: "0", count: 64),
+            ])
+            #expect(reply.status == .notFound)
+            #expect(reply.errorCode == "unknown_version")
+            #expect(reply.errorMessage.contains("parent version 999 of model 'm' does not exist (latest is 1)"))
+        }
+        #expect(try await h.registry.versions(of: "m").versions.count == 1)
+    }
+
     @Test func putRegistersExactlyTheNamedVersion() async throws {
         let h = try await Harness()
         try await h.run { client in
