@@ -13,7 +13,8 @@ struct JSONFields {
         if let unknown = object.keys.sorted().first(where: { !allowed.contains($0) }) {
             throw MLHTTPError(
                 .badRequest, code: "unknown_field",
-                message: "\(source): unknown field '\(Self.shown(unknown))'; allowed: \(allowed.sorted().joined(separator: ", "))")
+                message: "\(source): unknown field '\(Self.shown(unknown))'; "
+                    + (allowed.isEmpty ? "this route takes no fields" : "allowed: \(allowed.sorted().joined(separator: ", "))"))
         }
         self.object = object
         self.source = source

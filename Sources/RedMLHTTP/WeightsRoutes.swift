@@ -26,6 +26,10 @@ extension MLHTTPAPI {
             let registration = try registration(for: name, fromHeaderOf: input)
             return try await registerStreamed(registration, input)
         }
+        if let contentType, !RequestInput<Context>.isMediaType(contentType, "application/json") {
+            // This route takes either form, so the 415 names both.
+            throw MLHTTPError.unsupportedMediaType(contentType, expected: "application/json or application/octet-stream")
+        }
         guard input.request.headers[.redMLRegistration] == nil else {
             throw MLHTTPError.badRequest(
                 "the RedML-Registration header goes with an application/octet-stream body; "

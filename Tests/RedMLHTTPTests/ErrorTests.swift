@@ -25,6 +25,9 @@ struct ErrorTests {
             #expect(unknown.status == .badRequest)
             #expect(unknown.errorCode == "unknown_field")
             #expect(unknown.errorMessage.contains("verison"))
+            let noFields = try await client.send(.post, "/v1/models/spam/versions/1/unarchive", json: ["x": 1])
+            #expect(noFields.errorCode == "unknown_field")
+            #expect(noFields.errorMessage.contains("this route takes no fields"), "\(noFields.errorMessage)")
 
             let wrongType = try await client.send(.put, "/v1/models/spam/active", json: ["version": "1"])
             #expect(wrongType.status == .badRequest)

@@ -153,6 +153,7 @@ struct WeightsRouteTests {
             #expect(missing.errorCode == "missing_field")
             let media = try await client.send(.post, "/v1/models/m/versions", text: "x", headers: [.contentType: "text/plain"])
             #expect(media.status == .unsupportedMediaType)
+            #expect(media.errorMessage.contains("application/json or application/octet-stream"), "\(media.errorMessage)")
         }
         #expect(try await h.registry.contains(model: "m") == false)
     }
