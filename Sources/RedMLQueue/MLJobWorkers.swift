@@ -225,7 +225,10 @@ public final class MLJobWorkers: Service, Sendable {
         guard let handler = lifecycle.withLock({ $0.handlers[job.kind] }) else {
             // Claims take only kinds with a handler, and handlers are never removed: unreachable
             // unless that changes, and then a failed attempt is the honest outcome.
-            await finish(run, .threw(MLJobFailure("no handler is registered for kind '\(job.kind)' in worker \(configuration.workerID)")), stop: nil)
+            let ended = await finish(
+                run, .threw(MLJobFailure("no handler is registered for kind '\(job.kind)' in worker \(configuration.workerID)")),
+                stop: nil)
+            queue.metrics.attemptEnded(job, outcome: ended, durationNanoseconds: 0)
             return
         }
         let handle = MLJobHandle(job: job, run: run)

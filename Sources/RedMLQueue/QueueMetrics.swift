@@ -6,6 +6,13 @@ import Metrics
 struct QueueMetrics: Sendable {
     let factory: any MetricsFactory
 
+    /// Instruments over `factory`. The rescue counter exists from the start, so
+    /// a scrape shows `0` rather than nothing until the first rescue.
+    init(factory: any MetricsFactory) {
+        self.factory = factory
+        _ = Counter(label: "redml_leases_rescued_total", factory: factory)
+    }
+
     /// Jobs submitted, by kind.
     func submitted(_ job: MLJob) {
         Counter(label: "redml_jobs_submitted_total", dimensions: [("kind", job.kind.rawValue)], factory: factory).increment()

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import Prometheus
 import RedML
 import RedMLHTTP
 import Testing
@@ -30,6 +31,16 @@ struct OperationalRouteTests {
             #expect(document.text.hasPrefix("openapi: 3.1.0"))
             #expect(document.bytes == (try MLHTTPAPI.openAPIBytes()))
         }
+    }
+
+    @Test func theRescueCounterIsExportedFromTheStart() async throws {
+        let prometheus = PrometheusCollectorRegistry()
+        var configuration = MLJobQueue.Configuration()
+        configuration.metricsFactory = PrometheusMetricsFactory(registry: prometheus)
+        _ = MLJobQueue(store: InMemoryMLPersistence(), configuration: configuration)
+        var buffer: [UInt8] = []
+        prometheus.emit(into: &buffer)
+        #expect(String(decoding: buffer, as: UTF8.self).contains("redml_leases_rescued_total 0"))
     }
 
     @Test func metricsWithoutARegistryAreA404() async throws {
