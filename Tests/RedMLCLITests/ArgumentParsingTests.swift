@@ -1,4 +1,5 @@
 import Foundation
+import RedML
 import RedMLCore
 import Testing
 
@@ -29,6 +30,16 @@ struct ArgumentParsingTests {
         for bad in ["0193a3c0-f6a2-7c3e-8b5d1e2f3a4b5c6d", "0193a3c0f-6a2-7c3e-8b5d-1e2f3a4b5c6d", "0193a3c0f6a27c3e8b5d1e2f3a4b5c6", "-0193a3c0f6a27c3e8b5d1e2f3a4b5c6d-", ""] {
             #expect(throws: CLIError.self, "\(bad)") { try JobID.parse(bad) }
         }
+    }
+
+    @Test("jobs show prints a small JSON object whole and a large one (a checkpoint) as its keys and size")
+    func shownJSON() {
+        let small: MLJSONObject = ["epoch": 3]
+        #expect(JobsShowCommand.shown(small) == #"{"epoch":3}"#)
+        let large: MLJSONObject = ["epoch": 3, "moments": .array((0..<500).map { .double(Double($0) / 7) })]
+        let shown = JobsShowCommand.shown(large)
+        #expect(shown.hasPrefix("{…} ") && shown.contains(" bytes, keys: epoch, moments (--json prints it whole)"), "\(shown)")
+        #expect(shown.count < 120)
     }
 
     @Test("--run-at takes ISO 8601, delays from now and epoch milliseconds")

@@ -51,11 +51,21 @@ struct JobsShowCommand: AsyncParsableCommand {
         }
         if let unique = job.uniqueKey { lines.append(("unique key", unique)) }
         if let error = job.error { lines.append(("error", error)) }
-        lines.append(("spec", MLJSONValue.object(job.spec).jsonText))
-        if let metrics = job.metrics { lines.append(("metrics", MLJSONValue.object(metrics).jsonText)) }
-        if let checkpoint = job.checkpoint { lines.append(("checkpoint", MLJSONValue.object(checkpoint).jsonText)) }
+        lines.append(("spec", Self.shown(job.spec)))
+        if let metrics = job.metrics { lines.append(("metrics", Self.shown(metrics))) }
+        if let checkpoint = job.checkpoint { lines.append(("checkpoint", Self.shown(checkpoint))) }
         for (label, value) in lines {
             Console.line(label.padding(toLength: 12, withPad: " ", startingAt: 0) + DisplayText.oneLine(value))
         }
+    }
+
+    /// A JSON object on one line, or, past 400 characters (a checkpoint of
+    /// optimizer state, say), its keys and size: `--json` prints it whole.
+    static func shown(_ object: MLJSONObject) -> String {
+        let text = MLJSONValue.object(object).jsonText
+        guard text.count > 400 else { return text }
+        let keys = object.keys.sorted()
+        let listed = keys.prefix(12).joined(separator: ", ") + (keys.count > 12 ? ", …" : "")
+        return "{…} \(text.utf8.count) bytes, keys: \(listed) (--json prints it whole)"
     }
 }
