@@ -118,3 +118,12 @@ extension MLJSONValue {
         }
     }
 }
+
+extension MLModelRegistry {
+    /// Checks a model name as registration does (1–255 Unicode scalars in NFC,
+    /// no `/` or control characters, not `.` or `..`), so a tool can refuse a
+    /// bad name before it starts work that would register under it.
+    public static func validateModelName(_ name: String) throws(MLRegistryError) {
+        try RegistryValidation.model(name)
+    }
+}

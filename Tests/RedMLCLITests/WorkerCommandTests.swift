@@ -32,6 +32,22 @@ struct WorkerCommandTests {
         expectCleanFailure(missing, mentioning: "--data nope.csv: no such file")
     }
 
+    @Test("train checks its data and model name before it submits anything")
+    func trainRefusesBadInputUpFront() async throws {
+        let scratch = try ScratchDirectory()
+        try FileManager.default.createDirectory(atPath: scratch.path("adir"), withIntermediateDirectories: true)
+        for (arguments, text) in [
+            (["--data", "builtin:nope", "--model", "m"], "no such built-in data set"),
+            (["--data", "adir", "--model", "m"], "--data adir is a directory"),
+            (["--data", "builtin:iris", "--model", "a/b"], "--model: model name 'a/b' contains '/'"),
+        ] as [([String], String)] {
+            let result = try await RedMLExecutable.run(["train"] + arguments, in: scratch.url)
+            expectCleanFailure(result, mentioning: text)
+        }
+        let listed = try await scratch.redml("jobs", "list", "--json")
+        #expect(((try? listed.jsonObject()["jobs"] as? [Any]) ?? []).isEmpty, "\(listed)")
+    }
+
     @Test("SIGINT during train --wait cancels the job the process runs, rather than leaving it running under a dead lease")
     func interruptingTrainWaitCancelsItsJob() async throws {
         let scratch = try ScratchDirectory()

@@ -82,13 +82,31 @@ struct TrainCommand: AsyncParsableCommand {
     /// The job's spec, checked here so a mistake fails now rather than in a worker.
     private func makeSpec() throws -> MLJSONObject {
         var data = self.data
-        if !data.hasPrefix(MLBuiltinDataset.prefix) {
+        if data.hasPrefix(MLBuiltinDataset.prefix) {
+            let name = String(data.dropFirst(MLBuiltinDataset.prefix.count))
+            guard MLBuiltinDataset(name: name) != nil else {
+                throw CLIError("--data \(data): no such built-in data set; choose one of "
+                    + MLBuiltinDataset.all.map { MLBuiltinDataset.prefix + $0.name }.joined(separator: ", "))
+            }
+        } else {
             // Workers may run elsewhere in the file system: pass an absolute path.
             let url = URL(fileURLWithPath: data)
-            guard FileManager.default.fileExists(atPath: url.path) else {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
                 throw CLIError("--data \(data): no such file; pass a CSV file or builtin:iris")
             }
+            guard !isDirectory.boolValue else {
+                throw CLIError("--data \(data) is a directory; pass a CSV file or builtin:iris")
+            }
+            guard FileManager.default.isReadableFile(atPath: url.path) else {
+                throw CLIError("--data \(data): permission denied; make the file readable")
+            }
             data = url.standardizedFileURL.path
+        }
+        do {
+            try MLModelRegistry.validateModelName(model)
+        } catch {
+            throw CLIError("--model: \(error.message)")
         }
         var spec: MLJSONObject = ["data": .string(data), "activate": .bool(!noActivate)]
         if let label { spec["label"] = .string(label) }
