@@ -31,6 +31,10 @@ enum RedMLMain {
         } catch let error as MLPersistenceError {
             report(CLIError(error))
         } catch {
+            // A usage error (exit 64) gets its JSON error object too; --help and the like (exit 0) do not.
+            if RedMLCommand.exitCode(for: error) != .success, CommandLine.arguments.dropFirst().contains("--json") {
+                try? Console.json(["error": ["code": "usage", "message": RedMLCommand.message(for: error)]])
+            }
             RedMLCommand.exit(withError: error)
         }
     }

@@ -9,11 +9,20 @@ extension SQLiteMLPersistence {
     /// It reads one snapshot (WAL mode lets writers go on meanwhile) and copies it
     /// with SQLite's online backup API. An existing file at `destination` is replaced.
     public func backup(to destination: String) async throws {
+        let target: DatabaseQueue
         do {
-            let target = try DatabaseQueue(path: destination)
+            target = try DatabaseQueue(path: destination)
+        } catch let error as DatabaseError {
+            // The destination is at fault (a directory, say), not the store being copied.
+            throw MLPersistenceError.invalidArgument(
+                "cannot write backup file \(destination): \(error.message ?? "\(error.resultCode)") "
+                    + "(SQLite code \(error.extendedResultCode.rawValue))")
+        }
+        do {
             try pool.backup(to: target)
             try target.close()
         } catch {
+            try? target.close()
             throw persistenceError(error, store: path)
         }
     }

@@ -88,10 +88,15 @@ struct StoreCommandTests {
         for (arguments, code, text) in [
             (["models", "show", "nope", "--json"], "unknown_model", "nope"),
             (["jobs", "show", String(repeating: "0", count: 32), "--json"], "unknown_job", "00000000"),
-            (["jobs", "list", "--limit", "0", "--json"], "failed", "--limit"),
+            (["jobs", "show", "not-an-id", "--json"], "failed", "not-an-id"),
+            (["jobs", "list", "--limit", "0", "--json"], "usage", "--limit"),
         ] as [([String], String, String)] {
             let result = try await RedMLExecutable.run(arguments, in: scratch.url)
-            expectCleanFailure(result, mentioning: text)
+            if code == "usage" {
+                #expect(result.status == 64 && result.stderr.contains(text), "\(result)")
+            } else {
+                expectCleanFailure(result, mentioning: text)
+            }
             let error = try #require(try result.jsonObject()["error"] as? [String: Any], "\(arguments): \(result)")
             #expect(error["code"] as? String == code, "\(arguments): \(result)")
             #expect((error["message"] as? String)?.contains(text) == true, "\(arguments): \(result)")
@@ -135,6 +140,21 @@ struct StoreCommandTests {
         let listed = try await scratch.redml("models", "list", "--store", "half.sqlite")
         expectCleanFailure(listed, mentioning: "redml store check")
         #expect(!listed.stderr.contains("disk has room"), "\(listed)")
+    }
+
+    @Test("a directory where a file belongs is named as such, for the option that names it")
+    func directoriesWhereFilesBelong() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        try FileManager.default.createDirectory(atPath: scratch.path("adir"), withIntermediateDirectories: true)
+        let backup = try await scratch.redml("store", "backup", "adir")
+        #expect(backup.status == 64 && backup.stderr.contains("adir is a directory"), "\(backup)")
+        let download = try await scratch.redml("models", "download", "iris", "--out", "adir")
+        #expect(download.status == 64 && download.stderr.contains("--out adir is a directory"), "\(download)")
+        let empty = try await scratch.redml("models", "download", "iris", "--out", "")
+        #expect(empty.status == 64 && empty.stderr.contains("--out is empty"), "\(empty)")
+        let register = try await scratch.redml("models", "register", "x", "--weights", "adir")
+        expectCleanFailure(register, mentioning: "--weights adir is a directory")
     }
 
     @Test("a store written by a newer RedML is refused with one clear line")

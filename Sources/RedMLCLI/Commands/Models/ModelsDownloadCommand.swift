@@ -38,6 +38,15 @@ struct ModelsDownloadCommand: AsyncParsableCommand {
         var bytes: Int64
     }
 
+    /// Checks the options before anything is opened (a bad one exits 64, as any usage error).
+    func validate() throws {
+        guard !out.isEmpty else { throw ValidationError("--out is empty; pass the file to write the weights to") }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("--out \(out) is a directory; pass a file path in it, such as \(out)/weights.bin")
+        }
+    }
+
     /// Downloads the weights.
     func run() async throws {
         let destination = URL(fileURLWithPath: out)

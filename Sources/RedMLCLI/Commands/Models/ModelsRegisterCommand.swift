@@ -57,8 +57,11 @@ struct ModelsRegisterCommand: AsyncParsableCommand {
             parentVersion: parent, createdBy: Operator.actor, activate: activate)
         let file = URL(fileURLWithPath: weights)
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+        guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory) else {
             throw CLIError("weights file \(weights) does not exist; pass the path of the file to store with --weights")
+        }
+        guard !isDirectory.boolValue else {
+            throw CLIError("--weights \(weights) is a directory; pass the path of the file to store")
         }
         guard FileManager.default.isReadableFile(atPath: file.path) else {
             throw CLIError("weights file \(weights) cannot be read; check its permissions")

@@ -24,6 +24,14 @@ struct StoreBackupCommand: AsyncParsableCommand {
         var bytes: Int64
     }
 
+    /// Checks the destination before anything is opened (a bad one exits 64, as any usage error).
+    func validate() throws {
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory), isDirectory.boolValue {
+            throw ValidationError("\(destination) is a directory; pass a file path for the backup, such as \(destination)/redml-backup.sqlite")
+        }
+    }
+
     /// Writes the backup and reports its size.
     func run() async throws {
         let result = try await options.withStore(create: false) { opened in
