@@ -54,6 +54,8 @@ public final class MLJobQueue: Sendable {
     let decoded = DecodedJobs()
     /// `queue/kind` of the jobs claims here passed over (no handler), each logged once.
     let passedOverKinds = Mutex<Set<String>>([])
+    /// Where claims that ran out of scan stopped, so the next ones go on from there.
+    let resume = ClaimResume()
 
     /// A queue over `store`. Reads nothing until used.
     public init(store: any MLStore, configuration: Configuration = Configuration()) {

@@ -30,24 +30,33 @@ extension MLJobQueue {
             return try await claimLocked(claiming, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit,
                                          kinds: kinds)
         }
-        if limit > 1,
-            let claimed = try await claimFirst(queue: queue, worker: worker, leaseMs: leaseMs, limit: limit, kinds: kinds)
-        {
+        if let claimed = try await claimFirst(queue: queue, worker: worker, leaseMs: leaseMs, limit: limit, kinds: kinds) {
             return claimed
         }
         var claimed: [(job: MLJob, revision: MLRevision)] = []
-        while claimed.count < limit,
-            let next = try await claimOne(queue: queue, worker: worker, leaseMs: leaseMs, kinds: kinds)
-        {
-            claimed.append(next)
+        while claimed.count < limit {
+            do {
+                guard let next = try await claimOne(queue: queue, worker: worker, leaseMs: leaseMs, kinds: kinds) else { break }
+                claimed.append(next)
+            } catch where !claimed.isEmpty {
+                // The jobs claimed so far are committed: run them rather than strand them until their leases expire.
+                logger.warning("claiming failed; running the jobs claimed so far", metadata: ["error": "\(error)"])
+                return (claimed, false)
+            }
         }
         return (claimed, claimed.isEmpty)
     }
 
     /// How many ready entries one claim looks through at most when it passes
     /// over jobs (of kinds its worker does not run): past that, it waits for
-    /// the next wake-up rather than scan a long queue of others' jobs.
+    /// the next wake-up rather than scan a long queue of others' jobs, and the
+    /// next claim goes on from where this one stopped (see ``ClaimResume``).
     static let claimScanLimit = 1_000
+
+    /// How many candidates a claim takes at once after one that passed over
+    /// jobs: with a slot or two free, one at a time would cost a transaction
+    /// per job passed over.
+    static let passOverBatch = 100
 
     /// Claims through ``MLIndexClaiming``, paging on past the jobs it passes over.
     private func claimLocked(
@@ -57,26 +66,49 @@ extension MLJobQueue {
         var claimed: [(job: MLJob, revision: MLRevision)] = []
         var after: String?
         var scanned = 0
+        var rounds = 0
         while true {
             let wanted = limit - claimed.count
-            let round = try await claimLockedRound(
-                store, queue: queue, worker: worker, leaseMs: leaseMs, after: after, limit: wanted, kinds: kinds)
+            // The first round asks for what it can take (on PostgreSQL, locking more would hide
+            // jobs from other claimers); later rounds follow jobs passed over, and take more at once.
+            let size = rounds == 0 ? wanted : max(wanted, Self.passOverBatch)
+            let round: (jobs: [(job: MLJob, revision: MLRevision)], picked: Int, lastKey: String?)
+            do {
+                round = try await claimLockedRound(
+                    store, queue: queue, worker: worker, leaseMs: leaseMs, after: after, limit: size, take: wanted,
+                    kinds: kinds)
+            } catch where !claimed.isEmpty {
+                // Earlier rounds committed their claims: run those jobs rather than strand them.
+                logger.warning("claiming failed; running the jobs claimed so far", metadata: ["error": "\(error)"])
+                return (claimed, false)
+            }
+            rounds += 1
             claimed += round.jobs
             scanned += round.picked
             // Fewer candidates than asked for: no other job was ready (or, on PostgreSQL, another
             // claimer holds the rest). Stale entries among the candidates are gone now.
-            if round.picked < wanted { return (claimed, true) }
+            if round.picked < size {
+                resume.reset(queue: queue, kinds: kinds)
+                return (claimed, true)
+            }
             if claimed.count >= limit { return (claimed, false) }
-            if scanned >= Self.claimScanLimit { return (claimed, true) }
-            after = round.lastKey  // some were passed over or stale: look further
+            if scanned >= Self.claimScanLimit {
+                resume.save(round.lastKey, queue: queue, kinds: kinds)
+                return (claimed, true)
+            }
+            // Only jobs passed over (or stale entries) so far: go on, from where the last claim
+            // that ran out of scan stopped, so that jobs past the scan limit are reached too.
+            after = rounds == 1 ? resume.cursor(queue: queue, kinds: kinds, atLeast: round.lastKey) : round.lastKey
         }
     }
 
-    /// One locked claim of up to `limit` candidates after `after`; returns
-    /// the jobs claimed, how many candidates were picked, and the last one's key.
+    /// One locked claim of up to `limit` candidates after `after`, taking at
+    /// most `take` jobs; returns the jobs claimed, how many candidates were
+    /// picked (all of them when `take` stopped it early, so the caller stops
+    /// too), and the key of the last one looked at.
     private func claimLockedRound(
         _ store: any MLIndexClaiming, queue: String, worker: String, leaseMs: Int64, after: String?, limit: Int,
-        kinds: Set<MLJob.Kind>?
+        take: Int, kinds: Set<MLJob.Kind>?
     ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], picked: Int, lastKey: String?) {
         let clock = clock
         let logger = logger
@@ -91,8 +123,11 @@ extension MLJobQueue {
             var batch = MLBatch()
             var jobs: [MLJob] = []
             var passedOver: [MLJob.Kind] = []
+            var lastKey: String?
             for candidate in candidates {
+                guard jobs.count < take else { break }  // the rest stay as they are, unlocked at the commit
                 let entry = candidate.entry
+                lastKey = entry.key
                 let job: MLJob
                 do {
                     if let corruption = candidate.corruption { throw corruption }
@@ -119,7 +154,7 @@ extension MLJobQueue {
                 batch.append(contentsOf: claim)
                 jobs.append(claimed)
             }
-            return (batch, (jobs, passedOver, candidates.count, candidates.last?.entry.key))
+            return (batch, (jobs, passedOver, candidates.count, lastKey))
         }
         for job in jobs { metrics.claimed(job) }
         notePassedOver(passedOver, queue: queue)
@@ -151,9 +186,11 @@ extension MLJobQueue {
         var request = MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: limit)
         var scanned = 0
         var exhausted = false
+        var pages = 0
         pages: while true {
             let page = try await store.page(namespace: MLNamespace.jobReady, request)
             scanned += page.entries.count
+            pages += 1
             for entry in page.entries {
                 switch try await claimTransition(of: entry, worker: worker, leaseMs: leaseMs, nowMs: now, kinds: kinds) {
                 case .claim(let claim, let claimed):
@@ -168,14 +205,18 @@ extension MLJobQueue {
             }
             guard let cursor = page.nextCursor else {
                 exhausted = true
+                resume.reset(queue: queue, kinds: kinds)
                 break
             }
-            // Only jobs passed over (or stale entries) hold this page: look further, within bounds.
+            // Only jobs passed over (or stale entries) hold this page: look further, within bounds,
+            // from where the last claim that ran out of scan stopped, and more at once.
             guard scanned < Self.claimScanLimit else {
                 exhausted = true
+                resume.save(cursor, queue: queue, kinds: kinds)
                 break
             }
-            request.after = cursor
+            request.after = pages == 1 ? resume.cursor(queue: queue, kinds: kinds, atLeast: cursor) : cursor
+            request.limit = max(limit, Self.passOverBatch)
         }
         notePassedOver(passedOver, queue: queue)
         guard !jobs.isEmpty else { return exhausted ? ([], true) : nil }

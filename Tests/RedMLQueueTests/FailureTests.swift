@@ -140,6 +140,26 @@ struct FailureTests {
         #expect(try await h.queue.history(of: id).last?.reason == "timed_out")
     }
 
+    /// Past the scan limit: a claim that looked through a thousand jobs of
+    /// another kind stops, and the next one goes on from there, so a job
+    /// behind more than a thousand of them is still reached.
+    @Test(arguments: Backends.allFixtures())
+    func aJobBehindMoreThanTheScanLimitOfOtherKindsIsReached(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let others = (0..<1_300).map {  // more than one claim's scan limit, 1,000
+            MLJobSubmission(kind: "embed_images", target: "photos-\($0)", priority: 5)
+        }
+        _ = try await h.queue.submitJobs(others)
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+        let workers = h.start { workers in workers.register(.train) { _ in [:] } }
+        // Each poll (250 ms on the test clock) is one more claim.
+        try await advance(h.clock, by: .milliseconds(250), until: "the train job to complete") {
+            try await h.queue.requireJob(id).status == .completed
+        }
+        try await workers.stop()
+        #expect(try await h.queue.jobs(MLJobQuery(limit: 1_000, status: .queued)).jobs.count == 1_000)
+    }
+
     /// Whoever runs the workers hears of each failed attempt (retried or not)
     /// and of a shutdown, at levels a default logger shows.
     @Test func failedAttemptsAndShutdownAreLogged() async throws {

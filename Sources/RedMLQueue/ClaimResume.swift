@@ -1,0 +1,36 @@
+import RedMLPersistence
+import Synchronization
+
+/// Where the last claim that ran out of scan stopped, per queue and set of
+/// kinds, so the next one goes on from there instead of looking at the same
+/// first thousand jobs of other kinds again and never reaching the rest.
+///
+/// Each claim still looks at the head of the queue first (a job submitted
+/// since, at a high priority, must not wait for a full pass); only when the
+/// head holds nothing it may take does it jump to the saved place. Reaching
+/// the end of the queue forgets the place, so the next pass starts over.
+final class ClaimResume: Sendable {
+    private let cursors = Mutex<[String: String]>([:])
+
+    private static func slot(_ queue: String, _ kinds: Set<MLJob.Kind>?) -> String {
+        queue + "\u{0}" + (kinds.map { $0.map(\.rawValue).sorted().joined(separator: ",") } ?? "*")
+    }
+
+    /// Forgets the place: the last scan reached the end of the queue.
+    func reset(queue: String, kinds: Set<MLJob.Kind>?) {
+        _ = cursors.withLock { $0.removeValue(forKey: Self.slot(queue, kinds)) }
+    }
+
+    /// Remembers `key` as the place to go on from.
+    func save(_ key: String?, queue: String, kinds: Set<MLJob.Kind>?) {
+        guard let key else { return }
+        cursors.withLock { $0[Self.slot(queue, kinds)] = key }
+    }
+
+    /// The saved place if it lies beyond `key` (the head just looked at), else `key`.
+    func cursor(queue: String, kinds: Set<MLJob.Kind>?, atLeast key: String?) -> String? {
+        guard let saved = cursors.withLock({ $0[Self.slot(queue, kinds)] }) else { return key }
+        guard let key else { return saved }
+        return MLKeyOrder.less(key, saved) ? saved : key
+    }
+}
