@@ -92,6 +92,7 @@ extension MLModelRegistry {
                     change = ModelChange(model: current.model, existed: true, original: current.model, nowMs: now,
                                          actor: actor, verified: verified)
                 } else if create {
+                    try RegistryValidation.newModel(name)  // stricter than for models that exist already
                     let fresh = MLModel(
                         name: name, description: nil, tags: [:], createdAtMs: now, updatedAtMs: now, latestVersion: 0,
                         activeVersion: nil, archivedCount: 0, aliases: [:], eventCount: 0)

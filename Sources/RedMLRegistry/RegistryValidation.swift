@@ -7,18 +7,32 @@ enum RegistryValidation {
     /// Names the active and latest versions answer to; they cannot be set as aliases.
     static let builtInAliases: Set<String> = ["active", "latest"]
 
+    /// The rules every name a caller gives must meet, for lookups as for
+    /// changes: 1–255 characters, no `/`, no control characters. Names made
+    /// before the stricter rules of ``newModel(_:)`` stay reachable under these.
     static func model(_ name: String) throws(MLRegistryError) {
-        // Counted in Unicode scalars, not in grapheme clusters: one cluster can hold any number
-        // of combining marks, and a name's size in bytes must stay bounded.
-        let length = name.unicodeScalars.count
+        let length = name.count
         guard (1...255).contains(length) else {
-            throw .invalid("model name must be 1–255 characters (Unicode scalars), got \(length)"
+            throw .invalid("model name must be 1–255 characters, got \(length)"
                 + (length == 0 ? "" : ": '\(printable(String(name.unicodeScalars.prefix(40))))…'"))
         }
         if let bad = name.unicodeScalars.first(where: { isControl($0) || $0 == "/" }) {
             let shown = bad == "/" ? "'/'" : "control character U+" + hex(bad.value)
             throw .invalid("model name '\(printable(name))' contains \(shown); "
                 + "names may not contain '/' or control characters")
+        }
+    }
+
+    /// The rules a model's name must meet when the model is created: those of
+    /// ``model(_:)``, 255 Unicode scalars at most, not `.` or `..`, and NFC.
+    static func newModel(_ name: String) throws(MLRegistryError) {
+        try model(name)
+        // Counted in Unicode scalars too: one grapheme cluster can hold any number of
+        // combining marks, and a name's size in bytes must stay bounded.
+        let scalars = name.unicodeScalars.count
+        guard scalars <= 255 else {
+            throw .invalid("model name must be 1–255 characters (Unicode scalars), got \(scalars): "
+                + "'\(printable(String(name.unicodeScalars.prefix(40))))…'")
         }
         guard name != "." && name != ".." else {
             // URL clients (browsers, curl) remove these path segments, so such a model could not be reached.
@@ -120,10 +134,11 @@ extension MLJSONValue {
 }
 
 extension MLModelRegistry {
-    /// Checks a model name as registration does (1–255 Unicode scalars in NFC,
-    /// no `/` or control characters, not `.` or `..`), so a tool can refuse a
-    /// bad name before it starts work that would register under it.
+    /// Checks a model name as registration does when it creates the model
+    /// (1–255 Unicode scalars in NFC, no `/` or control characters, not `.` or
+    /// `..`), so a tool can refuse a bad name before it starts work that would
+    /// register under it.
     public static func validateModelName(_ name: String) throws(MLRegistryError) {
-        try RegistryValidation.model(name)
+        try RegistryValidation.newModel(name)
     }
 }

@@ -39,6 +39,11 @@ struct ValidationTests {
         "nul\u{0}",
         "del\u{7F}",
         "c1\u{85}control",
+    ]
+
+    /// Names refused when a model is created, though a model made before these
+    /// rules under such a name stays reachable (lookups check only the rules above).
+    static let badNewModelNames: [String] = [
         // Too long in Unicode scalars though one grapheme cluster: 'x' and 255 combining accents.
         "x" + String(repeating: "\u{301}", count: 255),
         // Path segments that URL clients remove.
@@ -46,6 +51,18 @@ struct ValidationTests {
         // Not NFC: 'e' and a combining acute, where NFC has 'é'.
         "cafe\u{301}",
     ]
+
+    @Test(arguments: Backends.allFixtures(), badNewModelNames)
+    func badNewModelNamesAreRefusedWhenCreatedButDoNotBlockLookups(_ fixture: MLStoreFixture, _ name: String) async throws {
+        let (store, registry) = try await seeded(fixture)
+        _ = try await refused(store, mentioning: ["model name"]) {
+            try await registry.register(MLRegistration(model: name), weights: bytes("x"))
+        }
+        #expect(throws: MLRegistryError.self) { try MLModelRegistry.validateModelName(name) }
+        // A lookup is not a creation: the name is simply unknown here.
+        let lookup = await #expect(throws: MLRegistryError.self) { try await registry.model(name) }
+        #expect(lookup?.code == .unknownModel, "\(String(describing: lookup))")
+    }
 
     @Test(arguments: Backends.allFixtures(), badModelNames)
     func badModelNamesAreRefused(_ fixture: MLStoreFixture, _ name: String) async throws {
