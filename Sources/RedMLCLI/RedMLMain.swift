@@ -30,9 +30,13 @@ enum RedMLMain {
             report(failure)
         } catch let error as MLPersistenceError {
             report(CLIError(error))
+        } catch let error as MLJobError {
+            report(CLIError(error))
+        } catch let error as MLRegistryError {
+            report(CLIError(error.message, code: error.code.rawValue))
         } catch {
             // A usage error (exit 64) gets its JSON error object too; --help and the like (exit 0) do not.
-            if RedMLCommand.exitCode(for: error) != .success, CommandLine.arguments.dropFirst().contains("--json") {
+            if RedMLCommand.exitCode(for: error) == .validationFailure, CommandLine.arguments.dropFirst().contains("--json") {
                 try? Console.json(["error": ["code": "usage", "message": RedMLCommand.message(for: error)]])
             }
             RedMLCommand.exit(withError: error)

@@ -130,6 +130,24 @@ struct StoreCommandTests {
         #expect(unreadable.contains { $0.contains("jobs/") }, "\(unreadable)")
     }
 
+    @Test("a record that is not JSON does not hide another whose key it begins (iris, iris2)")
+    func checkMatchesWholeKeys() async throws {
+        let scratch = try ScratchDirectory()
+        try Data("w".utf8).write(to: URL(fileURLWithPath: scratch.path("w.bin")))
+        for name in ["iris", "iris2"] { expectSuccess(try await scratch.redml("models", "register", name, "--weights", "w.bin")) }
+        try scratch.sqlite3("redml.sqlite", """
+            UPDATE ml_kv SET value = 'not json' WHERE namespace = 'models' AND key = 'iris';
+            UPDATE ml_kv SET value = '{"x":1}' WHERE namespace = 'models' AND key = 'iris2';
+            """)
+        let check = try await scratch.redml("store", "check", "--json")
+        let integrity = try #require(try check.jsonObject()["integrity"] as? [String: Any])
+        let problems = try #require(integrity["problems"] as? [[String: Any]])
+        let found = problems.map { "\($0["code"] ?? "")|\($0["message"] ?? "")" }
+        #expect(found.contains { $0.hasPrefix("corrupt_value|models/iris:") }, "\(found)")
+        #expect(found.contains { $0.hasPrefix("unreadable_record|") && $0.contains("models/iris2:") }, "\(found)")
+        #expect(found.count == 2, "\(found)")
+    }
+
     @Test("a store whose file is damaged is refused with advice to check and restore it")
     func damagedFileAdvice() async throws {
         let scratch = try ScratchDirectory()

@@ -53,11 +53,13 @@ struct DemoCommand: AsyncParsableCommand {
         let report = try await options.withStore(create: true) { opened in
             let logger = CLIRuntime.logger("redml.demo", default: .warning)
             let runtime = CLIRuntime.make(store: opened.store, workers: 1, logger: logger)
+            // Trapped before the job exists, so an early Ctrl-C cancels it rather than killing the process.
+            let interrupts = await JobFollowing.trapInterrupts()
             let spec: MLJSONObject = ["data": .string(builtin.description)]
             let id = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: builtin.name, spec: spec))
             let job = try await CLIRuntime.whileRunning(runtime, logger: logger) {
                 try await JobFollowing.followCancellingOnInterrupt(
-                    id, in: runtime.queue, display: display, interval: .milliseconds(100))
+                    id, in: runtime.queue, display: display, interval: .milliseconds(100), interrupts: interrupts)
             }
             try JobFollowing.requireCompleted(job, display: display)
             return try await DemoReport.make(

@@ -52,16 +52,18 @@ struct TrainCommand: AsyncParsableCommand {
         let outcome: (job: MLJob, version: MLModelVersion?) = try await options.withStore(create: true) { opened in
             let logger = CLIRuntime.logger("redml.train", default: .warning)
             let runtime = CLIRuntime.make(store: opened.store, workers: wait ? 1 : 0, logger: logger)
+            // Trapped before the job exists, so an early Ctrl-C cancels it rather than killing the process.
+            let interrupts = wait ? await JobFollowing.trapInterrupts() : nil
             let id: UInt128
             do {
                 id = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: model, spec: spec))
             } catch let error as MLJobError {
                 throw CLIError(error)
             }
-            guard wait else { return (try await runtime.queue.requireJob(id), nil) }
+            guard wait, let interrupts else { return (try await runtime.queue.requireJob(id), nil) }
             let display: ProgressDisplay? = options.json ? nil : ProgressDisplay()
             let job = try await CLIRuntime.whileRunning(runtime, logger: logger) {
-                try await JobFollowing.followCancellingOnInterrupt(id, in: runtime.queue, display: display)
+                try await JobFollowing.followCancellingOnInterrupt(id, in: runtime.queue, display: display, interrupts: interrupts)
             }
             try JobFollowing.requireCompleted(job, display: display)
             guard let number = job.metrics?["version"]?.intValue.flatMap({ UInt32(exactly: $0) }) else {

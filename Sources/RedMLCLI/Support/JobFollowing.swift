@@ -27,18 +27,28 @@ enum JobFollowing {
     /// `cancelled`, instead of staying `running` under a lease no one renews
     /// until another process requeues it and runs what the user stopped. A
     /// second signal ends the process at once.
+    ///
+    /// - Parameter interrupts: signals trapped before the job could start (see
+    ///   ``trapInterrupts()``), so none arrives untrapped and kills the process.
     static func followCancellingOnInterrupt(
-        _ id: UInt128, in queue: MLJobQueue, display: ProgressDisplay?, interval: Duration = .milliseconds(250)
+        _ id: UInt128, in queue: MLJobQueue, display: ProgressDisplay?, interval: Duration = .milliseconds(250),
+        interrupts: UnixSignalsSequence
     ) async throws -> MLJob {
-        try await withThrowingTaskGroup(of: MLJob?.self) { group in
+        // The cancel runs in a task of its own: a slow store must not keep a second interrupt waiting.
+        let (cancels, cancel) = AsyncStream.makeStream(of: Void.self)
+        return try await withThrowingTaskGroup(of: MLJob?.self) { group in
             group.addTask { try await follow(id, in: queue, display: display, interval: interval) }
             group.addTask {
-                var interrupts = 0
-                for await signal in await UnixSignalsSequence(trapping: .sigint, .sigterm) {
-                    interrupts += 1
-                    guard interrupts == 1 else { exit(signal == .sigint ? 130 : 143) }
+                for await _ in cancels { _ = try? await queue.cancel(id) }
+                return nil
+            }
+            group.addTask {
+                var count = 0
+                for await signal in interrupts {
+                    count += 1
+                    guard count == 1 else { exit(signal == .sigint ? 130 : 143) }
                     Console.error("interrupted: cancelling job \(MLKey.job(id)); interrupt again to quit at once")
-                    _ = try? await queue.cancel(id)
+                    cancel.yield()
                 }
                 return nil
             }
@@ -49,6 +59,12 @@ enum JobFollowing {
             }
             throw CancellationError()
         }
+    }
+
+    /// Traps SIGINT and SIGTERM for ``followCancellingOnInterrupt(_:in:display:interval:interrupts:)``;
+    /// call it before the job is submitted.
+    static func trapInterrupts() async -> UnixSignalsSequence {
+        await UnixSignalsSequence(trapping: .sigint, .sigterm)
     }
 
     /// Finishes the display by the job's final status; throws unless it completed.

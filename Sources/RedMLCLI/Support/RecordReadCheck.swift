@@ -37,10 +37,16 @@ enum RecordReadCheck {
             guard let cursor = page.nextCursor else { break }
             jobQuery.after = cursor
         }
-        // A value that is not JSON is reported already, as corrupt_value: `namespace/key: …`.
-        let knownKeys = known.filter { $0.code == "corrupt_value" }.compactMap { $0.message.split(separator: ":").first }
-        return skipped.map(\.description)
-            .filter { description in !knownKeys.contains { description.contains($0) } }
-            .map { MLIntegrityReport.Problem(code: "unreadable_record", message: $0) }
+        // A value that is not JSON is reported already, as corrupt_value `namespace/key: value is not
+        // valid JSON`; a reader's error is `.corruption("namespace/key: reason")`. Matched on the whole
+        // `namespace/key: ` (iris@v1 must not hide iris@v10).
+        let suffix = ": value is not valid JSON"
+        let knownPrefixes = known.filter { $0.code == "corrupt_value" && $0.message.hasSuffix(suffix) }
+            .map { String($0.message.dropLast(suffix.count)) + ": " }
+        return skipped.filter { error in
+            guard case .corruption(let message) = error else { return true }
+            return !knownPrefixes.contains { message.hasPrefix($0) }
+        }
+        .map { MLIntegrityReport.Problem(code: "unreadable_record", message: $0.description) }
     }
 }
