@@ -17,7 +17,7 @@ extension MLHTTPAPI {
         let id = try input.jobID()
         _ = try await queue.requireJob(id)  // 404 before the stream starts
         let updates = queue.updates(of: id)
-        let heartbeat = configuration.eventStreamHeartbeat
+        let heartbeat = max(configuration.eventStreamHeartbeat, .milliseconds(10))  // zero would spin
         let body = ResponseBody { writer in
             var sequence = 0
             var lastStatus: MLJob.Status?

@@ -37,7 +37,7 @@ public struct MLHTTPAPI: Sendable {
         public var serverName: String?
         /// How long a job's event stream may stay silent before it sends a
         /// comment line, which keeps proxies from closing it and finds a client
-        /// that has gone (the write fails), so its stream ends. Default: 15 s.
+        /// that has gone (the write fails), so its stream ends. At least 10 ms. Default: 15 s.
         public var eventStreamHeartbeat: Duration = .seconds(15)
 
         /// The defaults, with `token` if given.

@@ -26,25 +26,6 @@ struct EventStreamTests {
         #expect(stopped < .seconds(5))
     }
 
-    /// The client leaves without a word: its stream must not hold up the
-    /// server's shutdown (heartbeat writes fail from then on, and the shutdown
-    /// ends the stream regardless).
-    @Test func aStreamWhoseClientLeftEnds() async throws {
-        var configuration = MLHTTPAPI.Configuration()
-        configuration.eventStreamHeartbeat = .milliseconds(50)
-        let h = try await Harness(configuration: configuration)
-        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
-        let stopped = try await Self.serve(h) { port in
-            let connection = try LiveConnection(port: port)
-            try connection.send("GET /v1/jobs/\(MLKey.job(id))/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            let read = await connection.read { $0.contains("event: status") }
-            #expect(read.text.contains("event: status"))
-            connection.shutDown()
-            try await Task.sleep(for: .milliseconds(300))
-        }
-        #expect(stopped < .seconds(5))
-    }
-
     /// The client stays; the graceful shutdown ends its stream, and the
     /// client sees the response end.
     @Test func theServersShutdownEndsAnOpenStream() async throws {
@@ -52,18 +33,17 @@ struct EventStreamTests {
         configuration.eventStreamHeartbeat = .seconds(3_600)  // no heartbeat during the test
         let h = try await Harness(configuration: configuration)
         let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
-        let ended = Locked<(text: String, closed: Bool, timedOut: Bool)?>(nil)
+        let reader = Locked<Task<(text: String, closed: Bool, timedOut: Bool), Never>?>(nil)
         let stopped = try await Self.serve(h) { port in
             let connection = try LiveConnection(port: port)
             try connection.send("GET /v1/jobs/\(MLKey.job(id))/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
             let read = await connection.read { $0.contains("event: status") }
             #expect(read.text.contains("event: status"))
-            // Reads to the end in the background while the server shuts down.
-            Task { ended.set(await connection.read { $0.hasSuffix("0\r\n\r\n") }) }
+            // Reads to the end while the server shuts down; awaited below.
+            reader.set(Task { await connection.read { $0.hasSuffix("0\r\n\r\n") } })
         }
         #expect(stopped < .seconds(5))
-        try await eventually { ended.value != nil }
-        let tail = try #require(ended.value)
+        let tail = try #require(await reader.value?.value)
         #expect(!tail.timedOut, "the response did not end: \(tail.text)")
     }
 
@@ -80,9 +60,16 @@ struct EventStreamTests {
         configuration.maximumGracefulShutdownDuration = .seconds(10)
         let group = ServiceGroup(configuration: configuration)
         return try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
+            tasks.addTask {
+                // A server that fails to start must not leave the wait for its port below hanging.
+                defer { portsContinuation.finish() }
+                try await group.run()
+            }
             var iterator = ports.makeAsyncIterator()
-            guard let port = await iterator.next() else { throw LiveConnection.Failed(description: "no port") }
+            guard let port = await iterator.next() else {
+                try await tasks.waitForAll()  // the server's own error, if it threw one
+                throw LiveConnection.Failed(description: "the server stopped before it listened")
+            }
             try await body(port)
             let start = ContinuousClock.now
             await group.triggerGracefulShutdown()
@@ -91,10 +78,6 @@ struct EventStreamTests {
         }
     }
 
-    private func eventually(_ condition: @Sendable () -> Bool) async throws {
-        for _ in 0..<200 where !condition() { try await Task.sleep(for: .milliseconds(25)) }
-        #expect(condition())
-    }
 }
 
 /// A value that tasks share.

@@ -8,8 +8,7 @@ import Glibc
 /// not end by themselves (event streams), which the router test client would
 /// wait for forever. Blocking reads run on a thread of their own, never on
 /// the concurrency pool.
-final class LiveConnection: @unchecked Sendable {
-    // Unchecked: the descriptor is only read, and reads happen one at a time (each awaited).
+final class LiveConnection: Sendable {
     private let descriptor: Int32
 
     struct Failed: Error, CustomStringConvertible {
