@@ -32,8 +32,10 @@ extension SQLiteMLPersistence {
     /// The backup is checked first, as ``checkIntegrity(verifyBlobs:)`` checks a
     /// store (every page, every record that must be JSON, every blob's chunks
     /// and SHA-256): a file with any problem, or one written by a newer RedML,
-    /// is refused and nothing changes. The check runs on a temporary copy, since
-    /// opening a store brings its schema up to date and the backup must stay as it is.
+    /// is refused and nothing changes. The check runs on a copy beside the
+    /// store (opening a store brings its schema up to date, and the backup must
+    /// stay as it is), and that checked copy is what is restored, so a backup
+    /// file that changes meanwhile cannot slip in unchecked.
     /// Revisions never go backwards: every restored entry gets a revision above
     /// any handed out before, so compare-and-swap callers holding a revision from
     /// before the restore see a conflict, not a false match. Other processes
@@ -43,45 +45,30 @@ extension SQLiteMLPersistence {
         guard FileManager.default.fileExists(atPath: source) else {
             throw MLPersistenceError.invalidArgument("backup file \(source) does not exist")
         }
+        // Beside the store rather than in the temporary folder, which is often a small tmpfs.
+        let folder = URL(fileURLWithPath: path).deletingLastPathComponent()
+            .appendingPathComponent(".redml-restore-\(UUID().uuidString)", isDirectory: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
         do {
-            var readOnly = GRDB.Configuration()
-            readOnly.readonly = true
-            let backup: DatabaseQueue
-            let version: Int
-            let integrity: [String]
-            do {
-                backup = try DatabaseQueue(path: source, configuration: readOnly)
-                (version, integrity) = try await backup.read { db in
-                    (try SQLiteSchema.version(db), try String.fetchAll(db, sql: "PRAGMA integrity_check"))
-                }
-            } catch let error as DatabaseError {
-                // The backup is at fault (not a database, say), not the store being restored.
-                throw MLPersistenceError.invalidArgument(
-                    "backup file \(source) cannot be read as a SQLite database: \(error.message ?? "\(error.resultCode)") "
-                        + "(SQLite code \(error.extendedResultCode.rawValue))")
-            }
-            defer { try? backup.close() }
-            guard version <= SQLiteSchema.currentVersion else {
-                throw MLPersistenceError.schemaTooNew(store: source, found: version, supported: SQLiteSchema.currentVersion)
-            }
-            guard version >= 1, integrity == ["ok"] else {
-                throw MLPersistenceError.invalidArgument(
-                    "backup file \(source) is not a healthy RedML store (schema \(version), integrity: "
-                        + integrity.prefix(3).joined(separator: "; ") + ")")
-            }
-            let problems = try await Self.problems(ofBackup: source)
+            try Self.checkReadable(backup: source)
+            let copy = try Self.copy(backup: source, into: folder)
+            let problems = try await Self.problems(of: copy)
             guard problems.isEmpty else {
                 throw MLPersistenceError.invalidArgument(
                     "backup file \(source) is not a healthy RedML store: \(problems.count) problem(s), "
                         + problems.prefix(3).map { "\($0.code): \($0.message)" }.joined(separator: "; "))
             }
+            var readOnly = GRDB.Configuration()
+            readOnly.readonly = true
+            let checked = try DatabaseQueue(path: copy, configuration: readOnly)
+            defer { try? checked.close() }
             let path = self.path
             let committer = self.committer
             // One writer access from the copy to the new counter, so that no commit
             // of this process can slip in between and reuse a revision.
             try await pool.writeWithoutTransaction { db in
                 let before = try Int64.fetchOne(db, sql: "SELECT revision FROM ml_state WHERE id = 1") ?? 0
-                try backup.read { source in try source.backup(to: db) }
+                try checked.read { source in try source.backup(to: db) }
                 try SQLiteSchema.migrate(db, storeName: path)
                 // Lift every restored revision above every revision handed out before
                 // the restore, so a compare-and-swap that holds an old revision cannot
@@ -100,18 +87,55 @@ extension SQLiteMLPersistence {
         }
     }
 
-    /// What ``checkIntegrity(verifyBlobs:)`` finds in the backup at `source`,
-    /// checked on a temporary copy (opened as a store, which migrates it).
-    private static func problems(ofBackup source: String) async throws -> [MLIntegrityReport.Problem] {
-        let folder = FileManager.default.temporaryDirectory
-            .appendingPathComponent("redml-restore-check-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: folder) }
-        let copy = folder.appendingPathComponent("backup.sqlite").path
-        try FileManager.default.copyItem(atPath: source, toPath: copy)
-        if FileManager.default.fileExists(atPath: source + "-wal") {  // a store's own file, not a backup's: its log too
-            try FileManager.default.copyItem(atPath: source + "-wal", toPath: copy + "-wal")
+    /// Refuses, naming the backup, a file that is not a SQLite database, fails
+    /// SQLite's page check, or was written by a newer RedML.
+    private static func checkReadable(backup source: String) throws {
+        var readOnly = GRDB.Configuration()
+        readOnly.readonly = true
+        let version: Int
+        let integrity: [String]
+        do {
+            let backup = try DatabaseQueue(path: source, configuration: readOnly)
+            defer { try? backup.close() }
+            (version, integrity) = try backup.read { db in
+                (try SQLiteSchema.version(db), try String.fetchAll(db, sql: "PRAGMA integrity_check"))
+            }
+        } catch let error as DatabaseError {
+            // The backup is at fault (not a database, say), not the store being restored.
+            throw MLPersistenceError.invalidArgument(
+                "backup file \(source) cannot be read as a SQLite database: \(error.message ?? "\(error.resultCode)") "
+                    + "(SQLite code \(error.extendedResultCode.rawValue))")
         }
+        guard version <= SQLiteSchema.currentVersion else {
+            throw MLPersistenceError.schemaTooNew(store: source, found: version, supported: SQLiteSchema.currentVersion)
+        }
+        guard version >= 1, integrity == ["ok"] else {
+            throw MLPersistenceError.invalidArgument(
+                "backup file \(source) is not a healthy RedML store (schema \(version), integrity: "
+                    + integrity.prefix(3).joined(separator: "; ") + ")")
+        }
+    }
+
+    /// Copies the backup (and its log, if it is a live store's own file) into
+    /// `folder`; returns the copy's path.
+    private static func copy(backup source: String, into folder: URL) throws -> String {
+        let copy = folder.appendingPathComponent("backup.sqlite").path
+        do {
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            try FileManager.default.copyItem(atPath: source, toPath: copy)
+            if FileManager.default.fileExists(atPath: source + "-wal") {
+                try FileManager.default.copyItem(atPath: source + "-wal", toPath: copy + "-wal")
+            }
+        } catch {
+            throw MLPersistenceError.invalidArgument(
+                "cannot copy backup file \(source) into \(folder.path) to check it: \(error.localizedDescription)")
+        }
+        return copy
+    }
+
+    /// What ``checkIntegrity(verifyBlobs:)`` finds in the store file at `copy`
+    /// (opened as a store, which migrates it).
+    private static func problems(of copy: String) async throws -> [MLIntegrityReport.Problem] {
         let store = try SQLiteMLPersistence(path: copy)
         do {
             let report = try await store.checkIntegrity(verifyBlobs: true)

@@ -168,8 +168,11 @@ struct BackupRestoreTests {
         }
         let healthyBytes = try Data(contentsOf: URL(fileURLWithPath: healthy))
         try await target.restore(from: healthy)
-        // The check ran on a copy: the backup file itself is as it was.
+        // The check ran on a copy: the backup file itself is as it was, and no copy is left beside the store.
         #expect(try Data(contentsOf: URL(fileURLWithPath: healthy)) == healthyBytes)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory.path("."))
+            .filter { $0.hasPrefix(".redml-restore-") }
+        #expect(leftovers.isEmpty, "\(leftovers)")
         #expect(try await target.get(namespace: MLNamespace.jobs, key: "j1") == #"{"status":"queued"}"#)
         try await StoreHelpers.expectHealthy(target)
         try target.close()
