@@ -22,7 +22,8 @@ public struct MLRegistration: Hashable, Sendable {
     public var parentVersion: UInt32?
     /// Who registers it.
     public var createdBy: String?
-    /// Free text about the version.
+    /// Free text about the version; empty is stored as none (as an update's
+    /// empty description clears it).
     public var description: String?
     /// Key–value tags.
     public var tags: [String: String]

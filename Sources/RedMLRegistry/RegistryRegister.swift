@@ -78,7 +78,8 @@ extension MLModelRegistry {
                 hyperparameters: registration.hyperparameters, metrics: registration.metrics,
                 trainingDataSHA256: registration.trainingDataSHA256, trainingQuery: registration.trainingQuery,
                 parentVersion: registration.parentVersion, createdAtMs: change.nowMs,
-                createdBy: registration.createdBy, description: registration.description,
+                // Empty is none, as an update's empty description clears it.
+                createdBy: registration.createdBy, description: registration.description?.isEmpty == true ? nil : registration.description,
                 tags: registration.tags, jobID: registration.jobID)
             try await addReference(to: staged, in: &change)
             change.write(version, readAt: nil)

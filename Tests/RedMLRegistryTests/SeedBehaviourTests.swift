@@ -300,6 +300,10 @@ struct SeedBehaviourTests {
         let cleared = try await registry.updateModel("spam", description: "")
         #expect(cleared.description == nil)
         #expect(cleared.tags == ["owner": "ml"])
+        // A registration's empty description is none as well, not a second way to say it.
+        let undescribed = try await registry.register(
+            MLRegistration(model: "spam", description: "", activate: false), weights: Data("u".utf8))
+        #expect(undescribed.description == nil)
 
         let version = try await registry.updateVersion(
             "spam", version: 1, description: "better notes", tags: ["k": "w", "x": "y"], by: "bob")
