@@ -7,8 +7,8 @@ import Synchronization
 ///
 /// Each claim still looks at the head of the queue first (a job submitted
 /// since, at a high priority, must not wait for a full pass); only when the
-/// head holds nothing it may take does it jump to the saved place. Reaching
-/// the end of the queue forgets the place, so the next pass starts over.
+/// head holds nothing it may take does it jump to the saved place, which it
+/// uses up. Reaching the end of the queue forgets the place too.
 final class ClaimResume: Sendable {
     private let cursors = Mutex<[String: String]>([:])
 
@@ -27,10 +27,15 @@ final class ClaimResume: Sendable {
         cursors.withLock { $0[Self.slot(queue, kinds)] = key }
     }
 
-    /// The saved place if it lies beyond `key` (the head just looked at), else `key`.
-    func cursor(queue: String, kinds: Set<MLJob.Kind>?, atLeast key: String?) -> String? {
-        guard let saved = cursors.withLock({ $0[Self.slot(queue, kinds)] }) else { return key }
-        guard let key else { return saved }
-        return MLKeyOrder.less(key, saved) ? saved : key
+    /// Takes the saved place, if it lies beyond `key` (the head just looked
+    /// at), and forgets it: it is used once, so that a job before it (a new
+    /// one at a higher priority, a retry back at its old place) is seen from
+    /// the head by the next claim instead of waiting behind every job after it.
+    func take(queue: String, kinds: Set<MLJob.Kind>?, beyond key: String?) -> String? {
+        cursors.withLock { cursors in
+            guard let saved = cursors.removeValue(forKey: Self.slot(queue, kinds)) else { return nil }
+            guard let key else { return saved }
+            return MLKeyOrder.less(key, saved) ? saved : nil
+        }
     }
 }

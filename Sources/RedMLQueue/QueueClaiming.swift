@@ -67,11 +67,13 @@ extension MLJobQueue {
         var after: String?
         var scanned = 0
         var rounds = 0
+        var jumped = false
         while true {
             let wanted = limit - claimed.count
             // The first round asks for what it can take (on PostgreSQL, locking more would hide
-            // jobs from other claimers); later rounds follow jobs passed over, and take more at once.
-            let size = rounds == 0 ? wanted : max(wanted, Self.passOverBatch)
+            // jobs from other claimers), and leaves half the scan for the rounds after it; later
+            // rounds follow jobs passed over, and take more at once.
+            let size = rounds == 0 ? min(wanted, Self.claimScanLimit / 2) : max(wanted, Self.passOverBatch)
             let round: (jobs: [(job: MLJob, revision: MLRevision)], picked: Int, lastKey: String?)
             do {
                 round = try await claimLockedRound(
@@ -94,11 +96,20 @@ extension MLJobQueue {
             if claimed.count >= limit { return (claimed, false) }
             if scanned >= Self.claimScanLimit {
                 resume.save(round.lastKey, queue: queue, kinds: kinds)
-                return (claimed, true)
+                // A place saved by a claim that did not jump: the next claim jumps there at once.
+                // After a jump, wait for a wake-up, so a queue of nothing but others' jobs costs
+                // two claims per wake-up, not a busy loop.
+                return (claimed, jumped)
             }
-            // Only jobs passed over (or stale entries) so far: go on, from where the last claim
-            // that ran out of scan stopped, so that jobs past the scan limit are reached too.
-            after = rounds == 1 ? resume.cursor(queue: queue, kinds: kinds, atLeast: round.lastKey) : round.lastKey
+            // Only jobs passed over (or stale entries) so far: go on, from the place the last claim
+            // that ran out of scan saved (used once: jobs before it are looked at again from the
+            // head next time), so that jobs past the scan limit are reached too.
+            if rounds == 1, let place = resume.take(queue: queue, kinds: kinds, beyond: round.lastKey) {
+                after = place
+                jumped = true
+            } else {
+                after = round.lastKey
+            }
         }
     }
 
@@ -183,10 +194,11 @@ extension MLJobQueue {
         var batch = MLBatch()
         var jobs: [MLJob] = []
         var passedOver: [MLJob.Kind] = []
-        var request = MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: limit)
+        var request = MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: min(limit, Self.claimScanLimit / 2))
         var scanned = 0
         var exhausted = false
         var pages = 0
+        var jumped = false
         pages: while true {
             let page = try await store.page(namespace: MLNamespace.jobReady, request)
             scanned += page.entries.count
@@ -209,17 +221,23 @@ extension MLJobQueue {
                 break
             }
             // Only jobs passed over (or stale entries) hold this page: look further, within bounds,
-            // from where the last claim that ran out of scan stopped, and more at once.
+            // from the place the last claim that ran out of scan saved (as claimLocked does), and
+            // more at once.
             guard scanned < Self.claimScanLimit else {
-                exhausted = true
+                exhausted = jumped  // a fresh place: the next claim jumps there at once
                 resume.save(cursor, queue: queue, kinds: kinds)
                 break
             }
-            request.after = pages == 1 ? resume.cursor(queue: queue, kinds: kinds, atLeast: cursor) : cursor
+            if pages == 1, let place = resume.take(queue: queue, kinds: kinds, beyond: cursor) {
+                request.after = place
+                jumped = true
+            } else {
+                request.after = cursor
+            }
             request.limit = max(limit, Self.passOverBatch)
         }
         notePassedOver(passedOver, queue: queue)
-        guard !jobs.isEmpty else { return exhausted ? ([], true) : nil }
+        guard !jobs.isEmpty else { return ([], exhausted) }  // nothing to take (yet): no race lost either
         do {
             let revision = try await store.commit(batch)
             for job in jobs { metrics.claimed(job) }
