@@ -55,11 +55,17 @@ struct StoreCommandTests {
         #expect(check.stdout.contains("problem corrupt_value: jobs/"), "\(check)")
     }
 
-    @Test("lists name each record they skip on stderr, and --json lists them under skipped")
-    func listsNameSkippedRecords() async throws {
+    /// A store the demo ran in twice: models/iris with versions 1 and 2, and two jobs.
+    static func storeWithTwoDemoRuns() async throws -> ScratchDirectory {
         let scratch = try ScratchDirectory()
         expectSuccess(try await scratch.redml("demo"))
         expectSuccess(try await scratch.redml("demo"))
+        return scratch
+    }
+
+    @Test("lists name each record they skip on stderr, and --json lists them under skipped")
+    func listsNameSkippedRecords() async throws {
+        let scratch = try await Self.storeWithTwoDemoRuns()
         try scratch.sqlite3("redml.sqlite", """
             INSERT INTO ml_kv (namespace, key, value, revision) VALUES ('models', 'broken', 'not json', 1);
             UPDATE ml_kv SET value = '{oops' WHERE namespace = 'model_versions' AND key = 'iris@v1';
@@ -111,9 +117,7 @@ struct StoreCommandTests {
 
     @Test("check reads every record as the registry and queue do: JSON of the wrong shape is a problem, reported once")
     func checkFindsRecordsOfTheWrongShape() async throws {
-        let scratch = try ScratchDirectory()
-        expectSuccess(try await scratch.redml("demo"))
-        expectSuccess(try await scratch.redml("demo"))
+        let scratch = try await Self.storeWithTwoDemoRuns()
         try scratch.sqlite3("redml.sqlite", """
             UPDATE ml_kv SET value = '{"archived":1}' WHERE namespace = 'model_versions' AND key = 'iris@v1';
             UPDATE ml_kv SET value = '[]' WHERE namespace = 'jobs' AND key = (SELECT min(key) FROM ml_kv WHERE namespace = 'jobs');
