@@ -87,7 +87,7 @@ struct CheckpointBytesTests {
 
         h.clock.advance(by: .seconds(1))
         _ = try await h.queue.promoteScheduledJobs()
-        let done = try await waitForStatus(h.queue, id, .completed)
+        let done = try await waitForStatus(h.queue, id, .completed, nudging: h.clock)
         try await workers.stop()
 
         let attempts = seen.value

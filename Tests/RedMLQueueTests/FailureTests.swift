@@ -47,7 +47,7 @@ struct FailureTests {
         #expect(retrying.error == "disk full")
         h.clock.advance(by: .seconds(1))
         _ = try await h.queue.promoteScheduledJobs()
-        let done = try await waitForStatus(h.queue, id, .completed)
+        let done = try await waitForStatus(h.queue, id, .completed, nudging: h.clock)
         try await workers.stop()
         #expect(done.failures == 1)
         #expect(done.attempt == 2)

@@ -20,7 +20,7 @@ struct ObservationTests {
         try await waitForJob(h.queue, id, "the first failure") { $0.failures == 1 }
         h.clock.advance(by: .seconds(1))
         _ = try await h.queue.promoteScheduledJobs()
-        let done = try await waitForStatus(h.queue, id, .completed)
+        let done = try await waitForStatus(h.queue, id, .completed, nudging: h.clock)
         try await workers.stop()
 
         let history = try await h.queue.history(of: id)

@@ -60,7 +60,7 @@ struct SchedulingTests {
 
         h.clock.advance(by: .milliseconds(1))
         let promoted = try await h.queue.promoteScheduledJobs()
-        let done = try await waitForStatus(h.queue, delayed, .completed)
+        let done = try await waitForStatus(h.queue, delayed, .completed, nudging: h.clock)
         try await workers.stop()
         #expect(promoted <= 1)  // the maintenance loop may have promoted it first
         #expect(calls.count(delayed) == 1)
@@ -97,8 +97,8 @@ struct SchedulingTests {
         #expect(backedOff.runAtMs > backedOff.updatedAtMs, "the retry waits for its backoff")
         h.clock.advance(by: .seconds(5))
         _ = try await h.queue.promoteScheduledJobs()
-        try await waitForStatus(h.queue, delayed, .completed)
-        try await waitForStatus(h.queue, flaky, .completed)
+        try await waitForStatus(h.queue, delayed, .completed, nudging: h.clock)
+        try await waitForStatus(h.queue, flaky, .completed, nudging: h.clock)
         try await workers.stop()
         for namespace in [MLNamespace.jobReady, MLNamespace.jobScheduled, MLNamespace.jobLeases] {
             #expect(try await h.entries(namespace).isEmpty, "\(namespace)")

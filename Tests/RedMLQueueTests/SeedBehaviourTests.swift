@@ -70,22 +70,22 @@ struct SeedBehaviourTests {
         // Attempt 2 after the clock moves past the backoff; the next wait doubles.
         h.clock.advance(by: .milliseconds(1))
         _ = try await h.queue.promoteScheduledJobs()
-        let second = try await waitForJob(h.queue, id, "second failure") { $0.failures == 2 }
+        let second = try await waitForJob(h.queue, id, "second failure", nudging: h.clock) { $0.failures == 2 }
         #expect(second.status == .queued)
         #expect(second.attempt == 2)
         #expect(second.error == "diverged at attempt 2")
-        #expect(second.runAtMs == h.clock.nowMs + 2_000)
+        #expect(second.runAtMs == second.updatedAtMs + 2_000, "the backoff doubled, from the failure's time")
 
         // Attempt 3 is the last: the job fails for good.
         h.clock.advance(by: .seconds(2))
         _ = try await h.queue.promoteScheduledJobs()
-        let failed = try await waitForStatus(h.queue, id, .failed)
-        let failedAtMs = h.clock.nowMs  // read before stopping: stopping may move the clock
+        let failed = try await waitForStatus(h.queue, id, .failed, nudging: h.clock)
         try await workers.stop()
         #expect(failed.failures == 3)
         #expect(failed.attempt == 3)
         #expect(failed.error == "diverged at attempt 3")
-        #expect(failed.finishedAtMs == failedAtMs)
+        #expect(failed.finishedAtMs == failed.updatedAtMs, "finished by the write that failed it")
+        #expect(failed.finishedAtMs! >= startMs + 3_000)
         #expect(failed.metrics == nil)
         #expect(calls.count(id) == 3)
         let history = try await h.queue.history(of: id)
