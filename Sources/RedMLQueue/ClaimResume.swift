@@ -39,3 +39,65 @@ final class ClaimResume: Sendable {
         }
     }
 }
+
+/// How one claim pages through a queue's ready entries past jobs it passes
+/// over, the same for both claim paths: how much each round asks for, when to
+/// stop, and where to look next (the place ``ClaimResume`` saved, once).
+struct ClaimScan {
+    /// What a claim does after a round.
+    enum Step {
+        /// Looks on after this key.
+        case lookAfter(String?)
+        /// Stops; `exhausted` tells the claim loop it need not look again before a wake-up.
+        case stop(exhausted: Bool)
+    }
+
+    let queue: String
+    let kinds: Set<MLJob.Kind>?
+    let resume: ClaimResume
+    private var scanned = 0
+    private var rounds = 0
+    private var jumped = false
+
+    init(queue: String, kinds: Set<MLJob.Kind>?, resume: ClaimResume) {
+        self.queue = queue
+        self.kinds = kinds
+        self.resume = resume
+    }
+
+    /// How many entries the next round asks for, with `wanted` more jobs to take. The first
+    /// round asks for what it can take (on PostgreSQL, locking more would hide jobs from other
+    /// claimers) and leaves half the scan for later rounds, which follow jobs passed over and
+    /// take more at once.
+    func size(wanted: Int) -> Int {
+        rounds == 0 ? min(wanted, MLJobQueue.claimScanLimit / 2) : max(wanted, MLJobQueue.passOverBatch)
+    }
+
+    /// What to do after a round that looked at `picked` entries, the last at
+    /// `lastKey`: `reachedEnd` when no entry is left after it, `filled` when
+    /// the claim has all it can take.
+    mutating func next(picked: Int, lastKey: String?, reachedEnd: Bool, filled: Bool) -> Step {
+        rounds += 1
+        scanned += picked
+        if reachedEnd {
+            resume.reset(queue: queue, kinds: kinds)
+            return .stop(exhausted: true)
+        }
+        if filled { return .stop(exhausted: false) }
+        if scanned >= MLJobQueue.claimScanLimit {
+            resume.save(lastKey, queue: queue, kinds: kinds)
+            // A place saved by a claim that did not jump: the next claim jumps there at once.
+            // After a jump, wait for a wake-up, so a queue of nothing but others' jobs costs
+            // two claims per wake-up, not a busy loop.
+            return .stop(exhausted: jumped)
+        }
+        // Only jobs passed over (or stale entries) so far: go on from the place the last claim
+        // that ran out of scan saved (used once: jobs before it are looked at again from the
+        // head next time), so that jobs past the scan limit are reached too.
+        if rounds == 1, let place = resume.take(queue: queue, kinds: kinds, beyond: lastKey) {
+            jumped = true
+            return .lookAfter(place)
+        }
+        return .lookAfter(lastKey)
+    }
+}

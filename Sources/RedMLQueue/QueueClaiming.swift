@@ -64,16 +64,11 @@ extension MLJobQueue {
         kinds: Set<MLJob.Kind>?
     ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool) {
         var claimed: [(job: MLJob, revision: MLRevision)] = []
+        var scan = ClaimScan(queue: queue, kinds: kinds, resume: resume)
         var after: String?
-        var scanned = 0
-        var rounds = 0
-        var jumped = false
         while true {
             let wanted = limit - claimed.count
-            // The first round asks for what it can take (on PostgreSQL, locking more would hide
-            // jobs from other claimers), and leaves half the scan for the rounds after it; later
-            // rounds follow jobs passed over, and take more at once.
-            let size = rounds == 0 ? min(wanted, Self.claimScanLimit / 2) : max(wanted, Self.passOverBatch)
+            let size = scan.size(wanted: wanted)
             let round: (jobs: [(job: MLJob, revision: MLRevision)], picked: Int, lastKey: String?)
             do {
                 round = try await claimLockedRound(
@@ -84,31 +79,13 @@ extension MLJobQueue {
                 logger.warning("claiming failed; running the jobs claimed so far", metadata: ["error": "\(error)"])
                 return (claimed, false)
             }
-            rounds += 1
             claimed += round.jobs
-            scanned += round.picked
             // Fewer candidates than asked for: no other job was ready (or, on PostgreSQL, another
             // claimer holds the rest). Stale entries among the candidates are gone now.
-            if round.picked < size {
-                resume.reset(queue: queue, kinds: kinds)
-                return (claimed, true)
-            }
-            if claimed.count >= limit { return (claimed, false) }
-            if scanned >= Self.claimScanLimit {
-                resume.save(round.lastKey, queue: queue, kinds: kinds)
-                // A place saved by a claim that did not jump: the next claim jumps there at once.
-                // After a jump, wait for a wake-up, so a queue of nothing but others' jobs costs
-                // two claims per wake-up, not a busy loop.
-                return (claimed, jumped)
-            }
-            // Only jobs passed over (or stale entries) so far: go on, from the place the last claim
-            // that ran out of scan saved (used once: jobs before it are looked at again from the
-            // head next time), so that jobs past the scan limit are reached too.
-            if rounds == 1, let place = resume.take(queue: queue, kinds: kinds, beyond: round.lastKey) {
-                after = place
-                jumped = true
-            } else {
-                after = round.lastKey
+            switch scan.next(picked: round.picked, lastKey: round.lastKey, reachedEnd: round.picked < size,
+                             filled: claimed.count >= limit) {
+            case .stop(let exhausted): return (claimed, exhausted)
+            case .lookAfter(let key): after = key
             }
         }
     }
@@ -194,47 +171,34 @@ extension MLJobQueue {
         var batch = MLBatch()
         var jobs: [MLJob] = []
         var passedOver: [MLJob.Kind] = []
-        var request = MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: min(limit, Self.claimScanLimit / 2))
-        var scanned = 0
-        var exhausted = false
-        var pages = 0
-        var jumped = false
+        var scan = ClaimScan(queue: queue, kinds: kinds, resume: resume)
+        // Every round asks for `limit`: nothing is taken until the one commit below.
+        var request = MLPageRequest(prefix: QueueKeys.readyPrefix(queue), limit: scan.size(wanted: limit))
+        var exhausted: Bool
         pages: while true {
             let page = try await store.page(namespace: MLNamespace.jobReady, request)
-            scanned += page.entries.count
-            pages += 1
-            for entry in page.entries {
+            entries: for entry in page.entries {
                 switch try await claimTransition(of: entry, worker: worker, leaseMs: leaseMs, nowMs: now, kinds: kinds) {
                 case .claim(let claim, let claimed):
                     batch.append(contentsOf: claim)
                     jobs.append(claimed)
-                    if jobs.count == limit { break pages }
+                    if jobs.count == limit { break entries }
                 case .passedOver(let kind):
                     passedOver.append(kind)
                 case .none:
                     break
                 }
             }
-            guard let cursor = page.nextCursor else {
-                exhausted = true
-                resume.reset(queue: queue, kinds: kinds)
-                break
+            let filled = jobs.count == limit
+            switch scan.next(picked: page.entries.count, lastKey: page.nextCursor,
+                             reachedEnd: !filled && page.nextCursor == nil, filled: filled) {
+            case .stop(let stopExhausted):
+                exhausted = stopExhausted
+                break pages
+            case .lookAfter(let key):
+                request.after = key
+                request.limit = scan.size(wanted: limit)
             }
-            // Only jobs passed over (or stale entries) hold this page: look further, within bounds,
-            // from the place the last claim that ran out of scan saved (as claimLocked does), and
-            // more at once.
-            guard scanned < Self.claimScanLimit else {
-                exhausted = jumped  // a fresh place: the next claim jumps there at once
-                resume.save(cursor, queue: queue, kinds: kinds)
-                break
-            }
-            if pages == 1, let place = resume.take(queue: queue, kinds: kinds, beyond: cursor) {
-                request.after = place
-                jumped = true
-            } else {
-                request.after = cursor
-            }
-            request.limit = max(limit, Self.passOverBatch)
         }
         notePassedOver(passedOver, queue: queue)
         guard !jobs.isEmpty else { return ([], exhausted) }  // nothing to take (yet): no race lost either
