@@ -11,24 +11,13 @@ enum RecordReadCheck {
     static func problems(
         in store: any MLStore, besides known: [MLIntegrityReport.Problem]
     ) async throws -> [MLIntegrityReport.Problem] {
-        var skipped: [MLPersistenceError] = []
         let registry = MLModelRegistry(store: store)
-        var modelQuery = MLModelQuery(limit: 1_000)
-        while true {
-            let page = try await registry.models(modelQuery)
-            skipped += page.skipped
-            for model in page.models {
-                var versionQuery = MLVersionQuery(limit: 1_000)
-                while true {
-                    let versions = try await registry.versions(of: model.name, versionQuery)
-                    skipped += versions.skipped
-                    guard let cursor = versions.nextCursor else { break }
-                    versionQuery.after = cursor
-                }
-            }
-            guard let cursor = page.nextCursor else { break }
-            modelQuery.after = cursor
+        let (models, skippedModels) = try await ReadAll.models(registry)
+        var skipped = skippedModels
+        for model in models {
+            skipped += try await ReadAll.versions(of: model.name, registry).skipped
         }
+        // Jobs page by page, keeping only what was skipped: a store may hold millions.
         let queue = MLJobQueue(store: store)
         var jobQuery = MLJobQuery(limit: 1_000, oldestFirst: true)
         while true {

@@ -46,18 +46,9 @@ struct JobsListCommand: AsyncParsableCommand {
     func run() async throws {
         let wantedStatus = try status.map { try JobText.status($0) }
         let (jobs, unreadable) = try await options.withQueue(create: false) { jobQueue in
-            var jobs: [MLJob] = []
-            var skipped: [MLPersistenceError] = []
-            var query = MLJobQuery(status: wantedStatus, kind: kind.map { MLJob.Kind(rawValue: $0) }, queue: queue)
-            while jobs.count < limit {
-                query.limit = min(1_000, limit - jobs.count)
-                let page = try await jobQueue.jobs(query)
-                jobs += page.jobs
-                skipped += page.skipped
-                guard let cursor = page.nextCursor else { break }
-                query.after = cursor
-            }
-            return (jobs, skipped)
+            try await ReadAll.jobs(
+                jobQueue, MLJobQuery(status: wantedStatus, kind: kind.map { MLJob.Kind(rawValue: $0) }, queue: queue),
+                limit: limit)
         }
         let skipped = SkippedRecords.report(unreadable)
         if options.json {

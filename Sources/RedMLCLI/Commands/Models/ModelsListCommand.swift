@@ -22,16 +22,7 @@ struct ModelsListCommand: AsyncParsableCommand {
     /// Lists the models.
     func run() async throws {
         let (models, unreadable) = try await options.withRegistry(create: false) { registry in
-            var models: [MLModel] = []
-            var skipped: [MLPersistenceError] = []
-            var query = MLModelQuery(limit: 1_000)
-            while true {
-                let page = try await registry.models(query)
-                models += page.models
-                skipped += page.skipped
-                guard let cursor = page.nextCursor else { return (models, skipped) }
-                query.after = cursor
-            }
+            try await ReadAll.models(registry)
         }
         let skipped = SkippedRecords.report(unreadable)
         if options.json {

@@ -31,16 +31,7 @@ struct ModelsVersionsCommand: AsyncParsableCommand {
     func run() async throws {
         let (model, versions, unreadable) = try await options.withRegistry(create: false) { registry in
             let model = try await registry.model(name)
-            var versions: [MLModelVersion] = []
-            var skipped: [MLPersistenceError] = []
-            var query = MLVersionQuery(limit: 1_000)
-            while true {
-                let page = try await registry.versions(of: name, query)
-                versions += page.versions
-                skipped += page.skipped
-                guard let cursor = page.nextCursor else { break }
-                query.after = cursor
-            }
+            let (versions, skipped) = try await ReadAll.versions(of: name, registry)
             return (model, versions, skipped)
         }
         let skipped = SkippedRecords.report(unreadable)
