@@ -36,19 +36,22 @@ enum RedMLMain {
             report(CLIError(error.message, code: error.code.rawValue))
         } catch {
             // A usage error (exit 64) gets its JSON error object too; --help and the like (exit 0) do not.
-            if RedMLCommand.exitCode(for: error) == .validationFailure, CommandLine.arguments.dropFirst().contains("--json") {
+            if RedMLCommand.exitCode(for: error) == .validationFailure, jsonRequested {
                 try? Console.json(["error": ["code": "usage", "message": RedMLCommand.message(for: error)]])
             }
             RedMLCommand.exit(withError: error)
         }
     }
 
+    /// Whether the command line asks for `--json` output (read here, where no command is parsed).
+    private static var jsonRequested: Bool { CommandLine.arguments.dropFirst().contains("--json") }
+
     /// One line on stderr and, under `--json`, `{"error": {"code", "message"}}`
     /// on stdout (as the HTTP API answers), so a script reads failures where it
     /// reads results; then exits.
     private static func report(_ failure: CLIError) -> Never {
         Console.error(failure.message)
-        if !failure.resultPrinted, CommandLine.arguments.dropFirst().contains("--json") {
+        if !failure.resultPrinted, jsonRequested {
             try? Console.json(["error": ["code": failure.code, "message": failure.message]])
         }
         exit(failure.exitCode)

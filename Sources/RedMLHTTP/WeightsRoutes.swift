@@ -41,9 +41,8 @@ extension MLHTTPAPI {
         guard let weights = Data(base64Encoded: encoded) else {
             throw MLHTTPError.invalidField("request body field 'weights_base64'", "is not valid base64")
         }
-        var registration = try Self.registration(for: name, body)
-        registration.expectedWeightsSHA256 = try body.string("weights_sha256")?.lowercased()
-        if registration.createdBy == nil { registration.createdBy = try input.actor() }
+        let registration = try Self.completed(
+            Self.registration(for: name, body), input, weightsSHA256: try body.string("weights_sha256"))
         let version = try await registry.register(registration, weights: weights)
         return JSONResponse.make(.object(RegistryJSON.version(version)), status: .created)
     }
@@ -169,10 +168,20 @@ extension MLHTTPAPI {
             registration = try Self.registration(for: name, JSONFields(object, allowed: Self.registrationFields,
                                                                         source: "RedML-Registration header"))
         }
-        // Who registers it, for the history, as on every other change; `created_by` says so too.
+        // The digest the client computed comes in the header downloads carry.
+        return try Self.completed(registration, input, weightsSHA256: input.request.headers[.redMLSHA256])
+    }
+
+    /// `registration` with what the request says beside its fields: who
+    /// registers it (`RedML-Actor`, for the history as on every other change,
+    /// and as `created_by` unless that is given) and the client's digest of the
+    /// weights, which the upload must match.
+    private static func completed<Context>(
+        _ registration: MLRegistration, _ input: RequestInput<Context>, weightsSHA256: String?
+    ) throws(MLHTTPError) -> MLRegistration {
+        var registration = registration
         if registration.createdBy == nil { registration.createdBy = try input.actor() }
-        // The digest the client computed (the header downloads carry): the upload must match it.
-        registration.expectedWeightsSHA256 = input.request.headers[.redMLSHA256]?.lowercased()
+        registration.expectedWeightsSHA256 = weightsSHA256?.lowercased()
         return registration
     }
 

@@ -10,9 +10,13 @@ func persistenceError(_ error: any Error, store: String) -> MLPersistenceError {
     case let error as MLPersistenceError:
         return error
     case let error as DatabaseError:
-        let message = error.message ?? "\(error.resultCode)"
-        return .backend("sqlite \(store): \(message) (SQLite code \(error.extendedResultCode.rawValue))")
+        return .backend("sqlite \(store): \(describe(error))")
     default:
         return .backend("sqlite \(store): \(error)")
     }
+}
+
+/// SQLite's message and extended result code: `file is not a database (SQLite code 26)`.
+func describe(_ error: DatabaseError) -> String {
+    "\(error.message ?? "\(error.resultCode)") (SQLite code \(error.extendedResultCode.rawValue))"
 }

@@ -14,9 +14,7 @@ extension SQLiteMLPersistence {
             target = try DatabaseQueue(path: destination)
         } catch let error as DatabaseError {
             // The destination is at fault (a directory, say), not the store being copied.
-            throw MLPersistenceError.invalidArgument(
-                "cannot write backup file \(destination): \(error.message ?? "\(error.resultCode)") "
-                    + "(SQLite code \(error.extendedResultCode.rawValue))")
+            throw MLPersistenceError.invalidArgument("cannot write backup file \(destination): \(describe(error))")
         }
         do {
             try pool.backup(to: target)
@@ -103,8 +101,7 @@ extension SQLiteMLPersistence {
         } catch let error as DatabaseError {
             // The backup is at fault (not a database, say), not the store being restored.
             throw MLPersistenceError.invalidArgument(
-                "backup file \(source) cannot be read as a SQLite database: \(error.message ?? "\(error.resultCode)") "
-                    + "(SQLite code \(error.extendedResultCode.rawValue))")
+                "backup file \(source) cannot be read as a SQLite database: \(describe(error))")
         }
         guard version <= SQLiteSchema.currentVersion else {
             throw MLPersistenceError.schemaTooNew(store: source, found: version, supported: SQLiteSchema.currentVersion)

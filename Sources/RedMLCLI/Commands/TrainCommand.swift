@@ -93,11 +93,10 @@ struct TrainCommand: AsyncParsableCommand {
         } else {
             // Workers may run elsewhere in the file system: pass an absolute path.
             let url = URL(fileURLWithPath: data)
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory) else {
+            guard FileManager.default.fileExists(atPath: url.path) else {
                 throw CLIError("--data \(data): no such file; pass a CSV file or builtin:iris")
             }
-            guard !isDirectory.boolValue else {
+            guard !FilePaths.isDirectory(url.path) else {
                 throw CLIError("--data \(data) is a directory; pass a CSV file or builtin:iris")
             }
             guard FileManager.default.isReadableFile(atPath: url.path) else {

@@ -13,6 +13,12 @@ enum FilePaths {
         return (attributes?[.size] as? NSNumber)?.int64Value ?? 0
     }
 
+    /// Whether there is a directory at `path` (`false` for a file, or nothing).
+    static func isDirectory(_ path: String) -> Bool {
+        var isDirectory: ObjCBool = false
+        return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
+    }
+
     private static func canonical(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }

@@ -41,8 +41,7 @@ struct ModelsDownloadCommand: AsyncParsableCommand {
     /// Checks the options before anything is opened (a bad one exits 64, as any usage error).
     func validate() throws {
         guard !out.isEmpty else { throw ValidationError("--out is empty; pass the file to write the weights to") }
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: out, isDirectory: &isDirectory), isDirectory.boolValue {
+        if FilePaths.isDirectory(out) {
             throw ValidationError("--out \(out) is a directory; pass a file path in it, such as \(out)/weights.bin")
         }
     }
@@ -51,8 +50,7 @@ struct ModelsDownloadCommand: AsyncParsableCommand {
     func run() async throws {
         let destination = URL(fileURLWithPath: out)
         let directory = destination.deletingLastPathComponent()
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: directory.path, isDirectory: &isDirectory), isDirectory.boolValue else {
+        guard FilePaths.isDirectory(directory.path) else {
             throw CLIError("cannot write \(out): directory \(directory.path) does not exist; create it or choose another --out")
         }
         let temporary = directory.appendingPathComponent(".\(destination.lastPathComponent).partial-\(UUID().uuidString)")

@@ -56,11 +56,10 @@ struct ModelsRegisterCommand: AsyncParsableCommand {
             metrics: try metrics.map { try JSONArgument.object($0, option: "--metrics") } ?? [:],
             parentVersion: parent, createdBy: Operator.actor, activate: activate)
         let file = URL(fileURLWithPath: weights)
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: file.path, isDirectory: &isDirectory) else {
+        guard FileManager.default.fileExists(atPath: file.path) else {
             throw CLIError("weights file \(weights) does not exist; pass the path of the file to store with --weights")
         }
-        guard !isDirectory.boolValue else {
+        guard !FilePaths.isDirectory(file.path) else {
             throw CLIError("--weights \(weights) is a directory; pass the path of the file to store")
         }
         guard FileManager.default.isReadableFile(atPath: file.path) else {

@@ -26,8 +26,7 @@ struct StoreBackupCommand: AsyncParsableCommand {
 
     /// Checks the destination before anything is opened (a bad one exits 64, as any usage error).
     func validate() throws {
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: destination, isDirectory: &isDirectory), isDirectory.boolValue {
+        if FilePaths.isDirectory(destination) {
             throw ValidationError("\(destination) is a directory; pass a file path for the backup, such as \(destination)/redml-backup.sqlite")
         }
     }
