@@ -18,7 +18,12 @@ final class ClaimResume: Sendable {
 
     /// Forgets the place: the last scan reached the end of the queue.
     func reset(queue: String, kinds: Set<MLJob.Kind>?) {
-        _ = cursors.withLock { $0.removeValue(forKey: Self.slot(queue, kinds)) }
+        // Called by nearly every claim (most reach the end of the queue), so nothing is built
+        // while no place is saved anywhere.
+        cursors.withLock { cursors in
+            guard !cursors.isEmpty else { return }
+            cursors.removeValue(forKey: Self.slot(queue, kinds))
+        }
     }
 
     /// Remembers `key` as the place to go on from.

@@ -66,6 +66,8 @@ public final class MLJobWorkers: Service, Sendable {
 
     private struct Lifecycle {
         var handlers: [MLJob.Kind: Handler] = [:]
+        /// The handlers' kinds, kept with them so a claim does not build the set each time.
+        var kinds: Set<MLJob.Kind> = []
         /// When running jobs must stop, once shutdown began.
         var shutdownDeadlineMs: Int64?
     }
@@ -86,7 +88,10 @@ public final class MLJobWorkers: Service, Sendable {
 
     /// Registers the handler for jobs of `kind` (replacing an earlier one).
     public func register(_ kind: MLJob.Kind, _ handler: @escaping Handler) {
-        lifecycle.withLock { $0.handlers[kind] = handler }
+        lifecycle.withLock { state in
+            state.handlers[kind] = handler
+            state.kinds.insert(kind)
+        }
     }
 
     /// Stops claiming jobs; running jobs get the grace period, then are interrupted.
@@ -188,7 +193,7 @@ public final class MLJobWorkers: Service, Sendable {
                 if free > 0 {
                     do {
                         // Only kinds this pool runs: the rest stay queued for pools that run them.
-                        let kinds = Set(lifecycle.withLock { $0.handlers.keys })
+                        let kinds = lifecycle.withLock { $0.kinds }
                         let (claimed, exhausted) = try await queue.claimReporting(
                             queue: name, worker: configuration.workerID, leaseMs: timing.leaseMs, limit: free, kinds: kinds)
                         for (job, revision) in claimed {
