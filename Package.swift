@@ -119,6 +119,9 @@ let package = Package(
                 "RedMLRegistry",
                 "RedMLQueue",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                // The HTTP/1 channel's configuration (its idle timeout).
+                .product(name: "HummingbirdCore", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,7 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
+import NIOCore
 import Prometheus
 import RedMLCore
 import RedMLQueue
@@ -39,6 +41,12 @@ public struct MLHTTPAPI: Sendable {
         /// comment line, which keeps proxies from closing it and finds a client
         /// that has gone (the write fails), so its stream ends. At least 10 ms. Default: 15 s.
         public var eventStreamHeartbeat: Duration = .seconds(15)
+        /// How long a connection may send nothing while the server waits for
+        /// a request or reads one (headers or body) before it is closed, so
+        /// that idle or stalled clients do not hold connections forever. A
+        /// request being answered (an event stream, say) is not cut off.
+        /// `nil` never closes. Default: 60 s.
+        public var idleTimeout: Duration? = .seconds(60)
 
         /// The defaults, with `token` if given.
         public init(
@@ -130,8 +138,13 @@ public struct MLHTTPAPI: Sendable {
         try MLHTTPBinding.validate(host: host, token: configuration.token)
         let router = Router(context: BasicRequestContext.self)
         addRoutes(to: router)
+        let idle = configuration.idleTimeout.map { duration -> TimeAmount in
+            let (seconds, attoseconds) = duration.components
+            return .nanoseconds(max(1, seconds * 1_000_000_000 + attoseconds / 1_000_000_000))
+        }
         return Application(
             router: router,
+            server: .http1(configuration: HTTP1Channel.Configuration(idleTimeout: idle)),
             configuration: ApplicationConfiguration(address: .hostname(host, port: port),
                                                     serverName: configuration.serverName),
             onServerRunning: { channel in await onServerRunning(channel.localAddress?.port) },
