@@ -50,3 +50,27 @@ struct StoreOptionTests {
         expectCleanFailure(result, mentioning: "needs a SQLite store")
     }
 }
+
+@Suite("A new store is announced")
+struct StoreCreationNoticeTests {
+    @Test("train on a path with no store says it created one, once; demo and store migrate do not")
+    func trainAnnouncesANewStore() async throws {
+        let scratch = try ScratchDirectory()
+        let first = try await scratch.redml(
+            "train", "--data", "builtin:iris", "--model", "m", "--json", "--store", "typo.sqlite")
+        expectSuccess(first)
+        #expect(first.stderr.contains("created a new, empty store at typo.sqlite"), "\(first)")
+        _ = try first.jsonObject()  // stdout is still one JSON object
+        let second = try await scratch.redml(
+            "train", "--data", "builtin:iris", "--model", "m", "--json", "--store", "typo.sqlite")
+        expectSuccess(second)
+        #expect(!second.stderr.contains("created"), "\(second)")
+
+        let demo = try await scratch.redml("demo", "--json", "--store", "demo.sqlite")
+        expectSuccess(demo)
+        #expect(!demo.stderr.contains("created a new"), "\(demo)")
+        let migrate = try await scratch.redml("store", "migrate", "--store", "migrated.sqlite")
+        expectSuccess(migrate)
+        #expect(!migrate.stderr.contains("created a new"), "\(migrate)")
+    }
+}

@@ -50,7 +50,7 @@ struct DemoCommand: AsyncParsableCommand {
             Console.line("dataset \(builtin.name): \(data.count) rows, \(data.features.count) features, "
                 + "\(data.classes.count) classes (UCI Machine Learning Repository, CC BY 4.0)")
         }
-        let report = try await options.withStore(create: true) { opened in
+        let report = try await options.withStore(create: true, announceCreation: false) { opened in
             let logger = CLIRuntime.logger("redml.demo", default: .warning)
             let runtime = CLIRuntime.make(store: opened.store, workers: 1, logger: logger)
             // Trapped before the job exists, so an early Ctrl-C cancels it rather than killing the process.

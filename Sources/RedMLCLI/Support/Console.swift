@@ -31,6 +31,12 @@ enum Console {
         print(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
+    /// Writes `redml: <message>` to stderr as a single line: something the
+    /// user should know that is not a failure (stdout stays data only).
+    static func note(_ message: String) {
+        error(message)
+    }
+
     /// Writes `redml: <message>` to stderr as a single line.
     static func error(_ message: String) {
         let oneLine = message.split(whereSeparator: \.isNewline).joined(separator: " ")

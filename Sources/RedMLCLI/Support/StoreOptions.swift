@@ -35,13 +35,22 @@ struct StoreOptions: ParsableArguments {
 
     /// Opens the store, runs `body` with it and closes it again.
     ///
-    /// - Parameter create: whether a missing SQLite file may be created. Commands
-    ///   that only inspect a store pass `false`, so a mistyped path fails
-    ///   instead of quietly creating an empty store.
+    /// - Parameters:
+    ///   - create: whether a missing SQLite file may be created. Commands
+    ///     that only inspect a store pass `false`, so a mistyped path fails
+    ///     instead of quietly creating an empty store.
+    ///   - announceCreation: whether a created file is announced on stderr.
+    ///     Commands that create on purpose (`demo`, `store migrate`) and say
+    ///     so themselves pass `false`; for the others (`train`, `worker`,
+    ///     `serve`) a new empty store is more often a mistyped path.
     func withStore<Result>(
-        create: Bool, _ body: (OpenedStore) async throws -> Result
+        create: Bool, announceCreation: Bool = true, _ body: (OpenedStore) async throws -> Result
     ) async throws -> Result {
         let opened = try OpenedStore.open(try location(), create: create)
+        if announceCreation, opened.created, opened.sqlite != nil {
+            Console.note("created a new, empty store at \(opened.location); to use an existing one, "
+                         + "pass its path with --store or set $\(Self.environmentVariable)")
+        }
         guard let postgres = opened.postgres else {
             do {
                 let result = try await body(opened)

@@ -33,7 +33,7 @@ struct StoreMigrateCommand: AsyncParsableCommand {
 
     /// Opens (and so migrates) the store and reports its schema version.
     func run() async throws {
-        let result = try await options.withStore(create: true) { opened in
+        let result = try await options.withStore(create: true, announceCreation: false) { opened in
             Result(
                 store: opened.location.description, backend: opened.location.backendName,
                 schemaVersion: opened.schemaVersion, latestSchemaVersion: opened.postgres == nil

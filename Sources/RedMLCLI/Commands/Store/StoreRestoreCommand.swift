@@ -36,7 +36,7 @@ struct StoreRestoreCommand: AsyncParsableCommand {
 
     /// Restores, then reports what the store now holds.
     func run() async throws {
-        let result = try await options.withStore(create: true) { opened in
+        let result = try await options.withStore(create: true, announceCreation: false) { opened in
             let sqlite = try opened.requireSQLite(for: "store restore")
             guard !FilePaths.same(sqlite.path, source) else {
                 throw CLIError("the backup file \(source) is the store itself; pass a backup made by `redml store backup`")
