@@ -87,12 +87,20 @@ package struct MLJSONSyntaxCheck {
             index += 1
             return
         }
+        // Keys as the parsed dictionary compares them (Swift strings): a second one would silently replace the first.
+        var keys = Set<String>()
         while true {
             skipSpace()
             guard index < scalars.count, scalars[index] == "\"" else {
                 throw problem("expected a \"quoted\" key but found \(current)")
             }
+            let keyStart = index
             try string()
+            let key = Self.decodedString(scalars[(keyStart + 1)..<(index - 1)])
+            guard keys.insert(key).inserted else {
+                index = keyStart  // point at the second one
+                throw problem("duplicate key \"\(key)\" in an object")
+            }
             skipSpace()
             try expect(":", "':' after the key")
             skipSpace()
@@ -156,6 +164,35 @@ package struct MLJSONSyntaxCheck {
             }
         }
         throw problem("unterminated string")
+    }
+
+    /// The text of a string's contents (between its quotes), already checked, with its escapes resolved.
+    private static func decodedString(_ contents: ArraySlice<Unicode.Scalar>) -> String {
+        var units: [UInt16] = []
+        var index = contents.startIndex
+        while index < contents.endIndex {
+            let scalar = contents[index]
+            index += 1
+            guard scalar == "\\" else {
+                units.append(contentsOf: scalar.utf16)
+                continue
+            }
+            let escape = contents[index]
+            index += 1
+            switch escape {
+            case "b": units.append(0x08)
+            case "f": units.append(0x0C)
+            case "n": units.append(0x0A)
+            case "r": units.append(0x0D)
+            case "t": units.append(0x09)
+            case "u":
+                let hex = String(String.UnicodeScalarView(contents[index..<(index + 4)]))
+                units.append(UInt16(hex, radix: 16) ?? 0xFFFD)
+                index += 4
+            default: units.append(contentsOf: escape.utf16)  // \" \\ \/
+            }
+        }
+        return String(decoding: units, as: UTF16.self)
     }
 
     private mutating func word(_ word: String) throws(Problem) {

@@ -149,6 +149,15 @@ extension MLJSONValue {
         return writer.text
     }
 
+    /// Whether the value is or holds an object (only objects can repeat a key).
+    var hasObject: Bool {
+        switch self {
+        case .object: true
+        case .array(let values): values.contains(where: \.hasObject)
+        default: false
+        }
+    }
+
     /// Whether every number in the value is finite (JSON has no NaN or infinity).
     public var isFinite: Bool {
         switch self {
@@ -160,9 +169,19 @@ extension MLJSONValue {
     }
 
     /// Parses JSON text, naming `field` in the error if it is not valid JSON.
+    ///
+    /// An object with the same key twice is refused: a parser keeps one of
+    /// the values and drops the other without a word, so the caller's input
+    /// would not be what was stored.
     public static func parse(_ text: String, field: String) throws(MLJSONError) -> MLJSONValue {
         do {
-            return try JSONDecoder().decode(MLJSONValue.self, from: Data(text.utf8))
+            let value = try JSONDecoder().decode(MLJSONValue.self, from: Data(text.utf8))
+            if value.hasObject, let problem = MLJSONSyntaxCheck.firstProblem(in: text) {
+                throw MLJSONError(field: field, reason: "not valid JSON: \(problem)")
+            }
+            return value
+        } catch let error as MLJSONError {
+            throw error
         } catch let DecodingError.dataCorrupted(context) {
             // Foundation says only that the data is not right: find what and where.
             if let problem = MLJSONSyntaxCheck.firstProblem(in: text) {

@@ -16,7 +16,21 @@ struct ArgumentParsingTests {
         #expect(problem.column == column)
     }
 
-    @Test("valid JSON has no problem", arguments: [#"{"a": [1, -2.5e3, true, null, "x\u00e9\n"]}"#, "[]", "0"])
+    @Test("a key given twice in one object is a problem, however it is spelled", arguments: [
+        (#"{"a": 1, "a": 2}"#, 1, 10, "a"), (#"{"x": {"b": 1, "\u0062": 2}}"#, 1, 16, "b"),
+        ("{\"\\n\": 1,\n \"\\u000a\": 2}", 2, 2, "\n"), (#"[{"e\u0301": 1, "\u00e9": 2}]"#, 1, 17, "é"),
+    ])
+    func duplicateKeys(text: String, line: Int, column: Int, key: String) throws {
+        let problem = try #require(MLJSONSyntaxCheck.firstProblem(in: text))
+        #expect(problem.reason == "duplicate key \"\(key)\" in an object", "\(problem)")
+        #expect(problem.line == line)
+        #expect(problem.column == column)
+        #expect(throws: MLJSONError.self) { try MLJSONValue.parse(text, field: "f") }
+    }
+
+    @Test("valid JSON has no problem", arguments: [
+        #"{"a": [1, -2.5e3, true, null, "x\u00e9\n"]}"#, "[]", "0", #"[{"a": 1}, {"a": 2}]"#, #"{"a": {"a": 1}, "A": 2}"#,
+    ])
     func validJSON(text: String) {
         #expect(MLJSONSyntaxCheck.firstProblem(in: text) == nil)
     }

@@ -17,6 +17,13 @@ struct ErrorTests {
             // The message says what and where, not only that the data is not right.
             let misplaced = try await client.send(.put, "/v1/models/spam/active", text: #"{"version": 1,, }"#)
             #expect(misplaced.errorMessage.contains("column"), "\(misplaced.errorMessage)")
+            // A key given twice: one of the values would be dropped without a word.
+            let activeBefore = try await h.registry.model("spam").activeVersion
+            let twice = try await client.send(.put, "/v1/models/spam/active", text: #"{"version": 1, "version": 2}"#)
+            #expect(twice.status == .badRequest)
+            #expect(twice.errorCode == "invalid_json")
+            #expect(twice.errorMessage.contains(#"duplicate key "version""#), "\(twice.errorMessage)")
+            #expect(try await h.registry.model("spam").activeVersion == activeBefore, "nothing was activated")
             let beyond = try await client.send(.patch, "/v1/models/spam/versions/1", text: #"{"metrics": {"a": 1e999}}"#)
             #expect(beyond.status == .badRequest)
             #expect(beyond.errorMessage.contains("beyond the range"), "\(beyond.errorMessage)")
