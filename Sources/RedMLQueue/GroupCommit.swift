@@ -17,7 +17,7 @@ import Synchronization
 /// condition of one of them failed, or anything else), each transition of the
 /// group is committed on its own, so each caller gets its own answer: the one
 /// that conflicted sees its conflict, and the others are not held back by it.
-final class GroupCommit: Sendable {
+final class GroupCommit<Work: Sendable>: Sendable {
     /// What a waiting caller is told: commit the next group yourself, or here is your result.
     private enum Turn: Sendable {
         case lead
@@ -25,7 +25,7 @@ final class GroupCommit: Sendable {
     }
 
     private struct Waiter {
-        let batch: MLBatch
+        let batch: Work
         let continuation: CheckedContinuation<Turn, Never>
     }
 
@@ -35,7 +35,10 @@ final class GroupCommit: Sendable {
     }
 
     private let state = Mutex(State())
-    private let commit: @Sendable (MLBatch) async throws -> MLRevision
+    /// Commits a group as one write; every piece gets the write's revision.
+    private let commitAll: @Sendable ([Work]) async throws -> MLRevision
+    /// How many operations a piece of work counts for against ``operationLimit``.
+    private let cost: @Sendable (Work) -> Int
     /// At most this many operations per group commit (a group never splits one transition).
     private let operationLimit: Int
     /// At most this many commits at once; later transitions wait and form a group.
@@ -44,19 +47,20 @@ final class GroupCommit: Sendable {
     /// Groups transitions for `commit`: at most `maximumInFlight` commits at
     /// once, each of at most about `operationLimit` operations.
     init(
-        maximumInFlight: Int = 4, operationLimit: Int = 2_000,
-        commit: @escaping @Sendable (MLBatch) async throws -> MLRevision
+        maximumInFlight: Int = 4, operationLimit: Int = 2_000, cost: @escaping @Sendable (Work) -> Int,
+        commitAll: @escaping @Sendable ([Work]) async throws -> MLRevision
     ) {
         self.maximumInFlight = max(1, maximumInFlight)
         self.operationLimit = operationLimit
-        self.commit = commit
+        self.cost = cost
+        self.commitAll = commitAll
     }
 
     /// How many transitions are waiting for a commit to carry them.
     var waitingCount: Int { state.withLock { $0.waiting.count } }
 
     /// Commits `batch`, alone or in a group; returns the revision it was written at.
-    func commit(_ batch: MLBatch) async throws -> MLRevision {
+    func commit(_ batch: Work) async throws -> MLRevision {
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
             let leads = state.withLock { state -> Bool in
                 guard state.inFlight >= maximumInFlight else {
@@ -78,13 +82,13 @@ final class GroupCommit: Sendable {
 
     /// Commits `own` with everything waiting (up to the limit), answers the
     /// others, and hands the next turn to the first one still waiting.
-    private func lead(with own: MLBatch) async -> Result<MLRevision, any Error> {
+    private func lead(with own: Work) async -> Result<MLRevision, any Error> {
         let others = state.withLock { state -> [Waiter] in
-            var operations = own.operations.count
+            var operations = cost(own)
             var count = 0
             for waiter in state.waiting {
-                guard operations + waiter.batch.operations.count <= operationLimit else { break }
-                operations += waiter.batch.operations.count
+                guard operations + cost(waiter.batch) <= operationLimit else { break }
+                operations += cost(waiter.batch)
                 count += 1
             }
             defer { state.waiting.removeFirst(count) }
@@ -109,12 +113,10 @@ final class GroupCommit: Sendable {
         return results[0]
     }
 
-    private func commitGroup(_ batches: [MLBatch]) async -> [Result<MLRevision, any Error>] {
+    private func commitGroup(_ batches: [Work]) async -> [Result<MLRevision, any Error>] {
         if batches.count > 1 {
-            var all = MLBatch()
-            for batch in batches { all.append(contentsOf: batch) }
             do {
-                let revision = try await commit(all)
+                let revision = try await commitAll(batches)
                 return Array(repeating: .success(revision), count: batches.count)
             } catch {
                 // One at a time below, so each gets its own answer.
@@ -123,11 +125,26 @@ final class GroupCommit: Sendable {
         var results: [Result<MLRevision, any Error>] = []
         for batch in batches {
             do {
-                results.append(.success(try await commit(batch)))
+                results.append(.success(try await commitAll([batch])))
             } catch {
                 results.append(.failure(error))
             }
         }
         return results
+    }
+}
+
+extension GroupCommit where Work == MLBatch {
+    /// Groups batches for `commit`, which gets them appended into one.
+    convenience init(
+        maximumInFlight: Int = 4, operationLimit: Int = 2_000,
+        commit: @escaping @Sendable (MLBatch) async throws -> MLRevision
+    ) {
+        self.init(maximumInFlight: maximumInFlight, operationLimit: operationLimit, cost: { $0.operations.count }) { batches in
+            guard batches.count > 1 else { return try await commit(batches[0]) }
+            var all = MLBatch()
+            for batch in batches { all.append(contentsOf: batch) }
+            return try await commit(all)
+        }
     }
 }

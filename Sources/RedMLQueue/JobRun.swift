@@ -108,12 +108,12 @@ final class JobRun: Sendable {
             var transition = JobTransition(job, revision: revision, nowMs: now)
             if let blob { transition.batch.commitBlob(blob) }
             change(&transition.job, now)
-            let (batch, written) = transition.finished(reason: reason, detail: detail)
             do {
                 // A stopped handler's task is cancelled, and some stores (PostgreSQL) cancel a
                 // cancelled task's queries; the job's own writes must land regardless.
                 let queue = queue
-                let newRevision = try await Task { try await queue.commitTransition(batch) }.value
+                let ready = transition
+                let (newRevision, written) = try await Task { try await queue.commit(ready, reason: reason, detail: detail) }.value
                 state.withLock { state in
                     state.job = written
                     state.revision = newRevision

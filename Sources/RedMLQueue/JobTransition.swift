@@ -27,6 +27,32 @@ struct JobTransition {
     /// - Parameter reason: the history event's reason; `nil` writes no event
     ///   (lease renewals and progress).
     func finished(reason: String?, detail: String? = nil) -> (MLBatch, MLJob) {
+        var (job, event, batch) = outcome(reason: reason, detail: detail)
+        JobIndexes.remove(before, from: &batch, readyEntryRevision: readyEntryRevision)
+        JobIndexes.add(job, to: &batch, nowMs: nowMs)
+        if let event {
+            batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, event.sequence),
+                      value: event.storedJSON, if: .absent)
+        }
+        batch.put(namespace: MLNamespace.jobs, key: job.key, value: job.storedJSON, if: .revision(revision))
+        return (batch, job)
+    }
+
+    /// The same change as ``finished(reason:detail:)``, as a write to a job
+    /// table (``MLJobTableStore``): one row and its event, with the batch's
+    /// blob operations.
+    func tableWrite(reason: String?, detail: String? = nil) -> (MLJobWrite, MLJob) {
+        let (job, event, batch) = outcome(reason: reason, detail: detail)
+        let write = MLJobWrite(
+            row: job.tableRow(nowMs: nowMs), expected: revision,
+            event: event.map { MLJobEventRow(key: job.key, sequence: $0.sequence, record: $0.storedJSON) },
+            blobs: batch)
+        return (write, job)
+    }
+
+    /// The record after the change, its event (when `reason` is given) and
+    /// the batch of extra operations, with the blob the change frees.
+    private func outcome(reason: String?, detail: String?) -> (MLJob, MLJobEvent?, MLBatch) {
         var job = self.job
         var batch = self.batch
         job.updatedAtMs = nowMs
@@ -36,18 +62,25 @@ struct JobTransition {
         if let old = before.checkpointBytes, old.sha256 != job.checkpointBytes?.sha256 {
             batch.deleteBlob(sha256: old.sha256)
         }
-        JobIndexes.remove(before, from: &batch, readyEntryRevision: readyEntryRevision)
-        JobIndexes.add(job, to: &batch, nowMs: nowMs)
-        if let reason {
-            job.eventCount += 1
-            let event = MLJobEvent(
-                sequence: job.eventCount, atMs: nowMs, from: before.status, to: job.status, attempt: job.attempt,
-                worker: job.worker ?? before.worker, reason: reason, detail: detail)
-            batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, event.sequence),
-                      value: event.storedJSON, if: .absent)
-        }
-        batch.put(namespace: MLNamespace.jobs, key: job.key, value: job.storedJSON, if: .revision(revision))
-        return (batch, job)
+        guard let reason else { return (job, nil, batch) }
+        job.eventCount += 1
+        let event = MLJobEvent(
+            sequence: job.eventCount, atMs: nowMs, from: before.status, to: job.status, attempt: job.attempt,
+            worker: job.worker ?? before.worker, reason: reason, detail: detail)
+        return (job, event, batch)
+    }
+}
+
+extension MLJob {
+    /// The job as a job table keeps it, written at `nowMs`: a queued job is
+    /// ready when its run-at time has come, as ``JobIndexes/add(_:to:nowMs:)``
+    /// indexes it.
+    func tableRow(nowMs: Int64, json: String? = nil) -> MLJobRow {
+        MLJobRow(
+            key: key, queue: queue, kind: kind.rawValue, status: status.rawValue, priority: priority, runAtMs: runAtMs,
+            ready: status == .queued && runAtMs <= nowMs,
+            leaseExpiresAtMs: status == .running ? leaseExpiresAtMs : nil,
+            finishedAtMs: status.isTerminal ? finishedAtMs : nil, uniqueKey: uniqueKey, record: json ?? storedJSON)
     }
 }
 

@@ -48,8 +48,13 @@ public final class MLJobQueue: Sendable {
     let running = RunningJobs()
     /// The queue's counters and timers.
     let metrics: QueueMetrics
-    /// Job transitions, committed in groups under load.
-    let transitions: GroupCommit
+    /// The store's job table, when it keeps jobs in one (PostgreSQL); `nil`
+    /// when jobs live in the key-value layer.
+    let table: (any MLJobTableStore)?
+    /// Job transitions, committed in groups under load (key-value layout).
+    let transitions: GroupCommit<MLBatch>
+    /// Job transitions on a job table, committed in groups under load.
+    let tableWrites: GroupCommit<MLJobWrite>?
     /// Jobs submitted here, so claiming them skips decoding.
     let decoded = DecodedJobs()
     /// `queue/kind` of the jobs claims here passed over (no handler), each logged once.
@@ -69,6 +74,14 @@ public final class MLJobQueue: Sendable {
         transitions = GroupCommit(maximumInFlight: lanes) { batch in
             if let claiming = store as? any MLClaimingStore { return try await claiming.commitLocked(batch) }
             return try await store.commit(batch)
+        }
+        let table = store as? any MLJobTableStore
+        self.table = table
+        // A row costs about what a transition's four key-value operations do.
+        tableWrites = table.map { table in
+            GroupCommit(maximumInFlight: lanes, cost: { 4 + $0.blobs.operations.count }) { writes in
+                try await table.writeJobs(writes)
+            }
         }
     }
 
@@ -99,6 +112,16 @@ public final class MLJobQueue: Sendable {
         try submission.validate()
         let now = clock.nowMs
         let job = makeJob(submission, nowMs: now)
+        if let table {
+            switch try await table.insertJobs([Self.newRow(job, nowMs: now)], notifying: job.runAtMs <= now ? Self.readyTopic : nil) {
+            case .inserted:
+                submitted.signal()
+                metrics.submitted(job)
+                return (job, false)
+            case .duplicate(let record):
+                return (try MLJob.decodeStored(record.record, key: record.key), true)
+            }
+        }
         for _ in 0..<100 {
             var batch = MLBatch()
             if let unique = submission.uniqueKey {
@@ -141,6 +164,15 @@ public final class MLJobQueue: Sendable {
         guard !submissions.isEmpty else { return [] }
         let now = clock.nowMs
         let jobs = submissions.map { makeJob($0, nowMs: now) }
+        if let table {
+            let ready = jobs.contains { $0.runAtMs <= now }
+            guard case .inserted = try await table.insertJobs(jobs.map { Self.newRow($0, nowMs: now) },
+                                                              notifying: ready ? Self.readyTopic : nil)
+            else { throw MLJobError(code: .persistence, message: "the job table reported a duplicate unique key for jobs without one") }
+            submitted.signal()
+            for job in jobs { metrics.submitted(job) }
+            return jobs
+        }
         var batch = MLBatch()
         let json = jobs.map { Self.addSubmitted($0, to: &batch, nowMs: now) }
         try await commitSubmitted(batch, ready: jobs.contains { $0.runAtMs <= now })
@@ -169,10 +201,19 @@ public final class MLJobQueue: Sendable {
         let json = job.storedJSON
         batch.put(namespace: MLNamespace.jobs, key: job.key, value: json, if: .absent)
         JobIndexes.add(job, to: &batch, nowMs: now)
-        let event = MLJobEvent(sequence: 1, atMs: now, from: nil, to: .queued, attempt: 0, worker: nil,
-                               reason: "submitted", detail: nil)
-        batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, 1), value: event.storedJSON)
+        batch.put(namespace: MLNamespace.jobHistory, key: QueueKeys.event(job, 1), value: submittedEvent(at: now).storedJSON)
         return json
+    }
+
+    /// A new job as a job table inserts it, with its first event.
+    private static func newRow(_ job: MLJob, nowMs now: Int64) -> MLNewJob {
+        MLNewJob(row: job.tableRow(nowMs: now),
+                 event: MLJobEventRow(key: job.key, sequence: 1, record: submittedEvent(at: now).storedJSON))
+    }
+
+    /// Every job's first event.
+    private static func submittedEvent(at now: Int64) -> MLJobEvent {
+        MLJobEvent(sequence: 1, atMs: now, from: nil, to: .queued, attempt: 0, worker: nil, reason: "submitted", detail: nil)
     }
 
     private func commitSubmitted(_ batch: MLBatch, ready: Bool) async throws {
@@ -205,6 +246,10 @@ public final class MLJobQueue: Sendable {
 
     func loadJob(_ id: UInt128) async throws -> (job: MLJob, revision: MLRevision)? {
         let key = MLKey.job(id)
+        if let table {
+            guard let record = try await table.jobRecord(key: key) else { return nil }
+            return (try MLJob.decodeStored(record.record, key: key), record.revision)
+        }
         guard let entry = try await store.entry(namespace: MLNamespace.jobs, key: key) else { return nil }
         if let job = decoded.job(key, storedAs: entry.value) { return (job, entry.revision) }
         return (try MLJob.decodeStored(entry.value, key: key), entry.revision)
@@ -222,6 +267,7 @@ public final class MLJobQueue: Sendable {
         guard (1...1_000).contains(query.limit) else {
             throw MLJobError.invalid("page limit must be 1…1000, got \(query.limit)")
         }
+        if let table { return try await tablePage(table, query) }
         let request = MLPageRequest(after: query.after.map(MLKey.job), order: query.oldestFirst ? .ascending : .descending)
         let page = try await store.filteredPage(namespace: MLNamespace.jobs, request, limit: query.limit) { entry -> MLJob? in
             let job = try MLJob.decodeStored(entry.value, key: entry.key)
@@ -237,9 +283,35 @@ public final class MLJobQueue: Sendable {
                          skipped: page.skipped)
     }
 
+    /// A page of jobs from a job table, with the same reporting as the key-value layout's.
+    private func tablePage(_ table: any MLJobTableStore, _ query: MLJobQuery) async throws -> MLJobPage {
+        let (records, more) = try await table.jobPage(MLJobTableQuery(
+            after: query.after.map(MLKey.job), descending: !query.oldestFirst, limit: query.limit,
+            status: query.status?.rawValue, kind: query.kind?.rawValue, queue: query.queue))
+        var jobs: [MLJob] = []
+        var skipped: [MLPersistenceError] = []
+        for record in records {
+            do {
+                jobs.append(try MLJob.decodeStored(record.record, key: record.key))
+            } catch let error as MLPersistenceError {
+                logger.warning("skipped corrupt job record", metadata: ["error": "\(error)"])
+                skipped.append(error)
+            }
+        }
+        let last = records.last.flatMap { MLKey.parseJob($0.key) }
+        return MLJobPage(jobs: jobs, nextCursor: more ? last : nil, skipped: skipped)
+    }
+
     /// A job's transitions, oldest first.
     public func history(of id: UInt128) async throws -> [MLJobEvent] {
         _ = try await requireJob(id)
+        if let table {
+            let key = MLKey.job(id)
+            return try await table.jobEvents(key: key).enumerated().map { index, record in
+                try MLJSON.decode(MLJobEvent.self, from: record, namespace: MLNamespace.jobHistory,
+                                  key: QueueKeys.event(key: key, index + 1))
+            }
+        }
         var events: [MLJobEvent] = []
         var request = MLPageRequest(prefix: MLKey.job(id) + "/", limit: 500)
         while true {
@@ -301,9 +373,8 @@ public final class MLJobQueue: Sendable {
                 transition.job.cancelRequested = true
                 reason = "cancel_requested"
             }
-            let (batch, _) = transition.finished(reason: reason)
             do {
-                try await commitTransition(batch)
+                try await commit(transition, reason: reason)
                 if job.status == .running { running.requestCancel(id) }
                 return job.status == .queued ? .cancelled : .requested
             } catch let error as MLPersistenceError {
@@ -325,6 +396,7 @@ public final class MLJobQueue: Sendable {
     @discardableResult
     public func prune(finishedBefore date: Date, limit: Int = 1_000) async throws -> Int {
         let cutoff = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        if let table { return try await table.pruneJobs(finishedBeforeMs: cutoff, limit: max(1, limit)) }
         let page = try await store.page(namespace: MLNamespace.jobFinished, MLPageRequest(limit: max(1, limit)))
         var deleted = 0
         var group: [MLBatch] = []

@@ -26,6 +26,9 @@ extension MLJobQueue {
     func claimReporting(
         queue: String, worker: String, leaseMs: Int64, limit: Int, kinds: Set<MLJob.Kind>? = nil
     ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool) {
+        if let table {
+            return try await claimFromTable(table, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit, kinds: kinds)
+        }
         if let claiming = store as? any MLIndexClaiming {
             return try await claimLocked(claiming, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit,
                                          kinds: kinds)
@@ -147,6 +150,49 @@ extension MLJobQueue {
         for job in jobs { metrics.claimed(job) }
         notePassedOver(passedOver, queue: queue)
         return (jobs.map { ($0, revision) }, picked, lastKey)
+    }
+
+    /// Claims from a job table, which picks only the kinds given (others'
+    /// jobs are neither read nor locked), in one transaction.
+    private func claimFromTable(
+        _ table: any MLJobTableStore, queue: String, worker: String, leaseMs: Int64, limit: Int, kinds: Set<MLJob.Kind>?
+    ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool) {
+        let clock = clock
+        let logger = logger
+        let wanted = min(max(1, limit), 10_000)
+        let (revision, (jobs, picked)) = try await table.claimJobs(
+            queue: queue, kinds: kinds.map { $0.map(\.rawValue).sorted() }, limit: wanted
+        ) { records -> (MLJobClaim, ([MLJob], Int)) in
+            // Read once the jobs are locked: an earlier time would start the lease in the past.
+            let now = clock.nowMs
+            var claim = MLJobClaim(writes: [])
+            var jobs: [MLJob] = []
+            for record in records {
+                let job: MLJob
+                do {
+                    job = try MLJob.decodeStored(record.record, key: record.key)
+                } catch {
+                    // The record stays for listings to report; it must not block the queue.
+                    logger.error("set aside a queued job whose record is corrupt",
+                                 metadata: ["job_id": "\(record.key)", "error": "\(error)"])
+                    claim.setAside.append(record.key)
+                    continue
+                }
+                var transition = JobTransition(job, revision: record.revision, nowMs: now)
+                transition.job.status = .running
+                transition.job.attempt += 1
+                transition.job.worker = worker
+                transition.job.leaseExpiresAtMs = now + leaseMs
+                transition.job.startedAtMs = job.startedAtMs ?? now
+                let (write, claimed) = transition.tableWrite(reason: "claimed")
+                claim.writes.append(write)
+                jobs.append(claimed)
+            }
+            return (claim, (jobs, records.count))
+        }
+        for job in jobs { metrics.claimed(job) }
+        guard let revision else { return ([], picked < wanted) }
+        return (jobs.map { ($0, revision) }, picked < wanted)
     }
 
     /// Logs, once per kind and queue in this process, that jobs of a kind

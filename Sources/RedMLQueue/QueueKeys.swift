@@ -30,7 +30,9 @@ enum QueueKeys {
 
     static func finished(_ job: MLJob) -> String { "\(padded(job.finishedAtMs ?? 0, 15))/\(job.key)" }
 
-    static func event(_ job: MLJob, _ sequence: Int) -> String { "\(job.key)/\(padded(Int64(sequence), 8))" }
+    static func event(_ job: MLJob, _ sequence: Int) -> String { event(key: job.key, sequence) }
+
+    static func event(key: String, _ sequence: Int) -> String { "\(key)/\(padded(Int64(sequence), 8))" }
 
     /// The time (ms) and job id at the start and end of a time-ordered index key.
     static func parseTimed(_ key: String) -> (ms: Int64, id: UInt128)? {

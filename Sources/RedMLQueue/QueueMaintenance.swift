@@ -17,10 +17,26 @@ extension MLJobQueue {
         return try await claiming.exclusively("lease_rescuer") { try await self.rescueNow(limit: limit) } ?? 0
     }
 
-    private func rescueNow(limit: Int) async throws -> Int {
-        let now = clock.nowMs
+    /// Running jobs whose lease ran out by `now`, earliest first; stale index
+    /// entries and unreadable records are cleared on the way.
+    private func expiredLeases(now: Int64, limit: Int) async throws -> [(job: MLJob, revision: MLRevision)] {
+        if let table {
+            var expired: [(job: MLJob, revision: MLRevision)] = []
+            var unreadable: [String] = []
+            for record in try await table.expiredJobLeases(atMs: now, limit: max(1, limit)) {
+                do {
+                    expired.append((try MLJob.decodeStored(record.record, key: record.key), record.revision))
+                } catch {
+                    logger.error("set aside a running job whose record is corrupt",
+                                 metadata: ["job_id": "\(record.key)", "error": "\(error)"])
+                    unreadable.append(record.key)
+                }
+            }
+            if !unreadable.isEmpty { try await table.setJobsAside(keys: unreadable) }
+            return expired
+        }
         let page = try await store.page(namespace: MLNamespace.jobLeases, MLPageRequest(limit: max(1, limit)))
-        var rescued = 0
+        var expired: [(job: MLJob, revision: MLRevision)] = []
         for entry in page.entries {
             guard let (expiry, id) = QueueKeys.parseTimed(entry.key) else { continue }
             guard expiry <= now else { break }  // sorted by expiry: the rest are live
@@ -31,6 +47,15 @@ extension MLJobQueue {
                 }
                 continue
             }
+            expired.append((job, revision))
+        }
+        return expired
+    }
+
+    private func rescueNow(limit: Int) async throws -> Int {
+        let now = clock.nowMs
+        var rescued = 0
+        for (job, revision) in try await expiredLeases(now: now, limit: limit) {
             var transition = JobTransition(job, revision: revision, nowMs: now)
             transition.job.leaseExpiries += 1
             let expiries = transition.job.leaseExpiries
@@ -43,10 +68,8 @@ extension MLJobQueue {
                     + "(MLJobQueue.Configuration.maximumLeaseExpiries)"
             }
             transition.job.release(to: status, at: now)
-            let (batch, _) = transition.finished(
-                reason: "lease_expired", detail: job.worker.map { "worker \($0) stopped renewing" })
             do {
-                try await commitTransition(batch)
+                try await commit(transition, reason: "lease_expired", detail: job.worker.map { "worker \($0) stopped renewing" })
                 rescued += 1
                 if status == .failed {
                     logger.warning("failed a job whose lease ran out too often",
@@ -74,6 +97,12 @@ extension MLJobQueue {
     /// left scheduled is due (now, if the page was full), or `nil` if none is.
     func promoteDueJobs(limit: Int = 500) async throws -> (promoted: Int, nextDueMs: Int64?) {
         let now = clock.nowMs
+        if let table {
+            // The table tells other processes itself, in the promoting transaction.
+            let result = try await table.promoteDueJobs(atMs: now, limit: max(1, limit))
+            if result.promoted > 0 { submitted.signal() }
+            return result
+        }
         let page = try await store.page(namespace: MLNamespace.jobScheduled, MLPageRequest(limit: max(1, limit)))
         var promoted = 0
         var nextDueMs: Int64? = page.nextCursor == nil ? nil : now
@@ -118,6 +147,20 @@ extension MLJobQueue {
     @discardableResult
     func commitTransition(_ batch: MLBatch) async throws -> MLRevision {
         try await transitions.commit(batch)
+    }
+
+    /// Commits `transition` with its event (when `reason` is given), to the
+    /// job table or as a key-value batch; returns the revision and the job as written.
+    @discardableResult
+    func commit(
+        _ transition: JobTransition, reason: String?, detail: String? = nil
+    ) async throws -> (revision: MLRevision, job: MLJob) {
+        if let tableWrites {
+            let (write, job) = transition.tableWrite(reason: reason, detail: detail)
+            return (try await tableWrites.commit(write), job)
+        }
+        let (batch, job) = transition.finished(reason: reason, detail: detail)
+        return (try await transitions.commit(batch), job)
     }
 
     /// The notification topic that says "jobs are ready".

@@ -28,13 +28,24 @@ final class QueueGauges: Sendable {
     func sample() async {
         do {
             var depth: [String: Int] = [:]
-            let ready = try await count(MLNamespace.jobReady) { key in
-                // Ready keys start with the queue's name.
-                let queue = key.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
-                depth[queue, default: 0] += 1
+            let ready: Int
+            let scheduled: Int
+            let running: Int
+            if let table = store as? any MLJobTableStore {
+                let counts = try await table.liveJobCounts()
+                depth = counts.readyByQueue
+                ready = depth.values.reduce(0, +)
+                scheduled = counts.waiting
+                running = counts.running
+            } else {
+                ready = try await count(MLNamespace.jobReady) { key in
+                    // Ready keys start with the queue's name.
+                    let queue = key.split(separator: "/", maxSplits: 1).first.map(String.init) ?? ""
+                    depth[queue, default: 0] += 1
+                }
+                scheduled = try await count(MLNamespace.jobScheduled)
+                running = try await count(MLNamespace.jobLeases)
             }
-            let scheduled = try await count(MLNamespace.jobScheduled)
-            let running = try await count(MLNamespace.jobLeases)
             Gauge(label: "redml_jobs", dimensions: [("status", "queued")], factory: factory).record(ready)
             Gauge(label: "redml_jobs", dimensions: [("status", "scheduled")], factory: factory).record(scheduled)
             Gauge(label: "redml_jobs", dimensions: [("status", "running")], factory: factory).record(running)
