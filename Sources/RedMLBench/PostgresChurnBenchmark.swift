@@ -6,9 +6,9 @@ import RedMLPostgres
 /// Table growth under job churn on PostgreSQL (`redml-bench queue --only
 /// postgres-churn [--jobs N]`, default 100k): rounds of 10k no-op jobs
 /// submitted in batches, drained by 64 worker slots (4 claim loops) and pruned, with the size of
-/// each `ml_kv` partition and its dead rows after every round. With the live
-/// partition vacuumed after every thousand changes and pruned space reused,
-/// both stay flat however many jobs pass through.
+/// the job table, its events and each `ml_kv` partition, and their dead rows, after every round.
+/// With the job table vacuumed often and pruned space reused, they stay flat however many jobs
+/// pass through.
 struct PostgresChurnBenchmark: Sendable {
     let options: BenchOptions
 
@@ -23,7 +23,7 @@ struct PostgresChurnBenchmark: Sendable {
             // which brings a million jobs within the hour.
             configuration.workerCount = 64
             var done = 0
-            var sizes: [PartitionSizes] = []
+            var sizes: [TableSizes] = []
             let started = ContinuousClock.now
             while done < total {
                 let count = min(round, total - done)
@@ -34,7 +34,7 @@ struct PostgresChurnBenchmark: Sendable {
                 let future = Date().addingTimeInterval(60)
                 while try await queue.prune(finishedBefore: future, limit: 5_000) > 0 {}
                 done += count
-                let measured = try await PartitionSizes.measure(store.client, schema: store.schema)
+                let measured = try await TableSizes.measure(store.client, schema: store.schema)
                 sizes.append(measured)
                 note("postgres-churn: \(done) jobs in \(Int(QueueBenchmark.seconds(ContinuousClock.now - started))) s; \(measured)")
             }
@@ -42,42 +42,42 @@ struct PostgresChurnBenchmark: Sendable {
             let label = "\(total / 1000)k"
             Figure.rate("queue", "postgres", "churn_submit_drain_prune_\(label)_jobs", Double(total) / seconds, total, target: nil).emit()
             if let first = sizes.first, let last = sizes.last {
-                for (name, bytes) in [("after_first_round", first), ("after_\(label)_jobs", last)] {
-                    Figure.mebibytes("queue", "postgres", "ml_kv_live_\(name)", bytes.live, target: "flat").emit()
-                    Figure.mebibytes("queue", "postgres", "ml_kv_rest_\(name)", bytes.rest, target: "flat").emit()
+                for (name, measured) in [("after_first_round", first), ("after_\(label)_jobs", last)] {
+                    for table in TableSizes.tables {
+                        Figure.mebibytes("queue", "postgres", "\(table)_\(name)", measured.bytes[table] ?? 0, target: "flat").emit()
+                    }
                 }
-                Figure.mebibytes("queue", "postgres", "ml_kv_live_largest_of_\(sizes.count)_rounds",
-                                 sizes.map(\.live).max() ?? 0, target: nil).emit()
+                for table in ["ml_job", "ml_job_event"] {
+                    Figure.mebibytes("queue", "postgres", "\(table)_largest_of_\(sizes.count)_rounds",
+                                     sizes.map { $0.bytes[table] ?? 0 }.max() ?? 0, target: nil).emit()
+                }
             }
         }
     }
 }
 
-/// The on-disk size (table, indexes and TOAST) of each `ml_kv` partition, with its dead rows.
-private struct PartitionSizes: CustomStringConvertible {
-    var live = 0
-    var rest = 0
-    var liveDead = 0
-    var restDead = 0
+/// The on-disk size (table, indexes and TOAST) of the queue's tables, with their dead rows.
+private struct TableSizes: CustomStringConvertible {
+    /// The tables measured: the jobs, their events, and the key-value partitions (registry, blobs' records).
+    static let tables = ["ml_job", "ml_job_event", "ml_kv_live", "ml_kv_rest"]
+    var bytes: [String: Int] = [:]
+    var dead: [String: Int] = [:]
 
-    static func measure(_ client: PostgresClient, schema: String) async throws -> PartitionSizes {
-        var sizes = PartitionSizes()
+    static func measure(_ client: PostgresClient, schema: String) async throws -> TableSizes {
+        var sizes = TableSizes()
         let rows = try await client.query(
             """
             SELECT relname::text, pg_total_relation_size(relid), n_dead_tup FROM pg_stat_user_tables
-            WHERE schemaname = \(schema) AND relname IN ('ml_kv_live', 'ml_kv_rest')
+            WHERE schemaname = \(schema) AND relname = ANY(\(tables))
             """)
         for try await (name, bytes, dead) in rows.decode((String, Int64, Int64).self) {
-            if name == "ml_kv_live" {
-                (sizes.live, sizes.liveDead) = (Int(bytes), Int(dead))
-            } else {
-                (sizes.rest, sizes.restDead) = (Int(bytes), Int(dead))
-            }
+            sizes.bytes[name] = Int(bytes)
+            sizes.dead[name] = Int(dead)
         }
         return sizes
     }
 
     var description: String {
-        "ml_kv_live \(live / 1024) KiB (\(liveDead) dead rows), ml_kv_rest \(rest / 1024) KiB (\(restDead) dead rows)"
+        Self.tables.map { "\($0) \((bytes[$0] ?? 0) / 1024) KiB (\(dead[$0] ?? 0) dead rows)" }.joined(separator: ", ")
     }
 }

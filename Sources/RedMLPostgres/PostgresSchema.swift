@@ -404,6 +404,11 @@ enum PostgresSchema {
             "ALTER FUNCTION ml_apply(jsonb) SET enable_hashjoin = off",
             "ALTER FUNCTION ml_apply(jsonb) SET enable_mergejoin = off",
         ]),
+        // The statements are long (two tables, two write functions, the data move, the view):
+        // they live in PostgresJobTableSQL, and are as frozen as the ones above.
+        Migration(
+            description: "ml_job and ml_job_event: the job queue's jobs in a typed table of their own, moved out of ml_kv",
+            statements: PostgresJobTableSQL.migration),
     ]
 
     /// The schema version this build writes.

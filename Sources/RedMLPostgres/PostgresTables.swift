@@ -17,6 +17,10 @@ struct PostgresTables: Sendable {
     let blobs: String
     let migrations: String
     let roles: String
+    /// The job queue's jobs, one row each (`ml_job`).
+    let job: String
+    /// The jobs' history, one row per event (`ml_job_event`).
+    let jobEvent: String
 
     init(schema: String) throws {
         guard Self.isValidSchemaName(schema) else {
@@ -33,6 +37,8 @@ struct PostgresTables: Sendable {
         blobs = "\(quotedSchema).ml_blobs"
         migrations = "\(quotedSchema).redml_migrations"
         roles = "\(quotedSchema).ml_roles"
+        job = "\(quotedSchema).ml_job"
+        jobEvent = "\(quotedSchema).ml_job_event"
     }
 
     /// `nextval` of the revision counter, as SQL.

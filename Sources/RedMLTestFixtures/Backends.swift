@@ -28,6 +28,13 @@ package enum Backends {
         }
     }
 
+    /// The fixtures whose stores keep the queue's jobs in the key-value layer
+    /// (every one but PostgreSQL, which keeps them in a job table): for tests
+    /// that reach behind the queue into its key-value records.
+    package static func keyValueJobFixtures() -> [MLStoreFixture] {
+        allFixtures().filter { $0.name != PostgresBackend.fixtureName }
+    }
+
     /// The in-memory backend, with its default 1 MiB chunks.
     package static let inMemory = MLStoreFixture(
         name: "memory",

@@ -81,6 +81,9 @@ package enum PostgresBackend {
 
     /// The PostgreSQL backend, one new schema per store. The schemas stay until
     /// the throwaway server is stopped; ``withFixture(_:)`` drops its own.
+    /// The fixture's name in test names and `REDML_TEST_BACKENDS`.
+    package static let fixtureName = "postgres"
+
     package static let fixture = makeFixture(track: nil)
 
     /// Runs `body` with a fixture whose schemas are dropped when it returns or throws.
@@ -99,7 +102,7 @@ package enum PostgresBackend {
 
     private static func makeFixture(track: SchemaList?) -> MLStoreFixture {
         MLStoreFixture(
-            name: "postgres",
+            name: fixtureName,
             makeStore: {
                 let schema = uniqueSchemaName()
                 track?.add(schema)

@@ -39,9 +39,11 @@ struct PostgresRestartTests {
 
             let completions = try await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 2) { store in
                 var completions: [String: Int] = [:]
-                for (key, value) in try await store.list(namespace: MLNamespace.jobHistory) {
-                    let event = try JSONDecoder().decode(MLJobEvent.self, from: Data(value.utf8))
-                    if event.reason == "completed" { completions[String(key.prefix { $0 != "/" }), default: 0] += 1 }
+                for record in try await Self.jobs(in: store) {
+                    for value in try await store.jobEvents(key: record.key) {
+                        let event = try JSONDecoder().decode(MLJobEvent.self, from: Data(value.utf8))
+                        if event.reason == "completed" { completions[record.key, default: 0] += 1 }
+                    }
                 }
                 return completions
             }
@@ -54,6 +56,18 @@ struct PostgresRestartTests {
         try await server.run("stop")
     }
 
+    /// Every job in the store's job table (with `status` only, when given).
+    private static func jobs(in store: PostgresMLPersistence, status: String? = nil) async throws -> [MLJobRecord] {
+        var records: [MLJobRecord] = []
+        var query = MLJobTableQuery(limit: 1_000, status: status)
+        while true {
+            let (page, more) = try await store.jobPage(query)
+            records += page
+            guard more, let last = page.last else { return records }
+            query.after = last.key
+        }
+    }
+
     /// Waits until `count` jobs are finished, reading through a short-lived pool
     /// each time (the server may be down in between).
     @discardableResult
@@ -61,7 +75,11 @@ struct PostgresRestartTests {
         let deadline = ContinuousClock.now + .seconds(240)
         while true {
             let finished = try? await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 1) { store in
-                try await store.list(namespace: MLNamespace.jobFinished).count
+                var finished = 0
+                for status in ["completed", "failed", "cancelled"] {
+                    finished += try await Self.jobs(in: store, status: status).count
+                }
+                return finished
             }
             if let finished, finished >= count { return finished }
             guard ContinuousClock.now < deadline else {

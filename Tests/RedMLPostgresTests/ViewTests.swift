@@ -15,15 +15,20 @@ struct ViewTests {
             let running = MLKey.job(1)
             let queued = MLKey.job(2)
             let broken = MLKey.job(3)
-            try await store.put(
-                namespace: MLNamespace.jobs, key: running,
-                value: #"{"id":"\#(running)","kind":"train","target":"iris","status":"running","progress":40,"created_at_ms":1700000000000}"#
-            )
-            try await store.put(
-                namespace: MLNamespace.jobs, key: queued,
-                value: #"{"id":"\#(queued)","kind":"evaluate","target":"iris@v3","status":"queued","progress":"x","note":"\u0000"}"#
-            )
-            try await store.put(namespace: MLNamespace.jobs, key: broken, value: "this is not JSON {")
+            // Jobs live in the job table (the queue writes them there); the view reads their records.
+            func job(_ key: String, _ status: String, _ record: String) -> MLNewJob {
+                MLNewJob(
+                    row: MLJobRow(key: key, queue: "default", kind: "train", status: status, priority: 0, runAtMs: 0,
+                                  ready: false, leaseExpiresAtMs: nil, finishedAtMs: nil, uniqueKey: nil, record: record),
+                    event: MLJobEventRow(key: key, sequence: 1, record: "{}"))
+            }
+            _ = try await store.insertJobs([
+                job(running, "running",
+                    #"{"id":"\#(running)","kind":"train","target":"iris","status":"running","progress":40,"created_at_ms":1700000000000}"#),
+                job(queued, "queued",
+                    #"{"id":"\#(queued)","kind":"evaluate","target":"iris@v3","status":"queued","progress":"x","note":"\u0000"}"#),
+                job(broken, "queued", "this is not JSON {"),
+            ], notifying: nil)
             let sha = String(repeating: "ab", count: 32)
             let versionKey = MLKey.modelVersion("iris", 3)
             try await store.put(
@@ -52,7 +57,7 @@ struct ViewTests {
                     "\(broken)|||||true",
                 ])
 
-            let entry = try #require(try await store.entry(namespace: MLNamespace.jobs, key: running))
+            let entry = try #require(try await store.jobRecord(key: running))
             let revision = try await Scratch.textRows(
                 "SELECT revision::text FROM \(unescaped: schema).ml_jobs WHERE id = \(running)", columns: 1)
             #expect(revision == ["\(entry.revision.rawValue)"])

@@ -307,7 +307,9 @@ struct LifecycleTests {
     /// again, with the same attempt number and worker id, which the first
     /// run's fencing check cannot tell from its own claim. The later claim
     /// supersedes the first run: it loses its lease and its result is dropped.
-    @Test(arguments: Backends.allFixtures())
+    /// (It rolls the claim back in the key-value records; a job table's rows
+    /// go through the same `JobRun.supersede` path.)
+    @Test(arguments: Backends.keyValueJobFixtures())
     func aClaimMadeAgainAfterACrashRolledItBackSupersedesTheFirstRun(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
         let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))

@@ -128,11 +128,11 @@ struct SeedBehaviourTests {
         let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
         let done = try await waitForStatus(h.queue, id, .completed)
         try await workers.stop()
-        let revision = try #require(try await h.store.entry(namespace: MLNamespace.jobs, key: MLKey.job(id))).revision
+        let revision = try #require(try await h.revision(of: id))
 
         #expect(try await h.queue.cancel(id) == .notCancellable)
         #expect(try await h.queue.requireJob(id) == done)
-        #expect(try await h.store.entry(namespace: MLNamespace.jobs, key: MLKey.job(id))?.revision == revision)
+        #expect(try await h.revision(of: id) == revision)
 
         let unknown = try await h.queue.submitJob(MLJobSubmission(kind: .train, target: "x")).id &+ 12345
         #expect(try await h.queue.cancel(unknown) == .notCancellable)
@@ -221,7 +221,7 @@ struct SeedBehaviourTests {
         }
         let finished = try await queueA.submit(MLJobSubmission(kind: .train, target: "done"))
         let completed = try await waitForStatus(queueA, finished, .completed)
-        let completedRevision = try await h.store.entry(namespace: MLNamespace.jobs, key: MLKey.job(finished))?.revision
+        let completedRevision = try await h.revision(of: finished)
         let stuck = try await queueA.submit(MLJobSubmission(kind: .train, target: "stuck"))
         let running = try await waitForStatus(queueA, stuck, .running)
         #expect(running.leaseExpiresAtMs == startMs + 2_000, "the lease lasts two heartbeats")
@@ -240,7 +240,7 @@ struct SeedBehaviourTests {
         #expect(requeued.leaseExpiresAtMs == nil)
         #expect(try await h.queue.history(of: stuck).last?.reason == "lease_expired")
         #expect(try await h.queue.requireJob(finished) == completed)
-        #expect(try await h.store.entry(namespace: MLNamespace.jobs, key: MLKey.job(finished))?.revision == completedRevision)
+        #expect(try await h.revision(of: finished) == completedRevision)
         #expect(try await h.queue.rescueExpiredLeases() == 0)
 
         // B's workers resume it as attempt 2.

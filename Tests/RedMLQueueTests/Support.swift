@@ -236,8 +236,11 @@ struct Harness {
         RunningWorkers.start(queue: queue, configuration: configuration, clock: clock, register)
     }
 
-    /// Every entry of a namespace.
+    /// Every entry of a namespace; on a store with a job table, what the
+    /// key-value layout would hold there (see ``tableEntries(_:_:prefix:)``),
+    /// so that one test checks both layouts.
     func entries(_ namespace: String, prefix: String? = nil) async throws -> [MLEntry] {
+        if let table = store as? any MLJobTableStore { return try await Self.tableEntries(table, namespace, prefix: prefix) }
         var result: [MLEntry] = []
         var request = MLPageRequest(prefix: prefix, limit: 500)
         while true {
@@ -246,6 +249,61 @@ struct Harness {
             guard let cursor = page.nextCursor else { return result }
             request.after = cursor
         }
+    }
+}
+
+extension Harness {
+    /// The revision of job `id`'s record, whatever the layout.
+    func revision(of id: UInt128) async throws -> MLRevision? {
+        try await entries(MLNamespace.jobs, prefix: MLKey.job(id)).first { $0.key == MLKey.job(id) }?.revision
+    }
+
+    /// The job namespaces rebuilt from a job table: records and events under
+    /// their keys; finished, running and unique-key entries from the records;
+    /// ready and scheduled entries only as many as the table counts (their
+    /// keys are placeholders: tests only count them).
+    static func tableEntries(_ table: any MLJobTableStore, _ namespace: String, prefix: String?) async throws -> [MLEntry] {
+        var records: [MLJobRecord] = []
+        var query = MLJobTableQuery(limit: 1_000)
+        while true {
+            let (page, more) = try await table.jobPage(query)
+            records += page
+            guard more, let last = page.last else { break }
+            query.after = last.key
+        }
+        let jobs = records.compactMap { try? MLJSON.decode(MLJob.self, from: $0.record, namespace: MLNamespace.jobs, key: $0.key) }
+        func placeholders(_ count: Int) -> [MLEntry] {
+            (0..<count).map { MLEntry(key: "counted-\($0)", value: "", revision: MLRevision(rawValue: 0)) }
+        }
+        let entries: [MLEntry]
+        switch namespace {
+        case MLNamespace.jobs:
+            entries = records.map { MLEntry(key: $0.key, value: $0.record, revision: $0.revision) }
+        case MLNamespace.jobHistory:
+            var events: [MLEntry] = []
+            for record in records {
+                for (index, event) in try await table.jobEvents(key: record.key).enumerated() {
+                    let sequence = String(index + 1)
+                    let key = record.key + "/" + String(repeating: "0", count: 8 - sequence.count) + sequence
+                    events.append(MLEntry(key: key, value: event, revision: record.revision))
+                }
+            }
+            entries = events
+        case MLNamespace.jobFinished:
+            entries = jobs.filter(\.status.isTerminal).map { MLEntry(key: "\($0.finishedAtMs ?? 0)/\($0.key)", value: $0.status.rawValue, revision: MLRevision(rawValue: 0)) }
+        case MLNamespace.jobLeases:
+            entries = jobs.filter { $0.status == .running }.map { MLEntry(key: "\($0.leaseExpiresAtMs ?? 0)/\($0.key)", value: $0.worker ?? "", revision: MLRevision(rawValue: 0)) }
+        case MLNamespace.jobUnique:
+            entries = jobs.filter { !$0.status.isTerminal && $0.uniqueKey != nil }.map { MLEntry(key: $0.uniqueKey!, value: $0.key, revision: MLRevision(rawValue: 0)) }
+        case MLNamespace.jobReady:
+            entries = placeholders(try await table.liveJobCounts().readyByQueue.values.reduce(0, +))
+        case MLNamespace.jobScheduled:
+            entries = placeholders(try await table.liveJobCounts().waiting)
+        default:
+            entries = []
+        }
+        guard let prefix else { return entries }
+        return entries.filter { $0.key.hasPrefix(prefix) }
     }
 }
 

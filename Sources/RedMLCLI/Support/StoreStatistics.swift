@@ -20,10 +20,26 @@ struct StoreStatistics: Encodable {
         case blobBytes = "blob_bytes"
     }
 
+    /// Counts the jobs of a store that keeps them in a job table, a page at a time.
+    private static func countJobs(_ table: any MLJobTableStore) async throws -> Int {
+        var count = 0
+        var query = MLJobTableQuery(limit: 1_000)
+        while true {
+            let (page, more) = try await table.jobPage(query)
+            count += page.count
+            guard more, let last = page.last else { return count }
+            query.after = last.key
+        }
+    }
+
     /// Counts what `store` holds.
     static func count(_ store: any MLStore) async throws -> StoreStatistics {
         var entries: [String: Int] = [:]
         for namespace in namespaces {
+            if namespace == MLNamespace.jobs, let table = store as? any MLJobTableStore {
+                entries[namespace] = try await countJobs(table)
+                continue
+            }
             var count = 0
             var cursor: String?
             repeat {

@@ -1,0 +1,69 @@
+import Foundation
+import RedML
+import RedMLPostgres
+import RedMLTestFixtures
+import Synchronization
+import Testing
+
+/// The queue over PostgreSQL's job table, where a test reaches behind the queue with SQL.
+@Suite("The queue on PostgreSQL's job table", .needsPostgres)
+struct QueueJobTableTests {
+    @Test("a corrupt job record is set aside: the queue runs the others, and listings report it")
+    func aCorruptRecordDoesNotStallTheQueue() async throws {
+        try await Scratch.withSchemas { schemas in
+            let schema = "\"\(schemas[0])\""
+            let store = try await PostgresBackend.makeStore(schema: schemas[0])
+            let queue = MLJobQueue(store: store)
+            // A job whose record is then damaged behind the queue's back, ahead of a good one.
+            let damaged = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged", priority: 5))
+            let changed = try await Scratch.textRows(
+                "UPDATE \(unescaped: schema).ml_job SET record = '{not json' WHERE key = \(MLKey.job(damaged)) RETURNING key",
+                columns: 1)
+            #expect(changed == [MLKey.job(damaged)])
+            let good = try await queue.submit(MLJobSubmission(kind: .train, target: "good"))
+            let workers = MLJobWorkers(queue: queue)
+            workers.register(.train) { _ in
+                workers.beginShutdown()
+                return ["ok": true]
+            }
+            try await workers.run()
+            #expect(try await queue.job(good)?.status == .completed)
+            #expect(try await queue.jobs().skipped.count == 1)
+            let ready = try await Scratch.textRows(
+                "SELECT ready::text, status FROM \(unescaped: schema).ml_job WHERE key = \(MLKey.job(damaged))", columns: 2)
+            #expect(ready == ["false|queued"], "the damaged job is no longer picked")
+        }
+    }
+
+    @Test("a pool takes only its kinds: other kinds' jobs wait for their pool and use up no attempt")
+    func claimsFilterKindsInTheTable() async throws {
+        try await Scratch.withSchemas { schemas in
+            let store = try await PostgresBackend.makeStore(schema: schemas[0])
+            let queue = MLJobQueue(store: store)
+            let others = try await queue.submitJobs((0..<50).map { _ in MLJobSubmission(kind: .driftCompute, target: "d") })
+            let train = try await queue.submit(MLJobSubmission(kind: .train, target: "m"))
+            let trainers = MLJobWorkers(queue: queue)
+            trainers.register(.train) { _ in
+                trainers.beginShutdown()
+                return [:]
+            }
+            try await trainers.run()
+            #expect(try await queue.job(train)?.status == .completed)
+            for job in others {
+                let stored = try #require(try await queue.job(job.id))
+                #expect(stored.status == .queued && stored.attempt == 0, "\(stored.status), attempt \(stored.attempt)")
+            }
+            let drifters = MLJobWorkers(queue: MLJobQueue(store: store))
+            let ran = Mutex(0)
+            drifters.register(.driftCompute) { _ in
+                if ran.withLock({ $0 += 1; return $0 }) == others.count { drifters.beginShutdown() }
+                return [:]
+            }
+            try await drifters.run()
+            for job in others {
+                let stored = try #require(try await queue.job(job.id))
+                #expect(stored.status == .completed && stored.attempt == 1)
+            }
+        }
+    }
+}
