@@ -148,7 +148,9 @@ struct PostgresScratch: Sendable {
         }
     }
 
-    private var kv: String { "\"\(schema)\".ml_kv" }
+    /// The job table and its events (read with SQL, behind the queue's back).
+    private var jobTable: String { "\"\(schema)\".ml_job" }
+    private var eventTable: String { "\"\(schema)\".ml_job_event" }
 
     /// Submits `count` jobs of `kind` through a queue of the test's own.
     func submit(_ count: Int, kind: String) async throws {
@@ -166,7 +168,7 @@ struct PostgresScratch: Sendable {
     func waitForFinishedJobs(_ count: Int, timeout: Duration, workers: [BackgroundRedML]) async throws {
         let deadline = ContinuousClock.now + timeout
         while true {
-            let finished = try await integer("SELECT count(*) FROM \(kv) WHERE namespace = 'job_finished'")
+            let finished = try await integer("SELECT count(*) FROM \(jobTable) WHERE finished_at_ms IS NOT NULL")
             if finished >= count { return }
             guard ContinuousClock.now < deadline else {
                 let logs = workers.map { String($0.stderr.suffix(1_000)) }.joined(separator: "\n---\n")
@@ -179,8 +181,8 @@ struct PostgresScratch: Sendable {
     /// How many jobs the store shows running under `worker`.
     func runningJobs(of worker: BackgroundRedML) async throws -> Int {
         try await integer("""
-            SELECT count(*) FROM \(kv) WHERE namespace = 'jobs' AND value::jsonb->>'status' = 'running'
-              AND value::jsonb->>'worker' LIKE '%:\(worker.processIdentifier):%'
+            SELECT count(*) FROM \(jobTable) WHERE status = 'running'
+              AND record::jsonb->>'worker' LIKE '%:\(worker.processIdentifier):%'
             """)
     }
 
@@ -213,10 +215,10 @@ struct PostgresScratch: Sendable {
     /// Per job: how many `claimed` and `completed` events its history holds.
     func eventCounts() async throws -> [String: (claimed: Int, completed: Int)] {
         let rows = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL: """
-            SELECT split_part(key, '/', 1),
-                   count(*) FILTER (WHERE value::jsonb->>'reason' = 'claimed'),
-                   count(*) FILTER (WHERE value::jsonb->>'reason' = 'completed')
-            FROM \(kv) WHERE namespace = 'job_history' GROUP BY 1
+            SELECT key,
+                   count(*) FILTER (WHERE record::jsonb->>'reason' = 'claimed'),
+                   count(*) FILTER (WHERE record::jsonb->>'reason' = 'completed')
+            FROM \(eventTable) GROUP BY 1
             """))
         var counts: [String: (claimed: Int, completed: Int)] = [:]
         for try await (job, claimed, completed) in rows.decode((String, Int64, Int64).self) {
@@ -228,16 +230,16 @@ struct PostgresScratch: Sendable {
     /// The distinct workers named by `claimed` events.
     func claimingWorkers() async throws -> Set<String> {
         Set(try await strings("""
-            SELECT DISTINCT value::jsonb->>'worker' FROM \(kv)
-            WHERE namespace = 'job_history' AND value::jsonb->>'reason' = 'claimed'
+            SELECT DISTINCT record::jsonb->>'worker' FROM \(eventTable)
+            WHERE record::jsonb->>'reason' = 'claimed'
             """))
     }
 
     /// Every `lease_expired` event: the job, when, and the worker whose lease it was.
     func rescues() async throws -> [(job: String, atMs: Int64, worker: String)] {
         let rows = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL: """
-            SELECT split_part(key, '/', 1), (value::jsonb->>'at_ms')::bigint, coalesce(value::jsonb->>'worker', '')
-            FROM \(kv) WHERE namespace = 'job_history' AND value::jsonb->>'reason' = 'lease_expired'
+            SELECT key, (record::jsonb->>'at_ms')::bigint, coalesce(record::jsonb->>'worker', '')
+            FROM \(eventTable) WHERE record::jsonb->>'reason' = 'lease_expired'
             """))
         var rescues: [(job: String, atMs: Int64, worker: String)] = []
         for try await (job, atMs, worker) in rows.decode((String, Int64, String).self) {
@@ -251,8 +253,8 @@ struct PostgresScratch: Sendable {
         var workers: [String] = []
         for job in jobs {
             workers += try await strings("""
-                SELECT coalesce(value::jsonb->>'worker', '') FROM \(kv)
-                WHERE namespace = 'job_history' AND key LIKE '\(job)/%' AND value::jsonb->>'reason' = 'completed'
+                SELECT coalesce(record::jsonb->>'worker', '') FROM \(eventTable)
+                WHERE key = '\(job)' AND record::jsonb->>'reason' = 'completed'
                 """)
         }
         return workers
