@@ -183,13 +183,20 @@ public final class MLJobWorkers: Service, Sendable {
     }
 
     private func claimLoop(queue name: String, slots: Int) async throws {
+        // Handlers running, and attempts whose handler returned while their outcome is being
+        // written. A slot is free again when its handler returns: the write (a WAL flush on
+        // PostgreSQL) no longer holds it up, so a few slots keep the disk busy with group
+        // commits. Up to `pending` (as many as the slots; more measured no faster) such writes
+        // may wait; more hold slots back.
         let active = ActiveCount()
+        let recording = ActiveCount()
+        let pending = slots
         let timing = configuration.timing
         await withDiscardingTaskGroup { group in
             while true {
                 let generation = queue.submitted.generation  // before the checks, so no wake-up is missed
                 guard !isStopping && !Task.isCancelled else { break }
-                let free = slots - active.value
+                let free = slots - active.value - max(0, recording.value - pending)
                 if free > 0 {
                     do {
                         // Only kinds this pool runs: the rest stay queued for pools that run them.
@@ -199,9 +206,13 @@ public final class MLJobWorkers: Service, Sendable {
                         for (job, revision) in claimed {
                             active.add(1)
                             group.addTask {
-                                await self.execute(job, revision: revision)
-                                active.add(-1)
-                                self.queue.submitted.signal()  // a slot is free
+                                await self.execute(job, revision: revision) {
+                                    recording.add(1)
+                                    active.add(-1)
+                                    self.queue.submitted.signal()  // a slot is free
+                                }
+                                // Writes pending beyond `pending` held slots back: one is free now.
+                                if recording.add(-1) > pending { self.queue.submitted.signal() }
                             }
                         }
                         // Look again at once only if more may be ready; a job submitted since
@@ -223,11 +234,14 @@ public final class MLJobWorkers: Service, Sendable {
         case threw(any Error)
     }
 
-    private func execute(_ job: MLJob, revision: MLRevision) async {
+    /// Runs `job` and records its outcome; `handlerReturned` is called once,
+    /// when the handler has returned (or there is none), before the outcome is written.
+    private func execute(_ job: MLJob, revision: MLRevision, handlerReturned: () -> Void) async {
         let run = JobRun(job: job, revision: revision, queue: queue, timing: configuration.timing)
         queue.running.add(run)
         defer { queue.running.remove(run) }
         guard let handler = lifecycle.withLock({ $0.handlers[job.kind] }) else {
+            handlerReturned()
             // Claims take only kinds with a handler, and handlers are never removed: unreachable
             // unless that changes, and then a failed attempt is the honest outcome.
             let ended = await finish(
@@ -240,6 +254,7 @@ public final class MLJobWorkers: Service, Sendable {
         let startedAt = queue.clock.nowMs
         let started = ContinuousClock.now
         var (outcome, stop) = await supervise(handler, handle, run: run, startedAt: startedAt)
+        handlerReturned()
         if stop == nil, Task.isCancelled, case .threw = outcome {
             // The workers' own task was cancelled (shutdown escalated): an interruption, not a failure.
             stop = .interrupted
@@ -406,9 +421,16 @@ private final class FirstStop: Sendable {
     var reason: StopReason? { state.withLock { $0.first } }
 }
 
-/// How many jobs a claim loop is running.
+/// How many jobs a claim loop is running (or recording).
 private final class ActiveCount: Sendable {
     private let count = Mutex(0)
     var value: Int { count.withLock { $0 } }
-    func add(_ delta: Int) { count.withLock { $0 += delta } }
+    /// Adds `delta`; returns the count before.
+    @discardableResult
+    func add(_ delta: Int) -> Int {
+        count.withLock { count in
+            defer { count += delta }
+            return count
+        }
+    }
 }

@@ -468,3 +468,35 @@ struct WriteRaceTests {
         try await workers.stop()
     }
 }
+
+/// A slot is free again when its handler returns, while the outcome is still
+/// being written; as many writes as there are slots may wait so, no more.
+@Suite("Slots and outcome writes")
+struct OutcomeWriteTests {
+    @Test(arguments: Backends.allFixtures())
+    func aSlotRunsTheNextJobWhileTheLastOutcomeIsWritten(_ fixture: MLStoreFixture) async throws {
+        let counting = CountingStore(try await fixture.makeStore())
+        let h = Harness(store: counting)
+        let hold = counting.holdCompletions()
+        let started = Locked<[String]>([])
+        let workers = h.start(workerConfiguration(count: 1)) { workers in
+            workers.register(.train) { job in
+                started.withLock { $0.append(job.job.target) }
+                return [:]
+            }
+        }
+        let jobs = try await h.queue.submitJobs(["a", "b", "c"].map { MLJobSubmission(kind: .train, target: $0) })
+        // a's completion is held; the one slot runs b meanwhile.
+        try await eventually("b to start while a's outcome is being written") { started.value.contains("b") }
+        #expect(try await h.queue.requireJob(jobs[0].id).status == .running, "a's outcome is not written yet")
+        // Now two outcomes wait, one more than the slots: c must wait for one of them.
+        try await eventually("b's outcome to reach the store") { hold.arrivals.value == 2 }
+        try await Task.sleep(for: .milliseconds(300))
+        #expect(started.value == ["a", "b"], "c started while two outcomes were pending")
+        hold.release.open()
+        for job in jobs { try await waitForStatus(h.queue, job.id, .completed) }
+        #expect(started.value == ["a", "b", "c"])
+        try await workers.stop()
+    }
+}
+

@@ -441,6 +441,22 @@ final class CountingStore: MLStore {
         return hold
     }
 
+    /// Holds every commit that records a completion until `release` opens;
+    /// `arrivals` counts those that reached the store.
+    struct CompletionHold: Sendable {
+        let release = Gate()
+        let arrivals = Locked(0)
+    }
+
+    private let completions = Locked<CompletionHold?>(nil)
+
+    /// Holds the commits that record completions from now on (see ``CompletionHold``).
+    func holdCompletions() -> CompletionHold {
+        let hold = CompletionHold()
+        completions.withLock { $0 = hold }
+        return hold
+    }
+
     init(_ base: any MLStore) { self.base = base }
 
     /// How many committed batches wrote the record of job `id`.
@@ -458,11 +474,19 @@ final class CountingStore: MLStore {
     func commit(_ batch: MLBatch) async throws -> MLRevision {
         var writesJob = false
         var writesHistory = false
+        var completes = false
         for operation in batch.operations {
-            if case .put(let namespace, _, _, _) = operation {
+            if case .put(let namespace, _, let value, _) = operation {
                 if namespace == MLNamespace.jobs { writesJob = true }
-                if namespace == MLNamespace.jobHistory { writesHistory = true }
+                if namespace == MLNamespace.jobHistory {
+                    writesHistory = true
+                    if value.contains(#""reason":"completed""#) { completes = true }
+                }
             }
+        }
+        if completes, let hold = completions.withLock({ $0 }) {
+            hold.arrivals.withLock { $0 += 1 }
+            await hold.release.wait()
         }
         if writesJob && !writesHistory, let hold = held.withLock({ state -> CommitHold? in
             defer { state = nil }
