@@ -77,6 +77,14 @@ public protocol MLJobTableStore: MLClaimingStore {
     /// How many live jobs there are: per queue, the ready ones; and in all,
     /// the ready, waiting (queued, not ready) and running ones.
     func liveJobCounts() async throws -> MLLiveJobCounts
+
+    /// Reclaims the space of the rows that changes left behind (each
+    /// transition and each pruned job leaves one), when there are enough of
+    /// them to matter, so the tables stay the size of the jobs they hold however
+    /// fast jobs pass through; returns whether it did. The queue's maintenance
+    /// pass calls it (in one process at a time) every second or so.
+    @discardableResult
+    func reclaimJobSpace() async throws -> Bool
 }
 
 /// A job as a job table keeps it: the fields it is found by, and its whole record.

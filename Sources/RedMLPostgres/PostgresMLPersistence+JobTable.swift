@@ -249,6 +249,35 @@ extension PostgresMLPersistence: MLJobTableStore {
         }
     }
 
+    /// Vacuums `ml_job` and `ml_job_event` once the dead rows of `ml_job`
+    /// (three per job: its transitions are not HOT updates, since they change
+    /// indexed columns) pass ``reclaimThreshold`` and a fifth of its live
+    /// rows. Autovacuum would too, but its launcher looks only once a minute
+    /// (`autovacuum_naptime`, a server-wide setting), and a busy queue leaves
+    /// hundreds of thousands of dead rows in a minute. The statistics it
+    /// reads are PostgreSQL's own (`pg_stat_user_tables`), so the check costs
+    /// one small query.
+    @discardableResult
+    public func reclaimJobSpace() async throws -> Bool {
+        let tables = tables
+        let due = try await withSQL { sql in
+            try await sql.one(
+                """
+                SELECT n_dead_tup > greatest(\(Int64(Self.reclaimThreshold)), n_live_tup / 5)
+                FROM pg_stat_user_tables WHERE relid = \(tables.job)::regclass
+                """, as: Bool.self)
+        }
+        guard due == true else { return false }
+        try await withSQL { sql in
+            // VACUUM cannot run in a transaction block; it runs on its own, without locking out writers.
+            try await sql.execute("VACUUM \(unescaped: tables.job), \(unescaped: tables.jobEvent)")
+        }
+        return true
+    }
+
+    /// How many dead rows of `ml_job` make ``reclaimJobSpace()`` vacuum, at least: 10,000.
+    public static let reclaimThreshold = 10_000
+
     /// Counts with one query of three parts, each an index scan of the
     /// partial index that holds exactly its rows.
     public func liveJobCounts() async throws -> MLLiveJobCounts {

@@ -178,6 +178,11 @@ public final class MLJobWorkers: Service, Sendable {
             } catch {
                 queue.logger.warning("rescuing expired leases failed; retrying", metadata: ["error": "\(error)"])
             }
+            do {
+                try await queue.reclaimJobSpace()
+            } catch {
+                queue.logger.warning("reclaiming the job table's space failed; retrying", metadata: ["error": "\(error)"])
+            }
             await maintenanceWake.wait(since: generation, timeout: wait, clock: queue.clock)
         }
     }

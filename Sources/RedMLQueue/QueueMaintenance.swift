@@ -86,6 +86,15 @@ extension MLJobQueue {
         return rescued
     }
 
+    /// On a store with a job table, reclaims the space that changes left
+    /// behind when there is enough of it (``MLJobTableStore/reclaimJobSpace()``),
+    /// in one process at a time; returns whether it did. Elsewhere does nothing.
+    @discardableResult
+    public func reclaimJobSpace() async throws -> Bool {
+        guard let table else { return false }
+        return try await table.exclusively("job_space") { try await table.reclaimJobSpace() } ?? false
+    }
+
     /// Moves delayed and backed-off jobs whose time has come to the ready
     /// index; returns how many.
     @discardableResult

@@ -163,6 +163,39 @@ struct JobTableTests {
         }
     }
 
+    @Test("reclaiming space vacuums once enough rows died, and not before", .timeLimit(.minutes(2)))
+    func reclaimingSpace() async throws {
+        try await withStore { store, schema in
+            #expect(try await store.reclaimJobSpace() == false, "an empty table has nothing to reclaim")
+            let keys = (0..<4_000).map { String(format: "k%05d", $0) }
+            var revision = try inserted(try await store.insertJobs(keys.map { new(row($0)) }, notifying: nil))
+            // Four rewrites of every row, each between queued and running as claims and retries do
+            // (indexed columns change, so none is a HOT update that page pruning would clean up):
+            // 16,000 dead rows, over the threshold and a fifth of the live ones.
+            for sequence in 2...5 {
+                let running = sequence % 2 == 0
+                revision = try await store.writeJobs(keys.map { key in
+                    MLJobWrite(row: row(key, status: running ? "running" : "queued", ready: !running,
+                                        leaseExpiresAtMs: running ? 10 : nil),
+                               expected: revision, event: MLJobEventRow(key: key, sequence: sequence, record: "e"))
+                })
+            }
+            // The server counts dead rows a moment after the commits (its statistics are flushed about once a second).
+            let deadline = ContinuousClock.now + .seconds(30)
+            var reclaimed = false
+            while !reclaimed && ContinuousClock.now < deadline {
+                reclaimed = try await store.reclaimJobSpace()
+                if !reclaimed { try await Task.sleep(for: .milliseconds(200)) }
+            }
+            #expect(reclaimed, "12,000 dead rows were never reclaimed")
+            let dead = try await Scratch.textRows(
+                "SELECT n_dead_tup::text FROM pg_stat_user_tables WHERE relid = '\(unescaped: schema).ml_job'::regclass",
+                columns: 1)
+            #expect(dead == ["0"], "dead rows after the vacuum: \(dead)")
+            #expect(try await store.reclaimJobSpace() == false, "nothing died since")
+        }
+    }
+
     // MARK: Writing
 
     @Test("a write takes a new revision and appends its event; a stale one conflicts and nothing of its call is written")
