@@ -183,7 +183,8 @@ enum PostgresJobTableSQL {
         DECLARE
             rev bigint := nextval('ml_revision');
             done bigint;
-            taking bigint;
+            updated bigint;
+            taking boolean;
             failed record;
         BEGIN
             -- A job made live again with a uniqueness key that another live job (not written
@@ -204,21 +205,11 @@ enum PostgresJobTableSQL {
             -- A row that moved on since its writer read it is not updated (a concurrent writer's
             -- update is waited for, and the revision checked again on its result). The unique
             -- index is checked row by row, so the rows that take a live uniqueness key are
-            -- updated after the others, which may give one up in the same call; usually there
-            -- are none, and the second statement does not run.
-            UPDATE ml_job AS j
-            SET queue = t.queue, kind = t.kind, status = t.status, priority = t.priority, run_at_ms = t.run_at_ms,
-                ready = t.ready, lease_expires_at_ms = NULLIF(t.lease, -9223372036854775808),
-                finished_at_ms = NULLIF(t.finished, -9223372036854775808),
-                unique_key = CASE WHEN t.has_unique THEN t.unique_key END, record = t.record, revision = rev
-            FROM unnest(keys, expected, queues, kinds, statuses, priorities, run_ats, readies, leases, finisheds,
-                        has_unique, unique_keys, records)
-                 AS t(key, expected, queue, kind, status, priority, run_at_ms, ready, lease, finished, has_unique,
-                      unique_key, record)
-            WHERE j.key = t.key AND j.revision = t.expected
-              AND (t.has_unique AND t.status IN ('queued', 'running')) = false;
-            GET DIAGNOSTICS done = ROW_COUNT;
-            IF done < cardinality(keys) THEN
+            -- updated in a second pass, after the others, which may give one up in the same
+            -- call; usually there are none, and the second pass does not run.
+            done := 0;
+            FOREACH taking IN ARRAY ARRAY[false, true] LOOP
+                EXIT WHEN done = cardinality(keys);
                 UPDATE ml_job AS j
                 SET queue = t.queue, kind = t.kind, status = t.status, priority = t.priority, run_at_ms = t.run_at_ms,
                     ready = t.ready, lease_expires_at_ms = NULLIF(t.lease, -9223372036854775808),
@@ -229,10 +220,10 @@ enum PostgresJobTableSQL {
                      AS t(key, expected, queue, kind, status, priority, run_at_ms, ready, lease, finished, has_unique,
                           unique_key, record)
                 WHERE j.key = t.key AND j.revision = t.expected
-                  AND (t.has_unique AND t.status IN ('queued', 'running')) = true;
-                GET DIAGNOSTICS taking = ROW_COUNT;
-                done := done + taking;
-            END IF;
+                  AND (t.has_unique AND t.status IN ('queued', 'running')) = taking;
+                GET DIAGNOSTICS updated = ROW_COUNT;
+                done := done + updated;
+            END LOOP;
             IF done < cardinality(keys) THEN
                 -- The first write, in the caller's order, whose row the updates left alone.
                 SELECT w.key, j.revision INTO failed

@@ -252,26 +252,32 @@ extension PostgresMLPersistence: MLJobTableStore {
     /// Vacuums `ml_job` and `ml_job_event` once the dead rows of `ml_job`
     /// (three per job: its transitions are not HOT updates, since they change
     /// indexed columns) pass ``reclaimThreshold`` and a fifth of its live
-    /// rows. Autovacuum would too, but its launcher looks only once a minute
-    /// (`autovacuum_naptime`, a server-wide setting), and a busy queue leaves
-    /// hundreds of thousands of dead rows in a minute. The statistics it
-    /// reads are PostgreSQL's own (`pg_stat_user_tables`), so the check costs
-    /// one small query.
+    /// rows, beyond those the last vacuum could not remove (an open
+    /// transaction elsewhere keeps them; vacuuming again would not help until
+    /// it ends). Autovacuum would vacuum too, but its launcher looks only once
+    /// a minute (`autovacuum_naptime`, a server-wide setting), and a busy queue
+    /// leaves hundreds of thousands of dead rows in a minute. The statistics
+    /// it reads are PostgreSQL's own (`pg_stat_user_tables`), so the check
+    /// costs one small query.
     @discardableResult
     public func reclaimJobSpace() async throws -> Bool {
         let tables = tables
+        let left = deadJobRowsLeft
         let due = try await withSQL { sql in
             try await sql.one(
                 """
-                SELECT n_dead_tup > greatest(\(Int64(Self.reclaimThreshold)), n_live_tup / 5)
+                SELECT n_dead_tup > \(left) + greatest(\(Int64(Self.reclaimThreshold)), n_live_tup / 5)
                 FROM pg_stat_user_tables WHERE relid = \(tables.job)::regclass
                 """, as: Bool.self)
         }
         guard due == true else { return false }
-        try await withSQL { sql in
+        let remaining = try await withSQL { sql in
             // VACUUM cannot run in a transaction block; it runs on its own, without locking out writers.
             try await sql.execute("VACUUM \(unescaped: tables.job), \(unescaped: tables.jobEvent)")
+            return try await sql.one(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = \(tables.job)::regclass", as: Int64.self)
         }
+        deadJobRowsLeft = remaining ?? 0
         return true
     }
 

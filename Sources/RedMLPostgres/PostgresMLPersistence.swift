@@ -43,6 +43,15 @@ public final class PostgresMLPersistence: MLStore, Service {
     private struct RunState {
         var isRunning = false
         var schemaIsReady = false
+        /// The dead rows of `ml_job` that this store's last vacuum could not remove
+        /// (an older transaction elsewhere still sees them), see ``reclaimJobSpace()``.
+        var deadJobRowsLeft: Int64 = 0
+    }
+
+    /// The dead rows of `ml_job` that the last vacuum left.
+    var deadJobRowsLeft: Int64 {
+        get { state.withLock { $0.deadJobRowsLeft } }
+        set { state.withLock { $0.deadJobRowsLeft = newValue } }
     }
 
     /// Creates a store for the database at `url`, with its own connection pool.
