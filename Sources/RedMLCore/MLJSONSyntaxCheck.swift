@@ -81,56 +81,50 @@ package struct MLJSONSyntaxCheck {
     }
 
     private mutating func object(depth: Int) throws(Problem) {
-        index += 1
-        skipSpace()
-        if index < scalars.count, scalars[index] == "}" {
-            index += 1
-            return
-        }
         // Keys as the parsed dictionary compares them (Swift strings): a second one would silently replace the first.
         var keys = Set<String>()
-        while true {
-            skipSpace()
-            guard index < scalars.count, scalars[index] == "\"" else {
-                throw problem("expected a \"quoted\" key but found \(current)")
+        try members(closing: "}") { (check: inout Self) throws(Problem) in
+            guard check.index < check.scalars.count, check.scalars[check.index] == "\"" else {
+                throw check.problem("expected a \"quoted\" key but found \(check.current)")
             }
-            let keyStart = index
-            try string()
-            let key = Self.decodedString(scalars[(keyStart + 1)..<(index - 1)])
+            let keyStart = check.index
+            try check.string()
+            let key = Self.decodedString(check.scalars[(keyStart + 1)..<(check.index - 1)])
             guard keys.insert(key).inserted else {
-                index = keyStart  // point at the second one
-                throw problem("duplicate key \"\(key)\" in an object")
+                check.index = keyStart  // point at the second one
+                throw check.problem("duplicate key \"\(key)\" in an object")
             }
-            skipSpace()
-            try expect(":", "':' after the key")
-            skipSpace()
-            try value(depth: depth + 1)
-            skipSpace()
-            if index < scalars.count, scalars[index] == "," {
-                index += 1
-                continue
-            }
-            try expect("}", "',' or '}'")
-            return
+            check.skipSpace()
+            try check.expect(":", "':' after the key")
+            check.skipSpace()
+            try check.value(depth: depth + 1)
         }
     }
 
     private mutating func array(depth: Int) throws(Problem) {
+        try members(closing: "]") { (check: inout Self) throws(Problem) in try check.value(depth: depth + 1) }
+    }
+
+    /// The comma-separated members of an object or array, from its opening
+    /// bracket through `closing`, each read by `member`.
+    private mutating func members(
+        closing: Unicode.Scalar, _ member: (inout Self) throws(Problem) -> Void
+    ) throws(Problem) {
         index += 1
         skipSpace()
-        if index < scalars.count, scalars[index] == "]" {
+        if index < scalars.count, scalars[index] == closing {
             index += 1
             return
         }
         while true {
             skipSpace()
-            try value(depth: depth + 1)
+            try member(&self)
             skipSpace()
             if index < scalars.count, scalars[index] == "," {
                 index += 1
                 continue
             }
-            try expect("]", "',' or ']'")
+            try expect(closing, "',' or '\(closing)'")
             return
         }
     }

@@ -87,6 +87,21 @@ public protocol MLJobTableStore: MLClaimingStore {
     func reclaimJobSpace() async throws -> Bool
 }
 
+extension MLJobTableStore {
+    /// Calls `body` with each page of the jobs `query` selects (its `limit` is
+    /// the page size), going on after the last key each time, so that every job
+    /// is seen without holding them all.
+    public func forEachJobPage(_ query: MLJobTableQuery, _ body: ([MLJobRecord]) async throws -> Void) async throws {
+        var query = query
+        while true {
+            let (page, more) = try await jobPage(query)
+            try await body(page)
+            guard more, let last = page.last else { return }
+            query.after = last.key
+        }
+    }
+}
+
 /// A job as a job table keeps it: the fields it is found by, and its whole record.
 public struct MLJobRow: Hashable, Sendable {
     /// ``MLKey/job(_:)`` of the job's id.

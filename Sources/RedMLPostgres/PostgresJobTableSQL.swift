@@ -248,13 +248,13 @@ enum PostgresJobTableSQL {
         END
         $$
         """,
-        "ALTER FUNCTION ml_job_insert SET enable_seqscan = off",
-        "ALTER FUNCTION ml_job_insert SET enable_hashjoin = off",
-        "ALTER FUNCTION ml_job_insert SET enable_mergejoin = off",
-        "ALTER FUNCTION ml_job_write SET enable_seqscan = off",
-        "ALTER FUNCTION ml_job_write SET enable_hashjoin = off",
-        "ALTER FUNCTION ml_job_write SET enable_mergejoin = off",
-    ]
+    ] + indexLookupsOnly
+
+    /// Inside the job functions the planner may only find rows by index, as
+    /// inside `ml_apply`: every row they touch is named by its key.
+    private static let indexLookupsOnly: [String] = ["ml_job_insert", "ml_job_write"].flatMap { function in
+        ["enable_seqscan", "enable_hashjoin", "enable_mergejoin"].map { "ALTER FUNCTION \(function) SET \($0) = off" }
+    }
 
     /// Moves the jobs of the key-value layout (records, history and the
     /// queue's index entries) into the tables.

@@ -25,8 +25,10 @@ extension PostgresMLPersistence: MLJobTableStore {
             let outcome = try await transaction(isolation: nil) { sql -> InsertOutcome in
                 do {
                     return .inserted(try await Self.revision(of: call, sql))
-                } catch let error where PostgresJobTableErrors.report(error)?.state == PostgresJobTableErrors.uniqueKeyHeld {
-                    let report = PostgresJobTableErrors.report(error)!.report
+                } catch {
+                    guard let (state, report) = PostgresJobTableErrors.report(error),
+                        state == PostgresJobTableErrors.uniqueKeyHeld
+                    else { throw Self.mapped(error, expected: { _ in .absent }) }
                     guard let holder = report.holder, let unique = report.uniqueKey else { throw error }
                     // The holder may have finished since: then it no longer blocks, and the insert runs again.
                     let query: PostgresQuery = """
@@ -34,8 +36,6 @@ extension PostgresMLPersistence: MLJobTableStore {
                         WHERE key = \(holder) AND unique_key = \(unique) AND status IN ('queued', 'running')
                         """
                     return try await Self.records(query, sql).first.map(InsertOutcome.duplicate) ?? .holderFinished
-                } catch let error {
-                    throw Self.mapped(error, expected: { _ in .absent })
                 }
             }
             switch outcome {
@@ -263,22 +263,19 @@ extension PostgresMLPersistence: MLJobTableStore {
     public func reclaimJobSpace() async throws -> Bool {
         let tables = tables
         let left = deadJobRowsLeft
-        let due = try await withSQL { sql in
-            try await sql.one(
+        return try await withSQL { sql in
+            let due = try await sql.one(
                 """
                 SELECT n_dead_tup > \(left) + greatest(\(Int64(Self.reclaimThreshold)), n_live_tup / 5)
                 FROM pg_stat_user_tables WHERE relid = \(tables.job)::regclass
                 """, as: Bool.self)
-        }
-        guard due == true else { return false }
-        let remaining = try await withSQL { sql in
+            guard due == true else { return false }
             // VACUUM cannot run in a transaction block; it runs on its own, without locking out writers.
             try await sql.execute("VACUUM \(unescaped: tables.job), \(unescaped: tables.jobEvent)")
-            return try await sql.one(
-                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = \(tables.job)::regclass", as: Int64.self)
+            self.deadJobRowsLeft = try await sql.one(
+                "SELECT n_dead_tup FROM pg_stat_user_tables WHERE relid = \(tables.job)::regclass", as: Int64.self) ?? 0
+            return true
         }
-        deadJobRowsLeft = remaining ?? 0
-        return true
     }
 
     /// How many dead rows of `ml_job` make ``reclaimJobSpace()`` vacuum, at least: 10,000.

@@ -112,8 +112,8 @@ final class JobRun: Sendable {
                 // A stopped handler's task is cancelled, and some stores (PostgreSQL) cancel a
                 // cancelled task's queries; the job's own writes must land regardless.
                 let queue = queue
-                let ready = transition
-                let (newRevision, written) = try await Task { try await queue.commit(ready, reason: reason, detail: detail) }.value
+                let change = transition
+                let (newRevision, written) = try await Task { try await queue.commit(change, reason: reason, detail: detail) }.value
                 state.withLock { state in
                     state.job = written
                     state.revision = newRevision

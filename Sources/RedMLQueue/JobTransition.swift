@@ -75,12 +75,12 @@ extension MLJob {
     /// The job as a job table keeps it, written at `nowMs`: a queued job is
     /// ready when its run-at time has come, as ``JobIndexes/add(_:to:nowMs:)``
     /// indexes it.
-    func tableRow(nowMs: Int64, json: String? = nil) -> MLJobRow {
+    func tableRow(nowMs: Int64) -> MLJobRow {
         MLJobRow(
             key: key, queue: queue, kind: kind.rawValue, status: status.rawValue, priority: priority, runAtMs: runAtMs,
             ready: status == .queued && runAtMs <= nowMs,
             leaseExpiresAtMs: status == .running ? leaseExpiresAtMs : nil,
-            finishedAtMs: status.isTerminal ? finishedAtMs : nil, uniqueKey: uniqueKey, record: json ?? storedJSON)
+            finishedAtMs: status.isTerminal ? finishedAtMs : nil, uniqueKey: uniqueKey, record: storedJSON)
     }
 }
 
@@ -131,6 +131,16 @@ enum JobIndexes {
 }
 
 extension MLJob {
+    /// Starts a new attempt of a claimed job for `worker`, leased until
+    /// `leaseExpiresAtMs` (the attempt number is its fencing number).
+    mutating func startAttempt(worker: String, leaseExpiresAtMs: Int64, at nowMs: Int64) {
+        status = .running
+        attempt += 1
+        self.worker = worker
+        self.leaseExpiresAtMs = leaseExpiresAtMs
+        startedAtMs = startedAtMs ?? nowMs
+    }
+
     /// Moves a running job to `status`, giving up its lease: a terminal
     /// status records the finish time, `queued` makes it runnable from `nowMs`.
     mutating func release(to status: Status, at nowMs: Int64) {

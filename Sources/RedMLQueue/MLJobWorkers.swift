@@ -191,17 +191,16 @@ public final class MLJobWorkers: Service, Sendable {
         // Handlers running, and attempts whose handler returned while their outcome is being
         // written. A slot is free again when its handler returns: the write (a WAL flush on
         // PostgreSQL) no longer holds it up, so a few slots keep the disk busy with group
-        // commits. Up to `pending` (as many as the slots; more measured no faster) such writes
-        // may wait; more hold slots back.
+        // commits. As many such writes as there are slots may wait (more measured no faster);
+        // more hold slots back.
         let active = ActiveCount()
         let recording = ActiveCount()
-        let pending = slots
         let timing = configuration.timing
         await withDiscardingTaskGroup { group in
             while true {
                 let generation = queue.submitted.generation  // before the checks, so no wake-up is missed
                 guard !isStopping && !Task.isCancelled else { break }
-                let free = slots - active.value - max(0, recording.value - pending)
+                let free = slots - active.value - max(0, recording.value - slots)
                 if free > 0 {
                     do {
                         // Only kinds this pool runs: the rest stay queued for pools that run them.
@@ -216,8 +215,8 @@ public final class MLJobWorkers: Service, Sendable {
                                     active.add(-1)
                                     self.queue.submitted.signal()  // a slot is free
                                 }
-                                // Writes pending beyond `pending` held slots back: one is free now.
-                                if recording.add(-1) > pending { self.queue.submitted.signal() }
+                                // Writes pending beyond `slots` held slots back: one is free now.
+                                if recording.add(-1) > slots { self.queue.submitted.signal() }
                             }
                         }
                         // Look again at once only if more may be ready; a job submitted since

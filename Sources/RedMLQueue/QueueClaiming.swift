@@ -179,11 +179,7 @@ extension MLJobQueue {
                     continue
                 }
                 var transition = JobTransition(job, revision: record.revision, nowMs: now)
-                transition.job.status = .running
-                transition.job.attempt += 1
-                transition.job.worker = worker
-                transition.job.leaseExpiresAtMs = now + leaseMs
-                transition.job.startedAtMs = job.startedAtMs ?? now
+                transition.job.startAttempt(worker: worker, leaseExpiresAtMs: now + leaseMs, at: now)
                 let (write, claimed) = transition.tableWrite(reason: "claimed")
                 claim.writes.append(write)
                 jobs.append(claimed)
@@ -324,11 +320,7 @@ extension MLJobQueue {
         _ job: MLJob, revision: MLRevision, entry: MLEntry, worker: String, leaseMs: Int64, nowMs: Int64
     ) -> (MLBatch, MLJob) {
         var transition = JobTransition(job, revision: revision, nowMs: nowMs)
-        transition.job.status = .running
-        transition.job.attempt += 1
-        transition.job.worker = worker
-        transition.job.leaseExpiresAtMs = nowMs + leaseMs
-        transition.job.startedAtMs = job.startedAtMs ?? nowMs
+        transition.job.startAttempt(worker: worker, leaseExpiresAtMs: nowMs + leaseMs, at: nowMs)
         // The ready entry must still be there: whoever removed it moved the job on. Usually it is
         // the entry the transition removes, and the removal checks it.
         if entry.key == QueueKeys.ready(job) {

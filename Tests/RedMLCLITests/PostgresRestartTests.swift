@@ -59,13 +59,8 @@ struct PostgresRestartTests {
     /// Every job in the store's job table (with `status` only, when given).
     private static func jobs(in store: PostgresMLPersistence, status: String? = nil) async throws -> [MLJobRecord] {
         var records: [MLJobRecord] = []
-        var query = MLJobTableQuery(limit: 1_000, status: status)
-        while true {
-            let (page, more) = try await store.jobPage(query)
-            records += page
-            guard more, let last = page.last else { return records }
-            query.after = last.key
-        }
+        try await store.forEachJobPage(MLJobTableQuery(limit: 1_000, status: status)) { records += $0 }
+        return records
     }
 
     /// Waits until `count` jobs are finished, reading through a short-lived pool

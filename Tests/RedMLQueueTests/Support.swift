@@ -264,13 +264,7 @@ extension Harness {
     /// keys are placeholders: tests only count them).
     static func tableEntries(_ table: any MLJobTableStore, _ namespace: String, prefix: String?) async throws -> [MLEntry] {
         var records: [MLJobRecord] = []
-        var query = MLJobTableQuery(limit: 1_000)
-        while true {
-            let (page, more) = try await table.jobPage(query)
-            records += page
-            guard more, let last = page.last else { break }
-            query.after = last.key
-        }
+        try await table.forEachJobPage(MLJobTableQuery(limit: 1_000)) { records += $0 }
         let jobs = records.compactMap { try? MLJSON.decode(MLJob.self, from: $0.record, namespace: MLNamespace.jobs, key: $0.key) }
         func placeholders(_ count: Int) -> [MLEntry] {
             (0..<count).map { MLEntry(key: "counted-\($0)", value: "", revision: MLRevision(rawValue: 0)) }

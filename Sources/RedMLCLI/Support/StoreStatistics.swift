@@ -23,13 +23,8 @@ struct StoreStatistics: Encodable {
     /// Counts the jobs of a store that keeps them in a job table, a page at a time.
     private static func countJobs(_ table: any MLJobTableStore) async throws -> Int {
         var count = 0
-        var query = MLJobTableQuery(limit: 1_000)
-        while true {
-            let (page, more) = try await table.jobPage(query)
-            count += page.count
-            guard more, let last = page.last else { return count }
-            query.after = last.key
-        }
+        try await table.forEachJobPage(MLJobTableQuery(limit: 1_000)) { count += $0.count }
+        return count
     }
 
     /// Counts what `store` holds.
