@@ -30,6 +30,12 @@ struct PostgresQueueBenchmark: Sendable {
         try await pickupLatency(url: url)
     }
 
+    /// The one-row steady state alone (`--only postgres-steady`).
+    func runSteady() async throws {
+        guard let url = postgresURL(skipping: "postgres-steady") else { return }
+        try await oneRow(url: url)
+    }
+
     private var workers: MLJobWorkers.Configuration {
         var configuration = MLJobWorkers.Configuration()
         configuration.workerCount = 8

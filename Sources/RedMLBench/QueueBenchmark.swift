@@ -25,6 +25,8 @@ struct QueueBenchmark: Sendable {
             try await PostgresQueueBenchmark(options: options).run()
         } else if options.only.contains("postgres-latency") {
             try await PostgresQueueBenchmark(options: options).runLatency()
+        } else if options.only.contains("postgres-steady") {
+            try await PostgresQueueBenchmark(options: options).runSteady()
         }
         // Long (minutes per 100k jobs): only when asked for by name.
         if options.only.contains("postgres-churn") { try await PostgresChurnBenchmark(options: options).run() }

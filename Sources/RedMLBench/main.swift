@@ -2,7 +2,7 @@
 //
 //   swift run -c release redml-bench persistence [--quick] [--only memory|sqlite|blob]
 //   swift run -c release redml-bench registry [--quick] [--only memory|sqlite|weights|open]
-//   swift run -c release redml-bench queue [--quick] [--only memory|sqlite|latency|restart|postgres|postgres-churn] [--jobs N]
+//   swift run -c release redml-bench queue [--quick] [--only memory|sqlite|latency|restart|postgres|postgres-latency|postgres-steady|postgres-churn] [--jobs N]
 //   swift run -c release redml-bench http [--quick] [--only memory|sqlite|baseline]   (needs wrk)
 //   swift run -c release redml-bench machine [--quick]   (the machine itself, to compare machines)
 //

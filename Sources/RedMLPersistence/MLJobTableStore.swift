@@ -59,8 +59,8 @@ public protocol MLJobTableStore: MLClaimingStore {
     func promoteDueJobs(atMs: Int64, limit: Int) async throws -> (promoted: Int, nextDueMs: Int64?)
 
     /// Sets jobs aside that cannot be read (a corrupt record): they stop
-    /// being ready and their lease is forgotten, so that claims and rescues
-    /// no longer pick them; listings still show them.
+    /// being ready and their lease is forgotten, so that claims, promotion and
+    /// rescues no longer pick them; listings still show them.
     func setJobsAside(keys: [String]) async throws
 
     /// A page of jobs ordered by key, after `after` when given, filtered by

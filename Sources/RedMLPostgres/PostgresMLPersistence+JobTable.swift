@@ -9,7 +9,7 @@ import RedMLPersistence
 /// completions is one round trip, whatever the number of jobs; claims,
 /// promotion and pruning pick their rows with `FOR UPDATE SKIP LOCKED`, so
 /// concurrent processes pass over each other's rows instead of waiting.
-extension PostgresMLPersistence: MLJobTableStore {
+extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
     /// How often an insert is run again when a live job that held a uniqueness
     /// key finished before its record could be read.
     private static let duplicateAttempts = 8
@@ -123,6 +123,40 @@ extension PostgresMLPersistence: MLJobTableStore {
             return (revision, result)
         }
         return (revision.map(MLRevision.init(rawValue:)), result)
+    }
+
+    /// Claims with one call of `ml_job_claim` (``PostgresJobClaimSQL``): one
+    /// round trip, where ``claimJobs(queue:kinds:limit:_:)`` takes four
+    /// (`BEGIN`, the pick, `ml_job_write`, `COMMIT`).
+    public func startJobAttempts(_ attempts: MLJobAttempts) async throws -> [MLJobRecord]? {
+        try MLInput.check(attempts.queue, "queue")
+        for kind in attempts.kinds ?? [] { try MLInput.check(kind, "kind") }
+        try MLInput.check(attempts.worker, "worker")
+        guard attempts.limit >= 1 else {
+            throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(attempts.limit)")
+        }
+        guard attempts.leaseMs >= 0 else {
+            throw MLPersistenceError.invalidArgument("lease must not be negative, got \(attempts.leaseMs) ms")
+        }
+        let call = "\(tables.quotedSchema).ml_job_claim"
+        return try await transaction(isolation: nil) { sql -> [MLJobRecord]? in
+            var binds = PostgresBindings()
+            binds.append(attempts.queue)
+            if let kinds = attempts.kinds { binds.append(kinds) } else { binds.appendNull() }
+            binds.append(Int32(min(attempts.limit, 10_000)))
+            binds.append(attempts.worker)
+            binds.append(attempts.nowMs())
+            binds.append(attempts.leaseMs)
+            let query = PostgresQuery(unsafeSQL: "SELECT * FROM \(call)($1, $2, $3, $4, $5, $6)", binds: binds)
+            do {
+                return try await Self.records(query, sql)
+            } catch where sqlState(error)?.hasPrefix("22") == true {
+                // A record jsonb cannot read, or a field of the wrong type: claimJobs reads them itself.
+                return nil
+            } catch {
+                throw Self.mapped(error, expected: { _ in .present })
+            }
+        }
     }
 
     public func expiredJobLeases(atMs: Int64, limit: Int) async throws -> [MLJobRecord] {
@@ -355,7 +389,7 @@ extension PostgresMLPersistence: MLJobTableStore {
     private static func setAside(_ keys: [String], revision: Int64?, _ sql: PostgresSQL, _ tables: PostgresTables) async throws {
         let stamp = revision.map(String.init) ?? "(SELECT \(tables.nextRevision))"
         var query = PostgresQuery(unsafeSQL: """
-            UPDATE \(tables.job) SET ready = false, lease_expires_at_ms = NULL, revision = \(stamp)
+            UPDATE \(tables.job) SET status = 'set_aside', ready = false, lease_expires_at_ms = NULL, revision = \(stamp)
             WHERE key = ANY($1)
             """)
         query.binds.append(keys)

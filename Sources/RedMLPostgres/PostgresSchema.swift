@@ -409,6 +409,9 @@ enum PostgresSchema {
         Migration(
             description: "ml_job and ml_job_event: the job queue's jobs in a typed table of their own, moved out of ml_kv",
             statements: PostgresJobTableSQL.migration),
+        Migration(
+            description: "ml_job_claim: a claim in one statement; jobs set aside get a status of their own",
+            statements: PostgresJobClaimSQL.migration),
     ]
 
     /// The schema version this build writes.

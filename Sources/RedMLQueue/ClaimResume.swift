@@ -86,7 +86,8 @@ struct ClaimScan {
         scanned += picked
         if reachedEnd {
             resume.reset(queue: queue, kinds: kinds)
-            return .stop(exhausted: true)
+            // A full claim may have left jobs after the last one it took: not exhausted.
+            return .stop(exhausted: !filled)
         }
         if filled { return .stop(exhausted: false) }
         if scanned >= MLJobQueue.claimScanLimit {

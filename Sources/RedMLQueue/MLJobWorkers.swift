@@ -121,8 +121,10 @@ public final class MLJobWorkers: Service, Sendable {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { wakeUps in
                 if let claiming = queue.store as? any MLClaimingStore {
-                    // Jobs submitted or requeued by other processes wake the claim loops at once.
-                    wakeUps.addTask { try await claiming.listen { _ in self.queue.submitted.signal() } }
+                    // Jobs submitted or requeued by other processes wake the claim loops at once
+                    // (this queue's own submissions woke them when they committed).
+                    let own = queue.readyTopic
+                    wakeUps.addTask { try await claiming.listen { topic in if topic != own { self.queue.jobsArrived() } } }
                 }
                 try await withThrowingDiscardingTaskGroup { group in
                     var slots = configuration.queues
@@ -196,12 +198,22 @@ public final class MLJobWorkers: Service, Sendable {
         let active = ActiveCount()
         let recording = ActiveCount()
         let timing = configuration.timing
+        let pollMs = Configuration.milliseconds(configuration.pollInterval)
+        // The arrival count as of the last claim, when it found no more jobs: until jobs arrive
+        // (or the poll interval passes, for what no signal announces), a slot that frees up
+        // has nothing to claim.
+        var nothingReadyAsOf: Int?
+        var lastClaimMs = queue.clock.nowMs
         await withDiscardingTaskGroup { group in
             while true {
                 let generation = queue.submitted.generation  // before the checks, so no wake-up is missed
                 guard !isStopping && !Task.isCancelled else { break }
                 let free = slots - active.value - max(0, recording.value - slots)
-                if free > 0 {
+                let arrived = queue.arrivalCount
+                let now = queue.clock.nowMs
+                if free > 0 && (nothingReadyAsOf != arrived || now - lastClaimMs >= pollMs) {
+                    lastClaimMs = now
+                    nothingReadyAsOf = nil
                     do {
                         // Only kinds this pool runs: the rest stay queued for pools that run them.
                         let kinds = lifecycle.withLock { $0.kinds }
@@ -222,6 +234,7 @@ public final class MLJobWorkers: Service, Sendable {
                         // Look again at once only if more may be ready; a job submitted since
                         // the claim began has moved `generation` on, so the wait below returns at once.
                         if !exhausted { continue }
+                        nothingReadyAsOf = arrived
                     } catch {
                         queue.logger.warning("claiming failed; retrying", metadata: ["queue": "\(name)", "error": "\(error)"])
                     }
@@ -391,6 +404,7 @@ public final class MLJobWorkers: Service, Sendable {
         ])
         guard written.status == .queued else { return written.status == .cancelled ? "cancelled" : "failed" }
         maintenanceWake.signal()  // so that the retry is promoted when its backoff ends, not at the next pass
+        if written.runAtMs <= written.updatedAtMs { queue.jobsArrived() }  // no backoff: ready now
         return "retried"
     }
 

@@ -153,15 +153,27 @@ extension MLJobQueue {
     }
 
     /// Claims from a job table, which picks only the kinds given (others'
-    /// jobs are neither read nor locked), in one transaction.
+    /// jobs are neither read nor locked), in one transaction: started by the
+    /// table itself when it can (``MLJobAttemptStarting``), else by the queue.
     private func claimFromTable(
         _ table: any MLJobTableStore, queue: String, worker: String, leaseMs: Int64, limit: Int, kinds: Set<MLJob.Kind>?
     ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool) {
+        let wanted = min(max(1, limit), 10_000)
+        let kindNames = kinds.map { $0.map(\.rawValue).sorted() }
+        if let starting = table as? any MLJobAttemptStarting {
+            let clock = clock
+            let attempts = MLJobAttempts(
+                queue: queue, kinds: kindNames, limit: wanted, worker: worker, leaseMs: leaseMs, nowMs: { clock.nowMs })
+            if let records = try await starting.startJobAttempts(attempts) {
+                return (try await startedJobs(records, in: table), records.count < wanted)
+            }
+            logger.info("a ready job's record could not be claimed in the store; claiming through the queue instead",
+                        metadata: ["queue": "\(queue)"])
+        }
         let clock = clock
         let logger = logger
-        let wanted = min(max(1, limit), 10_000)
         let (revision, (jobs, picked)) = try await table.claimJobs(
-            queue: queue, kinds: kinds.map { $0.map(\.rawValue).sorted() }, limit: wanted
+            queue: queue, kinds: kindNames, limit: wanted
         ) { records -> (MLJobClaim, ([MLJob], Int)) in
             // Read once the jobs are locked: an earlier time would start the lease in the past.
             let now = clock.nowMs
@@ -189,6 +201,36 @@ extension MLJobQueue {
         for job in jobs { metrics.claimed(job) }
         guard let revision else { return ([], picked < wanted) }
         return (jobs.map { ($0, revision) }, picked < wanted)
+    }
+
+    /// The jobs a table claimed itself. One it claimed but the queue cannot
+    /// read (a field of the wrong type) is set aside, as a claim through the
+    /// queue would have done, and not run.
+    private func startedJobs(
+        _ records: [MLJobRecord], in table: any MLJobTableStore
+    ) async throws -> [(job: MLJob, revision: MLRevision)] {
+        var jobs: [(job: MLJob, revision: MLRevision)] = []
+        var unreadable: [String] = []
+        for record in records {
+            do {
+                let job = try MLJob.decodeStored(record.record, key: record.key)
+                metrics.claimed(job)
+                jobs.append((job, record.revision))
+            } catch {
+                logger.error("set aside a queued job whose record is corrupt",
+                             metadata: ["job_id": "\(record.key)", "error": "\(error)"])
+                unreadable.append(record.key)
+            }
+        }
+        guard !unreadable.isEmpty else { return jobs }
+        do {
+            try await table.setJobsAside(keys: unreadable)
+        } catch {
+            // The jobs read are claimed: run them. The others' leases expire, and a later claim tries again.
+            logger.error("could not set aside jobs whose record is corrupt",
+                         metadata: ["job_ids": "\(unreadable)", "error": "\(error)"])
+        }
+        return jobs
     }
 
     /// Logs, once per kind and queue in this process, that jobs of a kind

@@ -109,7 +109,7 @@ extension MLJobQueue {
         if let table {
             // The table tells other processes itself, in the promoting transaction.
             let result = try await table.promoteDueJobs(atMs: now, limit: max(1, limit))
-            if result.promoted > 0 { submitted.signal() }
+            if result.promoted > 0 { jobsArrived() }
             return result
         }
         let page = try await store.page(namespace: MLNamespace.jobScheduled, MLPageRequest(limit: max(1, limit)))
@@ -144,9 +144,9 @@ extension MLJobQueue {
     /// Wakes this process's claim loops and, on a store that can, every other
     /// process's: jobs became ready without a submission announcing them.
     func announceReadyJobs() async throws {
-        submitted.signal()
+        jobsArrived()
         if let claiming = store as? any MLClaimingStore {
-            try await claiming.commit(MLBatch(), notifying: Self.readyTopic)
+            try await claiming.commit(MLBatch(), notifying: readyTopic)
         }
     }
 
@@ -172,8 +172,6 @@ extension MLJobQueue {
         return (try await transitions.commit(batch), job)
     }
 
-    /// The notification topic that says "jobs are ready".
-    static let readyTopic = "job_ready"
 
     /// The job an index entry points at; `nil` (and the entry dropped) when
     /// the job is gone or its record is corrupt, so that one bad record cannot

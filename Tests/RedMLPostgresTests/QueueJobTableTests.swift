@@ -31,7 +31,9 @@ struct QueueJobTableTests {
             #expect(try await queue.jobs().skipped.count == 1)
             let ready = try await Scratch.textRows(
                 "SELECT ready::text, status FROM \(unescaped: schema).ml_job WHERE key = \(MLKey.job(damaged))", columns: 2)
-            #expect(ready == ["false|queued"], "the damaged job is no longer picked")
+            #expect(ready == ["false|set_aside"], "the damaged job is no longer picked")
+            // Nor made ready again: promotion looks only at queued jobs.
+            #expect(try await queue.promoteScheduledJobs() == 0)
         }
     }
 

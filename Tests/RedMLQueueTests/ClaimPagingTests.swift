@@ -52,6 +52,20 @@ struct ClaimPagingTests {
         #expect(Set(claimed).isSubset(of: Set(later + [urgent])))
     }
 
+    /// A claim that filled its slots is not exhausted, even when it read to
+    /// the end of the queue: the jobs after the last one it took are left, and
+    /// its claim loop must look again when a slot frees up.
+    @Test(arguments: Backends.allFixtures())
+    func aFullClaimIsNotExhausted(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        try await submitOthers(h.queue, 40, priority: 5)
+        let mine = try await h.queue.submitJobs((0..<3).map { MLJobSubmission(kind: .train, target: "m\($0)") })
+        let full = try await claim(h.queue, limit: 2)
+        #expect(full.ids == mine.prefix(2).map(\.id) && !full.exhausted, "\(full)")
+        let last = try await claim(h.queue, limit: 2)
+        #expect(last.ids == [mine[2].id] && last.exhausted, "\(last)")
+    }
+
     /// A pool with more free slots than the scan limit still reaches a job
     /// behind more than a scan's worth of others.
     @Test(arguments: Backends.allFixtures())

@@ -500,3 +500,39 @@ struct OutcomeWriteTests {
     }
 }
 
+/// A claim loop claims when jobs may have arrived, not whenever a slot frees up.
+@Suite("Claims and free slots")
+struct FreeSlotClaimTests {
+    @Test(arguments: Backends.allFixtures())
+    func aFreedSlotClaimsOnlyWhenJobsArrived(_ fixture: MLStoreFixture) async throws {
+        let counting = CountingStore(try await fixture.makeStore())
+        let h = Harness(store: counting)
+        let started = Locked<[String]>([])
+        let finish = Gate()
+        let workers = h.start(workerConfiguration(count: 2)) { workers in
+            workers.register(.train) { job in
+                started.withLock { $0.append(job.job.target) }
+                if job.job.target == "a" { await finish.wait() }
+                return [:]
+            }
+        }
+        let a = try await h.queue.submit(MLJobSubmission(kind: .train, target: "a"))
+        try await eventually("a to start") { started.value == ["a"] }
+        // The claim that took a found nothing more; a's slot freeing up is no news of jobs.
+        let claimsBefore = counting.readyPageCount
+        finish.open()
+        try await waitForStatus(h.queue, a, .completed)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(counting.readyPageCount == claimsBefore, "a freed slot claimed though no job had arrived")
+        // A submission is news: it is claimed at once.
+        let b = try await h.queue.submit(MLJobSubmission(kind: .train, target: "b"))
+        try await waitForStatus(h.queue, b, .completed)
+        // And with no news at all, the loop still looks once per poll interval (250 ms here).
+        let claimsAfterB = counting.readyPageCount
+        try await advance(h.clock, by: .milliseconds(250), until: "the poll to claim") {
+            counting.readyPageCount > claimsAfterB
+        }
+        try await workers.stop()
+    }
+}
+

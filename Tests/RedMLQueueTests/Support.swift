@@ -456,6 +456,11 @@ final class CountingStore: MLStore {
     /// How many committed batches wrote the record of job `id`.
     func writes(of id: UInt128) -> Int { jobWrites.value[MLKey.job(id)] ?? 0 }
 
+    private let readyPages = Locked(0)
+
+    /// How many pages of ready jobs were read: every claim reads one at least.
+    var readyPageCount: Int { readyPages.value }
+
     func put(namespace: String, key: String, value: String) async throws {
         try await base.put(namespace: namespace, key: key, value: value)
     }
@@ -508,7 +513,8 @@ final class CountingStore: MLStore {
     }
 
     func page(namespace: String, _ request: MLPageRequest) async throws -> MLPage {
-        try await base.page(namespace: namespace, request)
+        if namespace == MLNamespace.jobReady { readyPages.withLock { $0 += 1 } }
+        return try await base.page(namespace: namespace, request)
     }
     var blobChunkSize: Int { base.blobChunkSize }
     func beginBlobUpload() async throws -> MLBlobUploadID { try await base.beginBlobUpload() }

@@ -1,0 +1,116 @@
+import Foundation
+import RedML
+import RedMLPostgres
+@testable import RedMLQueue
+import RedMLTestFixtures
+import Synchronization
+import Testing
+
+/// Claims that PostgreSQL starts itself (`ml_job_claim`), held to what the
+/// queue's own claim writes.
+@Suite("PostgreSQL's native claim", .needsPostgres)
+struct NativeClaimTests {
+    private static let startMs: Int64 = 1_800_000_000_000
+
+    @Test("a claim the table starts itself writes the job and the event the queue's own claim writes")
+    func nativeClaimMatchesTheQueue() async throws {
+        try await Scratch.withSchemas { schemas in
+            let postgres = try await PostgresBackend.makeStore(schema: schemas[0])
+            #expect(postgres is any MLJobAttemptStarting)
+            let native = try await Self.claimShapes(on: postgres)
+            // jsonb's text (a space after each colon) shows that the table wrote them, not the queue.
+            let writtenByTable = try await Scratch.textRows(
+                """
+                SELECT count(*)::text FROM \(unescaped: "\"\(schemas[0])\"").ml_job
+                WHERE record LIKE '%"worker": "w-claim"%'
+                """, columns: 1)
+            #expect(writtenByTable == ["3"])
+            let reference = try await Self.claimShapes(on: InMemoryMLPersistence())
+            #expect(native.count == 3)
+            #expect(native.map(\.job.target) == reference.map(\.job.target))
+            for (claimed, expected) in zip(native, reference) {
+                var job = claimed.job
+                job.id = expected.job.id
+                #expect(job == expected.job, "job \(claimed.job.target)")
+                #expect(claimed.event == expected.event, "event of \(claimed.job.target)")
+                #expect(claimed.stored == claimed.job, "stored record of \(claimed.job.target)")
+            }
+            // The second attempt kept what the first left: start time, checkpoint, failure.
+            let retried = try #require(native.first { $0.job.target == "c" }).job
+            #expect(retried.attempt == 2 && retried.failures == 1 && retried.checkpoint == ["epoch": 3])
+            #expect(retried.startedAtMs == Self.startMs && retried.updatedAtMs == Self.startMs + 1_000)
+        }
+    }
+
+    @Test("a claimed record the queue cannot read is set aside; the rest run")
+    func unreadableClaimedRecordIsSetAside() async throws {
+        try await Scratch.withSchemas { schemas in
+            let schema = "\"\(schemas[0])\""
+            let store = try await PostgresBackend.makeStore(schema: schemas[0])
+            let queue = MLJobQueue(store: store)
+            // JSON the table can start an attempt of, with a field the queue cannot read.
+            let damaged = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged", priority: 5))
+            let changed = try await Scratch.textRows(
+                """
+                UPDATE \(unescaped: schema).ml_job SET record = jsonb_set(record::jsonb, '{progress}', '"high"')::text
+                WHERE key = \(MLKey.job(damaged)) RETURNING key
+                """, columns: 1)
+            #expect(changed == [MLKey.job(damaged)])
+            let good = try await queue.submit(MLJobSubmission(kind: .train, target: "good"))
+            let claimed = try await queue.claim(queue: "default", worker: "w", leaseMs: 5_000, limit: 10)
+            #expect(claimed.map(\.job.id) == [good])
+            let rows = try await Scratch.textRows(
+                "SELECT status, ready::text, coalesce(lease_expires_at_ms::text, '-') FROM \(unescaped: schema).ml_job WHERE key = \(MLKey.job(damaged))",
+                columns: 3)
+            #expect(rows == ["set_aside|false|-"])
+            #expect(try await queue.promoteScheduledJobs() == 0)
+            #expect(try await queue.claim(queue: "default", worker: "w", leaseMs: 5_000, limit: 10).isEmpty)
+        }
+    }
+
+    /// A claimed job, its `claimed` event, and its record as read back.
+    private struct Claimed {
+        let job: MLJob
+        let event: MLJobEvent?
+        let stored: MLJob?
+    }
+
+    /// Claims three jobs of different shapes on `store` at fixed times: a
+    /// plain one, one with every optional field, and one on its second
+    /// attempt (started before, with a checkpoint and a failure); returns
+    /// them ordered by target.
+    private static func claimShapes(on store: any MLStore) async throws -> [Claimed] {
+        let clock = MLManualClock(nowMs: startMs)
+        var configuration = MLJobQueue.Configuration()
+        configuration.clock = clock
+        let queue = MLJobQueue(store: store, configuration: configuration)
+        let retried = MLJob.Kind(rawValue: "evaluate")
+        _ = try await queue.submit(MLJobSubmission(kind: .train, target: "a"))
+        _ = try await queue.submit(MLJobSubmission(
+            kind: .train, target: "b",
+            spec: ["lr": 0.1, "name": "é ☃ \"q\"\n", "nested": ["a": [1, 2, ["b": nil]]], "big": 12_345_678_901_234],
+            priority: 3, maxAttempts: 5, uniqueKey: "u-1", timeout: .seconds(30)))
+        _ = try await queue.submit(MLJobSubmission(kind: retried, target: "c", priority: 10))
+
+        // The first attempt of c saves a checkpoint and fails; without backoff it is ready again at once.
+        var workerConfiguration = MLJobWorkers.Configuration()
+        workerConfiguration.workerID = "w-run"
+        workerConfiguration.backoff = MLRetryBackoff(base: .zero, maximum: .zero, jitter: 0)
+        let workers = MLJobWorkers(queue: queue, configuration: workerConfiguration)
+        workers.register(retried) { job in
+            _ = try await job.checkpoint(["epoch": 3], progress: 40)
+            workers.beginShutdown()
+            throw MLJobFailure("diverged")
+        }
+        try await workers.run()
+
+        clock.advance(by: .seconds(1))
+        let claimed = try await queue.claim(queue: "default", worker: "w-claim", leaseMs: 5_000, limit: 10)
+        var result: [Claimed] = []
+        for (job, _) in claimed.sorted(by: { $0.job.target < $1.job.target }) {
+            let event = try await queue.history(of: job.id).last
+            result.append(Claimed(job: job, event: event, stored: try await queue.job(job.id)))
+        }
+        return result
+    }
+}
