@@ -47,8 +47,10 @@ public final class MLJobWorkers: Service, Sendable {
         /// queue's slots are shared out among claim loops, one per 16 slots and at
         /// most this many, which claim at once (`SKIP LOCKED` keeps their jobs
         /// apart). Elsewhere concurrent claims would race for the same first
-        /// jobs, so each queue has one loop. Default: 4.
-        public var claimLoopsPerQueue = 4
+        /// jobs, so each queue has one loop. Default: 2 (every arrival wakes
+        /// every loop, and since a PostgreSQL claim is one round trip two
+        /// served 64 slots better than four: BENCHMARKS.md, 2026-11-30).
+        public var claimLoopsPerQueue = 2
 
         /// The defaults.
         public init() {}
