@@ -4,11 +4,13 @@
 ///
 /// It is a fast path, not a second JSON parser to trust: it accepts only
 /// input it reads exactly as `JSONDecoder` would, and throws
-/// ``MLJSONReader/Unsupported`` for anything else (whitespace, a number
-/// whose reading `JSONDecoder` decides differently, a duplicate key, invalid
-/// JSON). Callers then decode with `JSONDecoder`, which gives the result or
-/// the error it always gave. Tests compare the two on generated and hostile
-/// records.
+/// ``MLJSONReader/Unsupported`` for anything else (a number whose reading
+/// `JSONDecoder` decides differently, a duplicate key, invalid JSON).
+/// Callers then decode with `JSONDecoder`, which gives the result or the
+/// error it always gave. Tests compare the two on generated and hostile
+/// records. Whitespace between tokens is read as JSON allows it (space, tab,
+/// line feed, carriage return): PostgreSQL's `jsonb` writes a space after
+/// every colon and comma, and a job record it claimed is read here.
 package struct MLJSONReader {
     /// The input is outside what this reader handles; decode it with `JSONDecoder`.
     package struct Unsupported: Error {
@@ -54,9 +56,15 @@ package struct MLJSONReader {
         return true
     }
 
-    /// Fails unless every byte was read.
-    package func expectEnd() throws {
+    /// Fails unless every byte was read, but for whitespace.
+    package mutating func expectEnd() throws {
+        skipWhitespace()
         guard index == bytes.count else { throw Unsupported() }
+    }
+
+    /// Skips the whitespace JSON allows between tokens.
+    private mutating func skipWhitespace() {
+        while let byte = next, byte == 0x20 || byte == 0x0A || byte == 0x0D || byte == 0x09 { index += 1 }
     }
 
     // MARK: Objects
@@ -65,12 +73,18 @@ package struct MLJSONReader {
     /// read the value. Keys must be plain ASCII without escapes: the records
     /// this reads name their fields so, and any other key is left to `JSONDecoder`.
     package mutating func readObject(_ field: (inout MLJSONReader, UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        skipWhitespace()
         try expect(UInt8(ascii: "{"))
+        skipWhitespace()
         if consume(UInt8(ascii: "}")) { return }
         repeat {
+            skipWhitespace()
             let key = try readPlainKey()
+            skipWhitespace()
             try expect(UInt8(ascii: ":"))
+            skipWhitespace()
             try field(&self, key)
+            skipWhitespace()
         } while consume(UInt8(ascii: ","))
         try expect(UInt8(ascii: "}"))
     }
@@ -273,6 +287,7 @@ package struct MLJSONReader {
     /// in `Int64`'s range (`2.0`, `1e2`) is left to `JSONDecoder`, which
     /// decides between `.int` and `.double`.
     package mutating func readValue() throws -> MLJSONValue {
+        skipWhitespace()
         switch next {
         case UInt8(ascii: "{"): return .object(try readObjectValue())
         case UInt8(ascii: "["):
@@ -280,8 +295,12 @@ package struct MLJSONReader {
             try enter()
             defer { depth -= 1 }
             var values: [MLJSONValue] = []
+            skipWhitespace()
             if consume(UInt8(ascii: "]")) { return .array(values) }
-            repeat { values.append(try readValue()) } while consume(UInt8(ascii: ","))
+            repeat {
+                values.append(try readValue())
+                skipWhitespace()
+            } while consume(UInt8(ascii: ","))
             try expect(UInt8(ascii: "]"))
             return .array(values)
         case UInt8(ascii: "\""): return .string(try readString())
@@ -302,15 +321,20 @@ package struct MLJSONReader {
     /// but two keys that Swift counts as equal (a duplicate, or two
     /// canonically equivalent spellings) are left to `JSONDecoder`.
     package mutating func readObjectValue() throws -> MLJSONObject {
+        skipWhitespace()
         try expect(UInt8(ascii: "{"))
         try enter()
         defer { depth -= 1 }
         var object: MLJSONObject = [:]
+        skipWhitespace()
         if consume(UInt8(ascii: "}")) { return object }
         repeat {
+            skipWhitespace()
             let key = try readString()
+            skipWhitespace()
             try expect(UInt8(ascii: ":"))
             guard object.updateValue(try readValue(), forKey: key) == nil else { throw Unsupported() }
+            skipWhitespace()
         } while consume(UInt8(ascii: ","))
         try expect(UInt8(ascii: "}"))
         return object

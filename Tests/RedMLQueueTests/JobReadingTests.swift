@@ -165,7 +165,16 @@ struct JobReadingTests {
 
     static let variants: [Variant] = [
         Variant(name: "as written", replace: "", with: "", quick: true),
-        Variant(name: "whitespace after a colon", replace: #""attempt":1"#, with: #""attempt": 1"#, quick: false),
+        Variant(name: "whitespace after a colon", replace: #""attempt":1"#, with: #""attempt": 1"#, quick: true),
+        // As PostgreSQL's jsonb writes a record (a claim it made), with more kinds of whitespace around.
+        Variant(name: "whitespace between every token", replace: template,
+                with: " \n{\t" + template.dropFirst().dropLast()
+                    .replacingOccurrences(of: ":", with: " :\r\n ").replacingOccurrences(of: ",", with: " , ")
+                    .replacingOccurrences(of: "{", with: "{ ").replacingOccurrences(of: "}", with: " }") + " }\n",
+                quick: true),
+        Variant(name: "whitespace in a spec's arrays", replace: #""spec":{"rows":10}"#, with: #""spec":{ "a" : [ 1 , [ ] , { } ] }"#,
+                quick: true),
+        Variant(name: "a form feed, which JSON does not allow", replace: #""attempt":1"#, with: "\"attempt\":\u{0C}1", quick: false),
         Variant(name: "a key twice", replace: #""attempt":1,"#, with: #""attempt":1,"attempt":2,"#, quick: false),
         Variant(name: "an unknown key", replace: #""attempt":1,"#, with: #""attempt":1,"future":[1,2],"#, quick: false),
         Variant(name: "a required field null", replace: #""kind":"train""#, with: #""kind":null"#, quick: false),
