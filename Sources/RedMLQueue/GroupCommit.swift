@@ -5,11 +5,13 @@ import Synchronization
 /// transitions that arrive meanwhile wait, and the next commit carries them
 /// all as one batch.
 ///
-/// A transition is committed at once while fewer than `maximumInFlight`
-/// commits are running, so nothing waits longer than one commit, and one
-/// slow commit (a row lock held elsewhere) does not hold up the rest. Under
-/// load, N completions cost one commit (one `fsync` on PostgreSQL) instead
-/// of N. Every entry a commit writes gets the commit's revision, which every
+/// A transition is committed at once while fewer than `whileFlowing`
+/// commits are running, so nothing waits longer than one commit. When the
+/// newest commit has run for `stallAfter` (a row lock held elsewhere, say),
+/// more may start, up to `maximumInFlight`, so one slow commit does not hold
+/// up the rest. Under load, N completions cost one commit (one `fsync` on
+/// PostgreSQL) instead of N; the fewer commits run at once, the more each
+/// carries. Every entry a commit writes gets the commit's revision, which every
 /// store guarantees, so each caller learns the revision it wrote as if it had
 /// committed alone.
 ///
@@ -32,6 +34,8 @@ final class GroupCommit<Work: Sendable>: Sendable {
     private struct State {
         var inFlight = 0
         var waiting: [Waiter] = []
+        /// When the newest commit in flight started.
+        var lastStart = ContinuousClock.now
     }
 
     private let state = Mutex(State())
@@ -43,14 +47,23 @@ final class GroupCommit<Work: Sendable>: Sendable {
     private let operationLimit: Int
     /// At most this many commits at once; later transitions wait and form a group.
     let maximumInFlight: Int
+    /// At most this many while commits keep finishing within ``stallAfter``.
+    let whileFlowing: Int
+    /// How long the newest commit may run before another may start beside it.
+    let stallAfter: Duration
 
-    /// Groups transitions for `commit`: at most `maximumInFlight` commits at
-    /// once, each of at most about `operationLimit` operations.
+    /// Groups transitions for `commit`: at most `whileFlowing` commits at
+    /// once (default: `maximumInFlight`), and up to `maximumInFlight` while
+    /// the newest has run for `stallAfter`; each of at most about
+    /// `operationLimit` operations.
     init(
-        maximumInFlight: Int = 4, operationLimit: Int = 2_000, cost: @escaping @Sendable (Work) -> Int,
+        maximumInFlight: Int = 4, whileFlowing: Int? = nil, stallAfter: Duration = .milliseconds(100),
+        operationLimit: Int = 2_000, cost: @escaping @Sendable (Work) -> Int,
         commitAll: @escaping @Sendable ([Work]) async throws -> MLRevision
     ) {
         self.maximumInFlight = max(1, maximumInFlight)
+        self.whileFlowing = min(self.maximumInFlight, max(1, whileFlowing ?? maximumInFlight))
+        self.stallAfter = stallAfter
         self.operationLimit = operationLimit
         self.cost = cost
         self.commitAll = commitAll
@@ -63,7 +76,9 @@ final class GroupCommit<Work: Sendable>: Sendable {
     func commit(_ batch: Work) async throws -> MLRevision {
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
             let leads = state.withLock { state -> Bool in
-                guard state.inFlight >= maximumInFlight else {
+                let lanes = state.inFlight < whileFlowing ? whileFlowing
+                    : ContinuousClock.now - state.lastStart >= stallAfter ? maximumInFlight : whileFlowing
+                guard state.inFlight >= lanes else {
                     state.inFlight += 1
                     return true
                 }
@@ -84,6 +99,7 @@ final class GroupCommit<Work: Sendable>: Sendable {
     /// others, and hands the next turn to the first one still waiting.
     private func lead(with own: Work) async -> Result<MLRevision, any Error> {
         let others = state.withLock { state -> [Waiter] in
+            state.lastStart = .now
             var operations = cost(own)
             var count = 0
             for waiter in state.waiting {
@@ -137,10 +153,11 @@ final class GroupCommit<Work: Sendable>: Sendable {
 extension GroupCommit where Work == MLBatch {
     /// Groups batches for `commit`, which gets them appended into one.
     convenience init(
-        maximumInFlight: Int = 4, operationLimit: Int = 2_000,
-        commit: @escaping @Sendable (MLBatch) async throws -> MLRevision
+        maximumInFlight: Int = 4, whileFlowing: Int? = nil, stallAfter: Duration = .milliseconds(100),
+        operationLimit: Int = 2_000, commit: @escaping @Sendable (MLBatch) async throws -> MLRevision
     ) {
-        self.init(maximumInFlight: maximumInFlight, operationLimit: operationLimit, cost: { $0.operations.count }) { batches in
+        self.init(maximumInFlight: maximumInFlight, whileFlowing: whileFlowing, stallAfter: stallAfter,
+                  operationLimit: operationLimit, cost: { $0.operations.count }) { batches in
             guard batches.count > 1 else { return try await commit(batches[0]) }
             var all = MLBatch()
             for batch in batches { all.append(contentsOf: batch) }

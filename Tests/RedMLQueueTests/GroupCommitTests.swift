@@ -61,6 +61,31 @@ struct GroupCommitTests {
         #expect(held.commits.value == 3)
     }
 
+    @Test("one commit at a time while they flow; a stalled one lets another start beside it")
+    func aStalledCommitOpensAnotherLane() async throws {
+        let held = HeldStore()
+        defer { held.release.open() }  // whatever happens, nothing is left waiting
+        let group = GroupCommit(maximumInFlight: 2, whileFlowing: 1, stallAfter: .milliseconds(50)) {
+            try await held.commit($0)
+        }
+        let first = Task { try await group.commit(Self.put("first")) }
+        try await eventually("the first commit to reach the store") { held.commits.value == 1 }
+        // Arriving while the first has run for less than 50 ms: it waits for it.
+        let waiting = Task { try await group.commit(Self.put("waiting")) }
+        try await eventually("the second transition to wait") { group.waitingCount == 1 }
+        #expect(held.commits.value == 1)
+        // The first has stalled: the next arrival commits beside it, with the one waiting.
+        try await Task.sleep(for: .milliseconds(100))
+        let beside = Task { try await group.commit(Self.put("beside")) }
+        try await eventually("a commit beside the stalled one") { held.commits.value == 2 }
+        #expect(try await waiting.value == beside.value)
+        #expect(held.commits.value == 2)
+        #expect(try await held.store.entry(namespace: "jobs", key: "first") == nil, "the first is still held")
+        held.release.open()
+        _ = try await first.value
+        #expect(try await held.store.entry(namespace: "jobs", key: "first") != nil)
+    }
+
     @Test func aConflictInAGroupFailsOnlyItsOwnTransition() async throws {
         let held = HeldStore()
         try await held.store.put(namespace: "jobs", key: "taken", value: "{}")
