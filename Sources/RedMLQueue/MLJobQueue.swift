@@ -76,6 +76,8 @@ public final class MLJobQueue: Sendable {
     let transitions: GroupCommit<MLBatch>
     /// Job transitions on a job table, committed in groups under load.
     let tableWrites: GroupCommit<MLJobWrite>?
+    /// Single submissions to a job table, inserted in groups under load.
+    let tableInserts: GroupCommit<MLNewJob>?
     /// Jobs submitted here, so claiming them skips decoding.
     let decoded = DecodedJobs()
     /// `queue/kind` of the jobs claims here passed over (no handler), each logged once.
@@ -107,6 +109,19 @@ public final class MLJobQueue: Sendable {
                 try await table.writeJobs(writes)
             }
         }
+        // Submissions of one job each that arrive while one is being inserted go in together: one
+        // statement and one commit for several callers, each of whom still waits for it. A group
+        // that fails (a duplicate uniqueness key, a taken key) is inserted job by job, so each
+        // caller gets its own answer.
+        let topic = readyTopic
+        tableInserts = table.map { table in
+            GroupCommit(maximumInFlight: 4, whileFlowing: 1, cost: { _ in 4 }) { jobs in
+                switch try await table.insertJobs(jobs, notifying: jobs.contains { $0.row.ready } ? topic : nil) {
+                case .inserted(let revision): return revision
+                case .duplicate(let record): throw DuplicateSubmission(record: record)
+                }
+            }
+        }
     }
 
     var clock: any MLClock { configuration.clock }
@@ -136,15 +151,15 @@ public final class MLJobQueue: Sendable {
         try submission.validate()
         let now = clock.nowMs
         let job = makeJob(submission, nowMs: now)
-        if let table {
-            switch try await table.insertJobs([Self.newRow(job, nowMs: now)], notifying: job.runAtMs <= now ? readyTopic : nil) {
-            case .inserted:
-                jobsArrived()
-                metrics.submitted(job)
-                return (job, false)
-            case .duplicate(let record):
-                return (try MLJob.decodeStored(record.record, key: record.key), true)
+        if let tableInserts {
+            do {
+                _ = try await tableInserts.commit(Self.newRow(job, nowMs: now))
+            } catch let duplicate as DuplicateSubmission {
+                return (try MLJob.decodeStored(duplicate.record.record, key: duplicate.record.key), true)
             }
+            jobsArrived()
+            metrics.submitted(job)
+            return (job, false)
         }
         for _ in 0..<100 {
             var batch = MLBatch()
@@ -233,6 +248,11 @@ public final class MLJobQueue: Sendable {
     private static func newRow(_ job: MLJob, nowMs now: Int64) -> MLNewJob {
         MLNewJob(row: job.tableRow(nowMs: now),
                  event: MLJobEventRow(key: job.key, sequence: 1, record: submittedEvent(at: now).storedJSON))
+    }
+
+    /// A live job holds the uniqueness key of a submission inserted alone: that job's record.
+    private struct DuplicateSubmission: Error {
+        let record: MLJobRecord
     }
 
     /// Every job's first event.

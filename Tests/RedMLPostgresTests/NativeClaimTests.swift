@@ -77,6 +77,52 @@ struct NativeClaimTests {
         }
     }
 
+    @Test("concurrent single submissions share inserts, and each gets its own answer, duplicates included")
+    func concurrentSubmissionsShareInserts() async throws {
+        try await Scratch.withSchemas { schemas in
+            let store = try await PostgresBackend.makeStore(schema: schemas[0])
+            let queue = MLJobQueue(store: store)
+            _ = try await queue.submit(MLJobSubmission(kind: .train, target: "warm-up"))  // the schema exists first
+            // 40 jobs at once: inserted alone they would have 40 revisions; together they share inserts.
+            let own = try await Self.submitConcurrently(queue, (0..<40).map { MLJobSubmission(kind: .train, target: "own-\($0)") })
+            #expect(own.allSatisfy { !$0.isDuplicate } && Set(own.map(\.job.id)).count == 40)
+            let revisions = try await Scratch.textRows(
+                """
+                SELECT count(DISTINCT revision)::text FROM \(unescaped: "\"\(schemas[0])\"").ml_job
+                WHERE record::jsonb ->> 'target' LIKE 'own-%'
+                """, columns: 1)
+            #expect((revisions.first.flatMap { Int($0) } ?? 40) < 30, "\(revisions)")
+            // 10 with one uniqueness key among 10 without: a group holding two of them fails, and is
+            // inserted job by job, so every caller still gets its own answer.
+            let mixed = try await Self.submitConcurrently(queue, (0..<20).map { index in
+                MLJobSubmission(kind: .train, target: "mixed-\(index)", uniqueKey: index % 2 == 0 ? "u" : nil)
+            })
+            let keyed = mixed.filter { $0.submitted.uniqueKey != nil }
+            #expect(keyed.filter { !$0.isDuplicate }.count == 1, "one keyed submission was inserted")
+            #expect(Set(keyed.map(\.job.id)).count == 1, "the others got the job that holds the key")
+            let plain = mixed.filter { $0.submitted.uniqueKey == nil }
+            #expect(plain.allSatisfy { !$0.isDuplicate && $0.job.target == $0.submitted.target })
+            for result in own + mixed { #expect(try await queue.job(result.job.id)?.status == .queued) }
+        }
+    }
+
+    /// Submits each at once, concurrently; returns each submission with its answer.
+    private static func submitConcurrently(
+        _ queue: MLJobQueue, _ submissions: [MLJobSubmission]
+    ) async throws -> [(submitted: MLJobSubmission, job: MLJob, isDuplicate: Bool)] {
+        try await withThrowingTaskGroup(of: (MLJobSubmission, MLJob, Bool).self) { group in
+            for submission in submissions {
+                group.addTask {
+                    let (job, isDuplicate) = try await queue.submitJobOrFindDuplicate(submission)
+                    return (submission, job, isDuplicate)
+                }
+            }
+            var results: [(submitted: MLJobSubmission, job: MLJob, isDuplicate: Bool)] = []
+            for try await result in group { results.append(result) }
+            return results
+        }
+    }
+
     /// A claimed job, its `claimed` event, and its record as read back.
     private struct Claimed {
         let job: MLJob
