@@ -1,4 +1,4 @@
-/// Reads compact JSON, such as ``MLJSONWriter`` writes, without Foundation's
+/// Reads JSON, such as ``MLJSONWriter`` writes, without Foundation's
 /// `JSONDecoder`, for the records read on hot paths (a job is read back at
 /// every claim, and `JSONDecoder` cost more than the rest of the claim).
 ///

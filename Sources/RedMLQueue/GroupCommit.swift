@@ -8,10 +8,11 @@ import Synchronization
 /// A transition is committed at once while fewer than `whileFlowing`
 /// commits are running, so nothing waits longer than one commit. When the
 /// newest commit has run for `stallAfter` (a row lock held elsewhere, say),
-/// more may start, up to `maximumInFlight`, so one slow commit does not hold
-/// up the rest. Under load, N completions cost one commit (one `fsync` on
-/// PostgreSQL) instead of N; the fewer commits run at once, the more each
-/// carries. Every entry a commit writes gets the commit's revision, which every
+/// another may start, up to `maximumInFlight`: a new arrival leads one, and
+/// transitions already waiting get one at `stallAfter`. Such an extra commit
+/// carries one group and ends, so the lanes shrink back once commits flow.
+/// Under load, N completions cost one commit (one `fsync` on PostgreSQL)
+/// instead of N; the fewer commits run at once, the more each carries. Every entry a commit writes gets the commit's revision, which every
 /// store guarantees, so each caller learns the revision it wrote as if it had
 /// committed alone.
 ///
@@ -34,8 +35,10 @@ final class GroupCommit<Work: Sendable>: Sendable {
     private struct State {
         var inFlight = 0
         var waiting: [Waiter] = []
-        /// When the newest commit in flight started.
+        /// When the newest commit started.
         var lastStart = ContinuousClock.now
+        /// Whether a check for a stalled commit is due (``escapeIfStalled()``).
+        var escapeScheduled = false
     }
 
     private let state = Mutex(State())
@@ -75,17 +78,19 @@ final class GroupCommit<Work: Sendable>: Sendable {
     /// Commits `batch`, alone or in a group; returns the revision it was written at.
     func commit(_ batch: Work) async throws -> MLRevision {
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
-            let leads = state.withLock { state -> Bool in
-                let lanes = state.inFlight < whileFlowing ? whileFlowing
-                    : ContinuousClock.now - state.lastStart >= stallAfter ? maximumInFlight : whileFlowing
-                guard state.inFlight >= lanes else {
+            let (leads, escapeCheck) = state.withLock { state -> (Bool, Duration?) in
+                let now = ContinuousClock.now
+                let stalled = now - state.lastStart >= stallAfter
+                if state.inFlight < whileFlowing || (state.inFlight < maximumInFlight && stalled) {
                     state.inFlight += 1
-                    return true
+                    state.lastStart = now
+                    return (true, nil)
                 }
                 state.waiting.append(Waiter(batch: batch, continuation: continuation))
-                return false
+                return (false, scheduleEscape(&state, now: now))
             }
             if leads { continuation.resume(returning: .lead) }
+            if let escapeCheck { checkForStall(after: escapeCheck) }
         }
         switch turn {
         case .done(let result):
@@ -99,7 +104,6 @@ final class GroupCommit<Work: Sendable>: Sendable {
     /// others, and hands the next turn to the first one still waiting.
     private func lead(with own: Work) async -> Result<MLRevision, any Error> {
         let others = state.withLock { state -> [Waiter] in
-            state.lastStart = .now
             var operations = cost(own)
             var count = 0
             for waiter in state.waiting {
@@ -117,16 +121,52 @@ final class GroupCommit<Work: Sendable>: Sendable {
         for (waiter, result) in zip(others, results.dropFirst()) {
             waiter.continuation.resume(returning: .done(result))
         }
-        let next = state.withLock { state -> Waiter? in
-            guard !state.waiting.isEmpty else {
+        let (next, escapeCheck) = state.withLock { state -> (Waiter?, Duration?) in
+            // A commit beyond `whileFlowing` (one that a stall let start) ends here; the
+            // others carry what waits, or a stall check lets another start.
+            guard !state.waiting.isEmpty, state.inFlight <= whileFlowing else {
                 state.inFlight -= 1
-                return nil
+                return (nil, state.waiting.isEmpty ? nil : scheduleEscape(&state, now: .now))
             }
-            return state.waiting.removeFirst()
+            state.lastStart = .now
+            return (state.waiting.removeFirst(), nil)
         }
         // The next leader commits its own batch with whatever queued up behind it.
         next?.continuation.resume(returning: .lead)
+        if let escapeCheck { checkForStall(after: escapeCheck) }
         return results[0]
+    }
+
+    /// When to look whether the newest commit has stalled, if another may
+    /// still start and no look is due yet (marking one due).
+    private func scheduleEscape(_ state: inout State, now: ContinuousClock.Instant) -> Duration? {
+        guard whileFlowing < maximumInFlight, state.inFlight < maximumInFlight, !state.escapeScheduled else { return nil }
+        state.escapeScheduled = true
+        return max(.zero, stallAfter - (now - state.lastStart))
+    }
+
+    /// Lets the first waiting transition lead a commit of its own after
+    /// `delay`, if the newest commit has run for ``stallAfter`` by then.
+    private func checkForStall(after delay: Duration) {
+        // A timer, not part of any caller's work: it only hands a waiting caller its turn.
+        Task {
+            try? await Task.sleep(for: delay)
+            escapeIfStalled()
+        }
+    }
+
+    private func escapeIfStalled() {
+        let (leader, again) = state.withLock { state -> (Waiter?, Duration?) in
+            state.escapeScheduled = false
+            guard !state.waiting.isEmpty, state.inFlight < maximumInFlight else { return (nil, nil) }
+            let now = ContinuousClock.now
+            guard now - state.lastStart >= stallAfter else { return (nil, scheduleEscape(&state, now: now)) }
+            state.inFlight += 1
+            state.lastStart = now
+            return (state.waiting.removeFirst(), nil)
+        }
+        leader?.continuation.resume(returning: .lead)
+        if let again { checkForStall(after: again) }
     }
 
     private func commitGroup(_ batches: [Work]) async -> [Result<MLRevision, any Error>] {

@@ -30,8 +30,9 @@ public final class MLJobWorkers: Service, Sendable {
         /// This worker's name in leases and history. Default: host, process id and a random suffix.
         public var workerID = "\(ProcessInfo.processInfo.hostName):\(ProcessInfo.processInfo.processIdentifier):"
             + String(UInt32.random(in: 0...UInt32.max), radix: 16)
-        /// How often an idle queue looks for jobs submitted by other processes. Default: 250 ms.
-        /// Jobs submitted through the same ``MLJobQueue`` start at once.
+        /// How often a claim loop with free slots looks for jobs that nothing announced (submitted
+        /// by other processes on SQLite, say), however busy it is. Default: 250 ms. Jobs submitted
+        /// through the same ``MLJobQueue``, and on PostgreSQL through any, start at once.
         public var pollInterval: Duration = .milliseconds(250)
         /// How often a running job's lease is renewed. The lease lasts two
         /// intervals, so a renewal may be one interval late; an expired lease is
@@ -94,6 +95,7 @@ public final class MLJobWorkers: Service, Sendable {
             state.handlers[kind] = handler
             state.kinds.insert(kind)
         }
+        queue.jobsArrived()  // jobs of this kind that are ready already are news to a running pool
     }
 
     /// Stops claiming jobs; running jobs get the grace period, then are interrupted.
@@ -213,7 +215,9 @@ public final class MLJobWorkers: Service, Sendable {
                 let free = slots - active.value - max(0, recording.value - slots)
                 let arrived = queue.arrivalCount
                 let now = queue.clock.nowMs
-                if free > 0 && (nothingReadyAsOf != arrived || now - lastClaimMs >= pollMs) {
+                // A clock set back counts as the poll interval passed.
+                let pollDue = now - lastClaimMs >= pollMs || now < lastClaimMs
+                if free > 0 && (nothingReadyAsOf != arrived || pollDue) {
                     lastClaimMs = now
                     nothingReadyAsOf = nil
                     do {
@@ -241,7 +245,10 @@ public final class MLJobWorkers: Service, Sendable {
                         queue.logger.warning("claiming failed; retrying", metadata: ["queue": "\(name)", "error": "\(error)"])
                     }
                 }
-                await queue.submitted.wait(since: generation, timeout: configuration.pollInterval, clock: queue.clock)
+                // With a slot free, until the next poll is due (not a full interval from every wake-up
+                // that claimed nothing); with none, until one frees up.
+                let untilPoll = free > 0 ? max(1, min(pollMs, lastClaimMs + pollMs - queue.clock.nowMs)) : pollMs
+                await queue.submitted.wait(since: generation, timeout: .milliseconds(untilPoll), clock: queue.clock)
             }
         }
     }
@@ -344,6 +351,8 @@ public final class MLJobWorkers: Service, Sendable {
                 let written = try await run.write(reason: "interrupted", detail: "the workers shut down") { job, now in
                     job.release(to: job.cancelRequested ? .cancelled : .queued, at: now)
                 }
+                // Ready again: other pools (and, on PostgreSQL, processes) need not wait for their poll.
+                if written.status == .queued { try? await queue.announceReadyJobs() }
                 return written.status == .cancelled ? "cancelled" : "interrupted"
             } else if case .returned(let metrics) = outcome, cancelAsked {
                 // The handler stopped because it was asked to: cancelled, keeping what it reported.
@@ -406,7 +415,7 @@ public final class MLJobWorkers: Service, Sendable {
         ])
         guard written.status == .queued else { return written.status == .cancelled ? "cancelled" : "failed" }
         maintenanceWake.signal()  // so that the retry is promoted when its backoff ends, not at the next pass
-        if written.runAtMs <= written.updatedAtMs { queue.jobsArrived() }  // no backoff: ready now
+        if written.runAtMs <= written.updatedAtMs { try? await queue.announceReadyJobs() }  // no backoff: ready now
         return "retried"
     }
 

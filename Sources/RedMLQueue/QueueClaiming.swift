@@ -204,8 +204,9 @@ extension MLJobQueue {
     }
 
     /// The jobs a table claimed itself. One it claimed but the queue cannot
-    /// read (a field of the wrong type) is set aside, as a claim through the
-    /// queue would have done, and not run.
+    /// read (a field of the wrong type) is set aside and not run, as a claim
+    /// through the queue would have done, but with the table's `claimed` event
+    /// in its history and its status `set_aside` in the table.
     private func startedJobs(
         _ records: [MLJobRecord], in table: any MLJobTableStore
     ) async throws -> [(job: MLJob, revision: MLRevision)] {

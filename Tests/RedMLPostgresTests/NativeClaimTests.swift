@@ -72,6 +72,11 @@ struct NativeClaimTests {
                 "SELECT status, ready::text, coalesce(lease_expires_at_ms::text, '-') FROM \(unescaped: schema).ml_job WHERE key = \(MLKey.job(damaged))",
                 columns: 3)
             #expect(rows == ["set_aside|false|-"])
+            // The table claimed it (jsonb's text, the worker named), not the queue's slower path.
+            let claimedByTable = try await Scratch.textRows(
+                "SELECT (record LIKE '%\"worker\": \"w\"%')::text FROM \(unescaped: schema).ml_job WHERE key = \(MLKey.job(damaged))",
+                columns: 1)
+            #expect(claimedByTable == ["true"])
             #expect(try await queue.promoteScheduledJobs() == 0)
             #expect(try await queue.claim(queue: "default", worker: "w", leaseMs: 5_000, limit: 10).isEmpty)
         }

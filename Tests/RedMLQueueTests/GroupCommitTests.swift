@@ -61,29 +61,63 @@ struct GroupCommitTests {
         #expect(held.commits.value == 3)
     }
 
-    @Test("one commit at a time while they flow; a stalled one lets another start beside it")
+    @Test("one commit at a time while they flow; an arrival after a stall starts another beside it")
     func aStalledCommitOpensAnotherLane() async throws {
         let held = HeldStore()
         defer { held.release.open() }  // whatever happens, nothing is left waiting
+        let group = GroupCommit(maximumInFlight: 2, whileFlowing: 1, stallAfter: .milliseconds(200)) {
+            try await held.commit($0)
+        }
+        let first = Task { try await group.commit(Self.put("first")) }
+        try await eventually("the first commit to reach the store") { held.commits.value == 1 }
+        // Arriving while the first has run for less than 200 ms: it waits for it.
+        let waiting = Task { try await group.commit(Self.put("waiting")) }
+        try await eventually("the second transition to wait") { group.waitingCount == 1 }
+        #expect(held.commits.value == 1)
+        held.release.open()
+        _ = try await first.value
+        _ = try await waiting.value
+        #expect(held.commits.value == 2, "the waiting one went in the next commit")
+
+        // A commit that stalls with nothing waiting: the next arrival starts one beside it at once.
+        let stalling = HeldStore()
+        defer { stalling.release.open() }
+        let quiet = GroupCommit(maximumInFlight: 2, whileFlowing: 1, stallAfter: .milliseconds(50)) {
+            try await stalling.commit($0)
+        }
+        let stalled = Task { try await quiet.commit(Self.put("stalled")) }
+        try await eventually("the stalled commit to reach the store") { stalling.commits.value == 1 }
+        try await Task.sleep(for: .milliseconds(100))
+        let beside = Task { try await quiet.commit(Self.put("beside")) }
+        try await eventually("a commit beside the stalled one") { stalling.commits.value == 2 }
+        _ = try await beside.value
+        #expect(try await stalling.store.entry(namespace: "jobs", key: "stalled") == nil, "the first is still held")
+        stalling.release.open()
+        _ = try await stalled.value
+    }
+
+    @Test("a transition waiting behind a stalled commit gets a commit of its own, with no later arrival")
+    func aLoneWaiterEscapesAStall() async throws {
+        let held = HeldStore()
+        defer { held.release.open() }
         let group = GroupCommit(maximumInFlight: 2, whileFlowing: 1, stallAfter: .milliseconds(50)) {
             try await held.commit($0)
         }
         let first = Task { try await group.commit(Self.put("first")) }
         try await eventually("the first commit to reach the store") { held.commits.value == 1 }
-        // Arriving while the first has run for less than 50 ms: it waits for it.
         let waiting = Task { try await group.commit(Self.put("waiting")) }
-        try await eventually("the second transition to wait") { group.waitingCount == 1 }
-        #expect(held.commits.value == 1)
-        // The first has stalled: the next arrival commits beside it, with the one waiting.
-        try await Task.sleep(for: .milliseconds(100))
-        let beside = Task { try await group.commit(Self.put("beside")) }
-        try await eventually("a commit beside the stalled one") { held.commits.value == 2 }
-        #expect(try await waiting.value == beside.value)
+        // Nothing else arrives: after 50 ms of the first's stall, the waiting one commits anyway.
+        try await eventually("the waiting one to get a commit of its own") { held.commits.value == 2 }
+        let revision = try await waiting.value
         #expect(held.commits.value == 2)
+        #expect(try await held.store.entry(namespace: "jobs", key: "waiting")?.revision == revision)
         #expect(try await held.store.entry(namespace: "jobs", key: "first") == nil, "the first is still held")
+        // That extra commit ended with its group: one more arrival waits for a stall check again.
+        let later = Task { try await group.commit(Self.put("later")) }
+        try await eventually("the later one to get a commit of its own") { held.commits.value == 3 }
+        _ = try await later.value
         held.release.open()
         _ = try await first.value
-        #expect(try await held.store.entry(namespace: "jobs", key: "first") != nil)
     }
 
     @Test func aConflictInAGroupFailsOnlyItsOwnTransition() async throws {

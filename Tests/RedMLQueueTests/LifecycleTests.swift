@@ -534,5 +534,31 @@ struct FreeSlotClaimTests {
         }
         try await workers.stop()
     }
+
+    /// A handler registered while the pool runs is news: its kind's ready jobs are claimed at
+    /// once, not at the next poll (which the test clock never reaches).
+    @Test(arguments: Backends.allFixtures())
+    func registeringAHandlerClaimsItsReadyJobs(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let ran = Locked<[String]>([])
+        let workers = h.start(workerConfiguration(count: 2)) { workers in
+            workers.register(.train) { job in
+                ran.withLock { $0.append(job.job.target) }
+                return [:]
+            }
+        }
+        let warm = try await h.queue.submit(MLJobSubmission(kind: .train, target: "warm"))
+        try await waitForStatus(h.queue, warm, .completed)
+        let embed = try await h.queue.submit(MLJobSubmission(kind: "embed_images", target: "photos"))
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(try await h.queue.requireJob(embed).status == .queued, "no handler yet")
+        workers.workers.register("embed_images") { job in
+            ran.withLock { $0.append(job.job.target) }
+            return [:]
+        }
+        try await waitForStatus(h.queue, embed, .completed)
+        #expect(ran.value == ["warm", "photos"])
+        try await workers.stop()
+    }
 }
 
