@@ -58,13 +58,8 @@ struct NativeClaimTests {
             let store = try await PostgresBackend.makeStore(schema: schemas[0])
             let queue = MLJobQueue(store: store)
             // JSON the table can start an attempt of, with a field the queue cannot read.
-            let damaged = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged", priority: 5))
-            let changed = try await Scratch.textRows(
-                """
-                UPDATE \(unescaped: schema).ml_job SET record = jsonb_set(record::jsonb, '{progress}', '"high"')::text
-                WHERE key = \(MLKey.job(damaged)) RETURNING key
-                """, columns: 1)
-            #expect(changed == [MLKey.job(damaged)])
+            let damaged = try await Scratch.submitDamagedJob(
+                queue, schema: schemas[0], record: #"jsonb_set(record::jsonb, '{progress}', '"high"')::text"#)
             let good = try await queue.submit(MLJobSubmission(kind: .train, target: "good"))
             let claimed = try await queue.claim(queue: "default", worker: "w", leaseMs: 5_000, limit: 10)
             #expect(claimed.map(\.job.id) == [good])

@@ -15,11 +15,7 @@ struct QueueJobTableTests {
             let store = try await PostgresBackend.makeStore(schema: schemas[0])
             let queue = MLJobQueue(store: store)
             // A job whose record is then damaged behind the queue's back, ahead of a good one.
-            let damaged = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged", priority: 5))
-            let changed = try await Scratch.textRows(
-                "UPDATE \(unescaped: schema).ml_job SET record = '{not json' WHERE key = \(MLKey.job(damaged)) RETURNING key",
-                columns: 1)
-            #expect(changed == [MLKey.job(damaged)])
+            let damaged = try await Scratch.submitDamagedJob(queue, schema: schemas[0], record: "'{not json'")
             let good = try await queue.submit(MLJobSubmission(kind: .train, target: "good"))
             let workers = MLJobWorkers(queue: queue)
             workers.register(.train) { _ in

@@ -27,6 +27,24 @@ enum Scratch {
             url: try PostgresBackend.url(), schema: schema, maximumConnections: connections, body)
     }
 
+    /// Submits a job ahead of others (priority 5) and damages its record
+    /// behind the queue's back: `record` is the SQL of the new record, over
+    /// the old one as `record`. Returns the job's id.
+    static func submitDamagedJob(_ queue: MLJobQueue, schema: String, record: String) async throws -> UInt128 {
+        let damaged = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged", priority: 5))
+        let changed = try await textRows(PostgresQuery(unsafeSQL: """
+            UPDATE "\(schema)".ml_job SET record = \(record) WHERE key = '\(MLKey.job(damaged))' RETURNING key
+            """), columns: 1)
+        guard changed == [MLKey.job(damaged)] else { throw ScratchError("could not damage job \(MLKey.job(damaged))") }
+        return damaged
+    }
+
+    /// A scratch helper failed.
+    struct ScratchError: Error, CustomStringConvertible {
+        let description: String
+        init(_ description: String) { self.description = description }
+    }
+
     /// The rows of a query on the shared pool, whose columns must be text (NULL reads as "").
     static func textRows(_ query: PostgresQuery, columns: Int) async throws -> [String] {
         var lines: [String] = []
