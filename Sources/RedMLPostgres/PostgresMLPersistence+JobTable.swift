@@ -88,9 +88,7 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
         queue: String, kinds: [String]?, limit: Int,
         _ body: @escaping @Sendable ([MLJobRecord]) throws -> (MLJobClaim, T)
     ) async throws -> (MLRevision?, T) {
-        try MLInput.check(queue, "queue")
-        for kind in kinds ?? [] { try MLInput.check(kind, "kind") }
-        guard limit >= 1 else { throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(limit)") }
+        try Self.checkClaim(queue: queue, kinds: kinds, limit: limit)
         let tables = tables
         let (revision, result) = try await transaction(isolation: "READ COMMITTED") { sql -> (Int64?, T) in
             // Not waiting for the WAL flush: a claim lost in a crash only makes the job run
@@ -129,12 +127,8 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
     /// round trip, where ``claimJobs(queue:kinds:limit:_:)`` takes four
     /// (`BEGIN`, the pick, `ml_job_write`, `COMMIT`).
     public func startJobAttempts(_ attempts: MLJobAttempts) async throws -> [MLJobRecord]? {
-        try MLInput.check(attempts.queue, "queue")
-        for kind in attempts.kinds ?? [] { try MLInput.check(kind, "kind") }
+        try Self.checkClaim(queue: attempts.queue, kinds: attempts.kinds, limit: attempts.limit)
         try MLInput.check(attempts.worker, "worker")
-        guard attempts.limit >= 1 else {
-            throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(attempts.limit)")
-        }
         guard attempts.leaseMs >= 0 else {
             throw MLPersistenceError.invalidArgument("lease must not be negative, got \(attempts.leaseMs) ms")
         }
@@ -437,6 +431,13 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
         default:
             return MLPersistenceError.conflict(namespace: MLNamespace.jobs, key: key, expected: expected(key), found: found)
         }
+    }
+
+    /// Checks what a claim picks by: the queue, the kinds and the limit.
+    private static func checkClaim(queue: String, kinds: [String]?, limit: Int) throws {
+        try MLInput.check(queue, "queue")
+        for kind in kinds ?? [] { try MLInput.check(kind, "kind") }
+        guard limit >= 1 else { throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(limit)") }
     }
 
     /// A limit, checked, capped so that a huge one cannot overflow.

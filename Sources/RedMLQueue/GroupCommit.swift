@@ -80,12 +80,7 @@ final class GroupCommit<Work: Sendable>: Sendable {
         let turn = await withCheckedContinuation { (continuation: CheckedContinuation<Turn, Never>) in
             let (leads, escapeCheck) = state.withLock { state -> (Bool, Duration?) in
                 let now = ContinuousClock.now
-                let stalled = now - state.lastStart >= stallAfter
-                if state.inFlight < whileFlowing || (state.inFlight < maximumInFlight && stalled) {
-                    state.inFlight += 1
-                    state.lastStart = now
-                    return (true, nil)
-                }
+                if startCommit(&state, now: now) { return (true, nil) }
                 state.waiting.append(Waiter(batch: batch, continuation: continuation))
                 return (false, scheduleEscape(&state, now: now))
             }
@@ -137,6 +132,17 @@ final class GroupCommit<Work: Sendable>: Sendable {
         return results[0]
     }
 
+    /// Counts a commit as started now if one may start: fewer than
+    /// ``whileFlowing`` run, or fewer than ``maximumInFlight`` and the newest
+    /// has run for ``stallAfter``.
+    private func startCommit(_ state: inout State, now: ContinuousClock.Instant) -> Bool {
+        let stalled = now - state.lastStart >= stallAfter
+        guard state.inFlight < whileFlowing || (state.inFlight < maximumInFlight && stalled) else { return false }
+        state.inFlight += 1
+        state.lastStart = now
+        return true
+    }
+
     /// When to look whether the newest commit has stalled, if another may
     /// still start and no look is due yet (marking one due).
     private func scheduleEscape(_ state: inout State, now: ContinuousClock.Instant) -> Duration? {
@@ -158,11 +164,9 @@ final class GroupCommit<Work: Sendable>: Sendable {
     private func escapeIfStalled() {
         let (leader, again) = state.withLock { state -> (Waiter?, Duration?) in
             state.escapeScheduled = false
-            guard !state.waiting.isEmpty, state.inFlight < maximumInFlight else { return (nil, nil) }
+            guard !state.waiting.isEmpty else { return (nil, nil) }
             let now = ContinuousClock.now
-            guard now - state.lastStart >= stallAfter else { return (nil, scheduleEscape(&state, now: now)) }
-            state.inFlight += 1
-            state.lastStart = now
+            guard startCommit(&state, now: now) else { return (nil, scheduleEscape(&state, now: now)) }
             return (state.waiting.removeFirst(), nil)
         }
         leader?.continuation.resume(returning: .lead)

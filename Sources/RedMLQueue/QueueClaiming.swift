@@ -1,3 +1,4 @@
+import Logging
 import RedMLCore
 import RedMLPersistence
 
@@ -160,37 +161,28 @@ extension MLJobQueue {
     ) async throws -> (jobs: [(job: MLJob, revision: MLRevision)], exhausted: Bool) {
         let wanted = min(max(1, limit), 10_000)
         let kindNames = kinds.map { $0.map(\.rawValue).sorted() }
+        let clock = clock
+        let logger = logger
         if let starting = table as? any MLJobAttemptStarting {
-            let clock = clock
             let attempts = MLJobAttempts(
                 queue: queue, kinds: kindNames, limit: wanted, worker: worker, leaseMs: leaseMs, nowMs: { clock.nowMs })
             if let records = try await starting.startJobAttempts(attempts) {
-                return (try await startedJobs(records, in: table), records.count < wanted)
+                return (await startedJobs(records, in: table), records.count < wanted)
             }
             logger.info("a ready job's record could not be claimed in the store; claiming through the queue instead",
                         metadata: ["queue": "\(queue)"])
         }
-        let clock = clock
-        let logger = logger
         let (revision, (jobs, picked)) = try await table.claimJobs(
             queue: queue, kinds: kindNames, limit: wanted
         ) { records -> (MLJobClaim, ([MLJob], Int)) in
             // Read once the jobs are locked: an earlier time would start the lease in the past.
             let now = clock.nowMs
-            var claim = MLJobClaim(writes: [])
+            // A record that cannot be read stays for listings to report; it must not block the queue.
+            let (readable, unreadable) = Self.read(records, status: "queued", logger: logger)
+            var claim = MLJobClaim(writes: [], setAside: unreadable)
             var jobs: [MLJob] = []
-            for record in records {
-                let job: MLJob
-                do {
-                    job = try MLJob.decodeStored(record.record, key: record.key)
-                } catch {
-                    // The record stays for listings to report; it must not block the queue.
-                    logger.error("set aside a queued job whose record is corrupt",
-                                 metadata: ["job_id": "\(record.key)", "error": "\(error)"])
-                    claim.setAside.append(record.key)
-                    continue
-                }
-                var transition = JobTransition(job, revision: record.revision, nowMs: now)
+            for (job, revision) in readable {
+                var transition = JobTransition(job, revision: revision, nowMs: now)
                 transition.job.startAttempt(worker: worker, leaseExpiresAtMs: now + leaseMs, at: now)
                 let (write, claimed) = transition.tableWrite(reason: "claimed")
                 claim.writes.append(write)
@@ -209,20 +201,9 @@ extension MLJobQueue {
     /// in its history and its status `set_aside` in the table.
     private func startedJobs(
         _ records: [MLJobRecord], in table: any MLJobTableStore
-    ) async throws -> [(job: MLJob, revision: MLRevision)] {
-        var jobs: [(job: MLJob, revision: MLRevision)] = []
-        var unreadable: [String] = []
-        for record in records {
-            do {
-                let job = try MLJob.decodeStored(record.record, key: record.key)
-                metrics.claimed(job)
-                jobs.append((job, record.revision))
-            } catch {
-                logger.error("set aside a queued job whose record is corrupt",
-                             metadata: ["job_id": "\(record.key)", "error": "\(error)"])
-                unreadable.append(record.key)
-            }
-        }
+    ) async -> [(job: MLJob, revision: MLRevision)] {
+        let (jobs, unreadable) = Self.read(records, status: "queued", logger: logger)
+        for (job, _) in jobs { metrics.claimed(job) }
         guard !unreadable.isEmpty else { return jobs }
         do {
             try await table.setJobsAside(keys: unreadable)
@@ -232,6 +213,26 @@ extension MLJobQueue {
                          metadata: ["job_ids": "\(unreadable)", "error": "\(error)"])
         }
         return jobs
+    }
+
+    /// The jobs of a job table's `records` that can be read, with their
+    /// revisions, and the keys of the others, each logged as a `status` job
+    /// set aside (the caller sets them aside).
+    static func read(
+        _ records: [MLJobRecord], status: String, logger: Logger
+    ) -> (jobs: [(job: MLJob, revision: MLRevision)], unreadable: [String]) {
+        var jobs: [(job: MLJob, revision: MLRevision)] = []
+        var unreadable: [String] = []
+        for record in records {
+            do {
+                jobs.append((try MLJob.decodeStored(record.record, key: record.key), record.revision))
+            } catch {
+                logger.error("set aside a \(status) job whose record is corrupt",
+                             metadata: ["job_id": "\(record.key)", "error": "\(error)"])
+                unreadable.append(record.key)
+            }
+        }
+        return (jobs, unreadable)
     }
 
     /// Logs, once per kind and queue in this process, that jobs of a kind

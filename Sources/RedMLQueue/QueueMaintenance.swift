@@ -21,17 +21,8 @@ extension MLJobQueue {
     /// entries and unreadable records are cleared on the way.
     private func expiredLeases(now: Int64, limit: Int) async throws -> [(job: MLJob, revision: MLRevision)] {
         if let table {
-            var expired: [(job: MLJob, revision: MLRevision)] = []
-            var unreadable: [String] = []
-            for record in try await table.expiredJobLeases(atMs: now, limit: max(1, limit)) {
-                do {
-                    expired.append((try MLJob.decodeStored(record.record, key: record.key), record.revision))
-                } catch {
-                    logger.error("set aside a running job whose record is corrupt",
-                                 metadata: ["job_id": "\(record.key)", "error": "\(error)"])
-                    unreadable.append(record.key)
-                }
-            }
+            let records = try await table.expiredJobLeases(atMs: now, limit: max(1, limit))
+            let (expired, unreadable) = Self.read(records, status: "running", logger: logger)
             if !unreadable.isEmpty { try await table.setJobsAside(keys: unreadable) }
             return expired
         }
@@ -171,7 +162,6 @@ extension MLJobQueue {
         let (batch, job) = transition.finished(reason: reason, detail: detail)
         return (try await transitions.commit(batch), job)
     }
-
 
     /// The job an index entry points at; `nil` (and the entry dropped) when
     /// the job is gone or its record is corrupt, so that one bad record cannot
