@@ -38,6 +38,8 @@ public final class PostgresMLPersistence: MLStore, Service {
     let logger: Logger
     /// Whether this store made the client, and so must run it.
     private let ownsClient: Bool
+    /// Fails statements stranded on a connection that closed under them.
+    let statementWatch = ClosedConnectionWatch()
     private let state = Mutex(RunState())
 
     private struct RunState {
@@ -284,7 +286,7 @@ public final class PostgresMLPersistence: MLStore, Service {
             do {
                 return try await client.withConnection { connection in
                     guard !connection.isClosed else { throw HandedClosedConnection() }
-                    return try await body(PostgresSQL(connection: connection, logger: logger))
+                    return try await body(PostgresSQL(connection: connection, logger: logger, watch: statementWatch))
                 }
             } catch is HandedClosedConnection {
                 guard attempt < Self.maximumAttempts else { throw PostgresConnectionClosed() }

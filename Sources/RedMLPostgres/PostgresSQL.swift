@@ -7,13 +7,17 @@ import RedMLPersistence
 struct PostgresSQL: Sendable {
     let connection: PostgresConnection
     let logger: Logger
+    /// Fails the statements PostgresNIO strands when the connection closes under them.
+    let watch: ClosedConnectionWatch
 
     /// Runs `query` and returns every row.
     func rows(_ query: PostgresQuery) async throws -> [PostgresRow] {
         // PostgresNIO 1.33 never answers a query sent on a connection the server
         // has already closed (say, after ending a stalled transaction): fail instead.
         guard !connection.isClosed else { throw PostgresConnectionClosed() }
-        return try await connection.query(query, logger: logger).collect()
+        // The check above cannot see a close in the instant before the query is written: the watch can.
+        let connection = connection, logger = logger
+        return try await watch.run(on: connection) { try await connection.query(query, logger: logger).collect() }
     }
 
     /// Runs `query`, ignoring any rows.
@@ -50,7 +54,12 @@ struct PostgresSQL: Sendable {
     }
 }
 
-/// A statement was not sent because the server had closed the connection.
-struct PostgresConnectionClosed: Error, CustomStringConvertible {
-    var description: String { "the server closed the connection (a restart, or a transaction left idle too long)" }
+/// A statement was not sent, or not answered, because its connection had
+/// closed; a write's outcome is then unknown.
+package struct PostgresConnectionClosed: Error, CustomStringConvertible {
+    package init() {}
+
+    package var description: String {
+        "the connection closed before the server answered (a restart, or a transaction left idle too long)"
+    }
 }

@@ -1,3 +1,4 @@
+import Logging
 import PostgresNIO
 import RedML
 import RedMLPostgres
@@ -48,6 +49,41 @@ struct ConnectionLossTests {
                 #expect(try await store.get(namespace: MLNamespace.models, key: "m") == "after")
             }
         }
+    }
+
+    @Test("a statement stranded on a connection the server closes fails soon after, instead of waiting for ever",
+          .timeLimit(.minutes(1)))
+    func strandedStatementFails() async throws {
+        let client = try PostgresBackend.sharedClient()
+        let watch = ClosedConnectionWatch(grace: .milliseconds(200))
+        let started = ContinuousClock.now
+        let outcome: Result<Int, any Error> = try await client.withConnection { connection in
+            let pid = try #require(try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "test"))
+                .collect().first?.decode(Int32.self))
+            return try await withThrowingTaskGroup(of: Result<Int, any Error>?.self) { group in
+                // A statement PostgresNIO never answers, as when its write is dropped by a closing channel.
+                group.addTask {
+                    do {
+                        return .success(try await watch.run(on: connection) {
+                            try? await Task.sleep(for: .seconds(30))
+                            return 1
+                        })
+                    } catch {
+                        return .failure(error)
+                    }
+                }
+                group.addTask {
+                    try await client.query("SELECT pg_terminate_backend(\(pid))")
+                    return nil
+                }
+                var outcome: Result<Int, any Error>?
+                for try await result in group where result != nil { outcome = result }
+                return try #require(outcome)
+            }
+        }
+        #expect(throws: PostgresConnectionClosed.self) { try outcome.get() }
+        #expect(ContinuousClock.now - started < .seconds(10), "it waited for the stranded statement")
+        #expect(watch.inFlightCount == 0)
     }
 
     /// The server process of the store's only connection, found by the last

@@ -16,7 +16,6 @@ struct NativeClaimTests {
     func nativeClaimMatchesTheQueue() async throws {
         try await Scratch.withSchemas { schemas in
             let postgres = try await PostgresBackend.makeStore(schema: schemas[0])
-            #expect(postgres is any MLJobAttemptStarting)
             let native = try await Self.claimShapes(on: postgres)
             // jsonb's text (a space after each colon) shows that the table wrote them, not the queue.
             let writtenByTable = try await Scratch.textRows(

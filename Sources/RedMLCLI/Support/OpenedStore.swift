@@ -28,9 +28,13 @@ struct OpenedStore {
         case .postgres(let url):
             // The command runs the client itself (StoreOptions.withStore), for as long as it needs the store.
             let configuration = try PostgresMLPersistence.clientConfiguration(url: url)
+            // Warnings (a lost LISTEN connection, say) reach the command's log; the driver's
+            // own chatter only at a lower REDML_LOG_LEVEL.
+            let logger = CLIRuntime.logger("redml.postgres", default: .warning)
             let postgres = try PostgresMLPersistence(
-                client: PostgresClient(configuration: configuration),
-                schema: try PostgresMLPersistence.schema(inURL: url) ?? PostgresMLPersistence.defaultSchema)
+                client: PostgresClient(configuration: configuration, backgroundLogger: logger),
+                schema: try PostgresMLPersistence.schema(inURL: url) ?? PostgresMLPersistence.defaultSchema,
+                logger: logger)
             return OpenedStore(location: location, store: postgres, sqlite: nil, postgres: postgres, created: false)
         case .sqlite(let path):
             let exists = FileManager.default.fileExists(atPath: path)
