@@ -43,7 +43,10 @@ struct OpenedStore {
                     "no store at \(path); create one with `redml store migrate --store \(path)`, "
                         + "or point --store or $\(StoreOptions.environmentVariable) at an existing store")
             }
-            let sqlite = try SQLiteMLPersistence(path: path)
+            var configuration = SQLiteMLPersistence.Configuration()
+            // A corrupt record the store skips is reported in the command's log.
+            configuration.logger = CLIRuntime.logger("redml.sqlite", default: .warning)
+            let sqlite = try SQLiteMLPersistence(path: path, configuration: configuration)
             return OpenedStore(location: location, store: sqlite, sqlite: sqlite, created: !exists)
         }
     }
