@@ -35,6 +35,13 @@ final class JobRun: Sendable {
         var lost = false
         var checkpoint: MLJSONObject?
         var checkpointBytes: MLJob.CheckpointBytes?
+        /// How to cancel each store call in flight (``storeCall(_:)``).
+        var storeCalls: [Int: @Sendable () -> Void] = [:]
+        var nextStoreCall = 0
+        /// Set by ``abandonStoreCalls()``.
+        var storeCallsAbandoned = false
+        /// Stops the handler, while it runs (``handlerStarted(stop:)``).
+        var stopHandler: (@Sendable (StopReason) -> Void)?
     }
 
     let id: UInt128
@@ -76,6 +83,17 @@ final class JobRun: Sendable {
         wake.signal()
     }
 
+    /// Records how to stop the running handler, for ``stop(_:)``.
+    func handlerStarted(stop: @escaping @Sendable (StopReason) -> Void) {
+        state.withLock { $0.stopHandler = stop }
+    }
+
+    /// Stops the handler for `reason`, as the watch does; for the workers'
+    /// shutdown, which cannot count on a watch that may be waiting for the store.
+    func stop(_ reason: StopReason) {
+        state.withLock { $0.stopHandler }?(reason)
+    }
+
     /// Whether the lease is known to be lost.
     var isLost: Bool { state.withLock { $0.lost } }
 
@@ -109,11 +127,9 @@ final class JobRun: Sendable {
             if let blob { transition.batch.commitBlob(blob) }
             change(&transition.job, now)
             do {
-                // A stopped handler's task is cancelled, and some stores (PostgreSQL) cancel a
-                // cancelled task's queries; the job's own writes must land regardless.
                 let queue = queue
                 let change = transition
-                let (newRevision, written) = try await Task { try await queue.commit(change, reason: reason, detail: detail) }.value
+                let (newRevision, written) = try await storeCall { try await queue.commit(change, reason: reason, detail: detail) }
                 state.withLock { state in
                     state.job = written
                     state.revision = newRevision
@@ -125,7 +141,7 @@ final class JobRun: Sendable {
             }
             // Someone else wrote the job: is it still ours?
             let reader = queue, jobID = id
-            guard let (fresh, freshRevision) = try await Task(operation: { try await reader.loadJob(jobID) }).value,
+            guard let (fresh, freshRevision) = try await storeCall({ try await reader.loadJob(jobID) }),
                 fresh.status == .running,
                 fresh.attempt == attempt, fresh.worker == worker
             else {
@@ -138,6 +154,40 @@ final class JobRun: Sendable {
             revision = freshRevision
         }
         throw MLJobError(code: .persistence, message: "job \(MLKey.job(id)) kept changing under its worker", jobID: id)
+    }
+
+    /// Runs a store call of this run in a task of its own. A stopped
+    /// handler's task is cancelled, and some stores (PostgreSQL) cancel a
+    /// cancelled task's queries, but the job's own writes must land regardless:
+    /// unless the workers give up on them (``abandonStoreCalls()``).
+    private func storeCall<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let task = Task { try await operation() }
+        let call = state.withLock { state -> Int? in
+            guard !state.storeCallsAbandoned else { return nil }
+            state.nextStoreCall += 1
+            state.storeCalls[state.nextStoreCall] = { task.cancel() }
+            return state.nextStoreCall
+        }
+        guard let call else {
+            task.cancel()
+            throw MLJobError(code: .persistence, message: "job \(MLKey.job(id)): the workers gave up writing to a store they could not reach at shutdown", jobID: id)
+        }
+        defer { state.withLock { _ = $0.storeCalls.removeValue(forKey: call) } }
+        return try await task.value
+    }
+
+    /// Gives up this run's store calls: those waiting are cancelled (a store
+    /// that cannot be reached would hold them, and the shutdown, for ever),
+    /// later ones fail at once, and the watch stops renewing. The job's lease
+    /// then expires, and another worker runs it again without using up an attempt.
+    func abandonStoreCalls() {
+        let cancels = state.withLock { state -> [@Sendable () -> Void] in
+            state.storeCallsAbandoned = true
+            defer { state.storeCalls.removeAll() }
+            return Array(state.storeCalls.values)
+        }
+        for cancel in cancels { cancel() }
+        wake.signal()
     }
 
     /// Renews the lease and writes the latest progress.
@@ -206,10 +256,12 @@ final class JobRun: Sendable {
         while !Task.isCancelled {
             let generation = wake.generation  // before reading the flags, so a cancel is not missed
             let now = clock.nowMs
-            let (cancel, lost, renewAt, flushAt) = state.withLock { state in
-                (state.cancelRequested, state.lost, state.leaseWrittenAtMs + timing.heartbeatMs,
+            let (cancel, lost, abandoned, renewAt, flushAt) = state.withLock { state in
+                (state.cancelRequested, state.lost, state.storeCallsAbandoned, state.leaseWrittenAtMs + timing.heartbeatMs,
                  state.progress != state.progressWritten ? state.progressWrittenAtMs + timing.progressFlushMs : Int64.max)
             }
+            // The store cannot be reached at the end of shutdown: renewing is given up too.
+            if abandoned { return }
             if lost {
                 onStop(.leaseLost)
                 return
@@ -234,6 +286,7 @@ final class JobRun: Sendable {
                     onStop(.leaseLost)
                     return
                 } catch {
+                    if state.withLock({ $0.storeCallsAbandoned }) { return }  // given up at shutdown: nothing to report
                     queue.logger.warning("lease renewal failed; retrying", metadata: ["job_id": "\(MLKey.job(id))", "error": "\(error)"])
                     // Retry soon, but not in a busy loop.
                     await wake.wait(since: generation, timeout: .milliseconds(max(1, timing.heartbeatMs / 10)), clock: clock)

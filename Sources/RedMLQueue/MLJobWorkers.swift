@@ -41,6 +41,10 @@ public final class MLJobWorkers: Service, Sendable {
         /// How often coalesced progress reaches the store, at most. Default: 200 ms.
         public var progressFlushInterval: Duration = .milliseconds(200)
         /// How long running jobs may take to finish after shutdown begins. Default: 10 s.
+        ///
+        /// An outcome still not written ``MLJobWorkers/outcomeWriteGrace`` after that
+        /// (the store cannot be reached) is given up: the job's lease expires and
+        /// another worker runs it again, without using up an attempt.
         public var gracePeriod: Duration = .seconds(10)
         /// The wait between a failed attempt and the next. Default: ``MLRetryBackoff/init(base:maximum:jitter:)``.
         public var backoff = MLRetryBackoff()
@@ -73,6 +77,9 @@ public final class MLJobWorkers: Service, Sendable {
         var kinds: Set<MLJob.Kind> = []
         /// When running jobs must stop, once shutdown began.
         var shutdownDeadlineMs: Int64?
+        /// How to cancel each store call of the claim loops in flight (``cancelledAtShutdown(_:)``).
+        var loopCalls: [Int: @Sendable () -> Void] = [:]
+        var nextLoopCall = 0
     }
 
     /// The queue the workers take jobs from.
@@ -82,6 +89,12 @@ public final class MLJobWorkers: Service, Sendable {
     /// Wakes the maintenance loop early: at shutdown, and when this pool
     /// schedules a retry that must be promoted when its backoff ends.
     private let maintenanceWake = Signal()
+    /// Signalled when a job of this pool ends during shutdown.
+    private let jobEndedWhileStopping = Signal()
+
+    /// How long after the grace period an outcome write may still wait for
+    /// the store before it is given up: 5 s.
+    public static let outcomeWriteGrace: Duration = .seconds(5)
 
     /// Creates workers for `queue`; register handlers, then call ``run()``.
     public init(queue: MLJobQueue, configuration: Configuration = Configuration()) {
@@ -102,11 +115,13 @@ public final class MLJobWorkers: Service, Sendable {
     public func beginShutdown() {
         let grace = Configuration.milliseconds(configuration.gracePeriod)
         let now = queue.clock.nowMs
-        let first = lifecycle.withLock { state in
-            guard state.shutdownDeadlineMs == nil else { return false }
+        let (first, loopCalls) = lifecycle.withLock { state -> (Bool, [@Sendable () -> Void]) in
+            guard state.shutdownDeadlineMs == nil else { return (false, []) }
             state.shutdownDeadlineMs = now + grace
-            return true
+            defer { state.loopCalls.removeAll() }
+            return (true, Array(state.loopCalls.values))
         }
+        for cancel in loopCalls { cancel() }
         if first {
             queue.logger.info("shutting down: no more claims; running jobs have the grace period to finish",
                               metadata: ["grace_ms": "\(grace)", "running": "\(queue.running.count)"])
@@ -121,7 +136,7 @@ public final class MLJobWorkers: Service, Sendable {
     /// Runs the workers until graceful shutdown (or cancellation), then waits for running jobs.
     public func run() async throws {
         // Before the first claim: the leases this pool writes must be in the server's time.
-        await queue.alignClockLoggingFailure()
+        _ = try? await cancelledAtShutdown { await self.queue.alignClockLoggingFailure() }
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { wakeUps in
                 if let claiming = queue.store as? any MLClaimingStore {
@@ -142,7 +157,21 @@ public final class MLJobWorkers: Service, Sendable {
                             group.addTask { try await self.claimLoop(queue: name, slots: share) }
                         }
                     }
-                    group.addTask { await self.maintenanceLoop() }
+                    group.addTask {
+                        // Maintenance carries nothing that must land: shutdown cancels it, so that a store
+                        // that cannot be reached (PostgreSQL down) does not hold the shutdown.
+                        await withDiscardingTaskGroup { maintenance in
+                            maintenance.addTask { await self.maintenanceLoop() }
+                            // Until shutdown (cancellation ends the loop by itself).
+                            while !Task.isCancelled {
+                                let generation = self.maintenanceWake.generation
+                                guard !self.isStopping else { break }
+                                await self.maintenanceWake.waitForSignal(since: generation)
+                            }
+                            maintenance.cancelAll()
+                        }
+                        await self.abandonStoreCallsAfterGrace()
+                    }
                 }
                 wakeUps.cancelAll()
             }
@@ -177,17 +206,23 @@ public final class MLJobWorkers: Service, Sendable {
                     wait = min(wait, .milliseconds(max(1, due - queue.clock.nowMs)))
                 }
             } catch {
-                queue.logger.warning("promoting scheduled jobs failed; retrying", metadata: ["error": "\(error)"])
+                if !Task.isCancelled {  // cut short by shutdown: nothing to report
+                    queue.logger.warning("promoting scheduled jobs failed; retrying", metadata: ["error": "\(error)"])
+                }
             }
             do {
                 try await queue.rescueExpiredLeases()
             } catch {
-                queue.logger.warning("rescuing expired leases failed; retrying", metadata: ["error": "\(error)"])
+                if !Task.isCancelled {  // cut short by shutdown: nothing to report
+                    queue.logger.warning("rescuing expired leases failed; retrying", metadata: ["error": "\(error)"])
+                }
             }
             do {
                 try await queue.reclaimJobSpace()
             } catch {
-                queue.logger.warning("reclaiming the job table's space failed; retrying", metadata: ["error": "\(error)"])
+                if !Task.isCancelled {  // cut short by shutdown: nothing to report
+                    queue.logger.warning("reclaiming the job table's space failed; retrying", metadata: ["error": "\(error)"])
+                }
             }
             await maintenanceWake.wait(since: generation, timeout: wait, clock: queue.clock)
         }
@@ -223,8 +258,11 @@ public final class MLJobWorkers: Service, Sendable {
                     do {
                         // Only kinds this pool runs: the rest stay queued for pools that run them.
                         let kinds = lifecycle.withLock { $0.kinds }
-                        let (claimed, exhausted) = try await queue.claimReporting(
-                            queue: name, worker: configuration.workerID, leaseMs: timing.leaseMs, limit: free, kinds: kinds)
+                        let workerID = configuration.workerID
+                        let (claimed, exhausted) = try await cancelledAtShutdown {
+                            try await self.queue.claimReporting(
+                                queue: name, worker: workerID, leaseMs: timing.leaseMs, limit: free, kinds: kinds)
+                        }
                         for (job, revision) in claimed {
                             active.add(1)
                             group.addTask {
@@ -242,6 +280,7 @@ public final class MLJobWorkers: Service, Sendable {
                         if !exhausted { continue }
                         nothingReadyAsOf = arrived
                     } catch {
+                        guard !isStopping else { break }  // cut short by shutdown: nothing to report
                         queue.logger.warning("claiming failed; retrying", metadata: ["queue": "\(name)", "error": "\(error)"])
                     }
                 }
@@ -250,6 +289,60 @@ public final class MLJobWorkers: Service, Sendable {
                 let untilPoll = free > 0 ? max(1, min(pollMs, lastClaimMs + pollMs - queue.clock.nowMs)) : pollMs
                 await queue.submitted.wait(since: generation, timeout: .milliseconds(untilPoll), clock: queue.clock)
             }
+        }
+    }
+
+    /// After shutdown began: interrupts this pool's handlers still running
+    /// when the grace period ends (as their watches do, which may be waiting
+    /// for the store), and gives up the store calls of jobs still not ended
+    /// ``outcomeWriteGrace`` later (``JobRun/abandonStoreCalls()``). Returns
+    /// as soon as every job of the pool has ended.
+    private func abandonStoreCallsAfterGrace() async {
+        guard let graceEnd = shutdownDeadline else { return }
+        let givingUp = graceEnd + Configuration.milliseconds(Self.outcomeWriteGrace)
+        let worker = configuration.workerID
+        var interrupted = false
+        while !Task.isCancelled {
+            let generation = jobEndedWhileStopping.generation
+            let runs = queue.running.runs(heldBy: worker)
+            guard !runs.isEmpty else { return }
+            let now = queue.clock.nowMs
+            if now >= graceEnd && !interrupted {
+                interrupted = true
+                for run in runs { run.stop(.interrupted) }
+            }
+            if now >= givingUp {
+                queue.logger.warning("giving up outcomes the store did not take in time; those jobs will run again",
+                                     metadata: ["jobs": "\(runs.count)"])
+                for run in runs { run.abandonStoreCalls() }
+                return
+            }
+            let next = interrupted ? givingUp : graceEnd
+            await jobEndedWhileStopping.wait(since: generation, timeout: .milliseconds(max(1, next - now)), clock: queue.clock)
+        }
+    }
+
+    /// Runs `operation`, a store call of the claim loops, so that shutdown
+    /// cancels it. None of them carries anything that must land (a claim
+    /// cut short leaves its jobs to the rescue of expired leases), and a store
+    /// that cannot be reached (PostgreSQL down) would otherwise hold the
+    /// shutdown until it came back.
+    private func cancelledAtShutdown<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        let task = Task { try await operation() }
+        let call = lifecycle.withLock { state -> Int? in
+            guard state.shutdownDeadlineMs == nil else { return nil }
+            state.nextLoopCall += 1
+            state.loopCalls[state.nextLoopCall] = { task.cancel() }
+            return state.nextLoopCall
+        }
+        if call == nil { task.cancel() }
+        defer {
+            if let call { lifecycle.withLock { _ = $0.loopCalls.removeValue(forKey: call) } }
+        }
+        return try await withTaskCancellationHandler {
+            try await task.value
+        } onCancel: {
+            task.cancel()
         }
     }
 
@@ -265,7 +358,10 @@ public final class MLJobWorkers: Service, Sendable {
     private func execute(_ job: MLJob, revision: MLRevision, handlerReturned: () -> Void) async {
         let run = JobRun(job: job, revision: revision, queue: queue, timing: configuration.timing)
         queue.running.add(run)
-        defer { queue.running.remove(run) }
+        defer {
+            queue.running.remove(run)
+            if isStopping { jobEndedWhileStopping.signal() }
+        }
         guard let handler = lifecycle.withLock({ $0.handlers[job.kind] }) else {
             handlerReturned()
             // Claims take only kinds with a handler, and handlers are never removed: unreachable
@@ -308,10 +404,12 @@ public final class MLJobWorkers: Service, Sendable {
             stop.close()
             return outcome
         }
+        let stopHandler: @Sendable (StopReason) -> Void = { reason in
+            if stop.record(reason) { handlerTask.cancel() }
+        }
+        run.handlerStarted(stop: stopHandler)
         let watcher = Task {
-            await run.watch(startedAtMs: startedAt, shutdownDeadline: { self.shutdownDeadline }) { reason in
-                if stop.record(reason) { handlerTask.cancel() }
-            }
+            await run.watch(startedAtMs: startedAt, shutdownDeadline: { self.shutdownDeadline }, onStop: stopHandler)
         }
         let outcome = await withTaskCancellationHandler {
             await handlerTask.value

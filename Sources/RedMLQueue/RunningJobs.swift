@@ -24,4 +24,9 @@ final class RunningJobs: Sendable {
     }
 
     var count: Int { runs.withLock { $0.count } }
+
+    /// The runs whose leases name `worker` (one pool's).
+    func runs(heldBy worker: String) -> [JobRun] {
+        runs.withLock { $0.values.filter { $0.worker == worker } }
+    }
 }

@@ -39,7 +39,8 @@ final class Signal: Sendable {
         }
     }
 
-    private func waitForSignal(since generation: Int) async {
+    /// Waits until a signal newer than `generation`, or cancellation.
+    func waitForSignal(since generation: Int) async {
         let id = state.withLock { state -> Int in
             state.nextID += 1
             return state.nextID

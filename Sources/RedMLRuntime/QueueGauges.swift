@@ -57,7 +57,9 @@ final class QueueGauges: Sendable {
                 Gauge(label: "redml_queue_depth", dimensions: [("queue", queue)], factory: factory).record(depth[queue] ?? 0)
             }
         } catch {
-            logger.warning("sampling the queue gauges failed", metadata: ["error": "\(error)"])
+            if !Task.isCancelled {  // cut short by shutdown: nothing to report
+                logger.warning("sampling the queue gauges failed", metadata: ["error": "\(error)"])
+            }
         }
     }
 

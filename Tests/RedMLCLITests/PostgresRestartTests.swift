@@ -4,8 +4,8 @@ import RedMLPostgres
 import RedMLTestFixtures
 import Testing
 
-/// A PostgreSQL server that crashes and comes back in the middle of a run,
-/// under real `redml worker` processes.
+/// PostgreSQL servers that crash and come back in the middle of a run, or
+/// stop while workers shut down, under real `redml worker` processes.
 ///
 /// It uses a throwaway server of its own (`scripts/postgres` with its own
 /// folder and port), since crashing the shared one would fail the tests
@@ -56,6 +56,68 @@ struct PostgresRestartTests {
         try await server.run("stop")
     }
 
+    @Test("a worker told to stop while PostgreSQL is down stops at once, instead of waiting for the server",
+          .timeLimit(.minutes(3)))
+    func workerStopsWhileServerIsDown() async throws {
+        let server = try await OwnServer.start(port: "25534")
+        let url = server.url + "&schema=down"
+        do {
+            try await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 1) { try await $0.migrate() }
+            let worker = try BackgroundRedML(["worker", "--store", url, "--workers", "2"],
+                                             in: FileManager.default.temporaryDirectory)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !worker.stderr.contains("RedML runtime starting") {
+                guard ContinuousClock.now < deadline else { throw RedMLExecutableFailure(description: "no start: \(worker.stderr)") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await server.run("stop")
+            // Long enough for the claim loop and the maintenance loop to be waiting for a connection.
+            try await Task.sleep(for: .seconds(1))
+            let stopping = ContinuousClock.now
+            worker.signal(SIGTERM)
+            #expect(try await worker.waitForExit(timeout: .seconds(40)) == 0, "\(worker.stderr.suffix(2_000))")
+            #expect(ContinuousClock.now - stopping < .seconds(15), "\(worker.stderr.suffix(2_000))")
+            // Calls cut short by the shutdown are not failures to report.
+            #expect(!worker.stderr.contains("claiming failed"), "\(worker.stderr.suffix(2_000))")
+        } catch {
+            _ = try? await server.run("stop")
+            throw error
+        }
+    }
+
+    @Test("a worker told to stop while PostgreSQL is down, with a job running, gives up its outcome and exits",
+          .timeLimit(.minutes(3)))
+    func workerWithARunningJobStopsWhileServerIsDown() async throws {
+        let server = try await OwnServer.start(port: "25535")
+        let url = server.url + "&schema=down_running"
+        do {
+            try await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 1) { store in
+                _ = try await MLJobQueue(store: store).submit(MLJobSubmission(kind: "slow", target: "t"))
+            }
+            let worker = try BackgroundRedML(["worker", "--store", url, "--workers", "1", "--exec", "slow=cat >/dev/null; exec sleep 600"],
+                                             in: FileManager.default.temporaryDirectory, environment: ["REDML_LOG_LEVEL": "debug"])
+            let deadline = ContinuousClock.now + .seconds(60)
+            while !worker.stderr.contains("command started") {
+                guard ContinuousClock.now < deadline else { throw RedMLExecutableFailure(description: "no start: \(worker.stderr)") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            try await server.run("stop")
+            let stopping = ContinuousClock.now
+            worker.signal(SIGTERM)
+            // The job is interrupted when the 10 s grace period ends; its outcome, which the store
+            // cannot take, is given up 5 s later.
+            #expect(try await worker.waitForExit(timeout: .seconds(60)) == 0, "\(worker.stderr.suffix(3_000))")
+            let took = ContinuousClock.now - stopping
+            #expect(took > .seconds(10) && took < .seconds(30), "\(took): \(worker.stderr.suffix(3_000))")
+            #expect(worker.stderr.contains("giving up outcomes the store did not take in time"), "\(worker.stderr.suffix(3_000))")
+            #expect(worker.stderr.contains("could not record the job's outcome"), "\(worker.stderr.suffix(3_000))")
+            #expect(!worker.stderr.contains("lease renewal failed; retrying"), "\(worker.stderr.suffix(3_000))")
+        } catch {
+            _ = try? await server.run("stop")
+            throw error
+        }
+    }
+
     /// Every job in the store's job table (with `status` only, when given).
     private static func jobs(in store: PostgresMLPersistence, status: String? = nil) async throws -> [MLJobRecord] {
         var records: [MLJobRecord] = []
@@ -89,28 +151,29 @@ struct PostgresRestartTests {
 /// A throwaway server of the test's own, through `scripts/postgres`.
 private struct OwnServer {
     let folder: String
+    let port: String
     let url: String
 
     static let script = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/postgres").path
 
-    static func start() async throws -> OwnServer {
+    static func start(port: String = "25532") async throws -> OwnServer {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redml-pg-crash-\(UUID().uuidString)").path
-        let output = try await run(script, ["start"], folder: folder)
+        let output = try await run(script, ["start"], folder: folder, port: port)
         guard let start = output.range(of: "POSTGRES_URL='"), let end = output[start.upperBound...].firstIndex(of: "'") else {
             throw RedMLExecutableFailure(description: "scripts/postgres start printed no URL: \(output)")
         }
-        return OwnServer(folder: folder, url: String(output[start.upperBound..<end]))
+        return OwnServer(folder: folder, port: port, url: String(output[start.upperBound..<end]))
     }
 
     /// Runs `scripts/postgres <command>` for this server.
     @discardableResult
     func run(_ command: String) async throws -> String {
-        try await Self.run(Self.script, [command], folder: folder)
+        try await Self.run(Self.script, [command], folder: folder, port: port)
     }
 
-    private static func run(_ script: String, _ arguments: [String], folder: String) async throws -> String {
+    private static func run(_ script: String, _ arguments: [String], folder: String, port: String) async throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/bin/bash")
         process.arguments = [script] + arguments
@@ -118,7 +181,7 @@ private struct OwnServer {
         environment["REDML_POSTGRES_DIR"] = folder
         // Below Linux's ephemeral range (32768-60999): the workers' own client sockets, reconnecting
         // while the server is down, can never be holding the port it restarts on.
-        environment["REDML_POSTGRES_PORT"] = "25532"
+        environment["REDML_POSTGRES_PORT"] = port
         process.environment = environment
         // A file, not a pipe: the server the script starts may inherit the descriptor and keep
         // it open for as long as it runs, so a pipe would never reach its end.
