@@ -148,11 +148,14 @@ struct SeedBehaviourTests {
     func runningHandlerObservesCooperativeCancellation(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
         let started = Gate()
+        let askedTwice = Gate()
         let observed = Locked<(handle: Bool, task: Bool)?>(nil)
         let workers = h.start { workers in
             workers.register(.train) { job in
                 started.open()
                 await waitUntilCancelled()
+                // Still running when the test asks a second time (else that would find it ended).
+                await askedTwice.waitIgnoringCancellation()
                 let seen = (job.isCancelled, Task.isCancelled)
                 observed.withLock { $0 = seen }
                 throw CancellationError()
@@ -163,6 +166,7 @@ struct SeedBehaviourTests {
         #expect(try await h.queue.requireJob(id).status == .running)
         #expect(try await h.queue.cancel(id) == .requested)
         #expect(try await h.queue.cancel(id) == .requested)
+        askedTwice.open()
 
         let cancelled = try await waitForStatus(h.queue, id, .cancelled)
         try await workers.stop()
