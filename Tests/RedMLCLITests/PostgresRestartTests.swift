@@ -16,9 +16,7 @@ struct PostgresRestartTests {
           .timeLimit(.minutes(10)))
     func workersSurviveServerCrash() async throws {
         let jobs = 400
-        let server = try await OwnServer.start()
-        do {
-            let url = server.url + "&schema=restart"
+        try await OwnServer.with(port: "25532", schema: "restart") { server, url in
             try await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 4) { store in
                 _ = try await MLJobQueue(store: store).submitJobs((0..<jobs).map {
                     MLJobSubmission(kind: "slow", target: "t\($0)")
@@ -49,27 +47,18 @@ struct PostgresRestartTests {
             }
             #expect(completions.count == jobs, "\(completions.count) of \(jobs) jobs completed")
             #expect(completions.values.allSatisfy { $0 == 1 }, "jobs completed more than once")
-        } catch {
-            _ = try? await server.run("stop")
-            throw error
+            try await server.run("stop")
         }
-        try await server.run("stop")
     }
 
     @Test("a worker told to stop while PostgreSQL is down stops at once, instead of waiting for the server",
           .timeLimit(.minutes(3)))
     func workerStopsWhileServerIsDown() async throws {
-        let server = try await OwnServer.start(port: "25534")
-        let url = server.url + "&schema=down"
-        do {
+        try await OwnServer.with(port: "25534", schema: "down") { server, url in
             try await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 1) { try await $0.migrate() }
             let worker = try BackgroundRedML(["worker", "--store", url, "--workers", "2"],
                                              in: FileManager.default.temporaryDirectory)
-            let deadline = ContinuousClock.now + .seconds(60)
-            while !worker.stderr.contains("RedML runtime starting") {
-                guard ContinuousClock.now < deadline else { throw RedMLExecutableFailure(description: "no start: \(worker.stderr)") }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await worker.waitForLog("RedML runtime starting")
             try await server.run("stop")
             // Long enough for the claim loop and the maintenance loop to be waiting for a connection.
             try await Task.sleep(for: .seconds(1))
@@ -79,28 +68,19 @@ struct PostgresRestartTests {
             #expect(ContinuousClock.now - stopping < .seconds(15), "\(worker.stderr.suffix(2_000))")
             // Calls cut short by the shutdown are not failures to report.
             #expect(!worker.stderr.contains("claiming failed"), "\(worker.stderr.suffix(2_000))")
-        } catch {
-            _ = try? await server.run("stop")
-            throw error
         }
     }
 
     @Test("a worker told to stop while PostgreSQL is down, with a job running, gives up its outcome and exits",
           .timeLimit(.minutes(3)))
     func workerWithARunningJobStopsWhileServerIsDown() async throws {
-        let server = try await OwnServer.start(port: "25535")
-        let url = server.url + "&schema=down_running"
-        do {
+        try await OwnServer.with(port: "25535", schema: "down_running") { server, url in
             try await PostgresMLPersistence.withPersistence(url: url, maximumConnections: 1) { store in
                 _ = try await MLJobQueue(store: store).submit(MLJobSubmission(kind: "slow", target: "t"))
             }
             let worker = try BackgroundRedML(["worker", "--store", url, "--workers", "1", "--exec", "slow=cat >/dev/null; exec sleep 600"],
                                              in: FileManager.default.temporaryDirectory, environment: ["REDML_LOG_LEVEL": "debug"])
-            let deadline = ContinuousClock.now + .seconds(60)
-            while !worker.stderr.contains("command started") {
-                guard ContinuousClock.now < deadline else { throw RedMLExecutableFailure(description: "no start: \(worker.stderr)") }
-                try await Task.sleep(for: .milliseconds(50))
-            }
+            try await worker.waitForLog("command started")
             try await server.run("stop")
             let stopping = ContinuousClock.now
             worker.signal(SIGTERM)
@@ -112,9 +92,6 @@ struct PostgresRestartTests {
             #expect(worker.stderr.contains("giving up outcomes the store did not take in time"), "\(worker.stderr.suffix(3_000))")
             #expect(worker.stderr.contains("could not record the job's outcome"), "\(worker.stderr.suffix(3_000))")
             #expect(!worker.stderr.contains("lease renewal failed; retrying"), "\(worker.stderr.suffix(3_000))")
-        } catch {
-            _ = try? await server.run("stop")
-            throw error
         }
     }
 
@@ -158,7 +135,19 @@ private struct OwnServer {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         .appendingPathComponent("scripts/postgres").path
 
-    static func start(port: String = "25532") async throws -> OwnServer {
+    /// Runs `body` with a server of its own on `port` and the URL of `schema`
+    /// in it; stops the server if `body` throws (`body` stops it otherwise).
+    static func with(port: String, schema: String, _ body: (OwnServer, String) async throws -> Void) async throws {
+        let server = try await start(port: port)
+        do {
+            try await body(server, server.url + "&schema=\(schema)")
+        } catch {
+            _ = try? await server.run("stop")
+            throw error
+        }
+    }
+
+    static func start(port: String) async throws -> OwnServer {
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redml-pg-crash-\(UUID().uuidString)").path
         let output = try await run(script, ["start"], folder: folder, port: port)
         guard let start = output.range(of: "POSTGRES_URL='"), let end = output[start.upperBound...].firstIndex(of: "'") else {
@@ -201,5 +190,18 @@ private struct OwnServer {
                 description: "scripts/postgres \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(text)")
         }
         return text
+    }
+}
+
+extension BackgroundRedML {
+    /// Waits until its log (stderr) contains `text`.
+    func waitForLog(_ text: String, timeout: Duration = .seconds(60)) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while !stderr.contains(text) {
+            guard ContinuousClock.now < deadline else {
+                throw RedMLExecutableFailure(description: "'\(text)' not logged in \(timeout): \(stderr)")
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
     }
 }
