@@ -65,12 +65,13 @@ struct GroupCommitTests {
     func aStalledCommitOpensAnotherLane() async throws {
         let held = HeldStore()
         defer { held.release.open() }  // whatever happens, nothing is left waiting
-        let group = GroupCommit(maximumInFlight: 2, whileFlowing: 1, stallAfter: .milliseconds(200)) {
+        // A stall window no loaded machine can overrun before the second arrives.
+        let group = GroupCommit(maximumInFlight: 2, whileFlowing: 1, stallAfter: .seconds(30)) {
             try await held.commit($0)
         }
         let first = Task { try await group.commit(Self.put("first")) }
         try await eventually("the first commit to reach the store") { held.commits.value == 1 }
-        // Arriving while the first has run for less than 200 ms: it waits for it.
+        // Arriving while the first has run for less than the stall window: it waits for it.
         let waiting = Task { try await group.commit(Self.put("waiting")) }
         try await eventually("the second transition to wait") { group.waitingCount == 1 }
         #expect(held.commits.value == 1)
