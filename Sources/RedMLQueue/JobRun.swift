@@ -40,6 +40,8 @@ final class JobRun: Sendable {
         var nextStoreCall = 0
         /// Set by ``abandonStoreCalls()``.
         var storeCallsAbandoned = false
+        /// When the handler returned, once it has.
+        var handlerReturnedAtMs: Int64?
         /// Stops the handler, while it runs (``handlerStarted(stop:)``).
         var stopHandler: (@Sendable (StopReason) -> Void)?
     }
@@ -93,6 +95,17 @@ final class JobRun: Sendable {
     func stop(_ reason: StopReason) {
         state.withLock { $0.stopHandler }?(reason)
     }
+
+    /// Records that the handler returned: from then on only the outcome's write is left.
+    func handlerReturned(atMs now: Int64) {
+        state.withLock { $0.handlerReturnedAtMs = now }
+    }
+
+    /// When the handler returned, if it has.
+    var handlerReturnedAtMs: Int64? { state.withLock { $0.handlerReturnedAtMs } }
+
+    /// Whether ``abandonStoreCalls()`` was called.
+    var storeCallsAbandoned: Bool { state.withLock { $0.storeCallsAbandoned } }
 
     /// Whether the lease is known to be lost.
     var isLost: Bool { state.withLock { $0.lost } }
@@ -159,27 +172,43 @@ final class JobRun: Sendable {
     /// Runs a store call of this run in a task of its own. A stopped
     /// handler's task is cancelled, and some stores (PostgreSQL) cancel a
     /// cancelled task's queries, but the job's own writes must land regardless:
-    /// unless the workers give up on them (``abandonStoreCalls()``).
+    /// unless the workers give up on them (``abandonStoreCalls()``), which
+    /// makes this throw at once, whatever the task is waiting for.
     private func storeCall<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        let task = Task { try await operation() }
-        let call = state.withLock { state -> Int? in
-            guard !state.storeCallsAbandoned else { return nil }
-            state.nextStoreCall += 1
-            state.storeCalls[state.nextStoreCall] = { task.cancel() }
-            return state.nextStoreCall
+        let abandoned = MLJobError(
+            code: .persistence,
+            message: "job \(MLKey.job(id)): the workers gave up writing to a store they could not reach at shutdown",
+            jobID: id)
+        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
+            let answer = StoreCallAnswer(continuation)
+            let call = state.withLock { state -> Int? in
+                guard !state.storeCallsAbandoned else { return nil }
+                state.nextStoreCall += 1
+                state.storeCalls[state.nextStoreCall] = { answer.abandon(with: abandoned) }
+                return state.nextStoreCall
+            }
+            guard let call else {
+                answer.abandon(with: abandoned)
+                return
+            }
+            answer.started(Task {
+                let result: Result<T, any Error>
+                do {
+                    result = .success(try await operation())
+                } catch {
+                    result = .failure(error)
+                }
+                self.state.withLock { _ = $0.storeCalls.removeValue(forKey: call) }
+                answer.resume(with: result)
+            })
         }
-        guard let call else {
-            task.cancel()
-            throw MLJobError(code: .persistence, message: "job \(MLKey.job(id)): the workers gave up writing to a store they could not reach at shutdown", jobID: id)
-        }
-        defer { state.withLock { _ = $0.storeCalls.removeValue(forKey: call) } }
-        return try await task.value
     }
 
-    /// Gives up this run's store calls: those waiting are cancelled (a store
-    /// that cannot be reached would hold them, and the shutdown, for ever),
-    /// later ones fail at once, and the watch stops renewing. The job's lease
-    /// then expires, and another worker runs it again without using up an attempt.
+    /// Gives up this run's store calls, once its handler has returned: those
+    /// waiting fail at once and their tasks are cancelled (a store that cannot
+    /// be reached would hold them, and the shutdown, for ever), later ones
+    /// fail at once, and the watch stops renewing. The job's lease then
+    /// expires, and another worker runs it again without using up an attempt.
     func abandonStoreCalls() {
         let cancels = state.withLock { state -> [@Sendable () -> Void] in
             state.storeCallsAbandoned = true
@@ -307,4 +336,40 @@ struct JobTiming: Sendable {
     var heartbeatMs: Int64
     var leaseMs: Int64
     var progressFlushMs: Int64
+}
+
+/// A store call's caller, answered by the call's task or, first, by the
+/// workers giving up on it (which also cancels the task).
+private final class StoreCallAnswer<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var task: Task<Void, Never>?
+    }
+
+    private let state: Mutex<State>
+
+    init(_ continuation: CheckedContinuation<T, any Error>) {
+        state = Mutex(State(continuation: continuation))
+    }
+
+    func started(_ task: Task<Void, Never>) {
+        // Given up before the task existed: it must not run on unwatched.
+        if state.withLock({ state in state.task = task; return state.continuation == nil }) { task.cancel() }
+    }
+
+    func resume(with result: Result<T, any Error>) {
+        state.withLock { state in
+            defer { state.continuation = nil }
+            return state.continuation
+        }?.resume(with: result)
+    }
+
+    func abandon(with error: any Error) {
+        let (continuation, task) = state.withLock { state in
+            defer { state.continuation = nil }
+            return (state.continuation, state.task)
+        }
+        task?.cancel()
+        continuation?.resume(throwing: error)
+    }
 }

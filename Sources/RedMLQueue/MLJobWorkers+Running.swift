@@ -22,6 +22,7 @@ extension MLJobWorkers {
         }
         guard let handler = lifecycle.withLock({ $0.handlers[job.kind] }) else {
             handlerReturned()
+            run.handlerReturned(atMs: queue.clock.nowMs)
             // Claims take only kinds with a handler, and handlers are never removed: unreachable
             // unless that changes, and then a failed attempt is the honest outcome.
             let ended = await finish(
@@ -74,6 +75,10 @@ extension MLJobWorkers {
         } onCancel: {
             handlerTask.cancel()
         }
+        // Before waiting for the watch, which may be waiting for the store: the outcome's own
+        // grace at shutdown starts now, and giving up its store calls also ends the watch.
+        run.handlerReturned(atMs: queue.clock.nowMs)
+        if isStopping { jobEndedWhileStopping.signal() }
         watcher.cancel()
         await watcher.value
         return (outcome, stop.reason)

@@ -42,9 +42,10 @@ public final class MLJobWorkers: Service, Sendable {
         public var progressFlushInterval: Duration = .milliseconds(200)
         /// How long running jobs may take to finish after shutdown begins. Default: 10 s.
         ///
-        /// An outcome still not written ``MLJobWorkers/outcomeWriteGrace`` after that
-        /// (the store cannot be reached) is given up: the job's lease expires and
-        /// another worker runs it again, without using up an attempt.
+        /// An outcome still not written ``MLJobWorkers/outcomeWriteGrace`` after that,
+        /// and after its handler returned (the store cannot be reached), is given
+        /// up: the job's lease expires and another worker runs it again, without
+        /// using up an attempt.
         public var gracePeriod: Duration = .seconds(10)
         /// The wait between a failed attempt and the next. Default: ``MLRetryBackoff/init(base:maximum:jitter:)``.
         public var backoff = MLRetryBackoff()
@@ -80,6 +81,8 @@ public final class MLJobWorkers: Service, Sendable {
         /// How to cancel each store call of the claim loops in flight (``cancelledAtShutdown(_:)``).
         var loopCalls: [Int: @Sendable () -> Void] = [:]
         var nextLoopCall = 0
+        /// Whether the grace period ended and the loop calls were cancelled.
+        var loopCallsCancelled = false
     }
 
     /// The queue the workers take jobs from.
@@ -115,13 +118,11 @@ public final class MLJobWorkers: Service, Sendable {
     public func beginShutdown() {
         let grace = Configuration.milliseconds(configuration.gracePeriod)
         let now = queue.clock.nowMs
-        let (first, loopCalls) = lifecycle.withLock { state -> (Bool, [@Sendable () -> Void]) in
-            guard state.shutdownDeadlineMs == nil else { return (false, []) }
+        let first = lifecycle.withLock { state in
+            guard state.shutdownDeadlineMs == nil else { return false }
             state.shutdownDeadlineMs = now + grace
-            defer { state.loopCalls.removeAll() }
-            return (true, Array(state.loopCalls.values))
+            return true
         }
-        for cancel in loopCalls { cancel() }
         if first {
             queue.logger.info("shutting down: no more claims; running jobs have the grace period to finish",
                               metadata: ["grace_ms": "\(grace)", "running": "\(queue.running.count)"])
@@ -162,15 +163,13 @@ public final class MLJobWorkers: Service, Sendable {
                         // that cannot be reached (PostgreSQL down) does not hold the shutdown.
                         await withDiscardingTaskGroup { maintenance in
                             maintenance.addTask { await self.maintenanceLoop() }
-                            // Until shutdown (cancellation ends the loop by itself).
-                            while !Task.isCancelled {
-                                let generation = self.maintenanceWake.generation
-                                guard !self.isStopping else { break }
-                                await self.maintenanceWake.waitForSignal(since: generation)
-                            }
+                            await self.untilShutdown()
                             maintenance.cancelAll()
                         }
-                        await self.abandonStoreCallsAfterGrace()
+                    }
+                    group.addTask {
+                        await self.untilShutdown()
+                        await self.endOfGrace()
                     }
                 }
                 wakeUps.cancelAll()
@@ -292,45 +291,78 @@ public final class MLJobWorkers: Service, Sendable {
         }
     }
 
-    /// After shutdown began: interrupts this pool's handlers still running
-    /// when the grace period ends (as their watches do, which may be waiting
-    /// for the store), and gives up the store calls of jobs still not ended
-    /// ``outcomeWriteGrace`` later (``JobRun/abandonStoreCalls()``). Returns
-    /// as soon as every job of the pool has ended.
-    private func abandonStoreCallsAfterGrace() async {
-        guard let graceEnd = shutdownDeadline else { return }
-        let givingUp = graceEnd + Configuration.milliseconds(Self.outcomeWriteGrace)
-        let worker = configuration.workerID
-        var interrupted = false
+    /// Returns once shutdown has begun (or the task is cancelled).
+    private func untilShutdown() async {
         while !Task.isCancelled {
-            let generation = jobEndedWhileStopping.generation
-            let runs = queue.running.runs(heldBy: worker)
-            guard !runs.isEmpty else { return }
-            let now = queue.clock.nowMs
-            if now >= graceEnd && !interrupted {
-                interrupted = true
-                for run in runs { run.stop(.interrupted) }
-            }
-            if now >= givingUp {
-                queue.logger.warning("giving up outcomes the store did not take in time; those jobs will run again",
-                                     metadata: ["jobs": "\(runs.count)"])
-                for run in runs { run.abandonStoreCalls() }
-                return
-            }
-            let next = interrupted ? givingUp : graceEnd
-            await jobEndedWhileStopping.wait(since: generation, timeout: .milliseconds(max(1, next - now)), clock: queue.clock)
+            let generation = maintenanceWake.generation
+            guard !isStopping else { return }
+            await maintenanceWake.waitForSignal(since: generation)
         }
     }
 
-    /// Runs `operation`, a store call of the claim loops, so that shutdown
-    /// cancels it. None of them carries anything that must land (a claim
-    /// cut short leaves its jobs to the rescue of expired leases), and a store
-    /// that cannot be reached (PostgreSQL down) would otherwise hold the
-    /// shutdown until it came back.
+    /// After shutdown began: when the grace period ends, cancels the claim
+    /// loops' store calls and interrupts this pool's handlers still running
+    /// (as their watches do, which may be waiting for the store). A job whose
+    /// handler has returned gets ``outcomeWriteGrace`` more, from the later of
+    /// the two, for its outcome; then its store calls are given up
+    /// (``JobRun/abandonStoreCalls()``). A handler still running keeps its
+    /// lease renewed. Returns once the pool's jobs and claims have all ended.
+    private func endOfGrace() async {
+        guard let graceEnd = shutdownDeadline else { return }
+        let outcomeGraceMs = Configuration.milliseconds(Self.outcomeWriteGrace)
+        let worker = configuration.workerID
+        var graceOver = false
+        while !Task.isCancelled {
+            let generation = jobEndedWhileStopping.generation
+            let now = queue.clock.nowMs
+            if now >= graceEnd && !graceOver {
+                graceOver = true
+                let loopCalls = lifecycle.withLock { state -> [@Sendable () -> Void] in
+                    state.loopCallsCancelled = true
+                    defer { state.loopCalls.removeAll() }
+                    return Array(state.loopCalls.values)
+                }
+                for cancel in loopCalls { cancel() }
+                for run in queue.running.runs(heldBy: worker) { run.stop(.interrupted) }
+            }
+            let runs = queue.running.runs(heldBy: worker)
+            let claiming = lifecycle.withLock { !$0.loopCalls.isEmpty }
+            guard !runs.isEmpty || claiming else { return }
+            var nextCheck: Int64? = graceOver ? nil : graceEnd
+            var givenUp = 0
+            for run in runs where !run.storeCallsAbandoned {
+                guard let returned = run.handlerReturnedAtMs else { continue }
+                let giveUpAt = max(graceEnd, returned) + outcomeGraceMs
+                if now >= giveUpAt {
+                    run.abandonStoreCalls()
+                    givenUp += 1
+                } else {
+                    nextCheck = min(nextCheck ?? giveUpAt, giveUpAt)
+                }
+            }
+            if givenUp > 0 {
+                queue.logger.warning("giving up outcomes the store did not take in time; those jobs will run again",
+                                     metadata: ["jobs": "\(givenUp)"])
+            }
+            if let nextCheck {
+                await jobEndedWhileStopping.wait(since: generation, timeout: .milliseconds(max(1, nextCheck - now)), clock: queue.clock)
+            } else {
+                await jobEndedWhileStopping.waitForSignal(since: generation)
+            }
+        }
+    }
+
+    /// Runs `operation`, a store call of the claim loops, so that the end of
+    /// the grace period cancels it. None of them carries anything that must
+    /// land (a claim cut short leaves its jobs to the rescue of expired
+    /// leases), and a store that cannot be reached (PostgreSQL down) would
+    /// otherwise hold the shutdown until it came back. Not sooner: a claim
+    /// cancelled after the store committed it would strand its jobs until
+    /// their leases expire.
     private func cancelledAtShutdown<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
         let task = Task { try await operation() }
         let call = lifecycle.withLock { state -> Int? in
-            guard state.shutdownDeadlineMs == nil else { return nil }
+            guard !state.loopCallsCancelled else { return nil }
             state.nextLoopCall += 1
             state.loopCalls[state.nextLoopCall] = { task.cancel() }
             return state.nextLoopCall
@@ -338,6 +370,7 @@ public final class MLJobWorkers: Service, Sendable {
         if call == nil { task.cancel() }
         defer {
             if let call { lifecycle.withLock { _ = $0.loopCalls.removeValue(forKey: call) } }
+            if isStopping { jobEndedWhileStopping.signal() }  // one thing fewer for the end of the grace period
         }
         return try await withTaskCancellationHandler {
             try await task.value

@@ -59,4 +59,38 @@ struct RobustnessTests {
         #expect(retrying.error == "timed out after 1000 ms")
         #expect(try await h.queue.history(of: id).map(\.reason).contains("lease_expired") == false)
     }
+
+    @Test(arguments: Backends.allFixtures())
+    func aHandlerStillRunningAfterTheShutdownGraceKeepsItsLease(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let started = Gate()
+        let interrupted = Gate()
+        let finish = Gate()
+        let workers = h.start(workerConfiguration(gracePeriod: .seconds(1), heartbeat: .seconds(1))) { workers in
+            workers.register(.train) { _ in
+                started.open()
+                await waitUntilCancelled()  // the end of the grace period interrupts it…
+                interrupted.open()
+                await finish.waitIgnoringCancellation()  // …but it takes a while to stop
+                throw CancellationError()
+            }
+        }
+        defer { finish.open() }
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "slow"))
+        await started.wait()
+        workers.workers.beginShutdown()
+        try await advance(h.clock, by: .milliseconds(500), until: "the grace period to interrupt the handler") { interrupted.isOpen }
+        // Well past the grace period, the give-up point for outcomes (5 s more) and the lease (2 s):
+        // the handler has not returned, so its lease is still renewed and nobody else runs the job.
+        for _ in 0..<20 {
+            h.clock.advance(by: .milliseconds(500))
+            try await Task.sleep(for: .milliseconds(100))
+            #expect(try await h.queue.rescueExpiredLeases() == 0)
+        }
+        #expect(try await h.queue.requireJob(id).status == .running)
+        finish.open()
+        try await workers.stop()
+        let job = try await h.queue.requireJob(id)
+        #expect(job.status == .queued && job.attempt == 1 && job.failures == 0, "interrupted, back in the queue: \(job)")
+    }
 }

@@ -149,6 +149,7 @@ struct SeedBehaviourTests {
         let h = try await Harness(fixture)
         let started = Gate()
         let askedTwice = Gate()
+        defer { askedTwice.open() }  // whatever happens, the handler is not left waiting
         let observed = Locked<(handle: Bool, task: Bool)?>(nil)
         let workers = h.start { workers in
             workers.register(.train) { job in
