@@ -1,5 +1,6 @@
 import NIOCore
 import PostgresNIO
+import RedMLCore
 import Synchronization
 
 /// Ends the statements that PostgresNIO would leave waiting for ever when
@@ -44,28 +45,12 @@ package final class ClosedConnectionWatch: Sendable {
     package func run<T: Sendable>(
         on connection: PostgresConnection, _ operation: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        let task = CancellableTask()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-                let answer = Answer(continuation)
-                guard let statement = track(connection, fail: { answer.resume(with: .failure($0)) }) else {
-                    answer.resume(with: .failure(PostgresConnectionClosed()))
-                    return
-                }
-                task.set(Task {
-                    let result: Result<T, any Error>
-                    do {
-                        result = .success(try await operation())
-                    } catch {
-                        result = .failure(error)
-                    }
-                    self.untrack(connection.id, statement)
-                    answer.resume(with: result)
-                })
-            }
-        } onCancel: {
-            task.cancel()
+        let call = AbandonableCall<T>(propagatesCancellation: true)
+        guard let statement = track(connection, fail: { call.abandon(with: $0) }) else {
+            throw PostgresConnectionClosed()
         }
+        defer { untrack(connection.id, statement) }
+        return try await call.run(operation)
     }
 
     /// How many statements the watch holds, for tests.
@@ -99,37 +84,5 @@ package final class ClosedConnectionWatch: Sendable {
                 fail(PostgresConnectionClosed())
             }
         }
-    }
-}
-
-/// A continuation resumed by whichever answer comes first.
-private final class Answer<T: Sendable>: Sendable {
-    private let continuation: Mutex<CheckedContinuation<T, any Error>?>
-
-    init(_ continuation: CheckedContinuation<T, any Error>) {
-        self.continuation = Mutex(continuation)
-    }
-
-    func resume(with result: Result<T, any Error>) {
-        continuation.withLock { continuation in
-            defer { continuation = nil }
-            return continuation
-        }?.resume(with: result)
-    }
-}
-
-/// A task that a cancellation may reach before it is made.
-private final class CancellableTask: Sendable {
-    private let state = Mutex<(task: Task<Void, Never>?, cancelled: Bool)>((nil, false))
-
-    func set(_ task: Task<Void, Never>) {
-        if state.withLock({ state in state.task = task; return state.cancelled }) { task.cancel() }
-    }
-
-    func cancel() {
-        state.withLock { state in
-            state.cancelled = true
-            return state.task
-        }?.cancel()
     }
 }

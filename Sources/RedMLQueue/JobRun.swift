@@ -175,33 +175,23 @@ final class JobRun: Sendable {
     /// unless the workers give up on them (``abandonStoreCalls()``), which
     /// makes this throw at once, whatever the task is waiting for.
     private func storeCall<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
-        let abandoned = MLJobError(
-            code: .persistence,
-            message: "job \(MLKey.job(id)): the workers gave up writing to a store they could not reach at shutdown",
-            jobID: id)
-        return try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
-            let answer = StoreCallAnswer(continuation)
-            let call = state.withLock { state -> Int? in
-                guard !state.storeCallsAbandoned else { return nil }
-                state.nextStoreCall += 1
-                state.storeCalls[state.nextStoreCall] = { answer.abandon(with: abandoned) }
-                return state.nextStoreCall
-            }
-            guard let call else {
-                answer.abandon(with: abandoned)
-                return
-            }
-            answer.started(Task {
-                let result: Result<T, any Error>
-                do {
-                    result = .success(try await operation())
-                } catch {
-                    result = .failure(error)
-                }
-                self.state.withLock { _ = $0.storeCalls.removeValue(forKey: call) }
-                answer.resume(with: result)
-            })
+        let call = AbandonableCall<T>(propagatesCancellation: false)
+        let registered = state.withLock { state -> Int? in
+            guard !state.storeCallsAbandoned else { return nil }
+            state.nextStoreCall += 1
+            state.storeCalls[state.nextStoreCall] = { call.abandon(with: self.givenUpError()) }
+            return state.nextStoreCall
         }
+        guard let registered else { throw givenUpError() }
+        defer { state.withLock { _ = $0.storeCalls.removeValue(forKey: registered) } }
+        return try await call.run(operation)
+    }
+
+    /// What a store call given up (``abandonStoreCalls()``) throws; made only then, not for every call.
+    private func givenUpError() -> MLJobError {
+        MLJobError(code: .persistence,
+                   message: "job \(MLKey.job(id)): the workers gave up writing to a store they could not reach at shutdown",
+                   jobID: id)
     }
 
     /// Gives up this run's store calls, once its handler has returned: those
@@ -336,40 +326,4 @@ struct JobTiming: Sendable {
     var heartbeatMs: Int64
     var leaseMs: Int64
     var progressFlushMs: Int64
-}
-
-/// A store call's caller, answered by the call's task or, first, by the
-/// workers giving up on it (which also cancels the task).
-private final class StoreCallAnswer<T: Sendable>: Sendable {
-    private struct State {
-        var continuation: CheckedContinuation<T, any Error>?
-        var task: Task<Void, Never>?
-    }
-
-    private let state: Mutex<State>
-
-    init(_ continuation: CheckedContinuation<T, any Error>) {
-        state = Mutex(State(continuation: continuation))
-    }
-
-    func started(_ task: Task<Void, Never>) {
-        // Given up before the task existed: it must not run on unwatched.
-        if state.withLock({ state in state.task = task; return state.continuation == nil }) { task.cancel() }
-    }
-
-    func resume(with result: Result<T, any Error>) {
-        state.withLock { state in
-            defer { state.continuation = nil }
-            return state.continuation
-        }?.resume(with: result)
-    }
-
-    func abandon(with error: any Error) {
-        let (continuation, task) = state.withLock { state in
-            defer { state.continuation = nil }
-            return (state.continuation, state.task)
-        }
-        task?.cancel()
-        continuation?.resume(throwing: error)
-    }
 }
