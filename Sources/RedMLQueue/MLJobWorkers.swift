@@ -284,9 +284,14 @@ public final class MLJobWorkers: Service, Sendable {
                     }
                 }
                 // With a slot free, until the next poll is due (not a full interval from every wake-up
-                // that claimed nothing); with none, until one frees up.
-                let untilPoll = free > 0 ? max(1, min(pollMs, lastClaimMs + pollMs - queue.clock.nowMs)) : pollMs
-                await queue.submitted.wait(since: generation, timeout: .milliseconds(untilPoll), clock: queue.clock)
+                // that claimed nothing). With none, until one frees up, which signals: without a
+                // timeout the wait needs no tasks of its own, and it happens about once per job.
+                if free > 0 {
+                    let untilPoll = max(1, min(pollMs, lastClaimMs + pollMs - queue.clock.nowMs))
+                    await queue.submitted.wait(since: generation, timeout: .milliseconds(untilPoll), clock: queue.clock)
+                } else {
+                    await queue.submitted.waitForSignal(since: generation)
+                }
             }
         }
     }
