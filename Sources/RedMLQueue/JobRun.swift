@@ -44,6 +44,19 @@ final class JobRun: Sendable {
         var handlerReturnedAtMs: Int64?
         /// Stops the handler, while it runs (``handlerStarted(stop:)``).
         var stopHandler: (@Sendable (StopReason) -> Void)?
+        /// Whether the pool's ``LeaseKeeper`` looks after the lease: from the
+        /// handler's start until it returns.
+        var watched = false
+        /// When the attempt times out, if it has a timeout.
+        var timeoutAtMs: Int64?
+        /// Whether the handler was told to stop (once is enough; the lease is still renewed).
+        var stopSent = false
+        /// Whether the keeper handed on the loss of the lease.
+        var lossSent = false
+        /// Whether a renewal is in flight.
+        var renewing = false
+        /// When to try again after a renewal failed (the store could not be reached, say).
+        var renewRetryAtMs: Int64?
     }
 
     let id: UInt128
@@ -52,10 +65,14 @@ final class JobRun: Sendable {
     let queue: MLJobQueue
     private let timing: JobTiming
     private let state: Mutex<State>
-    /// Wakes the watch loop when a cancel arrives in this process.
-    let wake = Signal()
+    /// Wakes the pool's ``LeaseKeeper`` when this run needs it before its next
+    /// due time: a cancel arrived in this process, or the lease was lost.
+    private let keeperWake: Signal
+    /// Signalled when a renewal ends, for ``renewalSettled()``.
+    private let renewalEnded = Signal()
 
-    init(job: MLJob, revision: MLRevision, queue: MLJobQueue, timing: JobTiming) {
+    init(job: MLJob, revision: MLRevision, queue: MLJobQueue, timing: JobTiming, keeperWake: Signal) {
+        self.keeperWake = keeperWake
         id = job.id
         attempt = job.attempt
         worker = job.worker ?? ""
@@ -82,7 +99,7 @@ final class JobRun: Sendable {
 
     func noteCancelRequested() {
         state.withLock { $0.cancelRequested = true }
-        wake.signal()
+        keeperWake.signal()
     }
 
     /// Records how to stop the running handler, for ``stop(_:)``.
@@ -116,7 +133,7 @@ final class JobRun: Sendable {
     /// fencing check could not tell the two apart.)
     func supersede() {
         state.withLock { $0.lost = true }
-        wake.signal()
+        keeperWake.signal()
     }
 
     private func leaseLostError() -> MLJobError {
@@ -159,7 +176,7 @@ final class JobRun: Sendable {
                 fresh.attempt == attempt, fresh.worker == worker
             else {
                 state.withLock { $0.lost = true }
-                wake.signal()
+                keeperWake.signal()
                 throw leaseLostError()
             }
             if fresh.cancelRequested { state.withLock { $0.cancelRequested = true } }
@@ -206,7 +223,7 @@ final class JobRun: Sendable {
             return Array(state.storeCalls.values)
         }
         for cancel in cancels { cancel() }
-        wake.signal()
+        keeperWake.signal()
     }
 
     /// Renews the lease and writes the latest progress.
@@ -259,64 +276,109 @@ final class JobRun: Sendable {
         }
     }
 
-    // MARK: Watching
+    // MARK: Watching (by the pool's LeaseKeeper)
 
-    /// Renews the lease and flushes progress until cancelled (when the handler
-    /// has returned). When something should stop the handler, calls `onStop`
-    /// once, and goes on renewing: the lease must hold until the handler has
-    /// actually stopped, or another worker could start the job meanwhile.
-    /// Returns early only when the lease is lost.
-    func watch(
-        startedAtMs: Int64, shutdownDeadline: @Sendable () -> Int64?, onStop: (StopReason) -> Void
-    ) async {
-        let clock = queue.clock
-        let timeoutAt = latest.timeoutMs.map { startedAtMs.addingReportingOverflow($0).overflow ? Int64.max : startedAtMs + $0 }
-        var stopped = false
-        while !Task.isCancelled {
-            let generation = wake.generation  // before reading the flags, so a cancel is not missed
-            let now = clock.nowMs
-            let (cancel, lost, abandoned, renewAt, flushAt) = state.withLock { state in
-                (state.cancelRequested, state.lost, state.storeCallsAbandoned, state.leaseWrittenAtMs + timing.heartbeatMs,
-                 state.progress != state.progressWritten ? state.progressWrittenAtMs + timing.progressFlushMs : Int64.max)
+    /// What the keeper should do for this run now.
+    struct WatchStep {
+        /// Stop the handler for this reason.
+        var stop: StopReason?
+        /// Renew the lease (and write the latest progress); the run counts as renewing from now.
+        var renew = false
+        /// When this run needs the keeper next, if at all.
+        var nextMs: Int64?
+    }
+
+    /// Hands the lease to the keeper while the handler runs, which started at `startedAtMs`.
+    func startWatching(startedAtMs: Int64) {
+        let timeoutMs = latest.timeoutMs
+        state.withLock { state in
+            state.watched = true
+            state.timeoutAtMs = timeoutMs.map {
+                startedAtMs.addingReportingOverflow($0).overflow ? Int64.max : startedAtMs + $0
             }
-            // The store cannot be reached at the end of shutdown: renewing is given up too.
-            if abandoned { return }
-            if lost {
-                onStop(.leaseLost)
-                return
+        }
+    }
+
+    /// When this run first needs the keeper, once it watches it.
+    var firstDueMs: Int64 {
+        state.withLock { min($0.leaseWrittenAtMs + timing.heartbeatMs, $0.timeoutAtMs ?? .max) }
+    }
+
+    /// Decides what is due at `now`: tells the handler to stop (once, as
+    /// the watch of a job always did: on a cancel request, a timeout or the
+    /// end of the grace period, or at once when the lease is lost), and renews
+    /// the lease when it or the progress is due. After a stop the lease is
+    /// still renewed: it must hold until the handler has actually stopped, or
+    /// another worker could start the job meanwhile. Nothing more is due once
+    /// the lease is lost or the store calls were given up.
+    func watchStep(nowMs now: Int64, shutdownAtMs: Int64?) -> WatchStep {
+        state.withLock { state in
+            guard state.watched, !state.storeCallsAbandoned else { return WatchStep() }
+            if state.lost {
+                defer { state.lossSent = true }
+                return WatchStep(stop: state.lossSent ? nil : .leaseLost)
             }
-            let shutdownAt = shutdownDeadline()
-            if !stopped {
-                let reason: StopReason? =
-                    if cancel { .cancelRequested }
-                    else if let timeoutAt, now >= timeoutAt { .timedOut }
-                    else if let shutdownAt, now >= shutdownAt { .interrupted }
+            var step = WatchStep()
+            if !state.stopSent {
+                step.stop =
+                    if state.cancelRequested { .cancelRequested }
+                    else if let timeoutAt = state.timeoutAtMs, now >= timeoutAt { .timedOut }
+                    else if let shutdownAtMs, now >= shutdownAtMs { .interrupted }
                     else { nil }
-                if let reason {
-                    stopped = true
-                    onStop(reason)
-                }
+                state.stopSent = step.stop != nil
             }
+            if !state.stopSent {
+                step.nextMs = min(state.timeoutAtMs ?? .max, shutdownAtMs ?? .max)
+            }
+            guard !state.renewing else { return step }  // its end wakes the keeper
+            let renewAt = state.renewRetryAtMs ?? state.leaseWrittenAtMs + timing.heartbeatMs
+            let flushAt = state.progress != state.progressWritten ? state.progressWrittenAtMs + timing.progressFlushMs : .max
             if now >= renewAt || now >= flushAt {
-                do {
-                    try await renew()
-                    continue
-                } catch let error as MLJobError where error.code == .leaseLost {
-                    onStop(.leaseLost)
-                    return
-                } catch {
-                    if state.withLock({ $0.storeCallsAbandoned }) { return }  // given up at shutdown: nothing to report
-                    queue.logger.warning("lease renewal failed; retrying", metadata: ["job_id": "\(MLKey.job(id))", "error": "\(error)"])
-                    // Retry soon, but not in a busy loop.
-                    await wake.wait(since: generation, timeout: .milliseconds(max(1, timing.heartbeatMs / 10)), clock: clock)
-                    continue
-                }
+                state.renewing = true
+                state.renewRetryAtMs = nil
+                step.renew = true
+            } else {
+                step.nextMs = min(step.nextMs ?? .max, renewAt, flushAt)
             }
-            // Sleep exactly until the next thing due, so the renewal is never late; at most one
-            // flush interval, so that progress reported meanwhile is noticed in time.
-            var next = min(renewAt, flushAt, now + timing.progressFlushMs)
-            if !stopped { next = min(next, timeoutAt ?? .max, shutdownAt ?? .max) }
-            await wake.wait(since: generation, timeout: .milliseconds(max(1, next - now)), clock: clock)
+            return step
+        }
+    }
+
+    /// Renews the lease for the keeper (``watchStep(nowMs:shutdownAtMs:)``
+    /// said so); a failure other than a lost lease is logged and retried
+    /// soon, but not in a busy loop.
+    func keeperRenew() async {
+        var retryAt: Int64?
+        do {
+            try await renew()
+        } catch let error as MLJobError where error.code == .leaseLost {
+            // `write` marked the lease lost: the keeper tells the handler at its next step.
+        } catch {
+            if !storeCallsAbandoned {  // given up at shutdown: nothing to report
+                queue.logger.warning("lease renewal failed; retrying", metadata: ["job_id": "\(MLKey.job(id))", "error": "\(error)"])
+                retryAt = queue.clock.nowMs + max(1, timing.heartbeatMs / 10)
+            }
+        }
+        state.withLock { state in
+            state.renewing = false
+            state.renewRetryAtMs = retryAt
+        }
+        renewalEnded.signal()
+        keeperWake.signal()  // what is due next for this run changed
+    }
+
+    /// The handler returned: the keeper no longer renews this run's lease.
+    func stopWatching() {
+        state.withLock { $0.watched = false }
+    }
+
+    /// Returns once no renewal of this run is in flight (or the task is cancelled),
+    /// so that the outcome is written after it, not beside it.
+    func renewalSettled() async {
+        while !Task.isCancelled {
+            let generation = renewalEnded.generation
+            guard state.withLock({ $0.renewing }) else { return }
+            await renewalEnded.waitForSignal(since: generation)
         }
     }
 }

@@ -14,7 +14,7 @@ extension MLJobWorkers {
     /// Runs `job` and records its outcome; `handlerReturned` is called once,
     /// when the handler has returned (or there is none), before the outcome is written.
     func execute(_ job: MLJob, revision: MLRevision, handlerReturned: () -> Void) async {
-        let run = JobRun(job: job, revision: revision, queue: queue, timing: configuration.timing)
+        let run = JobRun(job: job, revision: revision, queue: queue, timing: configuration.timing, keeperWake: keeper.wake)
         queue.running.add(run)
         defer {
             queue.running.remove(run)
@@ -46,10 +46,10 @@ extension MLJobWorkers {
                                   durationNanoseconds: elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
     }
 
-    /// Runs the handler beside the lease watch. A stop (cancel, timeout,
-    /// shutdown, lost lease) cancels the handler; the watch goes on renewing
-    /// the lease until the handler has returned, so no other worker can start
-    /// the job while this one still runs it.
+    /// Runs the handler while the pool's ``LeaseKeeper`` looks after its
+    /// lease. A stop (cancel, timeout, shutdown, lost lease) cancels the
+    /// handler; the keeper goes on renewing the lease until the handler has
+    /// returned, so no other worker can start the job while this one still runs it.
     private func supervise(
         _ handler: @escaping Handler, _ handle: MLJobHandle, run: JobRun, startedAt: Int64
     ) async -> (Outcome, StopReason?) {
@@ -67,20 +67,17 @@ extension MLJobWorkers {
             if stop.record(reason) { handlerTask.cancel() }
         }
         run.handlerStarted(stop: stopHandler)
-        let watcher = Task {
-            await run.watch(startedAtMs: startedAt, shutdownDeadline: { self.shutdownDeadline }, onStop: stopHandler)
-        }
+        keeper.watch(run, startedAtMs: startedAt)
         let outcome = await withTaskCancellationHandler {
             await handlerTask.value
         } onCancel: {
             handlerTask.cancel()
         }
-        // Before waiting for the watch, which may be waiting for the store: the outcome's own
-        // grace at shutdown starts now, and giving up its store calls also ends the watch.
+        // Before waiting for a renewal in flight, which may be waiting for the store: the
+        // outcome's own grace at shutdown starts now, and giving up its store calls ends the renewal.
         run.handlerReturned(atMs: queue.clock.nowMs)
         if isStopping { jobEndedWhileStopping.signal() }
-        watcher.cancel()
-        await watcher.value
+        await keeper.release(run)
         return (outcome, stop.reason)
     }
 

@@ -94,6 +94,8 @@ public final class MLJobWorkers: Service, Sendable {
     let maintenanceWake = Signal()
     /// Signalled when a job of this pool ends during shutdown.
     let jobEndedWhileStopping = Signal()
+    /// Renews the leases of this pool's running jobs and stops their handlers when due.
+    let keeper: LeaseKeeper
 
     /// How long after the grace period an outcome write may still wait for
     /// the store before it is given up: 5 s.
@@ -103,6 +105,7 @@ public final class MLJobWorkers: Service, Sendable {
     public init(queue: MLJobQueue, configuration: Configuration = Configuration()) {
         self.queue = queue
         self.configuration = configuration
+        keeper = LeaseKeeper(clock: queue.clock, timing: configuration.timing)
     }
 
     /// Registers the handler for jobs of `kind` (replacing an earlier one).
@@ -129,6 +132,7 @@ public final class MLJobWorkers: Service, Sendable {
         }
         maintenanceWake.signal()
         queue.submitted.signal()
+        keeper.wake.signal()  // the grace period's end is now due for every running job
     }
 
     var isStopping: Bool { lifecycle.withLock { $0.shutdownDeadlineMs != nil } }
@@ -140,6 +144,8 @@ public final class MLJobWorkers: Service, Sendable {
         _ = try? await cancelledAtShutdown { await self.queue.alignClockLoggingFailure() }
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { wakeUps in
+                // Until every job has ended: a handler still running after the grace period keeps its lease.
+                wakeUps.addTask { await self.keeper.run(shutdownDeadline: { self.shutdownDeadline }) }
                 if let claiming = queue.store as? any MLClaimingStore {
                     // Jobs submitted or requeued by other processes wake the claim loops at once
                     // (this queue's own submissions woke them when they committed).
