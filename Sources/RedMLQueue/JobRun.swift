@@ -57,6 +57,8 @@ final class JobRun: Sendable {
         var renewing = false
         /// When to try again after a renewal failed (the store could not be reached, say).
         var renewRetryAtMs: Int64?
+        /// Resumed when the renewal in flight ends (``renewalSettled()``).
+        var renewalWaiter: CheckedContinuation<Void, Never>?
     }
 
     let id: UInt128
@@ -68,8 +70,6 @@ final class JobRun: Sendable {
     /// Wakes the pool's ``LeaseKeeper`` when this run needs it before its next
     /// due time: a cancel arrived in this process, or the lease was lost.
     private let keeperWake: Signal
-    /// Signalled when a renewal ends, for ``renewalSettled()``.
-    private let renewalEnded = Signal()
 
     init(job: MLJob, revision: MLRevision, queue: MLJobQueue, timing: JobTiming, keeperWake: Signal) {
         self.keeperWake = keeperWake
@@ -359,11 +359,13 @@ final class JobRun: Sendable {
                 retryAt = queue.clock.nowMs + max(1, timing.heartbeatMs / 10)
             }
         }
-        state.withLock { state in
+        let waiter = state.withLock { state in
             state.renewing = false
             state.renewRetryAtMs = retryAt
+            defer { state.renewalWaiter = nil }
+            return state.renewalWaiter
         }
-        renewalEnded.signal()
+        waiter?.resume()
         keeperWake.signal()  // what is due next for this run changed
     }
 
@@ -372,13 +374,18 @@ final class JobRun: Sendable {
         state.withLock { $0.watched = false }
     }
 
-    /// Returns once no renewal of this run is in flight (or the task is cancelled),
-    /// so that the outcome is written after it, not beside it.
+    /// Returns once no renewal of this run is in flight, so that the outcome
+    /// is written after it, not beside it. Not cut short by cancellation (the
+    /// workers' task cancelled): the renewal ends by itself, and giving up its
+    /// store calls at shutdown ends it too.
     func renewalSettled() async {
-        while !Task.isCancelled {
-            let generation = renewalEnded.generation
-            guard state.withLock({ $0.renewing }) else { return }
-            await renewalEnded.waitForSignal(since: generation)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let settled = state.withLock { state -> Bool in
+                guard state.renewing else { return true }
+                state.renewalWaiter = continuation
+                return false
+            }
+            if settled { continuation.resume() }
         }
     }
 }
