@@ -8,6 +8,8 @@ import Foundation
 /// round-trips exactly. JSON itself has one number type, so a whole number
 /// stored as a double (`3.0`) may read back as `.int(3)`: numbers compare and
 /// hash by value, so `.double(3.0) == .int(3)`, and ``doubleValue`` reads either.
+/// Decoding refuses a whole number past the 64-bit range that a Double would
+/// round (`123456789012345678901234567890`), rather than store another number.
 public enum MLJSONValue: Sendable {
     /// `null`.
     case null
@@ -88,6 +90,16 @@ extension MLJSONValue: Codable {
         } else if let int = try? container.decode(Int64.self) {
             self = .int(int)
         } else if let double = try? container.decode(Double.self) {
+            if double.rounded() == double, abs(double) >= 0x1p63, abs(double) < 1e38,
+                let exact = try? container.decode(Decimal.self), Self.significantDigits(of: exact) > 17,
+                !Self.holdsExactly(double, exact)
+            {
+                // A whole number past Int64 that a Double would round: refused, not changed.
+                throw DecodingError.dataCorruptedError(
+                    in: container,
+                    debugDescription: "the integer \(exact) is outside the 64-bit range, and as a 64-bit float it would "
+                        + "become \(double); send it as a string, or as a float if it may be rounded")
+            }
             self = .double(double)
         } else if let string = try? container.decode(String.self) {
             self = .string(string)
@@ -102,6 +114,24 @@ extension MLJSONValue: Codable {
                     in: container, debugDescription: "a number beyond the range of a 64-bit float (±1.8e308)")
             }
         }
+    }
+
+    /// The number of significant decimal digits of `value`: 17 or fewer for
+    /// every number a Double's shortest form writes.
+    private static func significantDigits(of value: Decimal) -> Int {
+        let digits = value.description.utf8.filter { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        guard let first = digits.firstIndex(where: { $0 != UInt8(ascii: "0") }),
+            let last = digits.lastIndex(where: { $0 != UInt8(ascii: "0") })
+        else { return 0 }
+        return last - first + 1
+    }
+
+    /// Whether `double`, a whole number below 1e38 (where `Decimal` is exact), is `exact`.
+    private static func holdsExactly(_ double: Double, _ exact: Decimal) -> Bool {
+        let magnitude = double.magnitude
+        var value = Decimal(magnitude.significandBitPattern | 1 << 52) * pow(Decimal(2), Int(magnitude.exponent) - 52)
+        if double < 0 { value.negate() }
+        return value == exact
     }
 
     /// Encodes the value as the JSON it stands for.
@@ -187,9 +217,9 @@ extension MLJSONValue {
             if let problem = MLJSONSyntaxCheck.firstProblem(in: text) {
                 throw MLJSONError(field: field, reason: "not valid JSON: \(problem)")
             }
+            // Well-formed, but a value this type cannot hold (a number out of range).
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
-            throw MLJSONError(field: field, reason: "not valid JSON: " + context.debugDescription
-                + (path.isEmpty ? "" : " (at \(path))"))
+            throw MLJSONError(field: field, reason: context.debugDescription + (path.isEmpty ? "" : " (at \(path))"))
         } catch {
             throw MLJSONError(field: field, reason: "not valid JSON: \(error)")
         }

@@ -27,6 +27,15 @@ struct ErrorTests {
             let beyond = try await client.send(.patch, "/v1/models/spam/versions/1", text: #"{"metrics": {"a": 1e999}}"#)
             #expect(beyond.status == .badRequest)
             #expect(beyond.errorMessage.contains("beyond the range"), "\(beyond.errorMessage)")
+            // A whole number past Int64 would be rounded as a double: refused, naming it, and nothing changes.
+            let metricsBefore = try await h.registry.version("spam", 1).metrics
+            let pastInt64 = try await client.send(
+                .patch, "/v1/models/spam/versions/1", text: #"{"metrics": {"seed": 123456789012345678901234567890}}"#)
+            #expect(pastInt64.status == .badRequest)
+            #expect(pastInt64.errorCode == "invalid_json")
+            #expect(pastInt64.errorMessage.contains("the integer 123456789012345678901234567890 is outside the 64-bit range"),
+                    "\(pastInt64.errorMessage)")
+            #expect(try await h.registry.version("spam", 1).metrics == metricsBefore, "nothing was changed")
 
             let unknown = try await client.send(.put, "/v1/models/spam/active", json: ["version": 1, "verison": 1])
             #expect(unknown.status == .badRequest)

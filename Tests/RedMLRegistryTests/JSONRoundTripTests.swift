@@ -68,6 +68,27 @@ struct JSONRoundTripTests {
         #expect(try decode(MLJSONValue.self, MLJSONValue.int(int).jsonText) == .int(int))
     }
 
+    @Test(arguments: [
+        "123456789012345678901234567890", "18446744073709551615", "-9223372036854775809", "12345678901234567890123.0",
+    ])
+    func integersPastInt64AreRefusedNotRounded(_ text: String) throws {
+        let error = try #require(throws: MLJSONError.self) { try MLJSONValue.parse("{\"seed\": \(text)}", field: "spec") }
+        #expect(error.field == "spec")
+        #expect(error.reason.contains("outside the 64-bit range"), "\(error)")
+        #expect(error.reason.contains("seed"), "\(error)")
+    }
+
+    /// What a Double's shortest form writes, and whole numbers a Double holds
+    /// exactly (as PostgreSQL's jsonb prints them too), still read as doubles.
+    @Test(arguments: [
+        ("1e30", 1e30), ("1.8446744073709552e+19", 1.8446744073709552e19),
+        ("123456789012345680000000000000", 1.2345678901234568e29), ("-1e300", -1e300), ("9223372036854775808", 0x1p63),
+        ("1180591620717411303424", 0x1p70),
+    ])
+    func largeNumbersADoubleHoldsStillRead(_ text: String, _ value: Double) throws {
+        #expect(try MLJSONValue.parse(text, field: "spec") == .double(value))
+    }
+
     @Test func nonFiniteDoublesBecomeNull() throws {
         var writer = MLJSONWriter()
         writer.array { array in
