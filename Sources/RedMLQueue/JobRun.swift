@@ -299,9 +299,13 @@ final class JobRun: Sendable {
         }
     }
 
-    /// When this run first needs the keeper, once it watches it.
+    /// When this run first needs the keeper, once it watches it: at once if a
+    /// cancel or the loss of the lease came before (while its handler was starting).
     var firstDueMs: Int64 {
-        state.withLock { min($0.leaseWrittenAtMs + timing.heartbeatMs, $0.timeoutAtMs ?? .max) }
+        state.withLock { state in
+            if state.cancelRequested || state.lost { return .min }
+            return min(state.leaseWrittenAtMs + timing.heartbeatMs, state.timeoutAtMs ?? .max)
+        }
     }
 
     /// Decides what is due at `now`: tells the handler to stop (once, as

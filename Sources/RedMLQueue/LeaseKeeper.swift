@@ -29,10 +29,11 @@ final class LeaseKeeper: Sendable {
         progressFlushMs = timing.progressFlushMs
     }
 
-    /// Starts looking after `run`, whose handler started at `startedAtMs`.
-    func watch(_ run: JobRun, startedAtMs: Int64) {
+    /// Starts looking after `run`, whose handler started at `startedAtMs`;
+    /// `shutdownDeadlineMs` is when running jobs must stop, if shutdown began.
+    func watch(_ run: JobRun, startedAtMs: Int64, shutdownDeadlineMs: Int64?) {
         run.startWatching(startedAtMs: startedAtMs)
-        let due = run.firstDueMs
+        let due = min(run.firstDueMs, shutdownDeadlineMs ?? .max)
         let planned = state.withLock { state -> Int64? in
             state.runs[ObjectIdentifier(run)] = run
             return state.plannedWakeMs

@@ -67,7 +67,7 @@ extension MLJobWorkers {
             if stop.record(reason) { handlerTask.cancel() }
         }
         run.handlerStarted(stop: stopHandler)
-        keeper.watch(run, startedAtMs: startedAt)
+        keeper.watch(run, startedAtMs: startedAt, shutdownDeadlineMs: shutdownDeadline)
         let outcome = await withTaskCancellationHandler {
             await handlerTask.value
         } onCancel: {

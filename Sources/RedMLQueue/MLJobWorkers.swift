@@ -142,10 +142,26 @@ public final class MLJobWorkers: Service, Sendable {
     public func run() async throws {
         // Before the first claim: the leases this pool writes must be in the server's time.
         _ = try? await cancelledAtShutdown { await self.queue.alignClockLoggingFailure() }
+        // Until every job has ended, cancellation or not: a handler that goes on running after it
+        // was told to stop (cancelled with this task, or past the grace period) keeps its lease,
+        // or another worker could start its job meanwhile. So the keeper runs in a task that this
+        // one's cancellation does not reach, and is stopped once the claim loops and their jobs end.
+        let keeping = Task { await self.keeper.run(shutdownDeadline: { self.shutdownDeadline }) }
+        do {
+            try await runLoops()
+        } catch {
+            keeping.cancel()
+            await keeping.value
+            throw error
+        }
+        keeping.cancel()
+        await keeping.value
+    }
+
+    /// The claim loops (and their jobs), the maintenance loop and the end of the grace period.
+    private func runLoops() async throws {
         try await withGracefulShutdownHandler {
             try await withThrowingTaskGroup(of: Void.self) { wakeUps in
-                // Until every job has ended: a handler still running after the grace period keeps its lease.
-                wakeUps.addTask { await self.keeper.run(shutdownDeadline: { self.shutdownDeadline }) }
                 if let claiming = queue.store as? any MLClaimingStore {
                     // Jobs submitted or requeued by other processes wake the claim loops at once
                     // (this queue's own submissions woke them when they committed).

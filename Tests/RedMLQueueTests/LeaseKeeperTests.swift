@@ -48,6 +48,37 @@ struct LeaseKeeperTests {
         try await workers.stop()
     }
 
+    /// The keeper is not cancelled with the workers' task: a handler that
+    /// ignores cancellation keeps its lease until it returns.
+    @Test(arguments: Backends.allFixtures())
+    func aHandlerRunningOnAfterTheWorkersTaskIsCancelledKeepsItsLease(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let started = Gate()
+        let release = Gate()
+        defer { release.open() }
+        let workers = h.start { workers in
+            workers.register(.train) { _ in
+                started.open()
+                await release.waitIgnoringCancellation()
+                return [:]
+            }
+        }
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+        await started.wait()
+        workers.task.cancel()
+        for second in 1...25 {
+            try await advance(h.clock, by: .seconds(1), until: "the lease to stay ahead at \(second) s") {
+                try await h.queue.requireJob(id).leaseExpiresAtMs ?? 0 > h.clock.nowMs + 9_000
+            }
+        }
+        _ = try await h.queue.rescueExpiredLeases()
+        #expect(try await h.queue.requireJob(id).attempt == 1)
+        #expect(!workers.hasFinished, "run() waits for the handler")
+        release.open()
+        _ = try? await workers.task.value
+        #expect(try await h.queue.requireJob(id).status != .running)
+    }
+
     /// While jobs run the keeper sleeps up to a progress flush interval
     /// (200 ms here); a job due sooner wakes it, so its timeout is on time.
     @Test(arguments: Backends.allFixtures())
@@ -65,10 +96,17 @@ struct LeaseKeeperTests {
         try await eventually("the long job to start") { started.value.contains("long") }
         let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "short", timeout: .milliseconds(50)))
         try await eventually("the short job to start") { started.value.contains("short") }
+        // 60 ms, then 10 ms at a time up to 150 ms: never as far as the keeper's planned pass
+        // (200 ms on), but past a sleep for the timeout that began just after a move of the clock.
         h.clock.advance(by: .milliseconds(60))
-        // The clock stays put from here: the keeper's planned pass (200 ms on) never comes.
-        let timedOut = try await waitForJob(h.queue, id, "the short job to time out", timeout: .seconds(10)) {
-            $0.failures == 1
+        var moved = 60
+        let timedOut = try await waitForJob(h.queue, id, "the short job to time out", timeout: .seconds(10)) { job in
+            if job.failures == 1 { return true }
+            if moved < 150 {
+                h.clock.advance(by: .milliseconds(10))
+                moved += 10
+            }
+            return false
         }
         #expect(timedOut.error == "timed out after 50 ms")
         try await workers.stop()
