@@ -50,9 +50,6 @@ final class LeaseKeeper: Sendable {
         await run.renewalSettled()
     }
 
-    /// The number of runs looked after.
-    var count: Int { state.withLock { $0.runs.count } }
-
     /// Runs the loop until cancelled; renewals run beside it, one task each.
     /// `shutdownDeadline` is when running jobs must stop, once shutdown began.
     func run(shutdownDeadline: @Sendable () -> Int64?) async {
