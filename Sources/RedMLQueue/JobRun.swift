@@ -3,7 +3,7 @@ import RedMLCore
 import RedMLPersistence
 import Synchronization
 
-/// Why a running job's watch loop stopped the handler.
+/// Why the lease keeper stopped a running job's handler.
 enum StopReason: Sendable {
     /// Someone asked the job to stop.
     case cancelRequested
@@ -107,8 +107,7 @@ final class JobRun: Sendable {
         state.withLock { $0.stopHandler = stop }
     }
 
-    /// Stops the handler for `reason`, as the watch does; for the workers'
-    /// shutdown, which cannot count on a watch that may be waiting for the store.
+    /// Stops the handler for `reason` (the ``LeaseKeeper`` calls it).
     func stop(_ reason: StopReason) {
         state.withLock { $0.stopHandler }?(reason)
     }
@@ -214,7 +213,7 @@ final class JobRun: Sendable {
     /// Gives up this run's store calls, once its handler has returned: those
     /// waiting fail at once and their tasks are cancelled (a store that cannot
     /// be reached would hold them, and the shutdown, for ever), later ones
-    /// fail at once, and the watch stops renewing. The job's lease then
+    /// fail at once, and the keeper stops renewing. The job's lease then
     /// expires, and another worker runs it again without using up an attempt.
     func abandonStoreCalls() {
         let cancels = state.withLock { state -> [@Sendable () -> Void] in
@@ -308,9 +307,9 @@ final class JobRun: Sendable {
         }
     }
 
-    /// Decides what is due at `now`: tells the handler to stop (once, as
-    /// the watch of a job always did: on a cancel request, a timeout or the
-    /// end of the grace period, or at once when the lease is lost), and renews
+    /// Decides what is due at `now`: tells the handler to stop (once: on a
+    /// cancel request, a timeout or the end of the grace period, or at once
+    /// when the lease is lost), and renews
     /// the lease when it or the progress is due. After a stop the lease is
     /// still renewed: it must hold until the handler has actually stopped, or
     /// another worker could start the job meanwhile. Nothing more is due once

@@ -106,7 +106,6 @@ extension MLJob {
         }
         guard let id, let kind, let target, let status, let createdAtMs else { throw MLJSONReader.Unsupported() }
         self.id = id
-        key = MLKey.job(id)
         self.kind = Kind(rawValue: kind)
         self.target = target
         self.status = Status(rawValue: status)

@@ -51,12 +51,7 @@ public struct MLJob: Hashable, Sendable {
     }
 
     /// The job's id: UUIDv7-style, so ids sort by creation time.
-    public var id: UInt128 {
-        didSet { if id != oldValue { key = MLKey.job(id) } }
-    }
-    /// The key the job is stored under, ``MLKey/job(_:)`` of its id: kept
-    /// with it, since every write of the job names it several times.
-    public internal(set) var key: String
+    public var id: UInt128
     /// What the job does.
     public var kind: Kind
     /// The model, feature or embedding column it changes.
@@ -121,6 +116,9 @@ public struct MLJob: Hashable, Sendable {
         guard let startedAtMs, let finishedAtMs else { return nil }
         return .milliseconds(finishedAtMs - startedAtMs)
     }
+
+    /// The key the job is stored under.
+    public var key: String { MLKey.job(id) }
 }
 
 extension MLJob: Codable {
@@ -150,7 +148,6 @@ extension MLJob: Codable {
             throw DecodingError.dataCorruptedError(forKey: .id, in: container, debugDescription: "id must be 32 hex digits")
         }
         self.id = id
-        key = MLKey.job(id)
         kind = try container.decode(Kind.self, forKey: .kind)
         target = try container.decode(String.self, forKey: .target)
         status = try container.decode(Status.self, forKey: .status)
@@ -203,7 +200,7 @@ extension MLJob: Codable {
             json.field("event_count", eventCount)
             json.field("failures", failures)
             json.field("finished_at_ms", finishedAtMs)
-            json.field("id", key)
+            json.field("id", MLKey.job(id))
             json.field("kind", kind.rawValue)
             json.field("lease_expires_at_ms", leaseExpiresAtMs)
             // Written once it counts, so the records of jobs that never lost a lease keep their form.

@@ -226,7 +226,7 @@ public final class MLJobQueue: Sendable {
         let id = ids.withLock { $0.next(at: Date(timeIntervalSince1970: Double(now) / 1000)) }
         let runAt = submission.runAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded(.down)) } ?? now
         return MLJob(
-            id: id, key: MLKey.job(id), kind: submission.kind, target: submission.target, status: .queued, progress: 0,
+            id: id, kind: submission.kind, target: submission.target, status: .queued, progress: 0,
             queue: submission.queue, priority: submission.priority, attempt: 0, failures: 0,
             maxAttempts: submission.maxAttempts, error: nil, spec: submission.spec, metrics: nil, checkpoint: nil, checkpointBytes: nil,
             createdAtMs: now, startedAtMs: nil, finishedAtMs: nil, runAtMs: max(runAt, 0),

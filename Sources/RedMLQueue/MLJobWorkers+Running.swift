@@ -3,7 +3,7 @@ import RedMLCore
 import RedMLPersistence
 import Synchronization
 
-// Running one job: its handler beside the lease watch, and the outcome written.
+// Running one job: its handler, watched by the pool's lease keeper, and the outcome written.
 extension MLJobWorkers {
     /// What a handler did: returned metrics, or threw.
     enum Outcome: Sendable {
@@ -54,19 +54,18 @@ extension MLJobWorkers {
         _ handler: @escaping Handler, _ handle: MLJobHandle, run: JobRun, startedAt: Int64
     ) async -> (Outcome, StopReason?) {
         let stop = FirstStop()
-        // The handler runs in a task of its own so that a stop can cancel it alone. Both
-        // tasks are awaited before this returns, and cancelling this task cancels the handler.
+        // The handler runs in a task of its own so that a stop can cancel it alone. It is
+        // awaited before this returns, and cancelling this task cancels the handler.
         let handlerTask = Task {
             let outcome = await Self.invoke(handler, handle)
-            // A deadline the watch reaches after this point did not stop the handler, and
+            // A deadline the keeper reaches after this point did not stop the handler, and
             // must not turn what it returned into a timeout or an interruption.
             stop.close()
             return outcome
         }
-        let stopHandler: @Sendable (StopReason) -> Void = { reason in
+        run.handlerStarted { reason in
             if stop.record(reason) { handlerTask.cancel() }
         }
-        run.handlerStarted(stop: stopHandler)
         keeper.watch(run, startedAtMs: startedAt, shutdownDeadlineMs: shutdownDeadline)
         let outcome = await withTaskCancellationHandler {
             await handlerTask.value
@@ -95,7 +94,7 @@ extension MLJobWorkers {
         let job = run.latest
         let logger = queue.logger
         do {
-            // Set whether the watch or the handler's own write (a checkpoint) found out first.
+            // Set whether the keeper's renewal or the handler's own write (a checkpoint) found out first.
             if run.isLost {
                 logger.warning("lost the lease; the job's result is dropped", metadata: ["job_id": "\(job.key)"])
                 return "lease_lost"

@@ -328,8 +328,8 @@ public final class MLJobWorkers: Service, Sendable {
     }
 
     /// After shutdown began: when the grace period ends, cancels the claim
-    /// loops' store calls and interrupts this pool's handlers still running
-    /// (as their watches do, which may be waiting for the store). A job whose
+    /// loops' store calls (the ``LeaseKeeper`` interrupts the handlers still
+    /// running, without waiting for the store). A job whose
     /// handler has returned gets ``outcomeWriteGrace`` more, from the later of
     /// the two, for its outcome; then its store calls are given up
     /// (``JobRun/abandonStoreCalls()``). A handler still running keeps its
@@ -350,7 +350,6 @@ public final class MLJobWorkers: Service, Sendable {
                     return Array(state.loopCalls.values)
                 }
                 for cancel in loopCalls { cancel() }
-                for run in queue.running.runs(heldBy: worker) { run.stop(.interrupted) }
             }
             let runs = queue.running.runs(heldBy: worker)
             let claiming = lifecycle.withLock { !$0.loopCalls.isEmpty }

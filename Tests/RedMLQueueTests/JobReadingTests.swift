@@ -136,7 +136,7 @@ struct JobReadingTests {
         let id = UInt128(random.next()) << 64 | UInt128(random.next())
         let statuses: [MLJob.Status] = [.queued, .running, .completed, .failed, .cancelled]
         return MLJob(
-            id: id, key: MLKey.job(id), kind: MLJob.Kind(rawValue: strings[random.index(below: strings.count)] + "k"),
+            id: id, kind: MLJob.Kind(rawValue: strings[random.index(below: strings.count)] + "k"),
             target: strings[random.index(below: strings.count)], status: statuses[random.index(below: statuses.count)],
             progress: [0, 12.5, 100, 33.333333333333336][random.index(below: 4)], queue: ["default", "gpu"][random.index(below: 2)],
             priority: [0, -5, 10][random.index(below: 3)], attempt: random.index(below: 5), failures: random.index(below: 3),
