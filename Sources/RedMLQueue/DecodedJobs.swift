@@ -35,8 +35,10 @@ final class DecodedJobs: Sendable {
         state.withLock { state in
             for (job, json) in exact {
                 if state.current.count >= Self.capacity {
-                    state.previous = state.current
-                    state.current = [:]
+                    // The old generation's table, emptied, takes the new one: a new table would grow
+                    // through a dozen rehashes on its way to the capacity.
+                    swap(&state.previous, &state.current)
+                    state.current.removeAll(keepingCapacity: true)
                 }
                 state.current[job.key] = (json, job)
             }
