@@ -24,6 +24,12 @@ import Synchronization
 /// Checking the size rather than counting commits keeps these pauses rare for
 /// small commits and the file bounded for large ones.
 ///
+/// The background checkpoint can fall behind: its thread starved by a busy
+/// machine, or a large WAL to copy. Past ``lateAfter`` commits with one still
+/// running, the writer looks at the WAL's size itself and, past the limit,
+/// runs the RESTART checkpoint inline (waiting for the background one to end
+/// first), so the file stays bounded however late the background queue runs.
+///
 /// RESTART rather than TRUNCATE: an emptied file has to grow again, and on
 /// ext4 appending new blocks cost far more than overwriting existing ones
 /// (one caller's submits: 17.5k jobs/s after TRUNCATE, 23.5k after RESTART).
@@ -41,6 +47,9 @@ final class BackgroundCheckpointer: Sendable {
     let interval: Int
     /// The WAL size, in bytes, past which the writer empties it.
     let walLimit: Int
+    /// Commits after which a background checkpoint still running counts as
+    /// late, and the writer checks the WAL's size itself.
+    var lateAfter: Int { interval * 4 }
     private let walPath: String
 
     init(path: String, configuration: GRDB.Configuration, interval: Int, walLimit: Int) throws {
@@ -58,28 +67,52 @@ final class BackgroundCheckpointer: Sendable {
     /// Records one commit. Returns `true` when the writer should run a
     /// RESTART checkpoint inline, so that the WAL starts over.
     func committed() -> Bool {
-        let (start, inline) = state.withLock { state -> (Bool, Bool) in
+        enum Step { case none, startInBackground, restart, checkSize }
+        let step = state.withLock { state -> Step in
             state.commitsSinceCheckpoint += 1
             if state.restartRequested {
                 state.restartRequested = false
                 state.commitsSinceCheckpoint = 0
-                return (false, true)
+                return .restart
             }
-            guard state.commitsSinceCheckpoint >= interval, !state.running else { return (false, false) }
-            state.running = true
-            return (true, false)
+            guard state.commitsSinceCheckpoint >= interval else { return .none }
+            guard state.running else {
+                state.running = true
+                return .startInBackground
+            }
+            guard state.commitsSinceCheckpoint >= lateAfter else { return .none }
+            state.commitsSinceCheckpoint = 0
+            return .checkSize
         }
-        if start {
+        switch step {
+        case .none:
+            return false
+        case .restart:
+            return true
+        case .checkSize:
+            return walSize() > walLimit
+        case .startInBackground:
             queue.async { [self] in
                 _ = try? connection.writeWithoutTransaction { try $0.checkpoint(.passive) }
-                let size = (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
+                let size = walSize()
                 state.withLock { state in
                     state.running = false
                     state.commitsSinceCheckpoint = 0
                     if size > walLimit { state.restartRequested = true }
                 }
             }
+            return false
         }
-        return inline
     }
+
+    private func walSize() -> Int {
+        (try? FileManager.default.attributesOfItem(atPath: walPath)[.size] as? Int) ?? 0
+    }
+
+    /// Holds back the background checkpoints until ``resumeForTesting()``, as
+    /// a starved thread would; a test of the inline fallback needs them late.
+    func suspendForTesting() { queue.suspend() }
+
+    /// Lets the background checkpoints held back by ``suspendForTesting()`` run.
+    func resumeForTesting() { queue.resume() }
 }
