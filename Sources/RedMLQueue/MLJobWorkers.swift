@@ -119,7 +119,11 @@ public final class MLJobWorkers: Service, Sendable {
 
     /// Stops claiming jobs; running jobs get the grace period, then are interrupted.
     public func beginShutdown() {
-        let grace = Configuration.milliseconds(configuration.gracePeriod)
+        beginShutdown(graceMs: Configuration.milliseconds(configuration.gracePeriod))
+    }
+
+    /// Stops claiming jobs; running jobs get `graceMs`, then are interrupted.
+    private func beginShutdown(graceMs grace: Int64) {
         let now = queue.clock.nowMs
         let first = lifecycle.withLock { state in
             guard state.shutdownDeadlineMs == nil else { return false }
@@ -127,8 +131,10 @@ public final class MLJobWorkers: Service, Sendable {
             return true
         }
         if first {
-            queue.logger.info("shutting down: no more claims; running jobs have the grace period to finish",
-                              metadata: ["grace_ms": "\(grace)", "running": "\(queue.running.count)"])
+            let message: Logger.Message = grace > 0
+                ? "shutting down: no more claims; running jobs have the grace period to finish"
+                : "the workers' task was cancelled: stopping now, with no grace period"
+            queue.logger.info(message, metadata: ["grace_ms": "\(grace)", "running": "\(queue.running.count)"])
         }
         maintenanceWake.signal()
         queue.submitted.signal()
@@ -191,7 +197,9 @@ public final class MLJobWorkers: Service, Sendable {
                     }
                     group.addTask {
                         await self.untilShutdown()
-                        await self.endOfGrace()
+                        // In a task of its own: when the workers' task was cancelled, it is what still gives
+                        // up the outcomes a store out of reach does not take, so that run() ends.
+                        await Task { await self.endOfGrace() }.value
                     }
                 }
                 wakeUps.cancelAll()
@@ -335,6 +343,9 @@ public final class MLJobWorkers: Service, Sendable {
     /// (``JobRun/abandonStoreCalls()``). A handler still running keeps its
     /// lease renewed. Returns once the pool's jobs and claims have all ended.
     private func endOfGrace() async {
+        // Reached without a shutdown only when the workers' task was cancelled: the handlers are
+        // cancelled with it, so there is no grace period to give.
+        if shutdownDeadline == nil { beginShutdown(graceMs: 0) }
         guard let graceEnd = shutdownDeadline else { return }
         let outcomeGraceMs = Configuration.milliseconds(Self.outcomeWriteGrace)
         let worker = configuration.workerID

@@ -435,18 +435,20 @@ final class CountingStore: MLStore {
         return hold
     }
 
-    /// Holds every commit that records a completion until `release` opens;
+    /// Holds every commit that records a transition for `reason` (a
+    /// completion, unless another is named) until `release` opens;
     /// `arrivals` counts those that reached the store.
     struct CompletionHold: Sendable {
+        var reason = "completed"
         let release = Gate()
         let arrivals = Locked(0)
     }
 
     private let completions = Locked<CompletionHold?>(nil)
 
-    /// Holds the commits that record completions from now on (see ``CompletionHold``).
-    func holdCompletions() -> CompletionHold {
-        let hold = CompletionHold()
+    /// Holds the commits that record transitions for `reason` from now on (see ``CompletionHold``).
+    func holdCompletions(reason: String = "completed") -> CompletionHold {
+        let hold = CompletionHold(reason: reason)
         completions.withLock { $0 = hold }
         return hold
     }
@@ -473,17 +475,19 @@ final class CountingStore: MLStore {
     func commit(_ batch: MLBatch) async throws -> MLRevision {
         var writesJob = false
         var writesHistory = false
-        var completes = false
+        var reasons: [Substring] = []
         for operation in batch.operations {
             if case .put(let namespace, _, let value, _) = operation {
                 if namespace == MLNamespace.jobs { writesJob = true }
                 if namespace == MLNamespace.jobHistory {
                     writesHistory = true
-                    if value.contains(#""reason":"completed""#) { completes = true }
+                    if let range = value.range(of: #""reason":""#) {
+                        reasons.append(value[range.upperBound...].prefix { $0 != "\"" })
+                    }
                 }
             }
         }
-        if completes, let hold = completions.withLock({ $0 }) {
+        if let hold = completions.withLock({ $0 }), reasons.contains(where: { $0 == hold.reason }) {
             hold.arrivals.withLock { $0 += 1 }
             await hold.release.wait()
         }
