@@ -13,23 +13,10 @@ struct WALSizeTests {
         var configuration = SQLiteMLPersistence.Configuration()
         configuration.walSizeLimit = 1 << 20
         let store = try SQLiteMLPersistence(path: path, configuration: configuration)
-        let value = String(repeating: "v", count: 3_000)
-        var largestWAL = 0
-        var startedOver = false
-        var lastWAL = 0
         // One commit per put; a 3 KB value spills into overflow pages, so each commit logs at
         // least three 4 KiB pages: 72 MiB or more of log in all.
         let puts = 6_000
-        for index in 0..<puts {
-            try await store.put(namespace: "wal", key: String(format: "k%05d", index), value: "\(index)\(value)")
-            if index % 50 == 49 {
-                let size = Self.size(of: path + "-wal")
-                // The file is cut back to the limit when the log starts over from its beginning.
-                if size < lastWAL { startedOver = true }
-                largestWAL = max(largestWAL, size)
-                lastWAL = size
-            }
-        }
+        let (largestWAL, startedOver) = try await Self.put(puts, into: store, at: path)
         #expect(startedOver, "the WAL never started over (largest: \(largestWAL) bytes)")
         // Past the limit, the next background checkpoint (every 256 commits) asks for a restart, so
         // the file grows to about the limit plus a few such rounds of commits: 6.6 MiB when the test
@@ -44,7 +31,7 @@ struct WALSizeTests {
         let reopened = try SQLiteMLPersistence(path: path)
         let all = try await reopened.list(namespace: "wal")
         #expect(all.count == puts)
-        #expect(all.allSatisfy { entry in entry.value == "\(Int(entry.key.dropFirst())!)\(value)" })
+        #expect(all.allSatisfy { entry in entry.value == "\(Int(entry.key.dropFirst())!)\(Self.value)" })
         try reopened.close()
     }
 
@@ -57,22 +44,12 @@ struct WALSizeTests {
         let store = try SQLiteMLPersistence(path: path, configuration: configuration)
         let checkpointer = store.committer.checkpointer
         checkpointer.suspendForTesting()
-        let value = String(repeating: "v", count: 3_000)
-        var largestWAL = 0
-        var startedOver = false
-        var lastWAL = 0
         // Four pages or so per commit: without a checkpoint the log would hold 60 MiB or more.
         let puts = 4_000
-        for index in 0..<puts {
-            try await store.put(namespace: "wal", key: String(format: "k%05d", index), value: "\(index)\(value)")
-            if index % 50 == 49 {
-                let size = Self.size(of: path + "-wal")
-                if size < lastWAL { startedOver = true }
-                largestWAL = max(largestWAL, size)
-                lastWAL = size
-            }
-        }
-        checkpointer.resumeForTesting()
+        let (largestWAL, startedOver) = try await {
+            defer { checkpointer.resumeForTesting() }  // before closing, which waits for the checkpoint queue
+            return try await Self.put(puts, into: store, at: path)
+        }()
         #expect(startedOver, "the WAL never started over (largest: \(largestWAL) bytes)")
         // The writer looks every `lateAfter` (1,024) commits: about 16 MiB of log between two looks.
         #expect(largestWAL < 32 << 20, "the WAL reached \(largestWAL) bytes with a limit of 1 MiB")
@@ -93,6 +70,28 @@ struct WALSizeTests {
         } throws: { error in
             "\(error)".contains("walSizeLimit")
         }
+    }
+
+    /// A 3 KB value: it spills into overflow pages, so each commit logs several pages.
+    static let value = String(repeating: "v", count: 3_000)
+
+    /// Puts `count` entries, one commit each, into the store at `path`; returns the largest
+    /// size its WAL was seen at (every 50 commits) and whether the WAL started over meanwhile.
+    static func put(_ count: Int, into store: SQLiteMLPersistence, at path: String) async throws -> (largest: Int, startedOver: Bool) {
+        var largest = 0
+        var startedOver = false
+        var last = 0
+        for index in 0..<count {
+            try await store.put(namespace: "wal", key: String(format: "k%05d", index), value: "\(index)\(value)")
+            if index % 50 == 49 {
+                let size = Self.size(of: path + "-wal")
+                // The file is cut back to the limit when the log starts over from its beginning.
+                if size < last { startedOver = true }
+                largest = max(largest, size)
+                last = size
+            }
+        }
+        return (largest, startedOver)
     }
 
     static func size(of path: String) -> Int {
