@@ -37,7 +37,9 @@ extension MLJobWorkers {
         var (outcome, stop) = await supervise(handler, handle, run: run, startedAt: startedAt)
         handlerReturned()
         if stop == nil, Task.isCancelled, case .threw = outcome {
-            // The workers' own task was cancelled (shutdown escalated): an interruption, not a failure.
+            // The workers' own task was cancelled (shutdown escalated), and the handler threw before
+            // the keeper stopped it as the end of the grace period does: an interruption, not a failure.
+            // (Stopped by the keeper, whatever it returns is partial work and interrupted too.)
             stop = .interrupted
         }
         let ended = await finish(run, outcome, stop: stop)

@@ -123,14 +123,17 @@ public final class MLJobWorkers: Service, Sendable {
     }
 
     /// Stops claiming jobs; running jobs get `graceMs`, then are interrupted.
+    /// A shorter grace than a shutdown already under way has left takes its
+    /// place (the workers' task cancelled during a graceful shutdown: now).
     private func beginShutdown(graceMs grace: Int64) {
-        let now = queue.clock.nowMs
-        let first = lifecycle.withLock { state in
-            guard state.shutdownDeadlineMs == nil else { return false }
-            state.shutdownDeadlineMs = now + grace
-            return true
+        let deadline = queue.clock.nowMs + grace
+        let (moved, first) = lifecycle.withLock { state -> (Bool, Bool) in
+            if let current = state.shutdownDeadlineMs, current <= deadline { return (false, false) }
+            defer { state.shutdownDeadlineMs = deadline }
+            return (true, state.shutdownDeadlineMs == nil)
         }
-        if first {
+        guard moved else { return }
+        if first || grace == 0 {
             let message: Logger.Message = grace > 0
                 ? "shutting down: no more claims; running jobs have the grace period to finish"
                 : "the workers' task was cancelled: stopping now, with no grace period"
@@ -139,6 +142,7 @@ public final class MLJobWorkers: Service, Sendable {
         maintenanceWake.signal()
         queue.submitted.signal()
         keeper.wake.signal()  // the grace period's end is now due for every running job
+        jobEndedWhileStopping.signal()  // the end of the grace period reads the new deadline
     }
 
     var isStopping: Bool { lifecycle.withLock { $0.shutdownDeadlineMs != nil } }
@@ -197,9 +201,14 @@ public final class MLJobWorkers: Service, Sendable {
                     }
                     group.addTask {
                         await self.untilShutdown()
-                        // In a task of its own: when the workers' task was cancelled, it is what still gives
+                        // In a task of its own: when the workers' task is cancelled, it is what still gives
                         // up the outcomes a store out of reach does not take, so that run() ends.
-                        await Task { await self.endOfGrace() }.value
+                        let ending = Task { await self.endOfGrace() }
+                        await withTaskCancellationHandler {
+                            await ending.value
+                        } onCancel: {
+                            self.beginShutdown(graceMs: 0)  // cancelled: the grace period, if any, ends now
+                        }
                     }
                 }
                 wakeUps.cancelAll()
@@ -342,16 +351,19 @@ public final class MLJobWorkers: Service, Sendable {
     /// the two, for its outcome; then its store calls are given up
     /// (``JobRun/abandonStoreCalls()``). A handler still running keeps its
     /// lease renewed. Returns once the pool's jobs and claims have all ended.
+    ///
+    /// The deadline is read on every pass: cancelling the workers' task during
+    /// a graceful shutdown brings it forward to that moment.
     private func endOfGrace() async {
         // Reached without a shutdown only when the workers' task was cancelled: the handlers are
         // cancelled with it, so there is no grace period to give.
         if shutdownDeadline == nil { beginShutdown(graceMs: 0) }
-        guard let graceEnd = shutdownDeadline else { return }
         let outcomeGraceMs = Configuration.milliseconds(Self.outcomeWriteGrace)
         let worker = configuration.workerID
         var graceOver = false
         while !Task.isCancelled {
             let generation = jobEndedWhileStopping.generation
+            guard let graceEnd = shutdownDeadline else { return }
             let now = queue.clock.nowMs
             if now >= graceEnd && !graceOver {
                 graceOver = true

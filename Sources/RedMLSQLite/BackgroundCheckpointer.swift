@@ -24,11 +24,14 @@ import Synchronization
 /// Checking the size rather than counting commits keeps these pauses rare for
 /// small commits and the file bounded for large ones.
 ///
-/// The background checkpoint can fall behind: its thread starved by a busy
-/// machine, or a large WAL to copy. Past ``lateAfter`` commits with one still
-/// running, the writer looks at the WAL's size itself and, past the limit,
-/// runs the RESTART checkpoint inline (waiting for the background one to end
-/// first), so the file stays bounded however late the background queue runs.
+/// The background checkpoint can fall behind when a busy machine starves its
+/// thread. Past ``lateAfter`` commits with one started but not finished, the
+/// writer looks at the WAL's size itself and, past the limit, tries the
+/// RESTART checkpoint inline, so the file stays bounded however late the
+/// background queue runs. A background checkpoint that is still copying (a
+/// large WAL) holds SQLite's checkpoint lock, and the inline RESTART then
+/// fails at once (SQLite does not wait for that lock); the RESTART that the
+/// background checkpoint asks for when it ends follows as before.
 ///
 /// RESTART rather than TRUNCATE: an emptied file has to grow again, and on
 /// ext4 appending new blocks cost far more than overwriting existing ones
@@ -47,7 +50,7 @@ final class BackgroundCheckpointer: Sendable {
     let interval: Int
     /// The WAL size, in bytes, past which the writer empties it.
     let walLimit: Int
-    /// Commits after which a background checkpoint still running counts as
+    /// Commits after which a background checkpoint started but not finished counts as
     /// late, and the writer checks the WAL's size itself.
     var lateAfter: Int { interval * 4 }
     private let walPath: String

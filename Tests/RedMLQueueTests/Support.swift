@@ -436,8 +436,8 @@ final class CountingStore: MLStore {
     }
 
     /// Holds every commit that records a transition for `reason` (a
-    /// completion, unless another is named) until `release` opens;
-    /// `arrivals` counts those that reached the store.
+    /// completion, unless another is named) until `release` opens, or fails
+    /// it if its task is cancelled first; `arrivals` counts those that reached the store.
     struct CompletionHold: Sendable {
         var reason = "completed"
         let release = Gate()
@@ -489,7 +489,8 @@ final class CountingStore: MLStore {
         }
         if let hold = completions.withLock({ $0 }), reasons.contains(where: { $0 == hold.reason }) {
             hold.arrivals.withLock { $0 += 1 }
-            await hold.release.wait()
+            // A write given up (its task cancelled) never reaches the store, as with a server that is down.
+            guard await hold.release.wait() else { throw CancellationError() }
         }
         if writesJob && !writesHistory, let hold = held.withLock({ state -> CommitHold? in
             defer { state = nil }
