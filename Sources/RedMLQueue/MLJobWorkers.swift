@@ -83,6 +83,8 @@ public final class MLJobWorkers: Service, Sendable {
         var nextLoopCall = 0
         /// Whether the grace period ended and the loop calls were cancelled.
         var loopCallsCancelled = false
+        /// Claim loops that have not returned yet; each returns once its jobs have all ended.
+        var claimLoopsRunning = 0
     }
 
     /// The queue the workers take jobs from.
@@ -187,7 +189,14 @@ public final class MLJobWorkers: Service, Sendable {
                         // four loops over 8 slots drained slower, over 64 twice as fast).
                         let loops = min(maximumLoops, (count + 15) / 16)
                         for share in Self.shares(of: count, among: loops) {
-                            group.addTask { try await self.claimLoop(queue: name, slots: share) }
+                            lifecycle.withLock { $0.claimLoopsRunning += 1 }
+                            group.addTask {
+                                defer {
+                                    self.lifecycle.withLock { $0.claimLoopsRunning -= 1 }
+                                    self.jobEndedWhileStopping.signal()  // the end of the grace period may be waiting for it
+                                }
+                                try await self.claimLoop(queue: name, slots: share)
+                            }
                         }
                     }
                     group.addTask {
@@ -375,7 +384,10 @@ public final class MLJobWorkers: Service, Sendable {
                 for cancel in loopCalls { cancel() }
             }
             let runs = queue.running.runs(heldBy: worker)
-            let claiming = lifecycle.withLock { !$0.loopCalls.isEmpty }
+            // Until the claim loops have returned, which they do once their jobs have ended: a
+            // claim that has just returned may not have started its jobs yet, and their outcomes
+            // may need giving up too.
+            let claiming = lifecycle.withLock { !$0.loopCalls.isEmpty || $0.claimLoopsRunning > 0 }
             guard !runs.isEmpty || claiming else { return }
             var nextCheck: Int64? = graceOver ? nil : graceEnd
             var givenUp = 0

@@ -47,7 +47,14 @@ struct CancelledWorkersTests {
         h.clock.advance(by: .seconds(4))
         try await Task.sleep(for: .milliseconds(200))
         #expect(!workers.hasFinished, "run() gave up the outcome before its grace ended")
-        h.clock.advance(by: .seconds(1))
+        // Then a little at a time: the wait for those 5 s may have begun only after the clock moved
+        // (up to 9 s from the cancel), but a wait for the 30 s grace as well would need 35 s.
+        var advanced = Duration.seconds(4)
+        while !workers.hasFinished, advanced < .seconds(15) {
+            h.clock.advance(by: .milliseconds(250))
+            advanced += .milliseconds(250)
+            try await Task.sleep(for: .milliseconds(20))
+        }
         try await eventually("run() to give up the outcome and return", timeout: .seconds(10)) { workers.hasFinished }
         // Given up, the attempt was not recorded: the job is still running, with the lease that
         // will expire, and the rescue puts it back without using up an attempt.
