@@ -36,10 +36,10 @@ extension MLJobWorkers {
         let started = ContinuousClock.now
         var (outcome, stop) = await supervise(handler, handle, run: run, startedAt: startedAt)
         handlerReturned()
-        if stop == nil, Task.isCancelled, case .threw = outcome {
-            // The workers' own task was cancelled (shutdown escalated), and the handler threw before
-            // the keeper stopped it as the end of the grace period does: an interruption, not a failure.
-            // (Stopped by the keeper, whatever it returns is partial work and interrupted too.)
+        if stop == nil, Task.isCancelled {
+            // The workers' own task was cancelled (shutdown escalated), which cancelled the handler
+            // before the keeper stopped it as the end of the grace period does: whatever it returned
+            // or threw is partial work, an interruption, not a completion or a failure.
             stop = .interrupted
         }
         let ended = await finish(run, outcome, stop: stop)
