@@ -25,7 +25,7 @@ import Synchronization
 /// small commits and the file bounded for large ones.
 ///
 /// The background checkpoint can fall behind when a busy machine starves its
-/// thread. Past ``lateAfter`` commits with one started but not finished, the
+/// thread. Past ``lateAfter`` commits with one requested but not finished, the
 /// writer looks at the WAL's size itself and, past the limit, tries the
 /// RESTART checkpoint inline, so the file stays bounded however late the
 /// background queue runs. A background checkpoint that is still copying (a
@@ -50,7 +50,7 @@ final class BackgroundCheckpointer: Sendable {
     let interval: Int
     /// The WAL size, in bytes, past which the writer empties it.
     let walLimit: Int
-    /// Commits after which a background checkpoint started but not finished counts as
+    /// Commits after which a background checkpoint requested but not finished counts as
     /// late, and the writer checks the WAL's size itself.
     var lateAfter: Int { interval * 4 }
     private let walPath: String
