@@ -287,21 +287,16 @@ final class JobRun: Sendable {
         var nextMs: Int64?
     }
 
-    /// Hands the lease to the keeper while the handler runs, which started at `startedAtMs`.
-    func startWatching(startedAtMs: Int64) {
+    /// Hands the lease to the keeper while the handler runs, which started at
+    /// `startedAtMs`; returns when the run first needs the keeper: at once if a
+    /// cancel or the loss of the lease came before (while its handler was starting).
+    func startWatching(startedAtMs: Int64) -> Int64 {
         let timeoutMs = latest.timeoutMs
-        state.withLock { state in
+        return state.withLock { state in
             state.watched = true
             state.timeoutAtMs = timeoutMs.map {
                 startedAtMs.addingReportingOverflow($0).overflow ? Int64.max : startedAtMs + $0
             }
-        }
-    }
-
-    /// When this run first needs the keeper, once it watches it: at once if a
-    /// cancel or the loss of the lease came before (while its handler was starting).
-    var firstDueMs: Int64 {
-        state.withLock { state in
             if state.cancelRequested || state.lost { return .min }
             return min(state.leaseWrittenAtMs + timing.heartbeatMs, state.timeoutAtMs ?? .max)
         }

@@ -32,8 +32,7 @@ final class LeaseKeeper: Sendable {
     /// Starts looking after `run`, whose handler started at `startedAtMs`;
     /// `shutdownDeadlineMs` is when running jobs must stop, if shutdown began.
     func watch(_ run: JobRun, startedAtMs: Int64, shutdownDeadlineMs: Int64?) {
-        run.startWatching(startedAtMs: startedAtMs)
-        let due = min(run.firstDueMs, shutdownDeadlineMs ?? .max)
+        let due = min(run.startWatching(startedAtMs: startedAtMs), shutdownDeadlineMs ?? .max)
         let planned = state.withLock { state -> Int64? in
             state.runs[ObjectIdentifier(run)] = run
             return state.plannedWakeMs

@@ -383,12 +383,11 @@ public final class MLJobWorkers: Service, Sendable {
                 }
                 for cancel in loopCalls { cancel() }
             }
+            // Until the claim loops have returned, which they do once their claims and jobs have all
+            // ended: a claim that has just returned may not have started its jobs yet, and their
+            // outcomes may need giving up too.
+            guard lifecycle.withLock({ $0.claimLoopsRunning > 0 }) else { return }
             let runs = queue.running.runs(heldBy: worker)
-            // Until the claim loops have returned, which they do once their jobs have ended: a
-            // claim that has just returned may not have started its jobs yet, and their outcomes
-            // may need giving up too.
-            let claiming = lifecycle.withLock { !$0.loopCalls.isEmpty || $0.claimLoopsRunning > 0 }
-            guard !runs.isEmpty || claiming else { return }
             var nextCheck: Int64? = graceOver ? nil : graceEnd
             var givenUp = 0
             for run in runs where !run.storeCallsAbandoned {
@@ -431,7 +430,6 @@ public final class MLJobWorkers: Service, Sendable {
         if call == nil { task.cancel() }
         defer {
             if let call { lifecycle.withLock { _ = $0.loopCalls.removeValue(forKey: call) } }
-            if isStopping { jobEndedWhileStopping.signal() }  // one thing fewer for the end of the grace period
         }
         return try await withTaskCancellationHandler {
             try await task.value

@@ -10,9 +10,7 @@ struct WALSizeTests {
     func walStaysBounded() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("wal.sqlite")
-        var configuration = SQLiteMLPersistence.Configuration()
-        configuration.walSizeLimit = 1 << 20
-        let store = try SQLiteMLPersistence(path: path, configuration: configuration)
+        let store = try Self.storeWithOneMiBLimit(at: path)
         // One commit per put; a 3 KB value spills into overflow pages, so each commit logs at
         // least three 4 KiB pages: 72 MiB or more of log in all.
         let puts = 6_000
@@ -39,9 +37,7 @@ struct WALSizeTests {
     func walStaysBoundedWhenBackgroundCheckpointsAreLate() async throws {
         let directory = try TemporaryDirectory()
         let path = directory.path("late.sqlite")
-        var configuration = SQLiteMLPersistence.Configuration()
-        configuration.walSizeLimit = 1 << 20
-        let store = try SQLiteMLPersistence(path: path, configuration: configuration)
+        let store = try Self.storeWithOneMiBLimit(at: path)
         let checkpointer = store.committer.checkpointer
         checkpointer.suspendForTesting()
         // Four pages or so per commit: without a checkpoint the log would hold 60 MiB or more.
@@ -70,6 +66,13 @@ struct WALSizeTests {
         } throws: { error in
             "\(error)".contains("walSizeLimit")
         }
+    }
+
+    /// A store at `path` whose WAL starts over past 1 MiB.
+    static func storeWithOneMiBLimit(at path: String) throws -> SQLiteMLPersistence {
+        var configuration = SQLiteMLPersistence.Configuration()
+        configuration.walSizeLimit = 1 << 20
+        return try SQLiteMLPersistence(path: path, configuration: configuration)
     }
 
     /// A 3 KB value: it spills into overflow pages, so each commit logs several pages.
