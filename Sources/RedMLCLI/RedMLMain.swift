@@ -19,6 +19,7 @@ enum RedMLMain {
         // NIO's event loops run Swift Concurrency's jobs too, so an HTTP request or a
         // PostgreSQL reply is handled without hopping to a second thread pool.
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        warnOfUnknownLogLevel()
         do {
             var command = try await RedMLCommand.asyncParseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
@@ -41,6 +42,16 @@ enum RedMLMain {
             }
             RedMLCommand.exit(withError: error)
         }
+    }
+
+    /// A `REDML_LOG_LEVEL` that names no level is ignored (each logger keeps
+    /// its default), but not silently: the operator meant to change something.
+    private static func warnOfUnknownLogLevel() {
+        guard let value = ProcessInfo.processInfo.environment[CLIRuntime.logLevelVariable], !value.isEmpty,
+            Logger.Level(rawValue: value) == nil
+        else { return }
+        let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+        Console.note("\(CLIRuntime.logLevelVariable)='\(value)' is not a log level, so it is ignored; use one of \(levels)")
     }
 
     /// Whether the command line asks for `--json` output (read here, where no command is parsed).

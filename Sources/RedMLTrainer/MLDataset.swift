@@ -132,6 +132,28 @@ public struct MLDataset: Hashable, Sendable {
         return try MLDataset(contentsOf: URL(fileURLWithPath: reference), label: label)
     }
 
+    /// The header row of the CSV data `reference` names (a file path or
+    /// `builtin:NAME`), read without the rows after it, or `nil` when the
+    /// first line is not a header that can be read alone (over 1 MiB, or a
+    /// quoted cell that spans lines): a caller that checks a label column
+    /// early then leaves the check to ``resolve(_:label:)``.
+    public static func header(of reference: String) -> [String]? {
+        let data: Data
+        if reference.hasPrefix(MLBuiltinDataset.prefix) {
+            guard let builtin = MLBuiltinDataset(name: String(reference.dropFirst(MLBuiltinDataset.prefix.count))),
+                let csv = try? builtin.csvData()
+            else { return nil }
+            data = csv
+        } else {
+            guard let file = FileHandle(forReadingAtPath: reference) else { return nil }
+            defer { try? file.close() }
+            guard let start = try? file.read(upToCount: 1 << 20) else { return nil }
+            data = start
+        }
+        guard let newline = data.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        return try? CSVTable(data[...newline], source: reference).header
+    }
+
     private static func numbers(
         _ record: CSVTable.Record, at indexes: [Int], header: [String], source: String
     ) throws(MLTrainerError) -> [Double] {

@@ -144,7 +144,7 @@ struct JobsCommandTests {
         expectCleanFailure(watch, mentioning: "job \(id) was cancelled")
         expectPlainLines(watch.stdout)
         let lines = watch.stdout.split(separator: "\n")
-        #expect(lines.first == "train iris: started", "\(watch)")
+        #expect(lines.first == "train iris: watching", "\(watch)")
         #expect(lines.contains { $0.hasPrefix("train iris: cancelled 0%") }, "\(watch)")
         #expect(lines.last?.hasPrefix("train iris: cancelled (") == true, "\(watch)")
     }
@@ -188,7 +188,7 @@ struct JobsCommandTests {
         #expect(watch.stderr.isEmpty, "\(watch)")
         expectPlainLines(watch.stdout)
         let lines = watch.stdout.split(separator: "\n")
-        #expect(lines.first == "cli_test iris: started", "\(watch)")
+        #expect(lines.first == "cli_test iris: watching", "\(watch)")
         #expect(lines.contains { $0.hasPrefix("cli_test iris: completed 100%") }, "\(watch)")
         #expect(lines.last?.hasPrefix("cli_test iris: completed (") == true, "\(watch)")
         // Each line reports a change: no two progress lines are the same.

@@ -34,7 +34,7 @@ struct ProgressDisplayTests {
         display.update(progress: 50, status: "running\u{1B}[2J")
         display.finish("completed")
         #expect(recorder.output.split(separator: "\n") == [
-            "train iris: started",
+            "train iris: watching",
             "train iris: queued 0% (elapsed 0:00)",
             "train iris: running 10% (elapsed 0:05)",
             "train iris: running [2J 50% (elapsed 0:05)",

@@ -112,4 +112,23 @@ struct DatasetTests {
         #expect(dataset.source == file.path)
         #expect(dataset.sha256 == (try MLDataset(csv: data)).sha256)
     }
+
+    @Test("the header alone is read from a file or a bundled set; what cannot be read alone is nil")
+    func headerAlone() throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redml-header-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func file(_ name: String, _ text: String) throws -> String {
+            let url = folder.appendingPathComponent(name)
+            try Data(text.utf8).write(to: url)
+            return url.path
+        }
+        #expect(MLDataset.header(of: try file("plain.csv", "a, b ,label\n1,2,x\n")) == ["a", "b", "label"])
+        #expect(MLDataset.header(of: try file("crlf.csv", "a,label\r\n1,x\r\n")) == ["a", "label"])
+        #expect(MLDataset.header(of: "builtin:iris")?.last == "species")
+        #expect(MLDataset.header(of: try file("one-line.csv", "a,label")) == nil)
+        #expect(MLDataset.header(of: try file("quoted.csv", "a,\"two\nlines\"\n1,x\n")) == nil)
+        #expect(MLDataset.header(of: folder.appendingPathComponent("missing.csv").path) == nil)
+        #expect(MLDataset.header(of: "builtin:nosuch") == nil)
+    }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import NIOCore
 import Prometheus
 import RedML
 import RedMLHTTP
@@ -81,7 +82,30 @@ struct ServeCommand: AsyncParsableCommand {
             // A safety net: a request that never ends (a stalled upload, say) would otherwise hold the
             // shutdown forever. Running jobs get their own grace period first, well within this.
             groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)
-            try await ServiceGroup(configuration: groupConfiguration).run()
+            do {
+                try await ServiceGroup(configuration: groupConfiguration).run()
+            } catch let error as IOError {
+                // Binding the listening socket is the one socket call the command itself makes.
+                throw Self.listenFailure(error, host: host, port: port)
+            }
+        }
+    }
+
+    /// What to say when the listening socket could not be set up: the address, and what to do.
+    static func listenFailure(_ error: IOError, host: String, port: Int) -> CLIError {
+        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        switch error.errnoCode {
+        case EADDRINUSE:
+            return CLIError("cannot listen on \(address): the address is already in use; stop what listens there, "
+                            + "or pass another --port (0 picks a free one)")
+        case EACCES:
+            return CLIError("cannot listen on \(address): permission denied; ports below 1024 need privileges, "
+                            + "pass --port 1024 or above")
+        case EADDRNOTAVAIL:
+            return CLIError("cannot listen on \(address): no network interface of this machine has that address; "
+                            + "check --host")
+        default:
+            return CLIError("cannot listen on \(address): \(String(cString: strerror(error.errnoCode)))")
         }
     }
 

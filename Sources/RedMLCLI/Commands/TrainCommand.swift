@@ -109,6 +109,10 @@ struct TrainCommand: AsyncParsableCommand {
         } catch {
             throw CLIError("--model: \(error.message)")
         }
+        if let label, let header = MLDataset.header(of: data), !header.contains(label) {
+            throw CLIError("--label \(label): --data \(self.data) has no such column (columns: "
+                + "\(header.joined(separator: ", "))); name one of them, or leave --label out for the last")
+        }
         var spec: MLJSONObject = ["data": .string(data), "activate": .bool(!noActivate)]
         if let label { spec["label"] = .string(label) }
         if let epochs { spec["epochs"] = .int(Int64(epochs)) }

@@ -66,14 +66,15 @@ final class ProgressDisplay: Sendable {
         self.now = now
     }
 
-    /// Starts timing and shows `title`.
+    /// Starts timing and shows `title`. Says "watching", not "started": the
+    /// job may still be queued, or already over.
     func start(_ title: String) {
         let title = DisplayText.oneLine(title)
         let instant = now()
         state.withLock { $0 = State(title: title, started: instant, workStarted: instant) }
         switch style {
-        case .redrawn: draw(progress: 0, status: "starting")
-        case .lines: write("\(title): started\n")
+        case .redrawn: draw(progress: 0, status: "watching")
+        case .lines: write("\(title): watching\n")
         }
     }
 
