@@ -18,6 +18,17 @@ struct ServeCommandTests {
         #expect(result.stderr.contains("--port"), "\(result)")
         #expect(!result.stderr.contains("bind("), "\(result)")
     }
+
+    @Test("an address no interface of this machine has fails with one line that says to check --host")
+    func foreignAddress() async throws {
+        let scratch = try ScratchDirectory()
+        // 192.0.2.1 is TEST-NET-1 (RFC 5737), on no machine; a token, as beyond loopback requires one.
+        let result = try await scratch.redml(
+            "serve", "--host", "192.0.2.1", "--port", "0", "--token", "secret-token", "--store", "memory:",
+            environment: ["REDML_LOG_LEVEL": "error"])
+        expectCleanFailure(result, mentioning: "cannot listen on 192.0.2.1:0: no network interface of this machine has that address")
+        #expect(result.stderr.contains("--host"), "\(result)")
+    }
 }
 
 /// A TCP port on 127.0.0.1 that this process listens on, so that no one else can.
