@@ -20,21 +20,29 @@ struct PostgresURL: Sendable {
         case verifyCA = "verify-ca"
         case verifyFull = "verify-full"
 
-        /// The client TLS setting with libpq's meaning: `prefer` and `require`
-        /// encrypt without checking the certificate, `verify-ca` checks the
-        /// chain, `verify-full` also checks the host name.
-        var tls: PostgresClient.Configuration.TLS {
+        /// The TLS configuration this mode uses and whether it insists on TLS,
+        /// with libpq's meaning: `allow` and `prefer` encrypt when the server
+        /// offers it, `require` insists, all three without checking the
+        /// certificate; `verify-ca` checks the chain, `verify-full` also the host
+        /// name. `nil` for `disable`.
+        var tlsSettings: (configuration: TLSConfiguration, required: Bool)? {
             var unverified = TLSConfiguration.makeClientConfiguration()
             unverified.certificateVerification = .none
             var chainOnly = TLSConfiguration.makeClientConfiguration()
             chainOnly.certificateVerification = .noHostnameVerification
             switch self {
-            case .disable: return .disable
-            case .allow, .prefer: return .prefer(unverified)
-            case .require: return .require(unverified)
-            case .verifyCA: return .require(chainOnly)
-            case .verifyFull: return .require(.makeClientConfiguration())
+            case .disable: return nil
+            case .allow, .prefer: return (unverified, false)
+            case .require: return (unverified, true)
+            case .verifyCA: return (chainOnly, true)
+            case .verifyFull: return (.makeClientConfiguration(), true)
             }
+        }
+
+        /// The connection pool's TLS setting.
+        var tls: PostgresClient.Configuration.TLS {
+            guard let settings = tlsSettings else { return .disable }
+            return settings.required ? .require(settings.configuration) : .prefer(settings.configuration)
         }
     }
 

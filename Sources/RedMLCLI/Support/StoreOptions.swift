@@ -94,23 +94,60 @@ struct StoreOptions: ParsableArguments {
     /// The environment variable that sets how long a command waits to reach PostgreSQL, in seconds.
     static let connectTimeoutVariable = "REDML_POSTGRES_CONNECT_TIMEOUT"
 
-    /// Migrates the schema, which is the first use of a connection; the pool
-    /// retries a server it cannot reach forever, so give up after the timeout.
+    /// How long a migration may wait before a separate connection asks the
+    /// server why, so that a wrong password or database name is named at once.
+    static let probeAfter: Duration = .seconds(1)
+
+    /// What waiting for the first connection came to.
+    private enum Attempt: Sendable {
+        case reached, slow, serverTakesConnections, refused(String), timedOut
+    }
+
+    /// Migrates the schema, which is the first use of a connection. The pool
+    /// retries a connection the server refuses without telling its queries,
+    /// so after ``probeAfter`` one connection of its own asks for the reason,
+    /// and after the timeout the command gives up.
     private static func connect(_ postgres: PostgresMLPersistence, location: StoreLocation) async throws {
         let seconds = ProcessInfo.processInfo.environment[connectTimeoutVariable].flatMap(Double.init) ?? 10
-        let reached = try await withThrowingTaskGroup(of: Bool.self) { group in
+        let logger = CLIRuntime.logger("redml.postgres", default: .warning)
+        let outcome = try await withThrowingTaskGroup(of: Attempt.self) { group in
             group.addTask {
                 try await postgres.migrate()
-                return true
+                return .reached
+            }
+            group.addTask {
+                try await Task.sleep(for: min(probeAfter, .seconds(seconds)))
+                return .slow
             }
             group.addTask {
                 try await Task.sleep(for: .seconds(seconds))
-                return false
+                return .timedOut
             }
             defer { group.cancelAll() }
-            return try await group.next() ?? false
+            while let next = try await group.next() {
+                switch next {
+                case .slow:
+                    guard case .postgres(let url) = location else { continue }
+                    group.addTask {
+                        let problem = try await PostgresMLPersistence.connectionProblem(url: url, logger: logger)
+                        return problem.map(Attempt.refused) ?? .serverTakesConnections
+                    }
+                case .serverTakesConnections:
+                    continue  // only slow: the migration goes on until the timeout
+                default:
+                    return next
+                }
+            }
+            return .timedOut
         }
-        guard reached else {
+        switch outcome {
+        case .reached, .slow, .serverTakesConnections:
+            return
+        case .refused(let problem):
+            throw CLIError(
+                "cannot connect to PostgreSQL at \(location): \(problem); check the host, port, user, password and "
+                    + "database in --store")
+        case .timedOut:
             throw CLIError(
                 "cannot reach PostgreSQL at \(location) within \(seconds) s; check the host, port, user and "
                     + "password in --store and that the server is running (\(connectTimeoutVariable) sets the wait)")
