@@ -52,9 +52,11 @@ struct PostgresURL: Sendable {
             .invalidArgument("PostgreSQL URL \(Self.redacted(text)): \(reason)")
         }
         guard let components = URLComponents(string: text) else {
-            throw invalid("not a URL; expected postgres://user:password@host:port/database?sslmode=prefer")
+            throw invalid("not a URL; expected postgres://user:password@host:port/database?sslmode=prefer "
+                          + "(percent-encode characters such as @ : / ? # in the user name or password)")
         }
-        guard components.scheme == "postgres" || components.scheme == "postgresql" else {
+        // Schemes are case-insensitive (RFC 3986).
+        guard let scheme = components.scheme?.lowercased(), scheme == "postgres" || scheme == "postgresql" else {
             throw invalid("scheme must be postgres or postgresql, got '\(components.scheme ?? "")'")
         }
         guard let host = components.host, !host.isEmpty else { throw invalid("no host") }

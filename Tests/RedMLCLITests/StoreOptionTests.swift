@@ -15,6 +15,30 @@ struct StoreOptionTests {
         #expect(result.stdout.isEmpty)
     }
 
+    @Test("a libpq connection string is refused without echoing it, and no file is made of it")
+    func libpqConnectionString() async throws {
+        let scratch = try ScratchDirectory()
+        let conninfo = "host=127.0.0.1 port=1 user=redml password=hunter2 dbname=redml"
+        for command in [["jobs", "list"], ["store", "migrate"]] {
+            let result = try await RedMLExecutable.run(command + ["--store", conninfo], in: scratch.url)
+            expectCleanFailure(result, mentioning: "looks like a libpq connection string")
+            #expect(!result.stderr.contains("hunter2"), "\(result)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty)
+    }
+
+    @Test("a URL a password character breaks says to percent-encode it; an upper-case scheme is PostgreSQL's")
+    func urlSpelling() async throws {
+        let scratch = try ScratchDirectory()
+        let broken = try await scratch.redml("jobs", "list", "--store", "postgres://redml:pa/ss@127.0.0.1:1/redml")
+        expectCleanFailure(broken, mentioning: "percent-encode")
+        #expect(!broken.stderr.contains("pa/ss"), "\(broken)")
+        let upper = try await scratch.redml(
+            "jobs", "list", "--store", "POSTGRES://redml:secret@127.0.0.1:1/redml?sslmode=disable",
+            environment: ["REDML_POSTGRES_CONNECT_TIMEOUT": "30"])
+        expectCleanFailure(upper, mentioning: "connection refused at 127.0.0.1:1")
+    }
+
     @Test("a store URL with another scheme is refused")
     func otherScheme() async throws {
         let scratch = try ScratchDirectory()

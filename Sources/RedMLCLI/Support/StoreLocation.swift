@@ -33,7 +33,23 @@ enum StoreLocation: Equatable, CustomStringConvertible {
                 "unsupported store URL scheme '\(scheme)://'; pass a SQLite file path, a postgres:// URL "
                     + "or memory: for --store")
         }
+        if Self.looksLikeConnectionString(text) {
+            // Not echoed: such a string usually holds a password.
+            throw CLIError(
+                "--store looks like a libpq connection string (key=value pairs), which RedML does not read; "
+                    + "pass a URL such as postgres://user:password@host:5432/database?sslmode=prefer")
+        }
         self = .sqlite(path: text)
+    }
+
+    /// Whether `text` is a libpq `key=value …` connection string rather than
+    /// a file path: it has such a pair with one of libpq's usual keys.
+    private static func looksLikeConnectionString(_ text: String) -> Bool {
+        let keys: Set<Substring> = ["host", "hostaddr", "port", "user", "password", "dbname", "sslmode"]
+        return text.split(separator: " ").contains { pair in
+            guard let equals = pair.firstIndex(of: "=") else { return false }
+            return keys.contains(pair[..<equals])
+        }
     }
 
     /// How the store is named in output: the path, `memory:`, or the URL
