@@ -73,6 +73,21 @@ struct StoreOptionTests {
         let result = try await RedMLExecutable.run(command + ["--store", "memory:"], in: scratch.url)
         expectCleanFailure(result, mentioning: "needs a SQLite store")
     }
+
+    @Test("backup, restore and check refuse a PostgreSQL store before connecting to it, and say what does the job there",
+          arguments: [
+              (["store", "backup", "b.sqlite"], "pg_dump"), (["store", "restore", "b.sqlite"], "pg_restore"),
+              (["store", "check"], "`redml models list` and `redml jobs list` name the records they cannot read"),
+          ])
+    func postgresStoreRefused(command: [String], alternative: String) async throws {
+        let scratch = try ScratchDirectory()
+        // Port 1 refuses connections: a command that tried one would report that instead.
+        let result = try await RedMLExecutable.run(
+            command + ["--store", "postgres://redml:secret@127.0.0.1:1/redml?sslmode=disable"], in: scratch.url)
+        expectCleanFailure(result, mentioning: "needs a SQLite store")
+        #expect(result.stderr.contains("(for PostgreSQL, "), "\(result)")
+        #expect(result.stderr.contains(alternative), "\(result)")
+    }
 }
 
 @Suite("A new store is announced")

@@ -59,16 +59,6 @@ struct OpenedStore {
         return nil
     }
 
-    /// The SQLite backend, or a ``CLIError`` saying that `command` needs one.
-    func requireSQLite(for command: String) throws -> SQLiteMLPersistence {
-        guard let sqlite else {
-            throw CLIError(
-                "`redml \(command)` needs a SQLite store, but --store is \(location); pass --store with a "
-                    + "SQLite file path (for PostgreSQL use its own tools, such as pg_dump)")
-        }
-        return sqlite
-    }
-
     /// Closes a SQLite store's connections; nothing to do for `memory:`.
     func close() throws {
         try sqlite?.close()

@@ -80,6 +80,29 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
+    /// ``withStore(create:announceCreation:_:)`` for a command only SQLite
+    /// stores have: any other store is refused before it is opened, so a
+    /// PostgreSQL schema is not created for nothing. For PostgreSQL the error
+    /// names `postgresAlternative`, what does the job there.
+    func withSQLiteStore<Result>(
+        for command: String, postgresAlternative: String, create: Bool, announceCreation: Bool = true,
+        _ body: (SQLiteMLPersistence) async throws -> Result
+    ) async throws -> Result {
+        let location = try location()
+        guard case .sqlite = location else {
+            var alternative = ""
+            if case .postgres = location { alternative = " (for PostgreSQL, \(postgresAlternative))" }
+            throw CLIError(
+                "`redml \(command)` needs a SQLite store, but --store is \(location); pass --store with a "
+                    + "SQLite file path\(alternative)")
+        }
+        return try await withStore(create: create, announceCreation: announceCreation) { opened in
+            // A SQLite location always opens the SQLite backend.
+            guard let sqlite = opened.sqlite else { throw CLIError("--store \(location) did not open as SQLite") }
+            return try await body(sqlite)
+        }
+    }
+
     /// How long a finished command waits for its PostgreSQL connections to close.
     static let poolCloseLimit: Duration = .seconds(10)
 

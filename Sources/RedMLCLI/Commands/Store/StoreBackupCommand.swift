@@ -33,8 +33,9 @@ struct StoreBackupCommand: AsyncParsableCommand {
 
     /// Writes the backup and reports its size.
     func run() async throws {
-        let result = try await options.withStore(create: false) { opened in
-            let sqlite = try opened.requireSQLite(for: "store backup")
+        let result = try await options.withSQLiteStore(
+            for: "store backup", postgresAlternative: "use pg_dump --schema with the store's schema", create: false
+        ) { sqlite in
             guard !FilePaths.same(sqlite.path, destination) else {
                 throw CLIError("the backup file \(destination) is the store itself; choose another path")
             }

@@ -29,8 +29,9 @@ struct StoreCheckCommand: AsyncParsableCommand {
 
     /// Checks, prints each problem, and fails if there is any.
     func run() async throws {
-        let result = try await options.withStore(create: false) { opened in
-            let sqlite = try opened.requireSQLite(for: "store check")
+        let result = try await options.withSQLiteStore(
+            for: "store check", postgresAlternative: "`redml models list` and `redml jobs list` name the records they cannot read", create: false
+        ) { sqlite in
             var report = try await sqlite.checkIntegrity(verifyBlobs: verifyBlobs)
             // Only once the pages are sound: reading records through damaged pages fails outright.
             if !report.problems.contains(where: { $0.code == "storage" }) {

@@ -36,8 +36,9 @@ struct StoreRestoreCommand: AsyncParsableCommand {
 
     /// Restores, then reports what the store now holds.
     func run() async throws {
-        let result = try await options.withStore(create: true, announceCreation: false) { opened in
-            let sqlite = try opened.requireSQLite(for: "store restore")
+        let result = try await options.withSQLiteStore(
+            for: "store restore", postgresAlternative: "use pg_restore of a pg_dump", create: true, announceCreation: false
+        ) { sqlite in
             guard !FilePaths.same(sqlite.path, source) else {
                 throw CLIError("the backup file \(source) is the store itself; pass a backup made by `redml store backup`")
             }
