@@ -1,4 +1,5 @@
 import Foundation
+import RedMLPostgres
 import RedMLTestFixtures
 import Testing
 
@@ -27,6 +28,44 @@ struct PostgresConnectErrorTests {
         let url = try Self.serverURL { $0.port = 1 }
         expectCleanFailure(try await Self.jobsList(url), mentioning: "connection refused at 127.0.0.1:1")
     }
+
+    @Test("a schema with no store is refused by a command that reads, and made, with a word, by one that writes")
+    func schemaWithoutStore() async throws {
+        try await PostgresScratch.withSchema { scratch in
+            let directory = try ScratchDirectory()
+            for _ in 0..<2 {
+                // Twice: the first refusal must not have made the store (a typo in schema= stays visible).
+                let info = try await directory.redml("store", "info", "--store", scratch.url)
+                expectCleanFailure(info, mentioning: "no RedML store in schema \(scratch.schema) at ")
+                #expect(info.stderr.contains("schema="), "\(info)")
+            }
+            let submit = try await directory.redml("jobs", "submit", "train", "iris", "--store", scratch.url)
+            expectSuccess(submit)
+            #expect(submit.stderrLines == [
+                "redml: created a new, empty store in schema \(scratch.schema) at \(Self.redacted(scratch.url)); "
+                    + "to use an existing one, name its schema with the URL's schema= parameter",
+            ], "\(submit)")
+            let list = try await directory.redml("jobs", "list", "--store", scratch.url)
+            expectSuccess(list)
+            #expect(list.stderr.isEmpty, "\(list)")
+            #expect(list.stdout.contains("train  iris"), "\(list)")
+        }
+    }
+
+    @Test("store migrate says it created a store only the first time")
+    func migrateReportsCreation() async throws {
+        try await PostgresScratch.withSchema { scratch in
+            let directory = try ScratchDirectory()
+            let first = try await directory.redml("store", "migrate", "--store", scratch.url, "--json")
+            expectSuccess(first)
+            #expect(try first.jsonObject()["created"] as? Bool == true, "\(first)")
+            let second = try await directory.redml("store", "migrate", "--store", scratch.url, "--json")
+            expectSuccess(second)
+            #expect(try second.jsonObject()["created"] as? Bool == false, "\(second)")
+        }
+    }
+
+    static func redacted(_ url: String) -> String { RedMLPostgres.PostgresMLPersistence.redacted(url: url) }
 
     /// `POSTGRES_URL` with `change` applied.
     static func serverURL(_ change: (inout URLComponents) -> Void) throws -> String {

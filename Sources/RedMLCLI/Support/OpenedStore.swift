@@ -13,8 +13,8 @@ struct OpenedStore {
     let sqlite: SQLiteMLPersistence?
     /// The PostgreSQL backend, whose connection pool must run while it is used.
     var postgres: PostgresMLPersistence? = nil
-    /// Whether opening it created a new SQLite file.
-    let created: Bool
+    /// Whether opening it created a new SQLite file or PostgreSQL store.
+    var created: Bool
 
     /// Opens the store at `location`, migrating a SQLite file's schema.
     ///

@@ -67,7 +67,12 @@ struct StoreOptions: ParsableArguments {
         let pool = BoundedTask { await postgres.client.run() }
         do {
             let result = try await withTaskCancellationHandler {
-                try await Self.connect(postgres, location: opened.location)
+                var opened = opened
+                opened.created = try await Self.connect(postgres, location: opened.location, create: create)
+                if announceCreation, opened.created {
+                    Console.note("created a new, empty store in schema \(postgres.schema) at \(opened.location); to use "
+                                 + "an existing one, name its schema with the URL's schema= parameter")
+                }
                 return try await body(opened)
             } onCancel: {
                 pool.cancel()
@@ -123,20 +128,25 @@ struct StoreOptions: ParsableArguments {
 
     /// What waiting for the first connection came to.
     private enum Attempt: Sendable {
-        case reached, slow, serverTakesConnections, refused(String), timedOut
+        case reached(created: Bool), slow, serverTakesConnections, refused(String), timedOut, noStore
     }
 
     /// Migrates the schema, which is the first use of a connection. The pool
     /// retries a connection the server refuses without telling its queries,
     /// so after ``probeAfter`` one connection of its own asks for the reason,
     /// and after the timeout the command gives up.
-    private static func connect(_ postgres: PostgresMLPersistence, location: StoreLocation) async throws {
+    ///
+    /// A schema with no store in it is a mistake (a typo in `schema=`) unless
+    /// `create` allows making one; returns whether it made one.
+    private static func connect(_ postgres: PostgresMLPersistence, location: StoreLocation, create: Bool) async throws -> Bool {
         let seconds = ProcessInfo.processInfo.environment[connectTimeoutVariable].flatMap(Double.init) ?? 10
         let logger = CLIRuntime.logger("redml.postgres", default: .warning)
         let outcome = try await withThrowingTaskGroup(of: Attempt.self) { group in
             group.addTask {
+                let found = try await postgres.storedSchemaVersion()
+                guard found > 0 || create else { return .noStore }
                 try await postgres.migrate()
-                return .reached
+                return .reached(created: found == 0)
             }
             group.addTask {
                 try await Task.sleep(for: min(probeAfter, .seconds(seconds)))
@@ -164,8 +174,14 @@ struct StoreOptions: ParsableArguments {
             return .timedOut
         }
         switch outcome {
-        case .reached, .slow, .serverTakesConnections:
-            return
+        case .reached(let created):
+            return created
+        case .slow, .serverTakesConnections:
+            return false  // not returned by the loop above
+        case .noStore:
+            throw CLIError(
+                "no RedML store in schema \(postgres.schema) at \(location); check the URL's schema= parameter, "
+                    + "or create the store with `redml store migrate`")
         case .refused(let problem):
             throw CLIError(
                 "cannot connect to PostgreSQL at \(location): \(problem); check the host, port, user, password and "

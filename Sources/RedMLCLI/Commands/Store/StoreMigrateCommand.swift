@@ -38,7 +38,7 @@ struct StoreMigrateCommand: AsyncParsableCommand {
                 store: opened.location.description, backend: opened.location.backendName,
                 schemaVersion: opened.schemaVersion, latestSchemaVersion: opened.postgres == nil
                     ? SQLiteMLPersistence.schemaVersion : PostgresMLPersistence.schemaVersion,
-                created: opened.sqlite != nil && opened.created)
+                created: opened.location != .memory && opened.created)
         }
         if options.json {
             try Console.json(result)
