@@ -4,22 +4,32 @@ import NIOCore
 import NIOPosix
 import PostgresNIO
 
+/// Why a connection to a PostgreSQL server could not be made.
+public struct PostgresConnectionProblem: Sendable, Hashable {
+    /// The server's or the network's words: `password authentication failed
+    /// for user "redml"`, `database "x" does not exist`, `connection refused at …`.
+    public var message: String
+    /// Whether trying again cannot help (the server refused these credentials,
+    /// this database or this TLS setting), as opposed to a server that is not
+    /// up yet, is starting, or has no connection slot free.
+    public var isLasting: Bool
+}
+
 extension PostgresMLPersistence {
-    /// Why a connection to the server at `url` cannot be made, in the
-    /// server's or the network's words (`password authentication failed for
-    /// user "redml"`, `database "x" does not exist`, `connection refused`), or
-    /// `nil` when one can: for a caller whose store waits for a connection,
-    /// since the connection pool retries a failing connection without a word
-    /// to its queries. Makes one connection outside the pool, and closes it.
+    /// Why a connection to the server at `url` cannot be made, or `nil` when
+    /// one can: for a caller whose store waits for a connection, since the
+    /// connection pool retries a failing connection without a word to its
+    /// queries. Makes one connection outside the pool, and closes it.
     ///
     /// - Throws: ``MLPersistenceError/invalidArgument(_:)`` for a malformed URL.
-    public static func connectionProblem(url: String, logger: Logger) async throws -> String? {
+    public static func connectionProblem(url: String, logger: Logger) async throws -> PostgresConnectionProblem? {
         let parsed = try PostgresURL(url)
         let tls: PostgresConnection.Configuration.TLS
         do {
             tls = try parsed.sslMode.connectionTLS
         } catch {
-            return "the TLS settings of sslmode=\(parsed.sslMode.rawValue) cannot be used: \(error)"
+            return PostgresConnectionProblem(
+                message: "the TLS settings of sslmode=\(parsed.sslMode.rawValue) cannot be used: \(error)", isLasting: true)
         }
         let configuration = PostgresConnection.Configuration(
             host: parsed.host, port: parsed.port, username: parsed.username, password: parsed.password,
@@ -31,31 +41,39 @@ extension PostgresMLPersistence {
         } catch let error as PSQLError {
             return describe(error, url: parsed)
         } catch {
-            return String(describing: error)
+            return PostgresConnectionProblem(message: String(describing: error), isLasting: false)
         }
     }
 
+    /// SQLSTATEs of a server that refuses now but may take the same connection
+    /// later: `cannot_connect_now` (starting up or shutting down) and `too_many_connections`.
+    private static let passingStates: Set<String> = ["57P03", "53300"]
+
     /// The words of the server's answer or of the network error under `error`.
-    private static func describe(_ error: PSQLError, url: PostgresURL) -> String {
+    private static func describe(_ error: PSQLError, url: PostgresURL) -> PostgresConnectionProblem {
         if let message = error.serverInfo?[.message] {
-            return message
+            let state = error.serverInfo?[.sqlState] ?? ""
+            return PostgresConnectionProblem(message: message, isLasting: !passingStates.contains(state))
         }
         if error.code == .sslUnsupported {
-            return "the server does not offer TLS, which sslmode=\(url.sslMode.rawValue) requires; "
-                + "use sslmode=prefer or disable, or enable ssl on the server"
+            return PostgresConnectionProblem(
+                message: "the server does not offer TLS, which sslmode=\(url.sslMode.rawValue) requires; "
+                    + "use sslmode=prefer or disable, or enable ssl on the server",
+                isLasting: true)
         }
+        // The network's errors may pass: a server that is not up yet, a name not yet in DNS.
         if let connecting = error.underlying as? NIOConnectionError {
             if connecting.dnsAError != nil && connecting.dnsAAAAError != nil && connecting.connectionErrors.isEmpty {
-                return "the host name \(url.host) does not resolve"
+                return PostgresConnectionProblem(message: "the host name \(url.host) does not resolve", isLasting: false)
             }
             if let failure = connecting.connectionErrors.lazy.compactMap({ $0.error as? IOError }).first {
-                return "\(String(cString: strerror(failure.errnoCode)).lowercased()) at \(url.host):\(url.port)"
+                return PostgresConnectionProblem(
+                    message: "\(String(cString: strerror(failure.errnoCode)).lowercased()) at \(url.host):\(url.port)",
+                    isLasting: false)
             }
         }
-        if let underlying = error.underlying {
-            return String(describing: underlying)
-        }
-        return "\(error.code)"
+        return PostgresConnectionProblem(
+            message: error.underlying.map { String(describing: $0) } ?? "\(error.code)", isLasting: false)
     }
 }
 

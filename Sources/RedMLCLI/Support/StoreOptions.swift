@@ -123,25 +123,28 @@ struct StoreOptions: ParsableArguments {
     static let connectTimeoutVariable = "REDML_POSTGRES_CONNECT_TIMEOUT"
 
     /// How long a migration may wait before a separate connection asks the
-    /// server why, so that a wrong password or database name is named at once.
-    static let probeAfter: Duration = .seconds(1)
+    /// server why, and how often it asks again while the server refuses.
+    static let probeInterval: Duration = .seconds(1)
 
     /// What waiting for the first connection came to.
     private enum Attempt: Sendable {
-        case reached(created: Bool), slow, serverTakesConnections, refused(String), timedOut, noStore
+        case reached(created: Bool), probeDue, probed(PostgresConnectionProblem?), timedOut, noStore
     }
 
     /// Migrates the schema, which is the first use of a connection. The pool
     /// retries a connection the server refuses without telling its queries,
-    /// so after ``probeAfter`` one connection of its own asks for the reason,
-    /// and after the timeout the command gives up.
+    /// so every ``probeInterval`` one connection of its own asks why: a
+    /// lasting reason (a wrong password, no such database) ends the wait at
+    /// once; a passing one (connection refused while the server starts) is
+    /// what the timeout's message names.
     ///
     /// A schema with no store in it is a mistake (a typo in `schema=`) unless
     /// `create` allows making one; returns whether it made one.
     private static func connect(_ postgres: PostgresMLPersistence, location: StoreLocation, create: Bool) async throws -> Bool {
         let seconds = ProcessInfo.processInfo.environment[connectTimeoutVariable].flatMap(Double.init) ?? 10
         let logger = CLIRuntime.logger("redml.postgres", default: .warning)
-        let outcome = try await withThrowingTaskGroup(of: Attempt.self) { group in
+        var lastProblem: PostgresConnectionProblem?
+        let outcome = try await withThrowingTaskGroup(of: Attempt.self) { group -> Attempt in
             group.addTask {
                 let found = try await postgres.storedSchemaVersion()
                 guard found > 0 || create else { return .noStore }
@@ -149,24 +152,29 @@ struct StoreOptions: ParsableArguments {
                 return .reached(created: found == 0)
             }
             group.addTask {
-                try await Task.sleep(for: min(probeAfter, .seconds(seconds)))
-                return .slow
-            }
-            group.addTask {
                 try await Task.sleep(for: .seconds(seconds))
                 return .timedOut
             }
+            func probeLater() {
+                group.addTask {
+                    try await Task.sleep(for: probeInterval)
+                    return .probeDue
+                }
+            }
+            probeLater()
             defer { group.cancelAll() }
             while let next = try await group.next() {
                 switch next {
-                case .slow:
+                case .probeDue:
                     guard case .postgres(let url) = location else { continue }
-                    group.addTask {
-                        let problem = try await PostgresMLPersistence.connectionProblem(url: url, logger: logger)
-                        return problem.map(Attempt.refused) ?? .serverTakesConnections
-                    }
-                case .serverTakesConnections:
-                    continue  // only slow: the migration goes on until the timeout
+                    group.addTask { .probed(try await PostgresMLPersistence.connectionProblem(url: url, logger: logger)) }
+                case .probed(let problem?) where problem.isLasting:
+                    lastProblem = problem
+                    return .timedOut
+                case .probed(let problem):
+                    // Passing, or none: the server may yet take the pool's connections.
+                    lastProblem = problem
+                    probeLater()
                 default:
                     return next
                 }
@@ -176,19 +184,19 @@ struct StoreOptions: ParsableArguments {
         switch outcome {
         case .reached(let created):
             return created
-        case .slow, .serverTakesConnections:
-            return false  // not returned by the loop above
         case .noStore:
             throw CLIError(
                 "no RedML store in schema \(postgres.schema) at \(location); check the URL's schema= parameter, "
                     + "or create the store with `redml store migrate`")
-        case .refused(let problem):
+        case .probeDue, .probed, .timedOut:
+            if let problem = lastProblem, problem.isLasting {
+                throw CLIError(
+                    "cannot connect to PostgreSQL at \(location): \(problem.message); check the user, password and "
+                        + "database in --store")
+            }
+            let reason = lastProblem.map { " (\($0.message))" } ?? ""
             throw CLIError(
-                "cannot connect to PostgreSQL at \(location): \(problem); check the host, port, user, password and "
-                    + "database in --store")
-        case .timedOut:
-            throw CLIError(
-                "cannot reach PostgreSQL at \(location) within \(seconds) s; check the host, port, user and "
+                "cannot reach PostgreSQL at \(location) within \(seconds) s\(reason); check the host, port, user and "
                     + "password in --store and that the server is running (\(connectTimeoutVariable) sets the wait)")
         }
     }
