@@ -36,10 +36,11 @@ struct StoreOptions: ParsableArguments {
     /// Opens the store, runs `body` with it and closes it again.
     ///
     /// - Parameters:
-    ///   - create: whether a missing SQLite file may be created. Commands
-    ///     that only inspect a store pass `false`, so a mistyped path fails
+    ///   - create: whether a missing SQLite file, or a PostgreSQL schema with
+    ///     no store in it, may be made into a new store. Commands that only
+    ///     inspect a store pass `false`, so a mistyped path or `schema=` fails
     ///     instead of quietly creating an empty store.
-    ///   - announceCreation: whether a created file is announced on stderr.
+    ///   - announceCreation: whether a created store is announced on stderr.
     ///     Commands that create on purpose (`demo`, `store migrate`) and say
     ///     so themselves pass `false`; for the others (`train`, `worker`,
     ///     `serve`) a new empty store is more often a mistyped path.
