@@ -21,8 +21,13 @@ extension PostgresMLPersistence {
     /// connection pool retries a failing connection without a word to its
     /// queries. Makes one connection outside the pool, and closes it.
     ///
+    /// The connection gives up after `timeout` (PostgresNIO cannot cancel a
+    /// connect in flight, so a caller's deadline must bound it here).
+    ///
     /// - Throws: ``MLPersistenceError/invalidArgument(_:)`` for a malformed URL.
-    public static func connectionProblem(url: String, logger: Logger) async throws -> PostgresConnectionProblem? {
+    public static func connectionProblem(
+        url: String, timeout: Duration, logger: Logger
+    ) async throws -> PostgresConnectionProblem? {
         let parsed = try PostgresURL(url)
         let tls: PostgresConnection.Configuration.TLS
         do {
@@ -31,9 +36,11 @@ extension PostgresMLPersistence {
             return PostgresConnectionProblem(
                 message: "the TLS settings of sslmode=\(parsed.sslMode.rawValue) cannot be used: \(error)", isLasting: true)
         }
-        let configuration = PostgresConnection.Configuration(
+        var configuration = PostgresConnection.Configuration(
             host: parsed.host, port: parsed.port, username: parsed.username, password: parsed.password,
             database: parsed.database, tls: tls)
+        let (seconds, attoseconds) = max(timeout, .milliseconds(1)).components
+        configuration.options.connectTimeout = .milliseconds(seconds * 1_000 + attoseconds / 1_000_000_000_000_000)
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try? await connection.close()
@@ -45,15 +52,18 @@ extension PostgresMLPersistence {
         }
     }
 
-    /// SQLSTATEs of a server that refuses now but may take the same connection
-    /// later: `cannot_connect_now` (starting up or shutting down) and `too_many_connections`.
-    private static let passingStates: Set<String> = ["57P03", "53300"]
+    /// SQLSTATEs of a refusal that trying again cannot change: the user or
+    /// password (`invalid_authorization_specification`, `invalid_password`),
+    /// the database (`invalid_catalog_name`), the right to connect
+    /// (`insufficient_privilege`). Any other (a server starting or restarting,
+    /// out of slots, a pooler that cannot reach its server yet) may pass.
+    private static let lastingStates: Set<String> = ["28000", "28P01", "3D000", "42501"]
 
     /// The words of the server's answer or of the network error under `error`.
     private static func describe(_ error: PSQLError, url: PostgresURL) -> PostgresConnectionProblem {
         if let message = error.serverInfo?[.message] {
             let state = error.serverInfo?[.sqlState] ?? ""
-            return PostgresConnectionProblem(message: message, isLasting: !passingStates.contains(state))
+            return PostgresConnectionProblem(message: message, isLasting: lastingStates.contains(state))
         }
         if error.code == .sslUnsupported {
             return PostgresConnectionProblem(

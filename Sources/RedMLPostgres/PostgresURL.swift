@@ -60,7 +60,9 @@ struct PostgresURL: Sendable {
             throw invalid("scheme must be postgres or postgresql, got '\(components.scheme ?? "")'")
         }
         guard let host = components.host, !host.isEmpty else { throw invalid("no host") }
-        guard let user = components.user, !user.isEmpty else { throw invalid("no user name") }
+        guard let user = components.user, !user.isEmpty else {
+            throw invalid("no user name (percent-encode characters such as @ : / ? # in the user name or password)")
+        }
         self.host = host
         port = components.port ?? 5432
         guard (1...65535).contains(port) else { throw invalid("port \(port) is out of range") }
@@ -115,7 +117,14 @@ struct PostgresURL: Sendable {
     /// `text` with any password replaced, safe for error messages.
     static func redacted(_ text: String) -> String {
         guard var components = URLComponents(string: text) else { return "(unparseable, not shown)" }
-        guard components.password != nil else { return text }
+        guard components.password != nil else {
+            // A password that broke the URL may have been read as part of the host or path: hide
+            // everything before the authority's last `@`.
+            guard let start = text.range(of: "://"), let at = text[start.upperBound...].lastIndex(of: "@") else {
+                return text
+            }
+            return String(text[..<start.upperBound]) + "***" + String(text[at...])
+        }
         components.password = "***"
         return components.string ?? text
     }

@@ -28,8 +28,8 @@ struct PostgresConnectErrorTests {
         let url = try Self.serverURL { $0.port = 1 }
         let scratch = try ScratchDirectory()
         let result = try await scratch.redml(
-            "jobs", "list", "--store", url, environment: ["REDML_POSTGRES_CONNECT_TIMEOUT": "2"])
-        expectCleanFailure(result, mentioning: "within 2.0 s (connection refused at 127.0.0.1:1)")
+            "jobs", "list", "--store", url, environment: ["REDML_POSTGRES_CONNECT_TIMEOUT": "4"])
+        expectCleanFailure(result, mentioning: "within 4.0 s (connection refused at 127.0.0.1:1)")
     }
 
     @Test("a schema with no store is refused by a command that reads, and made, with a word, by one that writes")

@@ -29,6 +29,15 @@ struct ServeCommandTests {
         expectCleanFailure(result, mentioning: "cannot listen on 192.0.2.1:0: no network interface of this machine has that address")
         #expect(result.stderr.contains("--host"), "\(result)")
     }
+
+    @Test("a host name that does not resolve fails with one line that says to check --host")
+    func unknownHost() async throws {
+        let scratch = try ScratchDirectory()
+        let result = try await scratch.redml(
+            "serve", "--host", "nosuch.invalid", "--port", "0", "--token", "secret-token", "--store", "memory:",
+            environment: ["REDML_LOG_LEVEL": "error"])
+        expectCleanFailure(result, mentioning: "cannot listen on nosuch.invalid:0: the host name nosuch.invalid does not resolve")
+    }
 }
 
 /// A TCP port on 127.0.0.1 that this process listens on, so that no one else can.

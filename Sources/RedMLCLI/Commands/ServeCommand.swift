@@ -87,6 +87,8 @@ struct ServeCommand: AsyncParsableCommand {
             } catch let error as IOError {
                 // Binding the listening socket is the one socket call the command itself makes.
                 throw Self.listenFailure(error, host: host, port: port)
+            } catch is SocketAddressError.UnknownHost {
+                throw CLIError("cannot listen on \(host):\(port): the host name \(host) does not resolve; check --host")
             }
         }
     }

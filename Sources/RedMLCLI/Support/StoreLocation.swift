@@ -1,3 +1,4 @@
+import Foundation
 import RedMLPostgres
 
 /// Where a command's store lives, parsed from `--store` or `REDML_STORE`.
@@ -46,7 +47,12 @@ enum StoreLocation: Equatable, CustomStringConvertible {
     /// a file path: it has such a pair with one of libpq's usual keys.
     private static func looksLikeConnectionString(_ text: String) -> Bool {
         let keys: Set<Substring> = ["host", "hostaddr", "port", "user", "password", "dbname", "sslmode"]
-        return text.split(separator: " ").contains { pair in
+        // libpq allows spaces around `=`.
+        var pairs = text
+        while pairs.contains(" =") || pairs.contains("= ") {
+            pairs = pairs.replacingOccurrences(of: " =", with: "=").replacingOccurrences(of: "= ", with: "=")
+        }
+        return pairs.split(separator: " ").contains { pair in
             guard let equals = pair.firstIndex(of: "=") else { return false }
             return keys.contains(pair[..<equals])
         }

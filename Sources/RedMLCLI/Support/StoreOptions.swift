@@ -144,6 +144,7 @@ struct StoreOptions: ParsableArguments {
     private static func connect(_ postgres: PostgresMLPersistence, location: StoreLocation, create: Bool) async throws -> Bool {
         let seconds = ProcessInfo.processInfo.environment[connectTimeoutVariable].flatMap(Double.init) ?? 10
         let logger = CLIRuntime.logger("redml.postgres", default: .warning)
+        let deadline = ContinuousClock.now + .seconds(seconds)
         var lastProblem: PostgresConnectionProblem?
         let outcome = try await withThrowingTaskGroup(of: Attempt.self) { group -> Attempt in
             group.addTask {
@@ -168,7 +169,11 @@ struct StoreOptions: ParsableArguments {
                 switch next {
                 case .probeDue:
                     guard case .postgres(let url) = location else { continue }
-                    group.addTask { .probed(try await PostgresMLPersistence.connectionProblem(url: url, logger: logger)) }
+                    // Bounded by the time left: the group waits for it, even after the timeout.
+                    let left = deadline - ContinuousClock.now
+                    group.addTask {
+                        .probed(try await PostgresMLPersistence.connectionProblem(url: url, timeout: left, logger: logger))
+                    }
                 case .probed(let problem?) where problem.isLasting:
                     lastProblem = problem
                     return .timedOut
