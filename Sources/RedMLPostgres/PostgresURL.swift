@@ -119,8 +119,10 @@ struct PostgresURL: Sendable {
         guard var components = URLComponents(string: text) else { return "(unparseable, not shown)" }
         guard components.password != nil else {
             // A password that broke the URL may have been read as part of the host or path: hide
-            // everything before the authority's last `@`.
-            guard let start = text.range(of: "://"), let at = text[start.upperBound...].lastIndex(of: "@") else {
+            // everything before the authority's last `@` when it has a `:` (a user name alone stays).
+            guard let start = text.range(of: "://"), let at = text[start.upperBound...].lastIndex(of: "@"),
+                text[start.upperBound..<at].contains(":")
+            else {
                 return text
             }
             return String(text[..<start.upperBound]) + "***" + String(text[at...])
