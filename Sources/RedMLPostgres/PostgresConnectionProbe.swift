@@ -39,8 +39,7 @@ extension PostgresMLPersistence {
         var configuration = PostgresConnection.Configuration(
             host: parsed.host, port: parsed.port, username: parsed.username, password: parsed.password,
             database: parsed.database, tls: tls)
-        let (seconds, attoseconds) = max(timeout, .milliseconds(1)).components
-        configuration.options.connectTimeout = .milliseconds(seconds * 1_000 + attoseconds / 1_000_000_000_000_000)
+        configuration.options.connectTimeout = TimeAmount(max(timeout, .milliseconds(1)))
         do {
             let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
             try? await connection.close()

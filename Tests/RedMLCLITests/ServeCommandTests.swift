@@ -21,22 +21,23 @@ struct ServeCommandTests {
 
     @Test("an address no interface of this machine has fails with one line that says to check --host")
     func foreignAddress() async throws {
-        let scratch = try ScratchDirectory()
-        // 192.0.2.1 is TEST-NET-1 (RFC 5737), on no machine; a token, as beyond loopback requires one.
-        let result = try await scratch.redml(
-            "serve", "--host", "192.0.2.1", "--port", "0", "--token", "secret-token", "--store", "memory:",
-            environment: ["REDML_LOG_LEVEL": "error"])
+        // 192.0.2.1 is TEST-NET-1 (RFC 5737), on no machine.
+        let result = try await Self.serve(host: "192.0.2.1")
         expectCleanFailure(result, mentioning: "cannot listen on 192.0.2.1:0: no network interface of this machine has that address")
         #expect(result.stderr.contains("--host"), "\(result)")
     }
 
     @Test("a host name that does not resolve fails with one line that says to check --host")
     func unknownHost() async throws {
-        let scratch = try ScratchDirectory()
-        let result = try await scratch.redml(
-            "serve", "--host", "nosuch.invalid", "--port", "0", "--token", "secret-token", "--store", "memory:",
-            environment: ["REDML_LOG_LEVEL": "error"])
+        let result = try await Self.serve(host: "nosuch.invalid")
         expectCleanFailure(result, mentioning: "cannot listen on nosuch.invalid:0: the host name nosuch.invalid does not resolve")
+    }
+
+    /// `redml serve` on `host`, any port, with a token (as beyond loopback needs one) and errors-only logs.
+    private static func serve(host: String) async throws -> RedMLResult {
+        try await ScratchDirectory().redml(
+            "serve", "--host", host, "--port", "0", "--token", "secret-token", "--store", "memory:",
+            environment: ["REDML_LOG_LEVEL": "error"])
     }
 }
 

@@ -74,8 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
             let host = host
             let app = try api.makeApplication(host: host, port: port) { port in
                 // One line on stdout that scripts can wait for.
-                let shownHost = host.contains(":") ? "[\(host)]" : host  // an IPv6 address, as URLs write it
-                Console.line("redml serve: listening on http://\(shownHost):\(port.map(String.init) ?? "?")")
+                Console.line("redml serve: listening on http://\(Self.address(host, port.map(String.init) ?? "?"))")
             }
             var groupConfiguration = ServiceGroupConfiguration(
                 services: [runtime, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
@@ -88,14 +87,20 @@ struct ServeCommand: AsyncParsableCommand {
                 // Binding the listening socket is the one socket call the command itself makes.
                 throw Self.listenFailure(error, host: host, port: port)
             } catch is SocketAddressError.UnknownHost {
-                throw CLIError("cannot listen on \(host):\(port): the host name \(host) does not resolve; check --host")
+                throw CLIError("cannot listen on \(Self.address(host, port)): the host name \(host) does not resolve; "
+                               + "check --host")
             }
         }
     }
 
+    /// `host:port`, with an IPv6 address in brackets as URLs write it.
+    static func address(_ host: String, _ port: some CustomStringConvertible) -> String {
+        host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
     /// What to say when the listening socket could not be set up: the address, and what to do.
     static func listenFailure(_ error: IOError, host: String, port: Int) -> CLIError {
-        let address = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let address = address(host, port)
         switch error.errnoCode {
         case EADDRINUSE:
             return CLIError("cannot listen on \(address): the address is already in use; stop what listens there, "

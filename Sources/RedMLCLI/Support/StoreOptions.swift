@@ -175,10 +175,9 @@ struct StoreOptions: ParsableArguments {
                         .probed(try await PostgresMLPersistence.connectionProblem(url: url, timeout: left, logger: logger))
                     }
                 case .probed(let problem?) where problem.isLasting:
-                    lastProblem = problem
-                    return .timedOut
+                    return next
                 case .probed(let problem):
-                    // Passing, or none: the server may yet take the pool's connections.
+                    // Passing, or none: the server may yet take the pool's connections; the timeout names it.
                     lastProblem = problem
                     probeLater()
                 default:
@@ -194,12 +193,11 @@ struct StoreOptions: ParsableArguments {
             throw CLIError(
                 "no RedML store in schema \(postgres.schema) at \(location); check the URL's schema= parameter, "
                     + "or create the store with `redml store migrate`")
+        case .probed(let problem?) where problem.isLasting:
+            throw CLIError(
+                "cannot connect to PostgreSQL at \(location): \(problem.message); check the user, password and "
+                    + "database in --store")
         case .probeDue, .probed, .timedOut:
-            if let problem = lastProblem, problem.isLasting {
-                throw CLIError(
-                    "cannot connect to PostgreSQL at \(location): \(problem.message); check the user, password and "
-                        + "database in --store")
-            }
             let reason = lastProblem.map { " (\($0.message))" } ?? ""
             throw CLIError(
                 "cannot reach PostgreSQL at \(location) within \(seconds) s\(reason); check the host, port, user and "
