@@ -10,9 +10,11 @@
 // hash maps and arrays behind one lock, with no persistence protocol, no
 // fencing checks, no retries, metrics or lease renewals.
 //
-//   QueueFloor [jobs] [workers] [rounds] [claim batch] [outcome task 0/1]
-//   defaults: 1000 2 5 1 1 (RedML's shape: one job per claim per slot, the
+//   QueueFloor [jobs] [workers] [rounds] [claim batch] [outcome task 0/1] [complete 0/1]
+//   defaults: 1000 2 5 1 1 0 (RedML's shape: one job per claim per slot, the
 //   outcome written from a task of its own); 32 0 is the cheapest shape.
+//   With complete 1, the queue also does the rest of #4's per-job
+//   bookkeeping (Complete.swift); the outcome task argument is then unused.
 import Synchronization
 
 #if canImport(Glibc)
@@ -230,7 +232,13 @@ let workers = arguments.count > 1 ? arguments[1] : 2
 let rounds = arguments.count > 2 ? arguments[2] : 5
 let batch = arguments.count > 3 ? arguments[3] : 1
 let outcomeTask = arguments.count > 4 ? arguments[4] != 0 : true
-for _ in 0..<rounds {
+let complete = arguments.count > 5 ? arguments[5] != 0 : false
+for _ in 0..<rounds where complete {
+    let (submit, run) = await completeRound(count: count, workers: workers, batch: batch)
+    print("complete jobs=\(count) workers=\(workers) batch=\(batch) submit=\(Int(submit / Double(count) * 1e9)) ns/job "
+          + "run=\(Int(run / Double(count) * 1e9)) ns/job e2e=\(Int(Double(count) / (submit + run))) jobs/s")
+}
+for _ in 0..<rounds where !complete {
     let (submit, run) = await round(count: count, workers: workers, batch: batch, outcomeTask: outcomeTask)
     print("floor jobs=\(count) workers=\(workers) batch=\(batch) outcome_task=\(outcomeTask) submit=\(Int(submit / Double(count) * 1e9)) ns/job "
           + "run=\(Int(run / Double(count) * 1e9)) ns/job e2e=\(Int(Double(count) / (submit + run))) jobs/s")
