@@ -71,6 +71,11 @@ extension PostgresMLPersistence {
                 isLasting: true)
         }
         // The network's errors may pass: a server that is not up yet, a name not yet in DNS.
+        if case ChannelError.connectTimeout(let waited)? = error.underlying as? ChannelError {
+            let seconds = Double(waited.nanoseconds) / 1e9
+            return PostgresConnectionProblem(
+                message: "no answer from \(url.host):\(url.port) within \((seconds * 10).rounded() / 10) s", isLasting: false)
+        }
         if let connecting = error.underlying as? NIOConnectionError {
             if connecting.dnsAError != nil && connecting.dnsAAAAError != nil && connecting.connectionErrors.isEmpty {
                 return PostgresConnectionProblem(message: "the host name \(url.host) does not resolve", isLasting: false)

@@ -15,6 +15,33 @@ struct StoreOptionTests {
         #expect(result.stdout.isEmpty)
     }
 
+    /// PostgresNIO gives a connection attempt 10 s and cannot cancel one in
+    /// flight; a command that waits less must not be held for the rest.
+    @Test("a server that never answers: the command gives up at its own timeout, not the driver's 10 s")
+    func silentServer() async throws {
+        let silent = try SilentPort()
+        defer { silent.close() }
+        let scratch = try ScratchDirectory()
+        let started = ContinuousClock.now
+        let result = try await scratch.redml(
+            "jobs", "list", "--store", "postgres://redml:secret@127.0.0.1:\(silent.port)/redml?sslmode=disable",
+            environment: ["REDML_POSTGRES_CONNECT_TIMEOUT": "2"])
+        let waited = ContinuousClock.now - started
+        expectCleanFailure(result, mentioning: "within 2.0 s (no answer from 127.0.0.1:\(silent.port) within")
+        #expect(waited < .seconds(8), "the command took \(waited) for a 2 s timeout")
+    }
+
+    @Test("a connect timeout that is not a positive number is named and ignored", arguments: ["abc", "-1"])
+    func badConnectTimeout(value: String) async throws {
+        let result = try await ScratchDirectory().redml(
+            "jobs", "list", "--store", "postgres://redml:secret@127.0.0.1:1/redml?sslmode=disable",
+            environment: ["REDML_POSTGRES_CONNECT_TIMEOUT": value])
+        #expect(result.stderr.contains(
+            "REDML_POSTGRES_CONNECT_TIMEOUT='\(value)' is not a positive number of seconds, so it is ignored"),
+            "\(result)")
+        #expect(result.stderr.contains("within 10.0 s"), "\(result)")
+    }
+
     @Test("a libpq connection string is refused without echoing it, and no file is made of it")
     func libpqConnectionString() async throws {
         let scratch = try ScratchDirectory()

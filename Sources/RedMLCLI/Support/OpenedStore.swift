@@ -27,7 +27,8 @@ struct OpenedStore {
             return OpenedStore(location: location, store: InMemoryMLPersistence(), sqlite: nil, created: true)
         case .postgres(let url):
             // The command runs the client itself (StoreOptions.withStore), for as long as it needs the store.
-            let configuration = try PostgresMLPersistence.clientConfiguration(url: url)
+            var configuration = try PostgresMLPersistence.clientConfiguration(url: url)
+            configuration.options.connectTimeout = StoreOptions.poolConnectTimeout(waiting: StoreOptions.connectTimeout)
             // Warnings (a lost LISTEN connection, say) reach the command's log; the driver's
             // own chatter only at a lower REDML_LOG_LEVEL.
             let logger = CLIRuntime.logger("redml.postgres", default: .warning)

@@ -123,6 +123,26 @@ struct StoreOptions: ParsableArguments {
     /// The environment variable that sets how long a command waits to reach PostgreSQL, in seconds.
     static let connectTimeoutVariable = "REDML_POSTGRES_CONNECT_TIMEOUT"
 
+    /// How long a command waits to reach PostgreSQL: `REDML_POSTGRES_CONNECT_TIMEOUT`
+    /// seconds when that is a positive number, else 10 s (and a note, once, says why).
+    static let connectTimeout: Duration = {
+        let fallback = Duration.seconds(10)
+        guard let text = ProcessInfo.processInfo.environment[connectTimeoutVariable], !text.isEmpty else { return fallback }
+        guard let seconds = Double(text), seconds.isFinite, seconds > 0 else {
+            Console.note("\(connectTimeoutVariable)='\(text)' is not a positive number of seconds, so it is ignored; "
+                + "waiting \(fallback) for PostgreSQL")
+            return fallback
+        }
+        return .milliseconds(Int64((seconds * 1000).rounded(.up)))
+    }()
+
+    /// How long the connection pool gives one attempt to connect: PostgresNIO's
+    /// 10 s, or less when the command waits less, since a command cannot end
+    /// while an attempt is in flight (PostgresNIO cannot cancel one).
+    static func poolConnectTimeout(waiting timeout: Duration) -> Duration {
+        min(.seconds(10), timeout)
+    }
+
     /// How long a migration may wait before a separate connection asks the
     /// server why, and how often it asks again while the server refuses.
     static let probeInterval: Duration = .seconds(1)
@@ -142,9 +162,9 @@ struct StoreOptions: ParsableArguments {
     /// A schema with no store in it is a mistake (a typo in `schema=`) unless
     /// `create` allows making one; returns whether it made one.
     private static func connect(_ postgres: PostgresMLPersistence, location: StoreLocation, create: Bool) async throws -> Bool {
-        let seconds = ProcessInfo.processInfo.environment[connectTimeoutVariable].flatMap(Double.init) ?? 10
+        let timeout = connectTimeout
         let logger = CLIRuntime.logger("redml.postgres", default: .warning)
-        let deadline = ContinuousClock.now + .seconds(seconds)
+        let deadline = ContinuousClock.now + timeout
         var lastProblem: PostgresConnectionProblem?
         let outcome = try await withThrowingTaskGroup(of: Attempt.self) { group -> Attempt in
             group.addTask {
@@ -154,7 +174,7 @@ struct StoreOptions: ParsableArguments {
                 return .reached(created: found == 0)
             }
             group.addTask {
-                try await Task.sleep(for: .seconds(seconds))
+                try await Task.sleep(for: timeout)
                 return .timedOut
             }
             func probeLater() {
@@ -199,6 +219,7 @@ struct StoreOptions: ParsableArguments {
                     + "database in --store")
         case .probeDue, .probed, .timedOut:
             let reason = lastProblem.map { " (\($0.message))" } ?? ""
+            let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
             throw CLIError(
                 "cannot reach PostgreSQL at \(location) within \(seconds) s\(reason); check the host, port, user and "
                     + "password in --store and that the server is running (\(connectTimeoutVariable) sets the wait)")
