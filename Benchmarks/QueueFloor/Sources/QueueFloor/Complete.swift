@@ -190,7 +190,7 @@ final class MemoryCompleteStore: CompleteStore {
         var records: [UInt128: String] = [:]
         var live: [UInt128: FullJob] = [:]
         var events: [UInt128: [String]] = [:]
-        var ready: [String: FullReady] = [:]
+        var ready: [String: ReadyQueues<UInt128>] = [:]
         var leases: [UInt128: Int64] = [:]
         var finished: [UInt128: Int64] = [:]
         var watchers: [UInt128: Int] = [:]
@@ -206,7 +206,7 @@ final class MemoryCompleteStore: CompleteStore {
             state.records[job.id] = record
             state.live[job.id] = job
             state.events[job.id] = [event]
-            state.ready[job.queue, default: FullReady()].push(priority: job.priority, id: job.id)
+            state.ready[job.queue, default: ReadyQueues()].push((job.priority, job.id))
             _ = state.watchers[job.id]
         }
     }
@@ -250,32 +250,6 @@ final class MemoryCompleteStore: CompleteStore {
             state.completed += 1
             return state.completed == state.expected
         }
-    }
-}
-
-/// Ready jobs of one queue: a FIFO per priority, higher first.
-struct FullReady {
-    private var fifos: [(priority: Int, ids: [UInt128], head: Int)] = []
-
-    mutating func push(priority: Int, id: UInt128) {
-        let index = fifos.firstIndex { $0.priority <= priority } ?? fifos.endIndex
-        if index == fifos.endIndex || fifos[index].priority != priority {
-            fifos.insert((priority, [], 0), at: index)
-        }
-        fifos[index].ids.append(id)
-    }
-
-    mutating func pop() -> UInt128? {
-        for index in fifos.indices where fifos[index].head < fifos[index].ids.count {
-            let id = fifos[index].ids[fifos[index].head]
-            fifos[index].head += 1
-            if fifos[index].head == fifos[index].ids.count {
-                fifos[index].ids.removeAll(keepingCapacity: true)
-                fifos[index].head = 0
-            }
-            return id
-        }
-        return nil
     }
 }
 

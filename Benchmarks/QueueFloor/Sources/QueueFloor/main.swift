@@ -66,10 +66,10 @@ func newID() -> String {
 
 /// Ready jobs: a FIFO per priority, higher priority first. Ids are minted in
 /// time order in this one process, so FIFO order is id order.
-struct ReadyQueues {
+struct ReadyQueues<ID> {
     private struct FIFO {
         let priority: Int
-        var ids: [String] = []
+        var ids: [ID] = []
         var head = 0
     }
 
@@ -77,7 +77,7 @@ struct ReadyQueues {
     private(set) var count = 0
     var isEmpty: Bool { count == 0 }
 
-    mutating func push(_ item: (priority: Int, id: String)) {
+    mutating func push(_ item: (priority: Int, id: ID)) {
         let index = fifos.firstIndex { $0.priority <= item.priority } ?? fifos.endIndex
         if index == fifos.endIndex || fifos[index].priority != item.priority {
             fifos.insert(FIFO(priority: item.priority), at: index)
@@ -86,7 +86,7 @@ struct ReadyQueues {
         count += 1
     }
 
-    mutating func pop() -> String? {
+    mutating func pop() -> ID? {
         for index in fifos.indices where fifos[index].head < fifos[index].ids.count {
             let id = fifos[index].ids[fifos[index].head]
             fifos[index].head += 1
@@ -105,7 +105,7 @@ struct State {
     var records: [String: String] = [:]
     var live: [String: Job] = [:]
     var events: [String: [String]] = [:]
-    var ready = ReadyQueues()
+    var ready = ReadyQueues<String>()
     var leases: [String: Int64] = [:]
     var finished: [String: Int64] = [:]
     var idle: [CheckedContinuation<Void, Never>] = []
