@@ -33,10 +33,25 @@ extension MLHTTPAPI {
     func updateModel<Context>(_ input: RequestInput<Context>) async throws -> Response {
         _ = try input.query(allowed: [])
         let name = try input.path("name")
-        let body = try JSONFields(try await input.jsonObject() ?? [:], allowed: ["description", "tags"])
+        let update = try Self.metadataUpdate(try await input.jsonObject() ?? [:])
         let model = try await registry.updateModel(
-            name, description: try body.string("description"), tags: try body.stringMap("tags"), by: input.actor())
+            name, description: update.description, tags: update.tags, by: input.actor())
         return JSONResponse.make(.object(RegistryJSON.model(model)))
+    }
+
+    /// The `{"description", "tags"}` body of a model's or a version's PATCH.
+    ///
+    /// An absent field stays as it is. `description` is the new description:
+    /// `""` or `null` (what a GET shows for none) clears it. `tags` replaces the
+    /// whole map, `{}` removing every tag; `null` is refused rather than read as
+    /// "leave the tags", which a client that meant to clear them would not see.
+    static func metadataUpdate(_ object: MLJSONObject) throws(MLHTTPError) -> (description: String?, tags: [String: String]?) {
+        let body = try JSONFields(object, allowed: ["description", "tags"])
+        if body["tags"] == .null {
+            throw MLHTTPError.invalidField("request body field 'tags'", "must be an object of strings, not null; send {} to remove every tag")
+        }
+        let description = body["description"] == .null ? "" : try body.string("description")
+        return (description, try body.stringMap("tags"))
     }
 
     /// `GET /v1/models/{name}/history?limit&cursor&order&alias&kind`.

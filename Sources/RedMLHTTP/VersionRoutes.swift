@@ -28,10 +28,9 @@ extension MLHTTPAPI {
     func updateVersion<Context>(_ input: RequestInput<Context>) async throws -> Response {
         _ = try input.query(allowed: [])
         let (name, number) = (try input.path("name"), try input.version())
-        let body = try JSONFields(try await input.jsonObject() ?? [:], allowed: ["description", "tags"])
+        let update = try Self.metadataUpdate(try await input.jsonObject() ?? [:])
         let version = try await registry.updateVersion(
-            name, version: number, description: try body.string("description"), tags: try body.stringMap("tags"),
-            by: input.actor())
+            name, version: number, description: update.description, tags: update.tags, by: input.actor())
         return JSONResponse.make(.object(RegistryJSON.version(version)))
     }
 

@@ -119,6 +119,35 @@ struct ModelRouteTests {
         #expect(history.events.map(\.actor) == ["bob"])
     }
 
+    /// A PATCH's `null` is never a silent "leave it": `"description": null`
+    /// (what a GET shows for none) clears the description, and `"tags": null`
+    /// is refused, changing nothing, since `{}` is how the tags are cleared.
+    @Test func patchNullClearsTheDescriptionAndRefusesNullTags() async throws {
+        let h = try await Harness()
+        try await h.register("spam")
+        _ = try await h.registry.updateModel("spam", description: "filters", tags: ["team": "ml"])
+        _ = try await h.registry.updateVersion("spam", version: 1, description: "first", tags: ["stage": "canary"])
+        try await h.run { client in
+            for path in ["/v1/models/spam", "/v1/models/spam/versions/1"] {
+                let cleared = try await client.send(.patch, path, json: ["description": .null])
+                #expect(cleared.status == .ok, "\(path)")
+                #expect(cleared.json["description"] == .null, "\(path): \(cleared.text)")
+                #expect(cleared.json["tags"] != [:], "\(path): the tags stay")
+
+                let nullTags = try await client.send(.patch, path, json: ["description": "changed", "tags": .null])
+                #expect(nullTags.status == .badRequest, "\(path)")
+                #expect(nullTags.errorCode == "invalid_field", "\(path)")
+                #expect(nullTags.errorMessage.contains("tags"), "\(path): \(nullTags.errorMessage)")
+            }
+        }
+        let model = try await h.registry.model("spam")
+        #expect(model.description == nil)
+        #expect(model.tags == ["team": "ml"])
+        let version = try await h.registry.version("spam", 1)
+        #expect(version.description == nil)
+        #expect(version.tags == ["stage": "canary"])
+    }
+
     @Test(arguments: Backends.allFixtures())
     func activatesRollsBackAndDeactivates(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
