@@ -35,6 +35,12 @@ extension MLHTTPAPI {
                 "the RedML-Registration header goes with an application/octet-stream body; "
                     + "a JSON body holds the registration fields itself")
         }
+        guard input.request.headers[.redMLSHA256] == nil else {
+            // Ignoring it would register weights the client asked to have checked, unchecked.
+            throw MLHTTPError.badRequest(
+                "the RedML-SHA256 header goes with an application/octet-stream body; "
+                    + "a JSON body gives the digest as its weights_sha256 field")
+        }
         let body = try JSONFields(try await input.jsonObject() ?? [:],
                                   allowed: Self.registrationFields.union(["weights_base64", "weights_sha256"]))
         let encoded = try body.requiredString("weights_base64")

@@ -72,6 +72,13 @@ struct WeightsRouteTests {
                 "weights_base64": .string(Data(weights).base64EncodedString()), "weights_sha256": .string(wrong),
             ])
             #expect(json.status == .badRequest)
+            // The header belongs to the streamed form: with a JSON body it is refused, not ignored
+            // (ignored, these weights would have been registered unchecked).
+            let headerWithJSON = try await client.send(.post, "/v1/models/m/versions", json: [
+                "weights_base64": .string(Data(weights).base64EncodedString()),
+            ], headers: [.init("RedML-SHA256")!: wrong])
+            #expect(headerWithJSON.status == .badRequest)
+            #expect(headerWithJSON.errorMessage.contains("RedML-SHA256"), "\(headerWithJSON.errorMessage)")
             #expect(try await h.registry.contains(model: "m") == false, "a refused upload registered nothing")
             // Upper-case hex is the same digest.
             let accepted = try await client.send(.post, "/v1/models/m/versions", bytes: weights,
