@@ -12,7 +12,7 @@ extension MLHTTPAPI {
         }
         let page = try await registry.models(MLModelQuery(
             after: query["cursor"], limit: try query.limit(), descending: try query.newestFirst(default: false),
-            tag: query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))
+            tag: try query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))
         return JSONResponse.make([
             "models": .array(page.models.map { .object(RegistryJSON.model($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor),

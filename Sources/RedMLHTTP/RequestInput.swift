@@ -187,10 +187,15 @@ struct QueryParameters {
         return value
     }
 
-    /// `tag`: `key` or `key=value`.
-    func tag() -> (key: String, value: String?)? {
+    /// `tag`: `key` or `key=value`; an empty key is refused, as no tag has one
+    /// and the filter would match nothing, silently.
+    func tag() throws(MLHTTPError) -> (key: String, value: String?)? {
         guard let raw = values["tag"] else { return nil }
+        let key = raw.firstIndex(of: "=").map { String(raw[..<$0]) } ?? raw
+        guard !key.isEmpty else {
+            throw MLHTTPError.invalidField("query parameter 'tag'", "must be key or key=value with a non-empty key, got '\(JSONFields.shown(raw))'")
+        }
         guard let equals = raw.firstIndex(of: "=") else { return (raw, nil) }
-        return (String(raw[..<equals]), String(raw[raw.index(after: equals)...]))
+        return (key, String(raw[raw.index(after: equals)...]))
     }
 }

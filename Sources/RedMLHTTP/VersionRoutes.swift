@@ -10,7 +10,7 @@ extension MLHTTPAPI {
         let page = try await registry.versions(of: name, MLVersionQuery(
             after: try query.numberCursor(UInt32.self), limit: try query.limit(),
             newestFirst: try query.newestFirst(default: false), archived: try query.bool("archived"),
-            tag: query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))
+            tag: try query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))
         return JSONResponse.make([
             "versions": .array(page.versions.map { .object(RegistryJSON.version($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor.map { String($0) }),

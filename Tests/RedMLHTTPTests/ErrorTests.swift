@@ -110,12 +110,15 @@ struct ErrorTests {
             #expect(try await client.get("/v1/jobs?status=done").status == .badRequest)
             // Filters that could only match nothing, silently.
             for path in ["/v1/models/spam/history?kind=bogus", "/v1/models/spam/history?kind=", "/v1/models/spam/history?kind=registered,",
-                         "/v1/models/spam/history?alias=", "/v1/jobs?kind=", "/v1/jobs?queue="] {
+                         "/v1/models/spam/history?alias=", "/v1/jobs?kind=", "/v1/jobs?queue=",
+                         // No tag has an empty key.
+                         "/v1/models?tag=", "/v1/models?tag=%3Dprod", "/v1/models/spam/versions?tag=", "/v1/models/spam/versions?tag=%3D"] {
                 let reply = try await client.get(path)
                 #expect(reply.status == .badRequest, "\(path)")
                 #expect(reply.errorCode == "invalid_field", "\(path)")
             }
             #expect(try await client.get("/v1/models/spam/history?kind=registered,activated").status == .ok)
+            #expect(try await client.get("/v1/models?tag=env%3D").status == .ok, "an empty value is a value")
             let unknown = try await client.get("/v1/models?colour=red")
             #expect(unknown.status == .badRequest)
             #expect(unknown.errorCode == "unknown_parameter")
