@@ -33,6 +33,24 @@ struct ServeCommandTests {
         expectCleanFailure(result, mentioning: "cannot listen on nosuch.invalid:0: the host name nosuch.invalid does not resolve")
     }
 
+    @Test("the listening line reaches stdout at once when stdout is a file, so a script can wait for it")
+    func listeningLineIsFlushed() async throws {
+        let scratch = try ScratchDirectory()
+        let server = try BackgroundRedML(["serve", "--port", "0", "--workers", "0", "--store", "memory:"], in: scratch.url,
+                                         environment: ["REDML_LOG_LEVEL": "error"])
+        let deadline = ContinuousClock.now.advanced(by: .seconds(30))
+        while !server.stdout.contains("listening on http://127.0.0.1:"), ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let line = server.stdout
+        server.signal(SIGTERM)
+        let status = try await server.waitForExit()
+        #expect(line.hasPrefix("redml serve: listening on http://127.0.0.1:"), "stdout: \(line)\nstderr: \(server.stderr)")
+        #expect(line.split(separator: ":").last.flatMap { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) }.map { $0 > 0 } == true,
+                "a real port, not 0: \(line)")
+        #expect(status == 0, "\(server.stderr)")
+    }
+
     /// `redml serve` on `host`, any port, with a token (as beyond loopback needs one) and errors-only logs.
     private static func serve(host: String) async throws -> RedMLResult {
         try await ScratchDirectory().redml(
