@@ -75,9 +75,6 @@ struct ServeCommand: AsyncParsableCommand {
             let app = try api.makeApplication(host: host, port: port) { port in
                 // One line on stdout that scripts can wait for.
                 Console.line("redml serve: listening on http://\(Self.address(host, port.map(String.init) ?? "?"))")
-                // stdout is block-buffered when it is not a terminal (a pipe, a log file): without
-                // this the line would sit in the buffer, and a script waiting for it would wait forever.
-                fflush(nil)
             }
             var groupConfiguration = ServiceGroupConfiguration(
                 services: [runtime, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)

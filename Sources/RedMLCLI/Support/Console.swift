@@ -2,9 +2,12 @@ import Foundation
 
 /// Where the commands write: data on stdout, failures on stderr.
 enum Console {
-    /// Writes one line to stdout.
+    /// Writes one line to stdout, at once: stdio holds back what goes to a
+    /// pipe or a file, and a script reading a long-running command (`serve`'s
+    /// address, `jobs watch`'s progress) needs each line when it is written.
     static func line(_ text: String = "") {
         print(text)
+        fflush(nil)  // every stream: `stdout` itself is a global Swift 6 will not share
     }
 
     /// Writes `text` to stdout as it is (no newline added) and at once, after
@@ -28,7 +31,7 @@ enum Console {
     static func json<Value: Encodable>(_ value: Value) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        line(String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 
     /// Writes `redml: <message>` to stderr as a single line: something the

@@ -147,6 +147,9 @@ struct StoreOptions: ParsableArguments {
     /// server why, and how often it asks again while the server refuses.
     static let probeInterval: Duration = .seconds(1)
 
+    /// How long before the timeout a probe gives up, so that its answer arrives in time to be named.
+    static let probeMargin: Duration = .milliseconds(500)
+
     /// What waiting for the first connection came to.
     private enum Attempt: Sendable {
         case reached(created: Bool), probeDue, probed(PostgresConnectionProblem?), timedOut, noStore
@@ -189,8 +192,10 @@ struct StoreOptions: ParsableArguments {
                 switch next {
                 case .probeDue:
                     guard case .postgres(let url) = location else { continue }
-                    // Bounded by the time left: the group waits for it, even after the timeout.
-                    let left = deadline - ContinuousClock.now
+                    // Bounded by the time left (the group waits for it, even after the timeout), less
+                    // a margin, so that a server that never answers is named before the timeout.
+                    let left = deadline - ContinuousClock.now - probeMargin
+                    guard left > .milliseconds(100) else { continue }
                     group.addTask {
                         .probed(try await PostgresMLPersistence.connectionProblem(url: url, timeout: left, logger: logger))
                     }
