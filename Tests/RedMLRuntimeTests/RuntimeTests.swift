@@ -91,7 +91,7 @@ struct RuntimeTests {
     }
 
     @Test
-    func finishedJobsArePrunedAfterTheRetentionPeriod() async throws {
+    func pruneFinishedJobsDeletesOnlyJobsOlderThanItsCutoff() async throws {
         let clock = MLManualClock(nowMs: 1_800_000_000_000)
         var configuration = fastConfiguration()
         configuration.queue.clock = clock
@@ -108,6 +108,36 @@ struct RuntimeTests {
             namespace: MLNamespace.jobHistory, MLPageRequest(prefix: MLKey.job(old) + "/"))
         #expect(history.entries.isEmpty)
         #expect(try await runtime.queue.job(recent)?.status == .cancelled)
+    }
+
+    /// The running runtime applies `finishedJobRetention` by itself: at start,
+    /// then once per interval of the queue's clock.
+    @Test
+    func aRunningRuntimePrunesFinishedJobsAfterTheRetentionPeriod() async throws {
+        let clock = MLManualClock(nowMs: 1_800_000_000_000)
+        var configuration = fastConfiguration()
+        configuration.runsWorkers = false
+        configuration.queue.clock = clock
+        configuration.finishedJobRetention = MLRuntime.JobRetention(keep: .seconds(1_800), interval: .seconds(600))
+        let runtime = MLRuntime(store: InMemoryMLPersistence(), configuration: configuration)
+        let old = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "old"))
+        #expect(try await runtime.queue.cancel(old) == .cancelled)
+        clock.advance(by: .seconds(3_600))
+        let recent = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "recent"))
+        #expect(try await runtime.queue.cancel(recent) == .cancelled)
+        try await withRunningRuntime(runtime) {
+            // The first pass runs when the runtime starts: only the job older than 30 minutes goes.
+            try await eventually("the job finished an hour ago to be pruned") { try await runtime.queue.job(old) == nil }
+            #expect(try await runtime.queue.job(recent)?.status == .cancelled, "a job inside the retention was pruned")
+            // Later passes come every interval: 40 minutes on, the recent job is past its 30 minutes too.
+            for _ in 0..<4 { clock.advance(by: .seconds(600)) }
+            try await eventually("the recent job to be pruned at a later pass") {
+                clock.advance(by: .seconds(1))  // a pass that read the time just before a move sleeps from it
+                return try await runtime.queue.job(recent) == nil
+            }
+        }
+        let history = try await runtime.store.page(namespace: MLNamespace.jobHistory, MLPageRequest())
+        #expect(history.entries.isEmpty, "history left behind: \(history.entries.map(\.key))")
     }
 
     @Test
