@@ -86,10 +86,13 @@ struct BackupRestoreTests {
         let revisionAfter = try await Self.revision(target)
         #expect(revisionAfter > revisionBefore)
         #expect(revisionAfter > copyRevision)
-        // A write after the restore carries a revision above every restored one.
+        // A write after the restore carries a revision above every restored one, and above the
+        // counter the restore left: reusing a restored revision would let a stale compare-and-swap match.
+        let highestRestored = try #require(restored.map(\.revision.rawValue).max())
         try await target.put(namespace: "seq", key: "after", value: "{}")
         let written = try #require(try await target.entry(namespace: "seq", key: "after"))
-        #expect(written.revision.rawValue > revisionAfter - 1 && written.revision.rawValue > copyRevision)
+        #expect(written.revision.rawValue > highestRestored, "\(written.revision) reuses a restored revision (up to \(highestRestored))")
+        #expect(written.revision.rawValue > revisionAfter, "\(written.revision) is not above the counter \(revisionAfter)")
         try await StoreHelpers.expectHealthy(target)
         try target.close()
 
