@@ -124,25 +124,34 @@ struct ConcurrencyTests {
         let store = try await fixture.makeStore()
         let setup = MLModelRegistry(store: store)
         for _ in 0..<6 { try await register(setup, "spam") }
-        let results = await withTaskGroup(of: UInt32?.self) { group in
+        enum Outcome: Sendable { case won(UInt32), conflict(UInt32?), other(String) }
+        let results = await withTaskGroup(of: Outcome.self) { group in
             for target in UInt32(1)...6 {
                 group.addTask {
                     let registry = MLModelRegistry(store: store)
                     do {
                         try await registry.setAlias("staging", of: "spam", to: target, expecting: .absent)
-                        return target
+                        return .won(target)
+                    } catch let error as MLRegistryError where error.code == .aliasConflict {
+                        return .conflict(error.version)
                     } catch {
-                        return nil
+                        return .other("\(error)")
                     }
                 }
             }
-            var all: [UInt32?] = []
+            var all: [Outcome] = []
             for await result in group { all.append(result) }
             return all
         }
-        let winners = results.compactMap { $0 }
+        let winners = results.compactMap { if case .won(let v) = $0 { v } else { nil } }
+        let conflicts = results.compactMap { if case .conflict(let v) = $0 { v } else { nil } }
+        let others = results.compactMap { if case .other(let e) = $0 { e } else { nil } }
+        // A loser is told the alias is taken, and where it points; any other error is a defect, not a lost race.
+        #expect(others.isEmpty, "\(others)")
         #expect(winners.count == 1)
+        #expect(conflicts.count == 5)
         let winner = try #require(winners.first)
+        #expect(conflicts.allSatisfy { $0 == winner }, "losers are told where the alias points now: \(conflicts)")
         #expect(try await setup.model("spam").aliases == ["staging": winner])
     }
 
@@ -175,13 +184,16 @@ struct ConcurrencyTests {
         try await register(registry, "spam")
         for round in 0..<20 {
             let number = try await register(registry, "spam", activate: false).version
+            // The loser fails because the winner got there first, and says so; any other error fails the test.
             async let activated: Bool = {
                 do { try await MLModelRegistry(store: store).activate("spam", version: number); return true } catch {
+                    #expect((error as? MLRegistryError)?.code == .versionArchived, "round \(round): activate failed with \(error)")
                     return false
                 }
             }()
             async let archived: Bool = {
                 do { try await MLModelRegistry(store: store).archive("spam", version: number); return true } catch {
+                    #expect((error as? MLRegistryError)?.code == .versionInUse, "round \(round): archive failed with \(error)")
                     return false
                 }
             }()
