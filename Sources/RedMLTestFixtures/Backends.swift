@@ -23,9 +23,21 @@ package enum Backends {
             case "memory": [inMemory]
             case "sqlite": [sqlite]
             case "postgres": PostgresBackend.fixtures()
-            default: []
+            case "": []
+            // A misspelt name must not leave the suites with no backend to run, passing vacuously:
+            // it becomes a backend whose every store fails, naming the choices.
+            case let unknown: [unknownBackend(unknown)]
             }
         }
+    }
+
+    /// A fixture for a `REDML_TEST_BACKENDS` name that names no backend: every test on it fails.
+    static func unknownBackend(_ name: String) -> MLStoreFixture {
+        let message = "REDML_TEST_BACKENDS names an unknown backend '\(name)'; the backends are memory, sqlite and postgres"
+        return MLStoreFixture(
+            name: name,
+            makeStore: { throw MLConformanceFailure(message) },
+            tamperWithBlob: { _, _ in throw MLConformanceFailure(message) })
     }
 
     /// The fixtures whose stores keep the queue's jobs in the key-value layer
