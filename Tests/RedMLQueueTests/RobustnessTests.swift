@@ -46,18 +46,32 @@ struct RobustnessTests {
         try await advance(h.clock, by: .seconds(1), until: "the timeout to stop the handler") { stopping.isOpen }
         // Well past the lease (2 s) while the handler is still stopping: the lease is renewed,
         // so nothing rescues the job and no second attempt starts.
-        // Real time between steps lets the renewal keep up on a loaded 2-core machine.
-        for _ in 0..<10 {
-            h.clock.advance(by: .milliseconds(500))
-            try await Task.sleep(for: .milliseconds(150))
-            #expect(try await h.queue.rescueExpiredLeases() == 0)
-        }
+        try await Self.expectLeaseKeptAhead(h, id, steps: 10)
         #expect(try await h.queue.requireJob(id).attempt == 1)
         finish.open()
         let retrying = try await waitForJob(h.queue, id, "the timeout recorded") { $0.failures == 1 }
         try await workers.stop()
         #expect(retrying.error == "timed out after 1000 ms")
         #expect(try await h.queue.history(of: id).map(\.reason).contains("lease_expired") == false)
+    }
+
+    /// Moves the clock on `steps` times by `step`; after each move, waits (in real time, up to a
+    /// deadline) until the job's lease was renewed to more than `ahead` past the clock, then checks
+    /// that a rescue finds nothing. With 1 s heartbeats a renewal is due every second and moves the
+    /// lease to 2 s ahead, so a kept lease is never within 900 ms of running out; a lease nobody
+    /// renews is within it after two steps, and the wait fails.
+    static func expectLeaseKeptAhead(
+        _ h: Harness, _ id: UInt128, steps: Int, step: Duration = .milliseconds(500), ahead: Int64 = 900,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws {
+        for index in 1...steps {
+            try await advance(h.clock, by: step, until: "the lease to be renewed ahead of the clock (step \(index))",
+                              sourceLocation: sourceLocation) {
+                let lease = try await h.queue.requireJob(id).leaseExpiresAtMs ?? .min
+                return lease > h.clock.nowMs + ahead
+            }
+            #expect(try await h.queue.rescueExpiredLeases() == 0, "step \(index)", sourceLocation: sourceLocation)
+        }
     }
 
     @Test(arguments: Backends.allFixtures())
@@ -82,11 +96,7 @@ struct RobustnessTests {
         try await advance(h.clock, by: .milliseconds(500), until: "the grace period to interrupt the handler") { interrupted.isOpen }
         // Well past the grace period, the give-up point for outcomes (5 s more) and the lease (2 s):
         // the handler has not returned, so its lease is still renewed and nobody else runs the job.
-        for _ in 0..<20 {
-            h.clock.advance(by: .milliseconds(500))
-            try await Task.sleep(for: .milliseconds(100))
-            #expect(try await h.queue.rescueExpiredLeases() == 0)
-        }
+        try await Self.expectLeaseKeptAhead(h, id, steps: 20)
         #expect(try await h.queue.requireJob(id).status == .running)
         finish.open()
         try await workers.stop()
