@@ -24,7 +24,11 @@ struct SQLiteZombieProcessTests {
         try await freezeHoldingJobs(zombie, path: path, store: store)
         try await waitForFinished(jobs, store: store, workers: [survivor])
         zombie.signal(SIGCONT)
-        try await Task.sleep(for: .seconds(3))  // it wakes, finishes its handlers and tries to record them
+        // It wakes, finishes its handlers and tries to record them: wait until it says they were refused
+        // (a fixed sleep here was both a guess at how long that takes and no check that it happened).
+        try await waitUntil("the woken worker to report that its late results were refused") {
+            zombie.stderr.contains("lost the lease") || zombie.stderr.contains("could not record the job's outcome")
+        }
         for worker in [zombie, survivor] { worker.signal(SIGTERM) }
         for worker in [zombie, survivor] { #expect(try await worker.waitForExit() == 0, "\(worker.stderr)") }
 
