@@ -194,6 +194,10 @@ struct JobsCommandTests {
         // Each line reports a change: no two progress lines are the same.
         let updates = lines.dropFirst().dropLast().map { $0.split(separator: "(").first ?? "" }
         #expect(Set(updates).count == updates.count, "\(watch)")
+        // And each change is there: the handler's steps are 150 ms apart, the watch looks every 20 ms.
+        for percent in [25, 50, 75] {
+            #expect(updates.contains("cli_test iris: running \(percent)% "), "no line for \(percent)%: \(watch)")
+        }
     }
 
     @Test("watch exits non-zero with the error of a job that failed")

@@ -128,9 +128,19 @@ struct JobRouteTests {
                 #expect(events.last?.data.string("status") == "completed")
                 #expect(events.last?.data["metrics"] == ["accuracy": 0.9])
                 #expect(events.map(\.id) == Array(1...events.count))
-                // Statuses only move forward: queued or running first, completed last.
+                // Statuses only move forward: queued, then running, then completed, once.
                 let statuses = events.compactMap { $0.data.string("status") }
+                let ranks = statuses.map { ["queued": 0, "running": 1, "completed": 2][$0] ?? -1 }
+                #expect(!ranks.contains(-1), "\(statuses)")
+                #expect(ranks == ranks.sorted(), "statuses went back: \(statuses)")
                 #expect(statuses.filter { $0 == "completed" }.count == 1)
+                // Progress moves forward too: the handler reports 30, 60, 90, then the completion 100.
+                let progress = events.compactMap { $0.data["progress"].flatMap { value -> Double? in
+                    if case .double(let number) = value { return number }
+                    if case .int(let number) = value { return Double(number) }
+                    return nil
+                } }
+                #expect(progress == progress.sorted(), "progress went back: \(progress)")
             }
             workers.beginShutdown()
             try await group.waitForAll()

@@ -65,10 +65,10 @@ struct CheckpointBytesTests {
                     try await job.checkpoint(["epoch": 1], bytes: first, progress: 50)
                     throw MLJobFailure("out of memory")
                 }
-                let firstSHA = try await queue.requireJob(job.id).checkpointBytes?.sha256 ?? ""
+                let firstSHA = try #require(try await queue.requireJob(job.id).checkpointBytes?.sha256, "the first attempt's bytes")
                 try await job.checkpoint(["epoch": 2], bytes: second, progress: 80)
                 entry.firstBlobAfterSecond = try await store.blobInfo(sha256: firstSHA)
-                let secondSHA = try await queue.requireJob(job.id).checkpointBytes?.sha256 ?? ""
+                let secondSHA = try #require(try await queue.requireJob(job.id).checkpointBytes?.sha256, "the second checkpoint's bytes")
                 try await job.checkpoint(["epoch": 3], progress: 90)
                 entry.secondBlobAfterJSONOnly = try await store.blobInfo(sha256: secondSHA)
                 entry.sizeAfterJSONOnly = job.checkpointBytesSize

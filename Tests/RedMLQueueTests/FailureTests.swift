@@ -157,7 +157,16 @@ struct FailureTests {
             try await h.queue.requireJob(id).status == .completed
         }
         try await workers.stop()
-        #expect(try await h.queue.jobs(MLJobQuery(limit: 1_000, status: .queued)).jobs.count == 1_000)
+        // Passed over, every one of them: still queued, never claimed.
+        var untouched: [MLJob] = []
+        var query = MLJobQuery(limit: 1_000, status: .queued)
+        repeat {
+            let page = try await h.queue.jobs(query)
+            untouched += page.jobs
+            query.after = page.nextCursor
+        } while query.after != nil
+        #expect(untouched.count == 1_300)
+        #expect(untouched.allSatisfy { $0.kind == "embed_images" && $0.attempt == 0 })
     }
 
     /// Whoever runs the workers hears of each failed attempt (retried or not)
