@@ -133,8 +133,6 @@ struct ObservationTests {
                     let progress = try await queue.requireJob(job.id).progress
                     stored.withLock { $0.append(progress) }
                 }
-                // Let the lease watch reach its first sleep first (see WriteRaceTests).
-                try await Task.sleep(for: .milliseconds(20))
                 try await job.checkpoint([:], progress: 250)
                 try await record()
                 try await job.checkpoint([:], progress: -3)

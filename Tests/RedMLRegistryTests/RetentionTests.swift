@@ -167,9 +167,14 @@ struct RetentionTests {
     @Test(arguments: Backends.allFixtures())
     func collectGarbageKeepsRecentUploads(_ fixture: MLStoreFixture) async throws {
         let (store, registry) = try await makeRegistry(fixture)
-        _ = try await store.writeBlob(bytes("in flight"))
+        let staged = try await store.writeBlob(bytes("in flight"))
         let report = try await registry.collectGarbage(uploadsStartedBefore: Date().addingTimeInterval(-3_600))
         #expect(report.abandonedUploads == 0)
+        // Still there: the upload can be committed and read back whole.
+        var batch = MLBatch()
+        batch.commitBlob(staged)
+        try await store.commit(batch)
+        #expect(try await store.readBlobData(sha256: staged.sha256) == bytes("in flight"))
     }
 
     @Test(arguments: Backends.allFixtures())
