@@ -27,9 +27,20 @@ extension MLModelRegistry {
     }
 
     /// Registers a new version whose weights are in a file, read one chunk at a time.
+    ///
+    /// - Throws: `invalid_argument` naming the file if it cannot be opened.
     @discardableResult
     public func register(_ registration: MLRegistration, weightsFile: URL) async throws -> MLModelVersion {
-        try await register(registration) { try await self.store.writeBlob(contentsOf: weightsFile) }
+        try await register(registration) {
+            do {
+                return try await self.store.writeBlob(contentsOf: weightsFile)
+            } catch MLPersistenceError.invalidArgument(let reason) {
+                // The caller's file, not the store, is at fault.
+                throw MLRegistryError.invalid(
+                    "the weights for model '\(registration.model)': \(reason); nothing was registered",
+                    model: registration.model)
+            }
+        }
     }
 
     /// Validates, stages the weights with `stage`, and commits; drops the staged bytes if the commit fails.
