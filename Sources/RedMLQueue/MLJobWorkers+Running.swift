@@ -117,6 +117,11 @@ extension MLJobWorkers {
                 // The handler stopped because it was asked to: cancelled, keeping what it reported.
                 try await cancelled(run, metrics: metrics)
                 return "cancelled"
+            } else if case .timedOut? = stop, !cancelAsked {
+                // The timeout stopped the handler: whatever it returned or threw after that is
+                // partial work, and the attempt counts as a failure (a cancel takes precedence).
+                return try await fail(run, message: "timed out after \(job.timeoutMs ?? 0) ms", retryable: true,
+                                      reason: "timed_out")
             } else if case .returned(let metrics) = outcome {
                 try await run.write(reason: "completed") { job, now in
                     job.release(to: .completed, at: now)
@@ -128,9 +133,6 @@ extension MLJobWorkers {
             } else if cancelAsked {
                 try await cancelled(run, metrics: nil)
                 return "cancelled"
-            } else if case .timedOut? = stop {
-                return try await fail(run, message: "timed out after \(job.timeoutMs ?? 0) ms", retryable: true,
-                                      reason: "timed_out")
             } else if case .threw(let error) = outcome {
                 return try await fail(run, message: describe(error),
                                       retryable: (error as? MLJobFailure)?.retryable ?? true, reason: "failed")
