@@ -21,6 +21,7 @@ struct StoreOptionTests {
     func silentServer() async throws {
         let silent = try SilentPort()
         defer { silent.close() }
+        try await Task.sleep(for: .milliseconds(200))  // the fillers' handshakes, which fill its queue
         let scratch = try ScratchDirectory()
         let started = ContinuousClock.now
         let result = try await scratch.redml(

@@ -39,7 +39,8 @@ struct TakenPort {
 /// A port on 127.0.0.1 where connection attempts get no answer at all, as
 /// behind a firewall that drops them: it listens but never accepts, and its
 /// queue of connections waiting to be accepted is kept full, so Linux drops
-/// the SYN of every later attempt and the connecting side waits.
+/// the SYN of every later attempt and the connecting side waits. Give the
+/// fillers' handshakes a moment to complete before relying on it.
 struct SilentPort {
     private let listener: TakenPort
     private let fillers: [Int32]
@@ -64,7 +65,6 @@ struct SilentPort {
             fillers.append(filler)
         }
         self.fillers = fillers
-        Thread.sleep(forTimeInterval: 0.2)  // let the handshakes that will complete do so
     }
 
     func close() {
