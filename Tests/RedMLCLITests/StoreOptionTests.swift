@@ -32,6 +32,16 @@ struct StoreOptionTests {
         #expect(waited < .seconds(8), "the command took \(waited) for a 3 s timeout")
     }
 
+    /// The probe keeps a margin before the timeout only when there is room
+    /// for one: a short timeout must still name a server that refuses at once.
+    @Test("a short connect timeout still names a refused connection")
+    func shortTimeoutNamesARefusal() async throws {
+        let result = try await ScratchDirectory().redml(
+            "jobs", "list", "--store", "postgres://redml:secret@127.0.0.1:1/redml?sslmode=disable",
+            environment: ["REDML_POSTGRES_CONNECT_TIMEOUT": "1.5"])
+        expectCleanFailure(result, mentioning: "within 1.5 s (connection refused at 127.0.0.1:1)")
+    }
+
     @Test("a connect timeout that is not a positive number is named and ignored", arguments: ["abc", "-1"])
     func badConnectTimeout(value: String) async throws {
         let result = try await ScratchDirectory().redml(

@@ -193,11 +193,13 @@ struct StoreOptions: ParsableArguments {
                 case .probeDue:
                     guard case .postgres(let url) = location else { continue }
                     // Bounded by the time left (the group waits for it, even after the timeout), less
-                    // a margin, so that a server that never answers is named before the timeout.
-                    let left = deadline - ContinuousClock.now - probeMargin
-                    guard left > .milliseconds(100) else { continue }
+                    // a margin when there is room for one, so that a server that never answers is named
+                    // before the timeout. Without room it still runs: a refusal answers at once.
+                    let left = deadline - ContinuousClock.now
+                    guard left > .zero else { continue }
+                    let bound = left - probeMargin > .milliseconds(100) ? left - probeMargin : left
                     group.addTask {
-                        .probed(try await PostgresMLPersistence.connectionProblem(url: url, timeout: left, logger: logger))
+                        .probed(try await PostgresMLPersistence.connectionProblem(url: url, timeout: bound, logger: logger))
                     }
                 case .probed(let problem?) where problem.isLasting:
                     return next
