@@ -18,7 +18,7 @@ package enum Backends {
     /// the in-process rounds.
     package static func allFixtures() -> [MLStoreFixture] {
         let names = ProcessInfo.processInfo.environment["REDML_TEST_BACKENDS"] ?? "memory,sqlite"
-        return names.split(separator: ",").flatMap { name -> [MLStoreFixture] in
+        let fixtures = names.split(separator: ",").flatMap { name -> [MLStoreFixture] in
             switch name.trimmingCharacters(in: .whitespaces) {
             case "memory": [inMemory]
             case "sqlite": [sqlite]
@@ -29,6 +29,8 @@ package enum Backends {
             case let unknown: [unknownBackend(unknown)]
             }
         }
+        // Set but naming nothing (`REDML_TEST_BACKENDS=`) would pass vacuously too.
+        return fixtures.isEmpty ? [unknownBackend(names)] : fixtures
     }
 
     /// A fixture for a `REDML_TEST_BACKENDS` name that names no backend: every test on it fails.

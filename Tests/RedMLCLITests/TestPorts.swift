@@ -53,7 +53,8 @@ struct SilentPort {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = in_port_t(UInt16(listener.port).bigEndian)
         var fillers: [Int32] = []
-        // More than the queue holds: the ones beyond it stay half-open, which is what fills it.
+        // The first to complete fills the queue (backlog 0 holds one); the others are dropped, as every
+        // later attempt will be. More than one, in case the first is slow to complete.
         for _ in 0..<3 {
             let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             guard filler >= 0 else { continue }
