@@ -96,11 +96,7 @@ struct RuntimeTests {
         var configuration = fastConfiguration()
         configuration.queue.clock = clock
         let runtime = MLRuntime(store: InMemoryMLPersistence(), configuration: configuration)
-        let old = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "old"))
-        #expect(try await runtime.queue.cancel(old) == .cancelled)
-        clock.advance(by: .seconds(3_600))
-        let recent = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "recent"))
-        #expect(try await runtime.queue.cancel(recent) == .cancelled)
+        let (old, recent) = try await finishedAnHourApart(runtime, clock: clock)
         let pruned = await runtime.pruneFinishedJobs(olderThan: .seconds(1_800), clock: clock)
         #expect(pruned == 1)
         #expect(try await runtime.queue.job(old) == nil)
@@ -120,11 +116,7 @@ struct RuntimeTests {
         configuration.queue.clock = clock
         configuration.finishedJobRetention = MLRuntime.JobRetention(keep: .seconds(1_800), interval: .seconds(600))
         let runtime = MLRuntime(store: InMemoryMLPersistence(), configuration: configuration)
-        let old = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "old"))
-        #expect(try await runtime.queue.cancel(old) == .cancelled)
-        clock.advance(by: .seconds(3_600))
-        let recent = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "recent"))
-        #expect(try await runtime.queue.cancel(recent) == .cancelled)
+        let (old, recent) = try await finishedAnHourApart(runtime, clock: clock)
         try await withRunningRuntime(runtime) {
             // The first pass runs when the runtime starts: only the job older than 30 minutes goes.
             try await eventually("the job finished an hour ago to be pruned") { try await runtime.queue.job(old) == nil }
@@ -138,6 +130,16 @@ struct RuntimeTests {
         }
         let history = try await runtime.store.page(namespace: MLNamespace.jobHistory, MLPageRequest())
         #expect(history.entries.isEmpty, "history left behind: \(history.entries.map(\.key))")
+    }
+
+    /// Two finished (cancelled) jobs: `old`, then `recent` an hour later on `clock`.
+    private func finishedAnHourApart(_ runtime: MLRuntime, clock: MLManualClock) async throws -> (old: UInt128, recent: UInt128) {
+        let old = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "old"))
+        #expect(try await runtime.queue.cancel(old) == .cancelled)
+        clock.advance(by: .seconds(3_600))
+        let recent = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "recent"))
+        #expect(try await runtime.queue.cancel(recent) == .cancelled)
+        return (old, recent)
     }
 
     @Test
