@@ -56,8 +56,16 @@ extension MLModelRegistry {
     /// Deletes the weights of `model`'s archived versions that `policy` does not keep.
     ///
     /// - Returns: the versions whose weights were deleted, newest first.
+    /// - Throws: `invalid_argument` for a policy with a negative count or age,
+    ///   before anything is deleted: read leniently, either would keep less.
     @discardableResult
     public func applyRetention(_ model: String, _ policy: MLRetentionPolicy, by actor: String? = nil) async throws -> [UInt32] {
+        for (field, value) in [("keepNewestArchived", Int64(policy.keepNewestArchived)),
+                               ("keepYoungerThanMs", policy.keepYoungerThanMs)] where value < 0 {
+            throw MLRegistryError.invalid(
+                "retention policy for model '\(model)': \(field) must be 0 or more, got \(value); nothing was deleted",
+                model: model)
+        }
         let cutoff = nowMs - policy.keepYoungerThanMs
         var kept = 0
         var deleted: [UInt32] = []

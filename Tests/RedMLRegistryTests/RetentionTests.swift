@@ -165,6 +165,22 @@ struct RetentionTests {
     }
 
     @Test(arguments: Backends.allFixtures())
+    func aNegativeRetentionPolicyIsRefusedAndDeletesNothing(_ fixture: MLStoreFixture) async throws {
+        let (_, registry) = try await makeRegistry(fixture)
+        for number in 1...2 { _ = try await register(registry, "spam", weights: "v\(number)") }
+        try await registry.archive("spam", version: 1, force: true)
+        for (policy, field) in [(MLRetentionPolicy(keepNewestArchived: -1), "keepNewestArchived"),
+                                (MLRetentionPolicy(keepYoungerThanMs: -60_000), "keepYoungerThanMs")] {
+            let error = try await #require(throws: MLRegistryError.self) {
+                try await registry.applyRetention("spam", policy)
+            }
+            #expect(error.code == .invalidArgument)
+            #expect(error.message.contains("'spam'") && error.message.contains(field), "\(error.message)")
+        }
+        #expect(try await registry.weightsData(of: "spam", version: 1) == bytes("v1"))
+    }
+
+    @Test(arguments: Backends.allFixtures())
     func collectGarbageKeepsRecentUploads(_ fixture: MLStoreFixture) async throws {
         let (store, registry) = try await makeRegistry(fixture)
         let staged = try await store.writeBlob(bytes("in flight"))
