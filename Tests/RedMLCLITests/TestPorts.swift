@@ -8,6 +8,8 @@ import Glibc
 struct TakenPort {
     let descriptor: Int32
     let port: Int
+    /// Where it listens, as `connect` takes it.
+    let address: sockaddr_in
 
     /// Listens with room for `backlog` connections waiting to be accepted.
     init(backlog: Int32 = 1) throws {
@@ -30,6 +32,7 @@ struct TakenPort {
             throw POSIXError(.init(rawValue: error) ?? .EIO)
         }
         self.descriptor = descriptor
+        self.address = address
         port = Int(UInt16(bigEndian: address.sin_port))
     }
 
@@ -48,17 +51,14 @@ struct SilentPort {
 
     init() throws {
         listener = try TakenPort(backlog: 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = in_port_t(UInt16(listener.port).bigEndian)
+        let address = listener.address
         var fillers: [Int32] = []
         // The first to complete fills the queue (backlog 0 holds one); the others are dropped, as every
         // later attempt will be. More than one, in case the first is slow to complete.
         for _ in 0..<3 {
             let filler = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
             guard filler >= 0 else { continue }
-            _ = withUnsafePointer(to: &address) { pointer in
+            _ = withUnsafePointer(to: address) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                     connect(filler, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
                 }

@@ -135,11 +135,7 @@ struct JobRouteTests {
                 #expect(ranks == ranks.sorted(), "statuses went back: \(statuses)")
                 #expect(statuses.filter { $0 == "completed" }.count == 1)
                 // Progress moves forward too: the handler reports 30, 60, 90, then the completion 100.
-                let progress = events.compactMap { $0.data["progress"].flatMap { value -> Double? in
-                    if case .double(let number) = value { return number }
-                    if case .int(let number) = value { return Double(number) }
-                    return nil
-                } }
+                let progress = events.compactMap { $0.data["progress"]?.doubleValue }
                 #expect(progress == progress.sorted(), "progress went back: \(progress)")
             }
             workers.beginShutdown()

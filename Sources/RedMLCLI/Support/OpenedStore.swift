@@ -28,7 +28,7 @@ struct OpenedStore {
         case .postgres(let url):
             // The command runs the client itself (StoreOptions.withStore), for as long as it needs the store.
             var configuration = try PostgresMLPersistence.clientConfiguration(url: url)
-            configuration.options.connectTimeout = StoreOptions.poolConnectTimeout(waiting: StoreOptions.connectTimeout)
+            configuration.options.connectTimeout = StoreOptions.poolConnectTimeout
             // Warnings (a lost LISTEN connection, say) reach the command's log; the driver's
             // own chatter only at a lower REDML_LOG_LEVEL.
             let logger = CLIRuntime.logger("redml.postgres", default: .warning)

@@ -137,11 +137,9 @@ struct StoreOptions: ParsableArguments {
     }()
 
     /// How long the connection pool gives one attempt to connect: PostgresNIO's
-    /// 10 s, or less when the command waits less, since a command cannot end
-    /// while an attempt is in flight (PostgresNIO cannot cancel one).
-    static func poolConnectTimeout(waiting timeout: Duration) -> Duration {
-        min(.seconds(10), timeout)
-    }
+    /// 10 s, or less when the command waits less (``connectTimeout``), since a
+    /// command cannot end while an attempt is in flight (PostgresNIO cannot cancel one).
+    static var poolConnectTimeout: Duration { min(.seconds(10), connectTimeout) }
 
     /// How long a migration may wait before a separate connection asks the
     /// server why, and how often it asks again while the server refuses.
