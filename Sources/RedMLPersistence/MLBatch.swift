@@ -19,7 +19,9 @@ public struct MLBatch: Sendable {
         case delete(namespace: String, key: String, condition: MLCondition)
         /// Write nothing, but fail the batch unless `condition` holds for `(namespace, key)`.
         case require(namespace: String, key: String, condition: MLCondition)
-        /// Make a staged blob readable by its SHA-256 (deduplicated if already stored).
+        /// Make a staged blob readable by its SHA-256. Stored already, it is kept
+        /// once: the new copy takes the old one's place (so committing good bytes
+        /// repairs a copy damaged behind the store's back).
         case commitBlob(MLStagedBlob)
         /// Remove the committed blob with this SHA-256; a missing blob is not an error.
         case deleteBlob(sha256: String)

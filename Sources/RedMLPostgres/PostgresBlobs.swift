@@ -17,20 +17,27 @@ enum PostgresBlobs {
             throw MLPersistenceError.invalidArgument(
                 "\(blob.upload) is not a finished, uncommitted upload of blob \(blob.sha256)")
         }
-        let exists = try await sql.one(
-            "SELECT EXISTS (SELECT 1 FROM \(unescaped: tables.blobs) WHERE sha256 = \(blob.sha256))", as: Bool.self)
-        if exists == true {
-            // Identical bytes are stored once: drop the new copy.
-            try await sql.execute("DELETE FROM \(unescaped: tables.blobUploads) WHERE id = \(blob.upload.rawValue)")
+        // Identical bytes are stored once: the new copy takes the old one's place, which costs what
+        // dropping it would, and repairs a copy damaged behind the store's back.
+        let replaced = try await sql.one(
+            """
+            WITH old AS (SELECT upload_id FROM \(unescaped: tables.blobs) WHERE sha256 = \(blob.sha256) FOR UPDATE)
+            UPDATE \(unescaped: tables.blobs) AS b
+            SET size = \(blob.size), chunk_count = \(blob.chunkCount), upload_id = \(blob.upload.rawValue)
+            FROM old WHERE b.sha256 = \(blob.sha256)
+            RETURNING old.upload_id
+            """, as: Int64.self)
+        if let replaced {
+            try await sql.execute("DELETE FROM \(unescaped: tables.blobUploads) WHERE id = \(replaced)")
         } else {
             try await sql.execute(
                 """
                 INSERT INTO \(unescaped: tables.blobs) (sha256, size, chunk_count, upload_id, created_at_ms)
                 VALUES (\(blob.sha256), \(blob.size), \(blob.chunkCount), \(blob.upload.rawValue), \(nowMilliseconds()))
                 """)
-            try await sql.execute(
-                "UPDATE \(unescaped: tables.blobUploads) SET committed = true WHERE id = \(blob.upload.rawValue)")
         }
+        try await sql.execute(
+            "UPDATE \(unescaped: tables.blobUploads) SET committed = true WHERE id = \(blob.upload.rawValue)")
     }
 
     /// Removes a committed blob and its chunks, inside a batch's transaction.

@@ -118,7 +118,8 @@ extension MLModelRegistry {
                                       key: key)
         }
         usage.references += 1
-        // Identical bytes are stored once: committing a duplicate just drops the upload.
+        // Identical bytes are stored once: a duplicate's upload takes the stored copy's place
+        // (repairing it, if it was damaged), at the cost that dropping the upload would have had.
         change.batch.commitBlob(staged)
         change.batch.put(namespace: MLNamespace.modelWeights, key: key, value: usage.storedJSON,
                          if: current.map { .revision($0.revision) } ?? .absent)

@@ -14,21 +14,23 @@ enum SQLiteBlobs {
             throw MLPersistenceError.invalidArgument(
                 "\(blob.upload) is not a finished, uncommitted upload of blob \(blob.sha256)")
         }
-        let exists = try Bool.fetchOne(
-            db.cachedStatement(sql: "SELECT 1 FROM ml_blobs WHERE sha256 = ?"), arguments: [blob.sha256]) ?? false
-        if exists {
-            // Identical bytes are stored once: drop the new copy.
-            try db.cachedStatement(sql: "DELETE FROM ml_blob_uploads WHERE id = ?")
-                .execute(arguments: [blob.upload.rawValue])
+        let stored = try Int64.fetchOne(
+            db.cachedStatement(sql: "SELECT upload_id FROM ml_blobs WHERE sha256 = ?"), arguments: [blob.sha256])
+        if let stored {
+            // Identical bytes are stored once: the new copy takes the old one's place, which costs
+            // what dropping it would, and repairs a copy damaged behind the store's back.
+            try db.cachedStatement(sql: "UPDATE ml_blobs SET size = ?, chunk_count = ?, upload_id = ? WHERE sha256 = ?")
+                .execute(arguments: [blob.size, blob.chunkCount, blob.upload.rawValue, blob.sha256])
+            try db.cachedStatement(sql: "DELETE FROM ml_blob_uploads WHERE id = ?").execute(arguments: [stored])
         } else {
             try db.cachedStatement(
                 sql: """
                     INSERT INTO ml_blobs (sha256, size, chunk_count, upload_id, created_at_ms) VALUES (?, ?, ?, ?, ?)
                     """
             ).execute(arguments: [blob.sha256, blob.size, blob.chunkCount, blob.upload.rawValue, nowMilliseconds()])
-            try db.cachedStatement(sql: "UPDATE ml_blob_uploads SET committed = 1 WHERE id = ?")
-                .execute(arguments: [blob.upload.rawValue])
         }
+        try db.cachedStatement(sql: "UPDATE ml_blob_uploads SET committed = 1 WHERE id = ?")
+            .execute(arguments: [blob.upload.rawValue])
     }
 
     static func delete(_ db: Database, sha256: String) throws {

@@ -103,12 +103,11 @@ enum InMemoryBatch {
                 break
             case .commitBlob(let blob):
                 guard let upload = state.uploads.removeValue(forKey: blob.upload.rawValue) else { continue }
-                let key = BlobKey(blob.sha256)
-                if state.blobs[key] == nil {  // identical bytes are stored once
-                    state.blobs[key] = InMemoryState.Blob(
-                        info: MLBlobInfo(sha256: blob.sha256, size: blob.size, chunkCount: blob.chunkCount),
-                        chunks: upload.chunks)
-                }
+                // Identical bytes are stored once: the new copy takes the old one's place, which
+                // repairs a copy damaged behind the store's back.
+                state.blobs[BlobKey(blob.sha256)] = InMemoryState.Blob(
+                    info: MLBlobInfo(sha256: blob.sha256, size: blob.size, chunkCount: blob.chunkCount),
+                    chunks: upload.chunks)
             case .deleteBlob(let sha256):
                 state.blobs[BlobKey(sha256)] = nil
             }

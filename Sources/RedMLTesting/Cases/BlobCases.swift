@@ -153,5 +153,28 @@ enum BlobCases {
             try expect(
                 error.description.contains(staged.sha256), "description should name the blob, found \"\(error)\"")
         },
+        MLConformanceCase("blob.committingTheSameBytesRepairsADamagedCopy") { fixture in
+            let store = try await fixture.makeStore()
+            let bytes = DeterministicBytes(size: 300_000, bufferSize: 65_536, seed: 11)
+            let staged = try await store.writeBlob(bytes)
+            try await Support.commit(store) { $0.commitBlob(staged) }
+            try await fixture.tamperWithBlob(store, staged.sha256)
+            _ = try await expectThrows(code: "blob_verification_failed", "reading the damaged copy") {
+                _ = try await BlobSupport.readAndHash(store, staged.sha256)
+            }
+            // Good bytes of the same digest take the damaged copy's place.
+            let again = try await store.writeBlob(bytes)
+            try expectEqual(again.sha256, staged.sha256, "SHA-256 of the same bytes staged again")
+            try await Support.commit(store) { $0.commitBlob(again) }
+            try expectEqual(
+                try await BlobSupport.readAndHash(store, staged.sha256).sha256, staged.sha256,
+                "SHA-256 read after the repair")
+            try expectEqual(try await store.blobInfo(sha256: staged.sha256)?.size, 300_000, "size after the repair")
+            try expectEqual(try await BlobSupport.allBlobs(store), [staged.sha256], "blobs after the repair")
+            // Neither copy is left behind as an upload.
+            try expectEqual(
+                try await store.removeAbandonedBlobUploads(startedBefore: Date(timeIntervalSinceNow: 3600)), 0,
+                "uploads left over after the repair")
+        },
     ]
 }
