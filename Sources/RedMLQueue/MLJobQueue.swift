@@ -221,10 +221,19 @@ public final class MLJobQueue: Sendable {
         return jobs
     }
 
+    /// A run-at time in whole milliseconds, never before it: a fraction of a
+    /// millisecond rounds up. Read to the microsecond first, so that a `Date`
+    /// made from whole milliseconds, which a `Double` holds only to a fraction
+    /// of a microsecond, keeps its millisecond.
+    static func runAtMs(_ date: Date) -> Int64 {
+        let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        return micros >= 0 ? (micros + 999) / 1_000 : micros / 1_000  // validated: 1970 or later
+    }
+
     /// A new queued job for `submission`, with a fresh id.
     private func makeJob(_ submission: MLJobSubmission, nowMs now: Int64) -> MLJob {
         let id = ids.withLock { $0.next(at: Date(timeIntervalSince1970: Double(now) / 1000)) }
-        let runAt = submission.runAt.map { Int64(($0.timeIntervalSince1970 * 1000).rounded(.down)) } ?? now
+        let runAt = submission.runAt.map(Self.runAtMs) ?? now
         return MLJob(
             id: id, kind: submission.kind, target: submission.target, status: .queued, progress: 0,
             queue: submission.queue, priority: submission.priority, attempt: 0, failures: 0,

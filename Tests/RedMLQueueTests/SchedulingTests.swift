@@ -1,5 +1,6 @@
 import Foundation
 import RedML
+@testable import RedMLQueue
 import RedMLTestFixtures
 import RedMLTesting
 import Testing
@@ -66,6 +67,21 @@ struct SchedulingTests {
         #expect(calls.count(delayed) == 1)
         #expect(done.startedAtMs! >= startMs + 60_000)
         #expect(try await h.entries(MLNamespace.jobScheduled).isEmpty)
+    }
+
+    @Test("a run-at time between two milliseconds rounds up, never making a job due early")
+    func aRunAtWithAFractionOfAMillisecondRoundsUp() async throws {
+        let h = try await Harness(Backends.inMemory)
+        let due = startMs + 60_000
+        for (offset, expected) in [(0.0, due), (0.0004, due + 1), (0.9996, due + 1), (-0.0004, due)] {
+            let runAt = Date(timeIntervalSince1970: TimeInterval(due) / 1_000 + offset / 1_000)
+            let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m", runAt: runAt))
+            #expect(try await h.queue.requireJob(id).runAtMs == expected, "run-at \(offset) ms after \(due)")
+        }
+        // Whole milliseconds across the range a run-at may take keep their value.
+        for ms: Int64 in [0, 1, 999, 1_764_000_000_001, 253_402_300_799_000] {
+            #expect(MLJobQueue.runAtMs(date(ms: ms)) == ms)
+        }
     }
 
     /// A transition removes the index entries its job had, and deletes a
