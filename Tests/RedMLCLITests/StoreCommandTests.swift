@@ -244,6 +244,27 @@ struct StoreCommandTests {
         #expect(!scratch.exists("missing.sqlite"))
     }
 
+    @Test("an empty backup path is refused, not taken as SQLite's temporary database")
+    func emptyBackupPaths() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        let backup = try await scratch.redml("store", "backup", "")
+        #expect(backup.status == 64 && backup.stderr.contains("the backup path is empty"), "\(backup)")
+        let restore = try await scratch.redml("store", "restore", "")
+        #expect(restore.status == 64 && restore.stderr.contains("the backup path is empty"), "\(restore)")
+        try FileManager.default.createDirectory(atPath: scratch.path("adir"), withIntermediateDirectories: true)
+        let directory = try await scratch.redml("store", "restore", "adir")
+        #expect(directory.status == 64 && directory.stderr.contains("adir is a directory"), "\(directory)")
+    }
+
+    @Test("a restore refused for a missing backup does not create the store it would have restored")
+    func restoreFromMissingBackupCreatesNothing() async throws {
+        let scratch = try ScratchDirectory()
+        let result = try await scratch.redml("store", "restore", "absent.sqlite", "--store", "new.sqlite")
+        expectCleanFailure(result, mentioning: "backup file absent.sqlite does not exist")
+        #expect(!scratch.exists("new.sqlite"))
+    }
+
     @Test("restoring from a file that is not a backup leaves the store alone")
     func restoreRefusesBadBackup() async throws {
         let scratch = try ScratchDirectory()

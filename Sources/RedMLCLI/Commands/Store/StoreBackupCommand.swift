@@ -26,6 +26,11 @@ struct StoreBackupCommand: AsyncParsableCommand {
 
     /// Checks the destination before anything is opened (a bad one exits 64, as any usage error).
     func validate() throws {
+        // SQLite opens an empty path as a private temporary database, so a backup "to" it would
+        // report success and keep nothing.
+        guard !destination.isEmpty else {
+            throw ValidationError("the backup path is empty; pass the file to write, such as redml-backup.sqlite")
+        }
         if FilePaths.isDirectory(destination) {
             throw ValidationError("\(destination) is a directory; pass a file path for the backup, such as \(destination)/redml-backup.sqlite")
         }

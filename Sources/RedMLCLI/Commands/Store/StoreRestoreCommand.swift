@@ -34,16 +34,28 @@ struct StoreRestoreCommand: AsyncParsableCommand {
         }
     }
 
+    /// Checks the source before anything is opened (a bad one exits 64, as any usage error).
+    func validate() throws {
+        guard !source.isEmpty else {
+            throw ValidationError("the backup path is empty; pass a file made by `redml store backup`")
+        }
+        if FilePaths.isDirectory(source) {
+            throw ValidationError("\(source) is a directory; pass a file made by `redml store backup`")
+        }
+    }
+
     /// Restores, then reports what the store now holds.
     func run() async throws {
+        // Before the store is opened: opening a missing store creates it, which a refused restore must
+        // not do. (A store that is not SQLite is refused below, with the reason.)
+        if case .sqlite = try options.location(), !FileManager.default.fileExists(atPath: source) {
+            throw CLIError("backup file \(source) does not exist; pass the path of a file made by `redml store backup`")
+        }
         let result = try await options.withSQLiteStore(
             for: "store restore", postgresAlternative: "use pg_restore of a pg_dump", create: true, announceCreation: false
         ) { sqlite in
             guard !FilePaths.same(sqlite.path, source) else {
                 throw CLIError("the backup file \(source) is the store itself; pass a backup made by `redml store backup`")
-            }
-            guard FileManager.default.fileExists(atPath: source) else {
-                throw CLIError("backup file \(source) does not exist; pass the path of a file made by `redml store backup`")
             }
             do {
                 try await sqlite.restore(from: source)
