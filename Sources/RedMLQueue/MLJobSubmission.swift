@@ -46,7 +46,11 @@ public struct MLJobSubmission: Hashable, Sendable {
         try QueueValidation.name(queue, "queue", limit: 64)
     }
 
-    func validate() throws(MLJobError) {
+    /// Checks everything that can be checked without the store, as a submit
+    /// does first, so a caller can refuse a submission before it opens one.
+    ///
+    /// - Throws: ``MLJobError`` with code `invalid_argument`, naming the field.
+    public func validate() throws(MLJobError) {
         try QueueValidation.name(kind.rawValue, "kind", limit: 64)
         try QueueValidation.name(queue, "queue", limit: 64)
         guard (1...1_024).contains(target.utf8.count), !target.unicodeScalars.contains(where: QueueValidation.isControl)

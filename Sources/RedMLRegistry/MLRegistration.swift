@@ -65,8 +65,11 @@ public struct MLRegistration: Hashable, Sendable {
         self.expectedWeightsSHA256 = expectedWeightsSHA256
     }
 
-    /// Checks everything that can be checked without the store.
-    func validate() throws(MLRegistryError) {
+    /// Checks everything that can be checked without the store, as a register
+    /// does first, so a caller can refuse a registration before it opens one.
+    ///
+    /// - Throws: ``MLRegistryError`` naming the model and the field.
+    public func validate() throws(MLRegistryError) {
         try RegistryValidation.model(model)
         if let parentVersion { try RegistryValidation.version(parentVersion, model: model) }
         if let expectedVersion { try RegistryValidation.version(expectedVersion, model: model) }

@@ -6,6 +6,11 @@ import Testing
 struct JobsCommandTests {
     /// Runs `redml arguments --store s.sqlite` in the scratch folder.
     private func run(_ scratch: ScratchDirectory, _ arguments: String...) async throws -> RedMLResult {
+        try await run(scratch, arguments)
+    }
+
+    /// Runs `redml arguments --store s.sqlite` in the scratch folder.
+    private func run(_ scratch: ScratchDirectory, _ arguments: [String]) async throws -> RedMLResult {
         try await RedMLExecutable.run(arguments + ["--store", "s.sqlite"], in: scratch.url)
     }
 
@@ -95,6 +100,20 @@ struct JobsCommandTests {
         expectCleanFailure(try await run(scratch, "jobs", "submit", "train", "iris", "--run-at", "soon"), mentioning: "--run-at 'soon' is not a time")
         expectCleanFailure(try await run(scratch, "jobs", "submit", "train", "iris", "--priority", "5000"), mentioning: "priority")
         expectCleanFailure(try await run(scratch, "jobs", "list", "--status", "done"), mentioning: "unknown status 'done'")
+    }
+
+    @Test("a submission refused for its own fields fails with one line and creates no store",
+          arguments: [
+              (["--priority", "5000"], "priority must be within -1000...1000, got 5000"),
+              (["--queue", "a b"], "queue 'a b' must be 1–64 characters"),
+              (["--max-attempts", "0"], "max attempts must be 1...1000, got 0"),
+              (["--unique-key", ""], "unique key must be 1–255 bytes"),
+          ])
+    func refusedSubmissionCreatesNoStore(extra: [String], text: String) async throws {
+        let scratch = try ScratchDirectory()
+        let result = try await run(scratch, ["jobs", "submit", "train", "iris"] + extra)
+        expectCleanFailure(result, mentioning: text)
+        #expect(!scratch.exists("s.sqlite"), "a refused submission created the store: \(result)")
     }
 
     @Test("list filters by status and kind, newest first, and honours --limit")

@@ -160,6 +160,17 @@ struct ModelsCommandTests {
             try await scratch.redml("models", "list", "--store", "absent.sqlite"), mentioning: "no store at absent.sqlite")
     }
 
+    @Test("a registration refused for its own fields fails with one line and creates no store")
+    func refusedRegistrationCreatesNoStore() async throws {
+        let scratch = try ScratchDirectory()
+        _ = try weights(scratch, "w.bin", count: 10, seed: 9)
+        for (name, text) in [("a/b", "model name 'a/b' contains '/'"), ("", "model name must be 1–255 characters")] {
+            let result = try await scratch.redml("models", "register", name, "--weights", "w.bin", "--store", "s.sqlite")
+            expectCleanFailure(result, mentioning: text)
+        }
+        #expect(!scratch.exists("s.sqlite"), "a refused registration created the store")
+    }
+
     @Test("--json prints one JSON object for every list and show command")
     func jsonEverywhere() async throws {
         let scratch = try ScratchDirectory()

@@ -67,6 +67,8 @@ struct JobsSubmitCommand: AsyncParsableCommand {
             spec: try spec.map { try JSONArgument.object($0, option: "--spec") } ?? [:],
             priority: priority, queue: queue, maxAttempts: maxAttempts,
             runAt: try runAt.map { try RunAtTime.parse($0, now: Date()) }, uniqueKey: uniqueKey)
+        // Before the store is opened: a refused submission must not leave a new, empty store behind.
+        try submission.validate()
         let (job, isDuplicate) = try await options.withQueue(create: true) { queue in
             try await queue.submitJobOrFindDuplicate(submission)
         }

@@ -55,6 +55,8 @@ struct ModelsRegisterCommand: AsyncParsableCommand {
             hyperparameters: try hyperparams.map { try JSONArgument.object($0, option: "--hyperparams") } ?? [:],
             metrics: try metrics.map { try JSONArgument.object($0, option: "--metrics") } ?? [:],
             parentVersion: parent, createdBy: Operator.actor, activate: activate)
+        // Before the store is opened: a refused registration must not leave a new, empty store behind.
+        try registration.validate()
         let file = URL(fileURLWithPath: weights)
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw CLIError("weights file \(weights) does not exist; pass the path of the file to store with --weights")
