@@ -48,6 +48,23 @@ struct WorkerCommandTests {
         #expect(((try? listed.jsonObject()["jobs"] as? [Any]) ?? []).isEmpty, "\(listed)")
     }
 
+    @Test("an empty path, a directory or an unknown built-in data set is named as such by train, predict and register")
+    func emptyAndDirectoryPathsNamed() async throws {
+        let scratch = try ScratchDirectory()
+        try FileManager.default.createDirectory(atPath: scratch.path("adir"), withIntermediateDirectories: true)
+        for (arguments, text) in [
+            (["train", "--data", "", "--model", "m"], "--data is empty"),
+            (["predict", "--model", "m", "--data", ""], "--data is empty"),
+            (["predict", "--model", "m", "--data", "adir"], "--data adir is a directory"),
+            (["predict", "--model", "m", "--data", "builtin:nope"], "--data builtin:nope: no such built-in data set"),
+            (["models", "register", "m", "--weights", ""], "--weights is empty"),
+        ] as [([String], String)] {
+            let result = try await RedMLExecutable.run(arguments, in: scratch.url)
+            expectCleanFailure(result, mentioning: text)
+        }
+        #expect(!scratch.exists("redml.sqlite"))
+    }
+
     @Test("SIGINT during train --wait cancels the job the process runs, rather than leaving it running under a dead lease")
     func interruptingTrainWaitCancelsItsJob() async throws {
         let scratch = try ScratchDirectory()

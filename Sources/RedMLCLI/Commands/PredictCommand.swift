@@ -95,10 +95,16 @@ struct PredictCommand: AsyncParsableCommand {
     }
 
     private func readData() throws -> Data {
-        if let builtin = MLBuiltinDataset(name: String(data.dropFirst(MLBuiltinDataset.prefix.count))),
-            data.hasPrefix(MLBuiltinDataset.prefix)
-        {
+        if data.hasPrefix(MLBuiltinDataset.prefix) {
+            guard let builtin = MLBuiltinDataset(name: String(data.dropFirst(MLBuiltinDataset.prefix.count))) else {
+                throw CLIError("--data \(data): no such built-in data set; choose one of "
+                    + MLBuiltinDataset.all.map(\.description).joined(separator: ", "))
+            }
             return try builtin.csvData()
+        }
+        guard !data.isEmpty else { throw CLIError("--data is empty; pass a CSV file with a header row") }
+        guard !FilePaths.isDirectory(data) else {
+            throw CLIError("--data \(data) is a directory; pass a CSV file with a header row")
         }
         guard let contents = FileManager.default.contents(atPath: data) else {
             throw CLIError("--data \(data): no such file or not readable; pass a CSV file with a header row")

@@ -91,6 +91,8 @@ struct TrainCommand: AsyncParsableCommand {
                     + MLBuiltinDataset.all.map { MLBuiltinDataset.prefix + $0.name }.joined(separator: ", "))
             }
         } else {
+            // An empty path would resolve to the working directory, and be reported as a directory.
+            guard !data.isEmpty else { throw CLIError("--data is empty; pass a CSV file or builtin:iris") }
             // Workers may run elsewhere in the file system: pass an absolute path.
             let url = URL(fileURLWithPath: data)
             guard FileManager.default.fileExists(atPath: url.path) else {

@@ -57,6 +57,10 @@ struct ModelsRegisterCommand: AsyncParsableCommand {
             parentVersion: parent, createdBy: Operator.actor, activate: activate)
         // Before the store is opened: a refused registration must not leave a new, empty store behind.
         try registration.validate()
+        // An empty path would resolve to the working directory, and be reported as a directory.
+        guard !weights.isEmpty else {
+            throw CLIError("--weights is empty; pass the path of the file to store")
+        }
         let file = URL(fileURLWithPath: weights)
         guard FileManager.default.fileExists(atPath: file.path) else {
             throw CLIError("weights file \(weights) does not exist; pass the path of the file to store with --weights")
