@@ -13,6 +13,20 @@ enum RunAtTime {
     /// - Throws: ``CLIError`` naming the text and the accepted forms.
     static func parse(_ text: String, now: Date) throws -> Date {
         let text = text.trimmingCharacters(in: .whitespaces)
+        let date = try time(text, now: now)
+        // The queue takes 1970…9999 only, and names a time past 9999 as `<description unavailable>`.
+        guard (0...latestSeconds).contains(date.timeIntervalSince1970) else {
+            throw CLIError("--run-at '\(DisplayText.oneLine(String(text.prefix(80))))' is not between 1970 and 9999; "
+                + "pass a time in that range, such as +5m")
+        }
+        return date
+    }
+
+    /// The last second of 9999, the latest run-at time the queue takes.
+    private static let latestSeconds: TimeInterval = 253_402_300_799
+
+    /// The time `text` names, in any range.
+    private static func time(_ text: String, now: Date) throws -> Date {
         if text.hasPrefix("+") {
             return now.addingTimeInterval(try delay(String(text.dropFirst()), original: text))
         }
