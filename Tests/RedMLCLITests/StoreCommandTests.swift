@@ -257,6 +257,24 @@ struct StoreCommandTests {
         #expect(directory.status == 64 && directory.stderr.contains("adir is a directory"), "\(directory)")
     }
 
+    @Test("a path that begins with file: names that very file, not the file SQLite would read it as a URI for")
+    func fileColonPathsAreLiteral() async throws {
+        let scratch = try ScratchDirectory()
+        let migrate = try await scratch.redml("store", "migrate", "--store", "file:s.sqlite")
+        expectSuccess(migrate)
+        #expect(scratch.exists("file:s.sqlite") && !scratch.exists("s.sqlite"), "\(migrate)")
+        expectSuccess(try await scratch.redml("jobs", "submit", "train", "iris", "--store", "file:s.sqlite"))
+        let info = try await scratch.redml("store", "info", "--store", "file:s.sqlite", "--json")
+        expectSuccess(info)
+        let entries = try #require((try info.jsonObject()["contents"] as? [String: Any])?["entries"] as? [String: Any])
+        #expect((entries[MLNamespace.jobs] as? NSNumber)?.intValue == 1, "\(info)")
+
+        let backup = try await scratch.redml("store", "backup", "file:b.sqlite", "--store", "file:s.sqlite")
+        expectSuccess(backup)
+        #expect(scratch.exists("file:b.sqlite") && !scratch.exists("b.sqlite"), "\(backup)")
+        expectSuccess(try await scratch.redml("store", "restore", "file:b.sqlite", "--store", "file:s.sqlite"))
+    }
+
     @Test("a restore refused for a missing backup does not create the store it would have restored")
     func restoreFromMissingBackupCreatesNothing() async throws {
         let scratch = try ScratchDirectory()

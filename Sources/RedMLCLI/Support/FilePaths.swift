@@ -19,6 +19,14 @@ enum FilePaths {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
+    /// `path` as SQLite must be given it to open that very file. SQLite reads
+    /// a name that begins with `file:` as a URI (`file:x.sqlite` opens
+    /// `x.sqlite`), while the commands check and report the path as written,
+    /// so such a path gets a leading `./`, which SQLite takes literally.
+    static func sqlite(_ path: String) -> String {
+        path.hasPrefix("file:") ? "./" + path : path
+    }
+
     private static func canonical(_ path: String) -> String {
         URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }

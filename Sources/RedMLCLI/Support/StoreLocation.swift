@@ -40,7 +40,7 @@ enum StoreLocation: Equatable, CustomStringConvertible {
                 "--store looks like a libpq connection string (key=value pairs), which RedML does not read; "
                     + "pass a URL such as postgres://user:password@host:5432/database?sslmode=prefer")
         }
-        self = .sqlite(path: text)
+        self = .sqlite(path: FilePaths.sqlite(text))
     }
 
     /// Whether `text` is a libpq `key=value …` connection string rather than

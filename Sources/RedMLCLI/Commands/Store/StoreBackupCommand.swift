@@ -45,7 +45,7 @@ struct StoreBackupCommand: AsyncParsableCommand {
                 throw CLIError("the backup file \(destination) is the store itself; choose another path")
             }
             do {
-                try await sqlite.backup(to: destination)
+                try await sqlite.backup(to: FilePaths.sqlite(destination))
             } catch let error as MLPersistenceError {
                 throw CLIError(
                     error, context: "cannot back up \(sqlite.path) to \(destination)",

@@ -58,7 +58,7 @@ struct StoreRestoreCommand: AsyncParsableCommand {
                 throw CLIError("the backup file \(source) is the store itself; pass a backup made by `redml store backup`")
             }
             do {
-                try await sqlite.restore(from: source)
+                try await sqlite.restore(from: FilePaths.sqlite(source))
             } catch let error as MLPersistenceError {
                 if case .schemaTooNew = error { throw error }
                 throw CLIError(
