@@ -158,6 +158,15 @@ struct ModelsCommandTests {
             mentioning: "weights file nope.bin does not exist")
         expectCleanFailure(
             try await scratch.redml("models", "list", "--store", "absent.sqlite"), mentioning: "no store at absent.sqlite")
+        // A parent of a model that does not exist yet: no `models versions` to suggest, it would fail.
+        let newModelParent = try await scratch.redml(
+            "models", "register", "fresh", "--weights", "w.bin", "--parent", "1", "--store", "s.sqlite")
+        expectCleanFailure(newModelParent, mentioning: "parent version 1 of model 'fresh' does not exist")
+        #expect(newModelParent.stderr.contains("model 'fresh' has no versions yet"), "\(newModelParent)")
+        #expect(!newModelParent.stderr.contains("redml models versions"), "\(newModelParent)")
+        let parent = try await scratch.redml(
+            "models", "register", "iris", "--weights", "w.bin", "--parent", "9", "--store", "s.sqlite")
+        expectCleanFailure(parent, mentioning: "(latest is 3); list its versions with `redml models versions iris`")
     }
 
     @Test("a registration refused for its own fields fails with one line and creates no store")

@@ -19,9 +19,11 @@ extension CLIError {
             return CLIError("\(error.message); list models with `redml models list`")
         case .unknownVersion:
             var message = error.message
-            if !message.contains("latest is"), let latest = try? await registry.model(model).latestVersion {
-                message += " (latest is \(latest))"
+            guard let latest = try? await registry.model(model).latestVersion else {
+                // No such model yet (`models register --parent` of a new one): listing its versions would fail.
+                return CLIError("\(message); model '\(model)' has no versions yet")
             }
+            if !message.contains("latest is") { message += " (latest is \(latest))" }
             return CLIError("\(message); list its versions with `redml models versions \(quoted)`")
         case .unknownAlias:
             return CLIError("\(error.message); its aliases are listed by `redml models show \(quoted)`")
