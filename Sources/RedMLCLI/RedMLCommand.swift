@@ -9,8 +9,9 @@ struct RedMLCommand: AsyncParsableCommand {
         commandName: "redml",
         abstract: "Operate a RedML model registry and job queue store.",
         discussion: """
-            Every command takes --store (a SQLite file path, or memory: for a throwaway \
-            in-memory store; default $REDML_STORE, else ./redml.sqlite) and --json.
+            Every command takes --store (a SQLite file path, a postgres://user:pass@host:port/db \
+            URL, or memory: for a throwaway in-memory store; default $REDML_STORE, else \
+            ./redml.sqlite) and --json.
 
             Exit status: 0 on success; 1 when the command failed (one line on stderr says \
             why and what to do; with --json, stdout also gets {"error": {"code", "message"}}) or \

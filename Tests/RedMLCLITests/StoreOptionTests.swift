@@ -83,6 +83,15 @@ struct StoreOptionTests {
         expectCleanFailure(upper, mentioning: "within 4.0 s (connection refused at 127.0.0.1:1)")
     }
 
+    @Test("the top-level help names every kind of store --store takes")
+    func helpNamesEveryStore() async throws {
+        let scratch = try ScratchDirectory()
+        let help = try await scratch.redml("--help")
+        expectSuccess(help)
+        let text = help.stdout.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        #expect(text.contains("a SQLite file path, a postgres://user:pass@host:port/db URL, or memory:"), "\(help)")
+    }
+
     @Test("a store URL with another scheme is refused")
     func otherScheme() async throws {
         let scratch = try ScratchDirectory()
