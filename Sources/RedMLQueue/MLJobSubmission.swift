@@ -71,7 +71,8 @@ public struct MLJobSubmission: Hashable, Sendable {
             throw .invalid("timeout must be positive and at most a year, got \(timeout)")
         }
         if let runAt, !(0...253_402_300_799).contains(runAt.timeIntervalSince1970) {
-            throw .invalid("run-at must be between 1970 and 9999, got \(runAt)")
+            // In seconds since 1970: a `Date` past 9999 describes itself as `<description unavailable>`.
+            throw .invalid("run-at must be between 1970 and 9999, got \(runAt.timeIntervalSince1970) s since 1970")
         }
         guard MLJSONValue.object(spec).isFinite else { throw .invalid("spec holds NaN or infinity, which JSON cannot represent") }
     }

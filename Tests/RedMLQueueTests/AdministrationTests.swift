@@ -113,6 +113,11 @@ struct AdministrationTests {
         {
             #expect(try await h.entries(namespace).isEmpty, "\(namespace) is not empty")
         }
+        // A run-at past 9999 is named by its number: such a `Date` has no description.
+        let late = try await expectJobError(.invalidArgument, "run-at past 9999") {
+            try await h.queue.submit(MLJobSubmission(kind: .train, target: "m", runAt: Date(timeIntervalSince1970: 253_402_300_800)))
+        }
+        #expect(late?.message.contains("got 253402300800.0 s since 1970") == true, "\(String(describing: late))")
         await expectJobError(.invalidArgument, "page limit 0") { try await h.queue.jobs(MLJobQuery(limit: 0)) }
         await expectJobError(.invalidArgument, "page limit 1001") { try await h.queue.jobs(MLJobQuery(limit: 1_001)) }
 
