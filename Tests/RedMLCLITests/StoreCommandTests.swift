@@ -244,6 +244,21 @@ struct StoreCommandTests {
         #expect(!scratch.exists("missing.sqlite"))
     }
 
+    @Test("commands that only read refuse an empty file instead of making it a store")
+    func emptyFileIsNotAStore() async throws {
+        let scratch = try ScratchDirectory()
+        FileManager.default.createFile(atPath: scratch.path("empty.sqlite"), contents: Data())
+        for arguments in [["store", "info"], ["store", "check"], ["models", "list"], ["jobs", "list"]] {
+            let result = try await RedMLExecutable.run(arguments + ["--store", "empty.sqlite"], in: scratch.url)
+            expectCleanFailure(result, mentioning: "empty.sqlite is an empty file, not a store")
+        }
+        let size = try FileManager.default.attributesOfItem(atPath: scratch.path("empty.sqlite"))[.size] as? NSNumber
+        #expect(size?.intValue == 0, "the empty file was written to")
+        // A command that writes may still make one there.
+        expectSuccess(try await RedMLExecutable.run(["store", "migrate", "--store", "empty.sqlite"], in: scratch.url))
+        expectSuccess(try await RedMLExecutable.run(["store", "info", "--store", "empty.sqlite"], in: scratch.url))
+    }
+
     @Test("an empty backup path is refused, not taken as SQLite's temporary database")
     func emptyBackupPaths() async throws {
         let scratch = try ScratchDirectory()

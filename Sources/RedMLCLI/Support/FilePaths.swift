@@ -19,6 +19,12 @@ enum FilePaths {
         return FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && isDirectory.boolValue
     }
 
+    /// Whether `path` is a regular file of no bytes.
+    static func isEmptyFile(_ path: String) -> Bool {
+        guard let attributes = try? FileManager.default.attributesOfItem(atPath: path) else { return false }
+        return attributes[.type] as? FileAttributeType == .typeRegular && (attributes[.size] as? NSNumber)?.intValue == 0
+    }
+
     /// `path` as SQLite must be given it to open that very file. SQLite reads
     /// a name that begins with `file:` as a URI (`file:x.sqlite` opens
     /// `x.sqlite`), while the commands check and report the path as written,

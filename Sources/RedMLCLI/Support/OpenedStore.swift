@@ -44,6 +44,13 @@ struct OpenedStore {
                     "no store at \(path); create one with `redml store migrate --store \(path)`, "
                         + "or point --store or $\(StoreOptions.environmentVariable) at an existing store")
             }
+            // SQLite takes an empty file for an empty database, so a command that only reads would
+            // quietly make it a store.
+            if exists, !create, FilePaths.isEmptyFile(path) {
+                throw CLIError(
+                    "\(path) is an empty file, not a store; create one there with `redml store migrate --store \(path)`, "
+                        + "or point --store or $\(StoreOptions.environmentVariable) at an existing store")
+            }
             var configuration = SQLiteMLPersistence.Configuration()
             // A corrupt record the store skips is reported in the command's log.
             configuration.logger = CLIRuntime.logger("redml.sqlite", default: .warning)
