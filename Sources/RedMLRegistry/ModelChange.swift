@@ -125,7 +125,8 @@ extension MLModelRegistry {
                     metrics.committed(change.loggedKinds)
                     return result
                 } catch let error as MLPersistenceError {
-                    guard case .conflict = error else { throw error }
+                    guard case .conflict(let namespace, let key, let expected, _) = error else { throw error }
+                    try await checkCounters(name, read: current, conflict: namespace, key, expected)
                     // Another writer changed the model (or a shared weights record) first: start again.
                     if attempt > 0, attempt % 100 == 0 {
                         logger.debug("registry change retried", metadata: ["model": "\(name)", "attempts": "\(attempt)"])
@@ -138,6 +139,27 @@ extension MLModelRegistry {
                 message: "model '\(name)' kept changing under \(configuration.maximumAttempts) attempts; nothing was changed",
                 model: name)
         }
+    }
+
+    /// Throws a corruption error naming the model record when a change's new
+    /// version or history event found its key taken while the record stayed
+    /// as read: its counters are behind the records stored (a hand edit, a
+    /// record restored alone), so every retry would meet the same key. A
+    /// writer that raced this one changed the record, and the change retries.
+    private func checkCounters(
+        _ name: String, read current: ModelCache.Entry?, conflict namespace: String, _ key: String,
+        _ expected: MLCondition
+    ) async throws {
+        guard expected == .absent,
+            namespace == MLNamespace.modelVersions || namespace == MLNamespace.modelHistory,
+            try await store.entry(namespace: MLNamespace.models, key: MLKey.model(name))?.revision == current?.revision
+        else { return }
+        let counters = current.map {
+            "says its latest version is \($0.model.latestVersion) and it has \($0.model.eventCount) history events"
+        } ?? "is missing"
+        throw MLPersistenceError.corruptValue(
+            namespace: MLNamespace.models, key: MLKey.model(name),
+            reason: "the record \(counters), but \(namespace)/\(key) already exists; nothing was changed")
     }
 
     /// Caches the record a change wrote, with the active version if it is known.

@@ -1,0 +1,67 @@
+import Foundation
+import RedML
+import RedMLTestFixtures
+import RedMLTesting
+import Testing
+
+/// Records damaged behind the registry's back (a hand edit, a record restored
+/// alone) are reported naming the record, never retried as if contended, and
+/// never overwritten.
+@Suite("Damaged records")
+struct DamagedRecordTests {
+    /// Rewrites `field` of `model`'s stored record to `value`, as an operator's hand edit would.
+    static func edit(_ store: any MLStore, _ model: String, _ field: String, to value: Int) async throws {
+        let stored = try #require(try await store.get(namespace: MLNamespace.models, key: model))
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any])
+        object[field] = value
+        let edited = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        try await store.put(namespace: MLNamespace.models, key: model, value: edited)
+    }
+
+    /// Expects a `persistence` error whose corruption names `key`, with the store left as it was.
+    static func expectBehind(
+        _ store: any MLStore, naming key: String, sourceLocation: SourceLocation = #_sourceLocation,
+        _ body: () async throws -> some Any
+    ) async throws {
+        let before = try await snapshot(store)
+        let started = ContinuousClock.now
+        let error = await expectRegistryError(.persistence, sourceLocation: sourceLocation, body)
+        let underlying = error?.underlying.map { "\($0)" } ?? ""
+        #expect(underlying.contains("corrupted") && underlying.contains(key), "\(String(describing: error))",
+                sourceLocation: sourceLocation)
+        // Found on the first attempt, not after a thousand retries as if other writers kept winning.
+        #expect(ContinuousClock.now - started < .seconds(5), sourceLocation: sourceLocation)
+        #expect(try await snapshot(store) == before, sourceLocation: sourceLocation)
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func aModelRecordBehindItsVersionsIsReportedNotRetried(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await makeRegistry(fixture)
+        for _ in 1...5 { try await register(registry, "spam") }
+        try await Self.edit(store, "spam", "latest_version", to: 3)
+        let fresh = MLModelRegistry(store: store)
+        try await Self.expectBehind(store, naming: "model_versions/spam@v4") { try await register(fresh, "spam") }
+        // The registry that cached the record before the edit finds the same on its fresh read.
+        try await Self.expectBehind(store, naming: "model_versions/spam@v4") { try await register(registry, "spam") }
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func aModelRecordBehindItsHistoryIsReportedNotRetried(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await makeRegistry(fixture)
+        for _ in 1...3 { try await register(registry, "spam") }
+        try await Self.edit(store, "spam", "event_count", to: 2)
+        try await Self.expectBehind(store, naming: "model_history/spam/") {
+            try await MLModelRegistry(store: store).activate("spam", version: 1)
+        }
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func aMissingModelRecordWithVersionsLeftIsReportedNotRetried(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await makeRegistry(fixture)
+        for _ in 1...2 { try await register(registry, "spam") }
+        try await store.delete(namespace: MLNamespace.models, key: "spam")
+        try await Self.expectBehind(store, naming: "model_versions/spam@v1") {
+            try await register(MLModelRegistry(store: store), "spam")
+        }
+    }
+}
