@@ -196,6 +196,11 @@ extension MLModelRegistry {
             let request = MLPageRequest(after: query.after, order: query.descending ? .descending : .ascending)
             let page = try await store.filteredPage(namespace: MLNamespace.models, request, limit: query.limit) { entry -> MLModel? in
                 let model = try MLJSON.decode(MLModel.self, from: entry.value, namespace: MLNamespace.models, key: entry.key)
+                // As `loadModel` reads it: a record copied under another key would list its model twice.
+                guard model.name == entry.key else {
+                    throw MLPersistenceError.corruptValue(
+                        namespace: MLNamespace.models, key: entry.key, reason: "record names model '\(model.name)'")
+                }
                 return query.tag.map { $0.admits(model.tags) } ?? true ? model : nil
             }
             for error in page.skipped {

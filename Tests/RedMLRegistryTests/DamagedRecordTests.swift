@@ -56,6 +56,19 @@ struct DamagedRecordTests {
     }
 
     @Test(arguments: Backends.allFixtures())
+    func aModelRecordUnderAnotherModelsKeyIsSkippedByListings(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await makeRegistry(fixture)
+        try await register(registry, "alpha")
+        try await register(registry, "beta")
+        let beta = try #require(try await store.get(namespace: MLNamespace.models, key: "beta"))
+        try await store.put(namespace: MLNamespace.models, key: "copy", value: beta)
+        let page = try await registry.models()
+        #expect(page.models.map(\.name) == ["alpha", "beta"])
+        #expect(page.skipped.count == 1 && "\(page.skipped)".contains("models/copy"), "\(page.skipped)")
+        #expect(try await registry.summaries().map(\.name) == ["alpha", "beta"])
+    }
+
+    @Test(arguments: Backends.allFixtures())
     func aMissingModelRecordWithVersionsLeftIsReportedNotRetried(_ fixture: MLStoreFixture) async throws {
         let (store, registry) = try await makeRegistry(fixture)
         for _ in 1...2 { try await register(registry, "spam") }
