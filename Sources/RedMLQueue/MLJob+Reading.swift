@@ -4,10 +4,16 @@ import RedMLPersistence
 extension MLJob {
     /// Decodes a job record stored under `key`: with ``MLJSONReader`` when it
     /// reads the record exactly as `JSONDecoder` would, else with `JSONDecoder`,
-    /// which also reports what is wrong with a corrupt record.
+    /// which also reports what is wrong with a corrupt record. A record whose
+    /// id is not its key's is corrupt too.
     static func decodeStored(_ value: String, key: String) throws -> MLJob {
-        if let job = readQuickly(value) { return job }
-        return try MLJSON.decode(MLJob.self, from: value, namespace: MLNamespace.jobs, key: key)
+        let job = try readQuickly(value) ?? MLJSON.decode(MLJob.self, from: value, namespace: MLNamespace.jobs, key: key)
+        // A record copied under another job's key would be listed, shown and changed as that other job.
+        guard MLKey.parseJob(key) == job.id else {
+            throw MLPersistenceError.corruptValue(namespace: MLNamespace.jobs, key: key,
+                                                  reason: "record describes job \(job.key)")
+        }
+        return job
     }
 
     /// The job `value` holds, read with ``MLJSONReader``; `nil` when that

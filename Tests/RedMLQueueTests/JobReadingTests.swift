@@ -84,7 +84,8 @@ struct JobReadingTests {
 
     static func expectSameOutcome(_ json: String, context: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let foundation = try? JSONDecoder().decode(MLJob.self, from: Data(json.utf8))
-        let decoded = try? MLJob.decodeStored(json, key: "job")
+        // Stored under the key of the id it holds: a record under another job's key is corrupt whatever it reads as.
+        let decoded = try? MLJob.decodeStored(json, key: foundation?.key ?? "job")
         let quick = MLJob.readQuickly(json)
         switch (foundation, decoded) {
         case (nil, nil):

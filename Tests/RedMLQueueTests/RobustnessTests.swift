@@ -24,6 +24,31 @@ struct RobustnessTests {
         #expect(try await h.entries(MLNamespace.jobReady).isEmpty)
     }
 
+    @Test(arguments: Backends.keyValueJobFixtures())
+    func aJobRecordUnderAnotherJobsKeyIsReportedNotTakenForThatJob(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let original = try await h.queue.submit(MLJobSubmission(kind: .train, target: "original"))
+        let overwritten = try await h.queue.submit(MLJobSubmission(kind: .train, target: "overwritten"))
+        // A hand edit copies one job's record over another's.
+        let copied = try #require(try await h.store.get(namespace: MLNamespace.jobs, key: MLKey.job(original)))
+        try await h.store.put(namespace: MLNamespace.jobs, key: MLKey.job(overwritten), value: copied)
+        let page = try await h.queue.jobs()
+        #expect(page.jobs.map(\.id) == [original])
+        #expect(page.skipped.count == 1 && "\(page.skipped)".contains("jobs/\(MLKey.job(overwritten))"), "\(page.skipped)")
+        for read in [{ try await h.queue.job(overwritten) as Any }, { try await h.queue.cancel(overwritten) as Any }] {
+            await #expect { try await read() } throws: { error in
+                guard let error = error as? MLPersistenceError, case .corruption(let message) = error else { return false }
+                return message.contains(MLKey.job(overwritten)) && message.contains("record describes job \(MLKey.job(original))")
+            }
+        }
+        // The original runs once; the damaged record's ready entry is dropped, the record kept for listings.
+        let workers = h.start { workers in workers.register(.train) { _ in ["ok": true] } }
+        _ = try await waitForStatus(h.queue, original, .completed)
+        try await workers.stop()
+        #expect(try await h.entries(MLNamespace.jobReady).isEmpty)
+        #expect(try await h.store.get(namespace: MLNamespace.jobs, key: MLKey.job(overwritten)) == copied)
+    }
+
     @Test(arguments: Backends.allFixtures())
     func aHandlerSlowToStopKeepsItsLeaseUntilItReturns(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
