@@ -107,6 +107,11 @@ enum CheckpointBlob {
             return MLJobError(
                 code: .checkpointCorrupt, message: "\(name) (blob \(sha256)) are missing from the blob store",
                 jobID: jobID, underlying: error)
+        case .corruption(let reason):
+            // Raised while reading a blob, so it is about its bytes (a chunk lost or damaged behind the store's back).
+            return MLJobError(
+                code: .checkpointCorrupt, message: "\(name) are damaged in the blob store: \(reason)",
+                jobID: jobID, underlying: error)
         default:
             return MLJobError(code: .persistence, message: "reading \(name) failed", jobID: jobID, underlying: error)
         }

@@ -37,7 +37,8 @@ extension MLModelRegistry {
     /// Streams the weights of `version` of `model`, verified on the way.
     ///
     /// - Throws: `weights_deleted` if retention deleted them; `weights_corrupt`
-    ///   if they are missing from the blob store or fail verification.
+    ///   if they, or some of their chunks, are missing from the blob store, or
+    ///   they fail verification.
     public func weights(of model: String, version: UInt32) async throws -> MLWeightsStream {
         let found = try await self.version(model, version)
         guard !found.weights.deleted else {
@@ -92,6 +93,11 @@ extension MLModelRegistry {
         case .blobNotFound(let sha256):
             return MLRegistryError(
                 code: .weightsCorrupt, message: "\(name) (blob \(sha256)) are missing from the blob store",
+                model: version.model, version: version.version, underlying: error)
+        case .corruption(let reason):
+            // Raised while reading a blob, so it is about its bytes (a chunk lost or damaged behind the store's back).
+            return MLRegistryError(
+                code: .weightsCorrupt, message: "\(name) are damaged in the blob store: \(reason)",
                 model: version.model, version: version.version, underlying: error)
         default:
             return MLRegistryError.persistence(error, model: version.model, version: version.version)

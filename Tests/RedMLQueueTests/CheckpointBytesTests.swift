@@ -211,6 +211,34 @@ struct CheckpointBytesTests {
         }
     }
 
+    @Test("a chunk of the bytes lost from a SQLite file fails the read as checkpoint_corrupt naming the job")
+    func aMissingChunkIsReportedAsCorruptNamingTheJob() async throws {
+        let folder = FileManager.default.temporaryDirectory.appendingPathComponent("redml-checkpoint-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        var configuration = SQLiteMLPersistence.Configuration()
+        configuration.blobChunkSize = 4_096
+        let store = try SQLiteMLPersistence(path: folder.appendingPathComponent("q.sqlite").path, configuration: configuration)
+        let h = Harness(store: store)
+        let held = try await HeldJob.start(h, saving: [:], Self.bytes(10_000, seed: 9)) { [:] }
+        // Behind the store's back, as a damaged file or a hand edit would lose it.
+        let sqlite = try Process.run(URL(fileURLWithPath: "/usr/bin/sqlite3"), arguments: [
+            "-bail", "-cmd", ".timeout 10000", store.path,
+            "DELETE FROM ml_blob_chunks WHERE seq = 1 AND upload_id = (SELECT upload_id FROM ml_blobs WHERE sha256 = '\(held.sha256)')",
+        ])
+        sqlite.waitUntilExit()
+        #expect(sqlite.terminationStatus == 0)
+        let error = await expectJobError(.checkpointCorrupt, "reading checkpoint bytes with a chunk missing") {
+            try await h.queue.checkpointBytes(of: held.id)?.data()
+        }
+        #expect(error?.jobID == held.id)
+        #expect(error?.message.contains(MLKey.job(held.id)) == true && error?.message.contains("no chunk 1") == true,
+                "\(String(describing: error))")
+        held.finish.open()
+        try await waitForStatus(h.queue, held.id, .completed)
+        try await held.workers.stop()
+    }
+
     @Test(arguments: Backends.allFixtures())
     func aZombieCannotSaveBytes(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
