@@ -432,6 +432,7 @@ public final class MLJobQueue: Sendable {
                 return job.status == .queued ? .cancelled : .requested
             } catch let error as MLPersistenceError {
                 guard case .conflict = error else { throw error }
+                if let corruption = try await historyAhead(of: job, revision: revision) { throw corruption }
             }
         }
         throw MLJobError(code: .persistence, message: "job \(MLKey.job(id)) kept changing while being cancelled", jobID: id)

@@ -78,7 +78,10 @@ extension MLJobQueue {
                 round = try await claimLockedRound(
                     store, queue: queue, worker: worker, leaseMs: leaseMs, after: after, limit: size, take: wanted,
                     kinds: kinds)
-            } catch where !claimed.isEmpty {
+            } catch {
+                // One transaction claims the round, so a damaged job in it fails the round every time.
+                if (try? await dropJobWithHistoryAhead(after: error)) == true { continue }
+                guard !claimed.isEmpty else { throw error }
                 // Earlier rounds committed their claims: run those jobs rather than strand them.
                 logger.warning("claiming failed; running the jobs claimed so far", metadata: ["error": "\(error)"])
                 return (claimed, false)
@@ -320,6 +323,7 @@ extension MLJobQueue {
                         return (claimed, newRevision)
                     } catch let error as MLPersistenceError {
                         guard case .conflict = error else { throw error }  // another worker won it
+                        _ = try await dropJobWithHistoryAhead(after: error)  // or it is damaged, and would fail every claim
                     }
                 case .passedOver(let kind):
                     passedOver.append(kind)

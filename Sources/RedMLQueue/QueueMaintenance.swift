@@ -179,6 +179,42 @@ extension MLJobQueue {
         return nil
     }
 
+    /// A corruption error naming `job` if its history already holds the event
+    /// its next transition would add while its record is still at `revision`:
+    /// the record's event count is behind its history (a hand edit, a record
+    /// restored alone), so every transition would conflict on that event, as if
+    /// another writer kept winning. `nil` otherwise (a race lost).
+    func historyAhead(of job: MLJob, revision: MLRevision) async throws -> MLPersistenceError? {
+        guard table == nil else { return nil }  // a job table numbers events itself
+        let next = QueueKeys.event(job, job.eventCount + 1)
+        guard try await store.entry(namespace: MLNamespace.jobHistory, key: next) != nil,
+            // Re-read after the event: a record and its event are committed together.
+            try await store.entry(namespace: MLNamespace.jobs, key: job.key)?.revision == revision
+        else { return nil }
+        return MLPersistenceError.corruptValue(
+            namespace: MLNamespace.jobs, key: job.key,
+            reason: "the record counts \(job.eventCount) history events, but \(MLNamespace.jobHistory)/\(next) exists")
+    }
+
+    /// After a claim failed on a conflict over a new history event: drops the
+    /// ready entry of the job it names if that job's record is behind its
+    /// history (see ``historyAhead(of:revision:)``), so that one damaged job
+    /// cannot fail every claim of its queue. Returns whether it dropped one.
+    func dropJobWithHistoryAhead(after error: any Error) async throws -> Bool {
+        guard let error = error as? MLPersistenceError,
+            case .conflict(MLNamespace.jobHistory, let key, let expected, _) = error, expected == .absent,
+            let slash = key.firstIndex(of: "/"), let id = MLKey.parseJob(String(key[..<slash])),
+            let (job, revision) = try await loadJob(id), job.status == .queued,
+            let corruption = try await historyAhead(of: job, revision: revision),
+            let entry = try await store.entry(namespace: MLNamespace.jobReady, key: QueueKeys.ready(job))
+        else { return false }
+        // The record stays, queued, for an operator to repair; the error names it.
+        logger.error("dropped the ready entry of a job whose record is behind its history",
+                     metadata: ["job_id": "\(job.key)", "error": "\(corruption)"])
+        try await dropIndexEntry(MLNamespace.jobReady, entry)
+        return true
+    }
+
     /// Removes an index entry whose job moved on, if it is still the one read.
     func dropIndexEntry(_ namespace: String, _ entry: MLEntry) async throws {
         var batch = MLBatch()

@@ -49,6 +49,32 @@ struct RobustnessTests {
         #expect(try await h.store.get(namespace: MLNamespace.jobs, key: MLKey.job(overwritten)) == copied)
     }
 
+    @Test(arguments: Backends.keyValueJobFixtures())
+    func aJobRecordBehindItsHistoryDoesNotStallTheQueue(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let damaged = try await h.queue.submit(MLJobSubmission(kind: .train, target: "damaged", priority: 5))
+        let good = try await h.queue.submit(MLJobSubmission(kind: .train, target: "good"))
+        // A hand edit sets the damaged job's event count below its history: its next event's key is taken.
+        let key = MLKey.job(damaged)
+        let stored = try #require(try await h.store.get(namespace: MLNamespace.jobs, key: key))
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any])
+        object["event_count"] = 0
+        let edited = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        try await h.store.put(namespace: MLNamespace.jobs, key: key, value: edited)
+        // Reported naming the record, not retried a thousand times as if other writers kept winning.
+        await #expect { try await h.queue.cancel(damaged) } throws: { error in
+            guard let error = error as? MLPersistenceError, case .corruption(let message) = error else { return false }
+            return message.contains("jobs/\(key)") && message.contains("job_history/\(key)/00000001")
+        }
+        let workers = h.start { workers in workers.register(.train) { _ in ["ok": true] } }
+        _ = try await waitForStatus(h.queue, good, .completed, timeout: .seconds(10))
+        try await workers.stop()
+        // The damaged job stays as it was, out of the ready index, for an operator to repair.
+        #expect(try await h.store.get(namespace: MLNamespace.jobs, key: key) == edited)
+        #expect(try await h.queue.history(of: damaged).map(\.reason) == ["submitted"])
+        #expect(try await h.entries(MLNamespace.jobReady).isEmpty)
+    }
+
     @Test(arguments: Backends.allFixtures())
     func aHandlerSlowToStopKeepsItsLeaseUntilItReturns(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
