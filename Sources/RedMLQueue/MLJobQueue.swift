@@ -278,11 +278,20 @@ public final class MLJobQueue: Sendable {
         }
     }
 
-    /// The live job that holds `unique`, clearing the key if its job is gone or finished.
+    /// The live job that holds `unique`, clearing the key if its job is gone,
+    /// finished or unreadable.
     private func liveJob(holding unique: String) async throws -> MLJob? {
         guard let entry = try await store.entry(namespace: MLNamespace.jobUnique, key: unique) else { return nil }
-        if let id = MLKey.parseJob(entry.value), let job = try await job(id), !job.status.isTerminal {
-            return job
+        if let id = MLKey.parseJob(entry.value) {
+            do {
+                if let job = try await job(id), !job.status.isTerminal { return job }
+            } catch let error as MLPersistenceError {
+                guard case .corruption = error else { throw error }
+                // As a job table sets such a job aside: no claim runs it, so its key is free; the record
+                // stays for listings to report.
+                logger.error("freed the unique key of a job whose record is corrupt",
+                             metadata: ["unique_key": "\(unique)", "job_id": "\(entry.value)", "error": "\(error)"])
+            }
         }
         var batch = MLBatch()
         batch.delete(namespace: MLNamespace.jobUnique, key: unique, if: .revision(entry.revision))

@@ -24,6 +24,22 @@ struct RobustnessTests {
         #expect(try await h.entries(MLNamespace.jobReady).isEmpty)
     }
 
+    /// As PostgreSQL's job table does for a job it sets aside (see the README).
+    @Test(arguments: Backends.keyValueJobFixtures())
+    func aCorruptJobRecordFreesItsUniqueKey(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let damaged = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m", uniqueKey: "train-m"))
+        try await h.store.put(namespace: MLNamespace.jobs, key: MLKey.job(damaged), value: "{not json")
+        let (job, isDuplicate) = try await h.queue.submitJobOrFindDuplicate(
+            MLJobSubmission(kind: .train, target: "m", uniqueKey: "train-m"))
+        #expect(!isDuplicate && job.id != damaged)
+        #expect(try await h.queue.submitJobOrFindDuplicate(MLJobSubmission(kind: .train, target: "m", uniqueKey: "train-m"))
+            == (job, true))
+        // The damaged record stays where listings report it.
+        #expect(try await h.store.get(namespace: MLNamespace.jobs, key: MLKey.job(damaged)) == "{not json")
+        #expect(try await h.queue.jobs().skipped.count == 1)
+    }
+
     @Test(arguments: Backends.keyValueJobFixtures())
     func aJobRecordUnderAnotherJobsKeyIsReportedNotTakenForThatJob(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
