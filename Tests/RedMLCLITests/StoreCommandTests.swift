@@ -71,10 +71,12 @@ struct StoreCommandTests {
             UPDATE ml_kv SET value = '{oops' WHERE namespace = 'model_versions' AND key = 'iris@v1';
             UPDATE ml_kv SET value = '{oops' WHERE namespace = 'jobs'
               AND key = (SELECT min(key) FROM ml_kv WHERE namespace = 'jobs');
+            UPDATE ml_kv SET value = '{oops' WHERE namespace = 'model_history'
+              AND key = (SELECT min(key) FROM ml_kv WHERE namespace = 'model_history');
             """)
         for (arguments, key) in [
             (["models", "list"], "models/broken"), (["models", "versions", "iris"], "model_versions/iris@v1"),
-            (["jobs", "list"], "jobs/"),
+            (["models", "history", "iris"], "model_history/iris/"), (["jobs", "list"], "jobs/"),
         ] as [([String], String)] {
             let text = try await RedMLExecutable.run(arguments, in: scratch.url)
             expectSuccess(text)
