@@ -83,7 +83,7 @@ struct RobustnessTests {
             return message.contains("jobs/\(key)") && message.contains("job_history/\(key)/00000001")
         }
         let workers = h.start { workers in workers.register(.train) { _ in ["ok": true] } }
-        _ = try await waitForStatus(h.queue, good, .completed, timeout: .seconds(10))
+        _ = try await waitForStatus(h.queue, good, .completed)
         try await workers.stop()
         // The damaged job stays as it was, out of the ready index, for an operator to repair.
         #expect(try await h.store.get(namespace: MLNamespace.jobs, key: key) == edited)

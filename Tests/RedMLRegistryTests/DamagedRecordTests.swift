@@ -24,13 +24,11 @@ struct DamagedRecordTests {
         _ body: () async throws -> some Any
     ) async throws {
         let before = try await snapshot(store)
-        let started = ContinuousClock.now
+        // Not `contention`, as after a thousand retries when other writers kept winning.
         let error = await expectRegistryError(.persistence, sourceLocation: sourceLocation, body)
         let underlying = error?.underlying.map { "\($0)" } ?? ""
         #expect(underlying.contains("corrupted") && underlying.contains(key), "\(String(describing: error))",
                 sourceLocation: sourceLocation)
-        // Found on the first attempt, not after a thousand retries as if other writers kept winning.
-        #expect(ContinuousClock.now - started < .seconds(5), sourceLocation: sourceLocation)
         #expect(try await snapshot(store) == before, sourceLocation: sourceLocation)
     }
 
