@@ -70,6 +70,8 @@ extension MLJobQueue {
                 }
             } catch let error as MLPersistenceError {
                 guard case .conflict = error else { throw error }  // renewed or finished meanwhile
+                // Or its record is behind its history, and every pass would conflict the same way.
+                try await dropLeaseOfJobWithHistoryAhead(job, revision: revision)
             }
         }
         if rescued > 0 { try await announceReadyJobs() }
@@ -213,6 +215,20 @@ extension MLJobQueue {
                      metadata: ["job_id": "\(job.key)", "error": "\(corruption)"])
         try await dropIndexEntry(MLNamespace.jobReady, entry)
         return true
+    }
+
+    /// After a rescue of `job` (read at `revision`) failed on a conflict:
+    /// drops its lease entry if its record is behind its history (see
+    /// ``historyAhead(of:revision:)``), so that the rescue does not fail on it
+    /// every pass in silence. The record stays, running, for an operator to repair.
+    private func dropLeaseOfJobWithHistoryAhead(_ job: MLJob, revision: MLRevision) async throws {
+        guard let expiry = job.leaseExpiresAtMs,
+            let corruption = try await historyAhead(of: job, revision: revision),
+            let entry = try await store.entry(namespace: MLNamespace.jobLeases, key: QueueKeys.lease(expiry, job))
+        else { return }
+        logger.error("dropped the lease entry of a running job whose record is behind its history; it is not requeued",
+                     metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")", "error": "\(corruption)"])
+        try await dropIndexEntry(MLNamespace.jobLeases, entry)
     }
 
     /// Removes an index entry whose job moved on, if it is still the one read.

@@ -4,6 +4,8 @@ import RedMLTestFixtures
 import RedMLTesting
 import Testing
 
+@testable import RedMLQueue
+
 /// Damage and slow handlers must not stall the queue or let a job run twice.
 @Suite("Robustness")
 struct RobustnessTests {
@@ -89,6 +91,42 @@ struct RobustnessTests {
         #expect(try await h.store.get(namespace: MLNamespace.jobs, key: key) == edited)
         #expect(try await h.queue.history(of: damaged).map(\.reason) == ["submitted"])
         #expect(try await h.entries(MLNamespace.jobReady).isEmpty)
+    }
+
+    /// As a claim does for a queued one: the rescue of expired leases used to
+    /// conflict on such a running job's next event every pass, in silence, and
+    /// leave it running for ever.
+    @Test(arguments: Backends.keyValueJobFixtures())
+    func aRunningJobBehindItsHistoryIsReportedByTheRescueAndNotRetried(_ fixture: MLStoreFixture) async throws {
+        let store = try await fixture.makeStore()
+        let logs = CapturedLogs()
+        let clock = MLManualClock(nowMs: startMs)
+        var configuration = MLJobQueue.Configuration()
+        configuration.clock = clock
+        configuration.logger = logs.logger
+        let queue = MLJobQueue(store: store, configuration: configuration)
+        let h = Harness(store: store, clock: clock)
+        let id = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged"))
+        #expect(try await queue.claim(queue: "default", worker: "dying", leaseMs: 1_000, limit: 1).count == 1)
+        // A hand edit sets the running job's event count below its history (submitted, claimed).
+        let key = MLKey.job(id)
+        let stored = try #require(try await store.get(namespace: MLNamespace.jobs, key: key))
+        var object = try #require(try JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any])
+        object["event_count"] = 1
+        let edited = String(decoding: try JSONSerialization.data(withJSONObject: object), as: UTF8.self)
+        try await store.put(namespace: MLNamespace.jobs, key: key, value: edited)
+        clock.advance(by: .seconds(2))  // the worker died
+
+        #expect(try await queue.rescueExpiredLeases() == 0)
+        let reported = logs.all.filter { $0.level == .error && $0.metadata["job_id"] == key }
+        #expect(reported.count == 1, "\(logs.all.map(\.message))")
+        let error = reported.first?.metadata["error"] ?? ""
+        #expect(error.contains("jobs/\(key)") && error.contains("job_history/\(key)/00000002"), "\(error)")
+        // Not retried every pass: its lease entry is gone. The record stays, running, for an operator.
+        #expect(try await h.entries(MLNamespace.jobLeases).isEmpty)
+        #expect(try await queue.rescueExpiredLeases() == 0)
+        #expect(logs.all.filter { $0.level == .error }.count == 1)
+        #expect(try await store.get(namespace: MLNamespace.jobs, key: key) == edited)
     }
 
     @Test(arguments: Backends.allFixtures())
