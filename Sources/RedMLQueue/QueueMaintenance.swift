@@ -220,7 +220,8 @@ extension MLJobQueue {
     /// After a rescue of `job` (read at `revision`) failed on a conflict:
     /// drops its lease entry if its record is behind its history (see
     /// ``historyAhead(of:revision:)``), so that the rescue does not fail on it
-    /// every pass in silence. The record stays, running, for an operator to repair.
+    /// every pass in silence. The record stays, running, for an operator to
+    /// repair; `redml store check` reports it as a running job without a lease entry.
     private func dropLeaseOfJobWithHistoryAhead(_ job: MLJob, revision: MLRevision) async throws {
         guard let expiry = job.leaseExpiresAtMs,
             let corruption = try await historyAhead(of: job, revision: revision),

@@ -146,6 +146,37 @@ struct StoreCommandTests {
         #expect(unreadable.contains { $0.contains("jobs/") }, "\(unreadable)")
     }
 
+    /// Nothing in the queue finds either: no rescue requeues the job if its worker dies, and the entry
+    /// names a job that is gone. Only damage leaves them, so the check names the keys.
+    @Test("check reports a running job without a lease entry and a ready entry without a job record")
+    func checkFindsJobIndexDamage() async throws {
+        let scratch = try ScratchDirectory()
+        var ids: [String] = []
+        for target in ["a", "b"] {
+            let submitted = try await scratch.redml("jobs", "submit", "train", target)
+            expectSuccess(submitted)
+            ids.append(submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        }
+        let (running, gone) = (ids[0], ids[1])
+        try scratch.sqlite3("redml.sqlite", """
+            UPDATE ml_kv SET value = json_set(value, '$.status', 'running', '$.worker', 'w1', '$.attempt', 1,
+                                              '$.lease_expires_at_ms', 1700000000000)
+                WHERE namespace = 'jobs' AND key = '\(running)';
+            DELETE FROM ml_kv WHERE namespace = 'job_ready' AND value = '\(running)';
+            DELETE FROM ml_kv WHERE namespace = 'jobs' AND key = '\(gone)';
+            """)
+        let check = try await scratch.redml("store", "check", "--json")
+        #expect(check.status == 1, "\(check)")
+        let integrity = try #require(try check.jsonObject()["integrity"] as? [String: Any], "\(check)")
+        let problems = try #require(integrity["problems"] as? [[String: Any]])
+        let found = problems.map { "\($0["code"] ?? "")|\($0["message"] ?? "")" }.sorted()
+        #expect(found == [
+            "ready_entry_without_job|job_ready/default/1000/\(gone): no job record jobs/\(gone)",
+            "running_job_without_lease|jobs/\(running): running (worker w1) with no lease entry "
+                + "job_leases/001700000000000/\(running), so no rescue requeues it if its worker dies",
+        ], "\(found)")
+    }
+
     @Test("a record that is not JSON does not hide another whose key it begins (iris, iris2)")
     func checkMatchesWholeKeys() async throws {
         let scratch = try ScratchDirectory()

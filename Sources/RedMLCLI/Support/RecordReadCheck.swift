@@ -4,10 +4,13 @@ import RedML
 /// read them, and reports each one they would skip. The store's own check
 /// finds values that are not JSON; this finds JSON of the wrong shape (a
 /// missing field, a wrong type), which only a reader that knows the records
-/// can tell.
+/// can tell. It also checks the job indexes against the records (see
+/// ``MLJobIndexCheck``).
 enum RecordReadCheck {
     /// The records that cannot be read, as integrity problems (`unreadable_record`),
-    /// leaving out those already among `known` (a value that is not JSON at all).
+    /// leaving out those already among `known` (a value that is not JSON at all),
+    /// then running jobs without a lease entry (`running_job_without_lease`) and
+    /// ready entries without a job record (`ready_entry_without_job`).
     static func problems(
         in store: any MLStore, besides known: [MLIntegrityReport.Problem]
     ) async throws -> [MLIntegrityReport.Problem] {
@@ -17,15 +20,19 @@ enum RecordReadCheck {
         for model in models {
             skipped += try await ReadAll.versions(of: model.name, registry).skipped
         }
-        // Jobs page by page, keeping only what was skipped: a store may hold millions.
+        // Jobs page by page, keeping only what was skipped: a store may hold millions. The same
+        // walk checks the job indexes, which only the ready index adds a walk to.
         let queue = MLJobQueue(store: store)
+        var indexes = MLJobIndexCheck(queue: queue)
         var jobQuery = MLJobQuery(limit: 1_000, oldestFirst: true)
         while true {
             let page = try await queue.jobs(jobQuery)
             skipped += page.skipped
+            try await indexes.check(page.jobs)
             guard let cursor = page.nextCursor else { break }
             jobQuery.after = cursor
         }
+        try await indexes.finish()
         // A value that is not JSON is reported already, as corrupt_value `namespace/key: value is not
         // valid JSON`; a reader's error is `.corruption("namespace/key: reason")`. Matched on the whole
         // `namespace/key: ` (iris@v1 must not hide iris@v10).
@@ -37,5 +44,6 @@ enum RecordReadCheck {
             return !knownPrefixes.contains { message.hasPrefix($0) }
         }
         .map { MLIntegrityReport.Problem(code: "unreadable_record", message: $0.description) }
+            + indexes.problems.map { MLIntegrityReport.Problem(code: $0.code, message: $0.message) }
     }
 }

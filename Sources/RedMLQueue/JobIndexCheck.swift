@@ -1,0 +1,88 @@
+import RedMLCore
+import RedMLPersistence
+
+/// Checks a key-value store's job indexes against its job records, for an
+/// integrity check that already reads every record (`redml store check`):
+/// feed it each page of jobs, then call ``finish()``.
+///
+/// It reports what the queue cannot find or repair itself: a running job
+/// without its lease entry, which no rescue finds if its worker dies, and a
+/// ready entry whose job record is gone. Only damage leaves either (a hand
+/// edit, a record restored alone, a rescue that set a job aside because its
+/// record is behind its history): every transition writes a job's record and
+/// its index entries in one batch. A store with a job table keeps no such
+/// indexes, so there is nothing to check.
+public struct MLJobIndexCheck: Sendable {
+    /// One problem: a stable code and a message naming the keys.
+    public struct Problem: Equatable, Sendable {
+        /// `running_job_without_lease` or `ready_entry_without_job`.
+        public var code: String
+        /// What is wrong, naming the record and the index entry.
+        public var message: String
+    }
+
+    private let queue: MLJobQueue
+    /// The ids of the queued jobs seen, whose ready entries are expected.
+    private var queued: Set<UInt128> = []
+    /// The problems found so far.
+    public private(set) var problems: [Problem] = []
+
+    /// A check of `queue`'s store.
+    public init(queue: MLJobQueue) {
+        self.queue = queue
+    }
+
+    /// Checks the lease entry of each running job among `jobs` and notes the queued ones.
+    public mutating func check(_ jobs: [MLJob]) async throws {
+        guard queue.table == nil else { return }
+        for job in jobs {
+            switch job.status {
+            case .queued:
+                queued.insert(job.id)
+            case .running:
+                if let problem = try await leaseProblem(job) { problems.append(problem) }
+            default:
+                break
+            }
+        }
+    }
+
+    /// Walks the ready index for entries whose job record is missing; call once every job has been checked.
+    public mutating func finish() async throws {
+        guard queue.table == nil else { return }
+        var request = MLPageRequest(limit: 1_000)
+        while true {
+            let page = try await queue.store.page(namespace: MLNamespace.jobReady, request)
+            for entry in page.entries {
+                // Most entries are queued jobs seen; only the others cost a lookup.
+                guard let id = QueueKeys.parseReady(entry.key), !queued.contains(id),
+                    try await queue.store.entry(namespace: MLNamespace.jobs, key: MLKey.job(id)) == nil
+                else { continue }
+                problems.append(Problem(
+                    code: "ready_entry_without_job",
+                    message: "\(MLNamespace.jobReady)/\(entry.key): no job record \(MLNamespace.jobs)/\(MLKey.job(id))"))
+            }
+            guard let cursor = page.nextCursor else { return }
+            request.after = cursor
+        }
+    }
+
+    /// The problem with running `job`'s lease entry, if it has none.
+    private func leaseProblem(_ job: MLJob) async throws -> Problem? {
+        if let expiry = job.leaseExpiresAtMs,
+            try await queue.store.entry(namespace: MLNamespace.jobLeases, key: QueueKeys.lease(expiry, job)) != nil
+        {
+            return nil
+        }
+        // On a live store the job may have renewed its lease (a new entry) or finished since its page was read.
+        guard let (now, _) = try await queue.loadJob(job.id), now.status == .running,
+            now.leaseExpiresAtMs == job.leaseExpiresAtMs
+        else { return nil }
+        let lease = job.leaseExpiresAtMs.map { "no lease entry \(MLNamespace.jobLeases)/\(QueueKeys.lease($0, job))" }
+            ?? "no lease expiry"
+        return Problem(
+            code: "running_job_without_lease",
+            message: "\(MLNamespace.jobs)/\(job.key): running (worker \(job.worker ?? "?")) with \(lease), "
+                + "so no rescue requeues it if its worker dies")
+    }
+}
