@@ -78,7 +78,9 @@ extension MLHTTPAPI {
         return JSONResponse.make(["outcome": .string(QueueJSON.outcome(outcome)), "job": .object(QueueJSON.job(job))])
     }
 
-    /// `GET /v1/jobs/{id}/history`: every transition, oldest first.
+    /// `GET /v1/jobs/{id}/history`: every transition, oldest first. As in the
+    /// other lists, an event that cannot be read is left out (the queue logs
+    /// it) rather than failing the whole history.
     func jobHistory<Context>(_ input: RequestInput<Context>) async throws -> Response {
         _ = try input.query(allowed: [])
         let events = try await queue.history(of: try input.jobID())

@@ -364,27 +364,37 @@ public final class MLJobQueue: Sendable {
         return MLJobPage(jobs: jobs, nextCursor: more ? last : nil, skipped: skipped)
     }
 
-    /// A job's transitions, oldest first.
+    /// A job's transitions, oldest first. Events that cannot be read are
+    /// logged and left out; ``historyReport(of:)`` also names them.
     public func history(of id: UInt128) async throws -> [MLJobEvent] {
+        try await historyReport(of: id).events
+    }
+
+    /// A job's transitions, oldest first, and the events that cannot be read,
+    /// each logged and named in ``MLJobHistory/skipped`` rather than thrown:
+    /// one damaged event must not hide the others.
+    public func historyReport(of id: UInt128) async throws -> MLJobHistory {
         _ = try await requireJob(id)
+        let key = MLKey.job(id)
+        var entries: [(key: String, value: String)] = []
         if let table {
-            let key = MLKey.job(id)
-            return try await table.jobEvents(key: key).enumerated().map { index, record in
-                try MLJSON.decode(MLJobEvent.self, from: record, namespace: MLNamespace.jobHistory,
-                                  key: QueueKeys.event(key: key, index + 1))
+            entries = try await table.jobEvents(key: key).enumerated().map { index, record in
+                (QueueKeys.event(key: key, index + 1), record)
+            }
+        } else {
+            var request = MLPageRequest(prefix: key + "/", limit: 500)
+            while true {
+                let page = try await store.page(namespace: MLNamespace.jobHistory, request)
+                entries += page.entries.map { ($0.key, $0.value) }
+                guard let cursor = page.nextCursor else { break }
+                request.after = cursor
             }
         }
-        var events: [MLJobEvent] = []
-        var request = MLPageRequest(prefix: MLKey.job(id) + "/", limit: 500)
-        while true {
-            let page = try await store.page(namespace: MLNamespace.jobHistory, request)
-            for entry in page.entries {
-                events.append(try MLJSON.decode(MLJobEvent.self, from: entry.value, namespace: MLNamespace.jobHistory,
-                                                key: entry.key))
-            }
-            guard let cursor = page.nextCursor else { return events }
-            request.after = cursor
+        let (events, skipped) = MLJSON.decodeAll(MLJobEvent.self, entries: entries, namespace: MLNamespace.jobHistory)
+        for error in skipped {
+            logger.warning("skipped corrupt job history event", metadata: ["job_id": "\(key)", "error": "\(error)"])
         }
+        return MLJobHistory(events: events.map(\.value), skipped: skipped)
     }
 
     /// The job each time it changes (progress, status), starting with its
@@ -563,6 +573,14 @@ public struct MLJobQuery: Hashable, Sendable {
         self.kind = kind
         self.queue = queue
     }
+}
+
+/// A job's history, as ``MLJobQueue/historyReport(of:)`` reads it.
+public struct MLJobHistory: Equatable, Sendable {
+    /// The events that could be read, oldest first.
+    public var events: [MLJobEvent]
+    /// Events found corrupt and skipped, each naming its key.
+    public var skipped: [MLPersistenceError]
 }
 
 /// One page of jobs.

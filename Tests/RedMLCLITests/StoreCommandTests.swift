@@ -73,10 +73,16 @@ struct StoreCommandTests {
               AND key = (SELECT min(key) FROM ml_kv WHERE namespace = 'jobs');
             UPDATE ml_kv SET value = '{oops' WHERE namespace = 'model_history'
               AND key = (SELECT min(key) FROM ml_kv WHERE namespace = 'model_history');
+            UPDATE ml_kv SET value = '{oops' WHERE namespace = 'job_history'
+              AND key = (SELECT max(key) FROM ml_kv WHERE namespace = 'jobs') || '/00000001';
             """)
+        let listed = try await scratch.redml("jobs", "list", "--json")
+        let jobs = try #require(try listed.jsonObject()["jobs"] as? [[String: Any]], "\(listed)")
+        let job = try #require(jobs.first?["id"] as? String, "\(listed)")
         for (arguments, key) in [
             (["models", "list"], "models/broken"), (["models", "versions", "iris"], "model_versions/iris@v1"),
             (["models", "history", "iris"], "model_history/iris/"), (["jobs", "list"], "jobs/"),
+            (["jobs", "history", job], "job_history/\(job)/00000001"),
         ] as [([String], String)] {
             let text = try await RedMLExecutable.run(arguments, in: scratch.url)
             expectSuccess(text)

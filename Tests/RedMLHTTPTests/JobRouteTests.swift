@@ -62,6 +62,20 @@ struct JobRouteTests {
         }
     }
 
+    /// As the other lists leave out a record they cannot read, so does the history (the queue logs it).
+    @Test(arguments: Backends.keyValueJobFixtures())
+    func aCorruptHistoryEventIsLeftOutNotFatal(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "spam"))
+        _ = try await h.queue.cancel(id)
+        try await h.store.put(namespace: MLNamespace.jobHistory, key: MLKey.job(id) + "/00000001", value: "{oops")
+        try await h.run { client in
+            let history = try await client.get("/v1/jobs/\(MLKey.job(id))/history")
+            #expect(history.status == .ok, "\(history.text)")
+            #expect(history.json.objects("events").compactMap { $0.string("reason") } == ["cancelled"])
+        }
+    }
+
     @Test func invalidSubmissionsAreRefusedAndSubmitNothing() async throws {
         let h = try await Harness()
         try await h.run { client in

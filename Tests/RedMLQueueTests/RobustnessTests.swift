@@ -129,6 +129,20 @@ struct RobustnessTests {
         #expect(try await store.get(namespace: MLNamespace.jobs, key: key) == edited)
     }
 
+    /// As the registry's history does: one damaged event used to fail the whole history.
+    @Test(arguments: Backends.keyValueJobFixtures())
+    func aCorruptHistoryEventIsSkippedAndNamed(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+        _ = try await h.queue.cancel(id)
+        let damaged = "\(MLKey.job(id))/00000001"
+        try await h.store.put(namespace: MLNamespace.jobHistory, key: damaged, value: "{oops")
+        #expect(try await h.queue.history(of: id).map(\.reason) == ["cancelled"])
+        let report = try await h.queue.historyReport(of: id)
+        #expect(report.events.map(\.reason) == ["cancelled"])
+        #expect(report.skipped.count == 1 && "\(report.skipped)".contains("job_history/\(damaged)"), "\(report.skipped)")
+    }
+
     @Test(arguments: Backends.allFixtures())
     func aHandlerSlowToStopKeepsItsLeaseUntilItReturns(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)

@@ -7,7 +7,7 @@ struct JobsHistoryCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "history",
         abstract: "List a job's transitions, oldest first: submitted, claimed, retries, cancel, finish.",
-        discussion: "--json prints {\"id\": id, \"events\": [events]}."
+        discussion: "--json prints {\"id\": id, \"events\": [events]}, and \"skipped\" naming events that cannot be read."
     )
 
     /// The store and output options.
@@ -20,16 +20,20 @@ struct JobsHistoryCommand: AsyncParsableCommand {
     private struct Result: Encodable {
         var id: String
         var events: [MLJobEvent]
+        /// Events that could not be read, named; absent when there are none.
+        var skipped: [String]?
     }
 
     /// Lists the transitions.
     func run() async throws {
         let jobID = try JobID.parse(id)
-        let events = try await options.withQueue(create: false) { queue in
-            try await queue.history(of: jobID)
+        let history = try await options.withQueue(create: false) { queue in
+            try await queue.historyReport(of: jobID)
         }
+        let events = history.events
+        let skipped = SkippedRecords.report(history.skipped)
         if options.json {
-            try Console.json(Result(id: MLKey.job(jobID), events: events))
+            try Console.json(Result(id: MLKey.job(jobID), events: events, skipped: skipped.isEmpty ? nil : skipped))
             return
         }
         var table = TextTable("SEQ", "AT", "FROM", "TO", "REASON", "ATTEMPT", "WORKER", "DETAIL")
