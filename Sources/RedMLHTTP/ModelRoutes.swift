@@ -13,10 +13,10 @@ extension MLHTTPAPI {
         let page = try await registry.models(MLModelQuery(
             after: query["cursor"], limit: try query.limit(), descending: try query.newestFirst(default: false),
             tag: try query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))
-        return JSONResponse.make([
+        return JSONResponse.make(RegistryJSON.page([
             "models": .array(page.models.map { .object(RegistryJSON.model($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor),
-        ])
+        ], skipped: page.skipped))
     }
 
     /// `GET /v1/models/{name}`: the model with its active version.
@@ -77,9 +77,9 @@ extension MLHTTPAPI {
         let page = try await registry.history(of: name, MLHistoryQuery(
             after: try query.numberCursor(UInt64.self), limit: try query.limit(),
             newestFirst: try query.newestFirst(default: false), alias: query["alias"], kinds: kinds))
-        return JSONResponse.make([
+        return JSONResponse.make(RegistryJSON.page([
             "events": .array(page.events.map { .object(RegistryJSON.event($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor.map { String($0) }),
-        ])
+        ], skipped: page.skipped))
     }
 }

@@ -11,10 +11,10 @@ extension MLHTTPAPI {
             after: try query.numberCursor(UInt32.self), limit: try query.limit(),
             newestFirst: try query.newestFirst(default: false), archived: try query.bool("archived"),
             tag: try query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))
-        return JSONResponse.make([
+        return JSONResponse.make(RegistryJSON.page([
             "versions": .array(page.versions.map { .object(RegistryJSON.version($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor.map { String($0) }),
-        ])
+        ], skipped: page.skipped))
     }
 
     /// `GET /v1/models/{name}/versions/{version}`: the metadata, never the weights.

@@ -1,0 +1,53 @@
+import Foundation
+import RedML
+import RedMLHTTP
+import RedMLTestFixtures
+import RedMLTesting
+import Testing
+
+/// Records damaged behind the registry's back (a hand edit, a record restored
+/// alone) are named in the answer, never dropped without a word.
+@Suite("Damaged records over HTTP")
+struct DamagedRecordRouteTests {
+    /// The `skipped` strings of a list's body; records an issue if the field is there but not strings.
+    static func skipped(_ reply: Reply) -> [String]? {
+        guard let value = reply.json["skipped"] else { return nil }
+        guard case .array(let items) = value else {
+            Issue.record("skipped is not an array: \(reply.text)")
+            return nil
+        }
+        return items.compactMap { item in
+            guard case .string(let text) = item else { return nil }
+            return text
+        }
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func listsNameTheRecordsTheySkip(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        for _ in 1...2 { try await h.register("spam") }
+        let events = try await h.registry.history(of: "spam").events
+        let event = MLKey.modelEvent("spam", try #require(events.first).sequence)
+        try await h.store.put(namespace: MLNamespace.models, key: "broken", value: "not json")
+        try await h.store.put(namespace: MLNamespace.modelVersions, key: MLKey.modelVersion("spam", 1), value: "{oops")
+        try await h.store.put(namespace: MLNamespace.modelHistory, key: event, value: "{oops")
+        try await h.run { client in
+            for (uri, field, listed, key) in [
+                ("/v1/models", "models", 1, "models/broken"),
+                ("/v1/models/spam/versions", "versions", 1, "model_versions/spam@v1"),
+                ("/v1/models/spam/history", "events", events.count - 1, MLNamespace.modelHistory + "/" + event),
+            ] as [(String, String, Int, String)] {
+                let reply = try await client.get(uri)
+                #expect(reply.status == .ok, "\(uri): \(reply.text)")
+                #expect(reply.json.objects(field).count == listed, "\(uri): \(reply.text)")
+                let skipped = Self.skipped(reply) ?? []
+                // The strings `redml … --json` prints under `skipped`: the record and what is wrong with it.
+                #expect(skipped.count == 1 && skipped[0].contains(key) && skipped[0].contains("corrupted"),
+                        "\(uri): \(reply.text)")
+            }
+            // Nothing skipped, no field: a client tells a clean page at a glance.
+            let clean = try await client.get("/v1/models/spam/versions?cursor=1")
+            #expect(clean.status == .ok && clean.json["skipped"] == nil, "\(clean.text)")
+        }
+    }
+}
