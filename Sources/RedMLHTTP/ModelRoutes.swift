@@ -20,13 +20,15 @@ extension MLHTTPAPI {
     }
 
     /// `GET /v1/models/{name}`: the model with its active version.
+    ///
+    /// An active version whose record is corrupt is named under `skipped`
+    /// (and `active` is null) rather than failing the whole read with a 500.
     func getModel<Context>(_ input: RequestInput<Context>) async throws -> Response {
         _ = try input.query(allowed: [])
-        let name = try input.path("name")
-        let model = try await registry.model(name)
-        var json = RegistryJSON.model(model)
-        json["active"] = try await registry.activeVersion(of: name).map { .object(RegistryJSON.version($0)) } ?? .null
-        return JSONResponse.make(.object(json))
+        let details = try await registry.details(of: try input.path("name"))
+        var json = RegistryJSON.model(details.model)
+        json["active"] = details.active.map { .object(RegistryJSON.version($0)) } ?? .null
+        return JSONResponse.make(RegistryJSON.page(json, skipped: details.skipped))
     }
 
     /// `PATCH /v1/models/{name}` with `{"description", "tags"}`.

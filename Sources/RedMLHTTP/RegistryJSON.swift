@@ -54,8 +54,8 @@ enum RegistryJSON {
         ]
     }
 
-    /// A list's body, with `skipped` naming the records the page passed over
-    /// because they could not be read, so a short list is never silently short.
+    /// A list's (or a model's) body, with `skipped` naming the records passed
+    /// over because they could not be read, so an answer is never silently short.
     ///
     /// Each entry is the error's description (`ml persistence value corrupted:
     /// model_versions/iris@v1: …`), the strings `redml … --json` prints under

@@ -86,6 +86,16 @@ public struct MLModelPage: Equatable, Sendable {
     public var skipped: [MLPersistenceError]
 }
 
+/// A model with its active version, as `redml models show` and `GET /v1/models/{name}` show it.
+public struct MLModelDetails: Equatable, Sendable {
+    /// The model.
+    public var model: MLModel
+    /// The active version; `nil` when none is active, or when its record is corrupt (then named in ``skipped``).
+    public var active: MLModelVersion?
+    /// The active version's record when it is corrupt, reported rather than thrown so the model still shows.
+    public var skipped: [MLPersistenceError]
+}
+
 /// The seed system's model summary.
 public struct MLModelSummary: Hashable, Sendable, Codable {
     /// The model's name.

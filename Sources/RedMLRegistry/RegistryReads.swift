@@ -115,6 +115,39 @@ extension MLModelRegistry {
         }
     }
 
+    /// The model called `name` with its active version, to show the model whole.
+    ///
+    /// As ``model(_:)`` and ``activeVersion(of:)`` together, except that an
+    /// active version whose record is corrupt does not fail the read: it is
+    /// reported in ``MLModelDetails/skipped``, naming the record, as lists
+    /// report the records they pass over, and ``MLModelDetails/active`` is `nil`.
+    /// - Throws: `unknown_model`; a corrupt model record still throws, as there is no model to show.
+    public func details(of name: String) async throws -> MLModelDetails {
+        do {
+            // The usual path, from the cache when the model has not changed.
+            let model = try await self.model(name)
+            return MLModelDetails(model: model, active: try await activeVersion(of: name), skipped: [])
+        } catch let error as MLRegistryError {
+            guard case .corruption? = error.underlying else { throw error }
+        }
+        // Some record is corrupt: read the model and its active version apart, to tell which.
+        return try await withModelErrors(name) {
+            let model = try await requireModel(name).model
+            guard let number = model.activeVersion else { return MLModelDetails(model: model, active: nil, skipped: []) }
+            do {
+                guard let active = try await loadVersion(name, number)?.version else {
+                    throw MLRegistryError.unknownVersion(name, number)
+                }
+                return MLModelDetails(model: model, active: active, skipped: [])
+            } catch let error as MLPersistenceError {
+                guard case .corruption = error else { throw error }
+                logger.warning("skipped corrupt active version record",
+                               metadata: ["model": "\(name)", "version": "\(number)", "error": "\(error)"])
+                return MLModelDetails(model: model, active: nil, skipped: [error])
+            }
+        }
+    }
+
     private func cacheActive(_ model: String, _ entry: ModelCache.Entry, _ active: MLModelVersion?) {
         var entry = entry
         entry.active = active

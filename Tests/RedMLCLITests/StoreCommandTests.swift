@@ -95,6 +95,28 @@ struct StoreCommandTests {
         }
     }
 
+    @Test("models show names an active version whose record cannot be read, and still shows the model")
+    func showNamesAnUnreadableActiveVersion() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml("demo"))
+        try scratch.sqlite3("redml.sqlite", """
+            UPDATE ml_kv SET value = '{oops' WHERE namespace = 'model_versions' AND key = 'iris@v' ||
+              (SELECT json_extract(value, '$.active_version') FROM ml_kv WHERE namespace = 'models' AND key = 'iris');
+            """)
+        let text = try await scratch.redml("models", "show", "iris")
+        expectSuccess(text)
+        #expect(text.stdout.contains("version 1 (its record cannot be read)"), "\(text)")
+        #expect(text.stderr.contains("skipped a record that cannot be read") && text.stderr.contains("model_versions/iris@v1"),
+                "\(text)")
+        let json = try await scratch.redml("models", "show", "iris", "--json")
+        expectSuccess(json)
+        let object = try json.jsonObject()
+        #expect((object["model"] as? [String: Any])?["name"] as? String == "iris", "\(json)")
+        #expect(object["active"] is NSNull, "\(json)")
+        let skipped = try #require(object["skipped"] as? [String], "\(json)")
+        #expect(skipped.count == 1 && skipped[0].contains("model_versions/iris@v1"), "\(skipped)")
+    }
+
     @Test("a record the SQLite store itself skips (not text) is named in the command's log")
     func storeLevelSkipsAreLogged() async throws {
         let scratch = try await Self.storeWithTwoDemoRuns()

@@ -75,4 +75,23 @@ struct DamagedRecordTests {
             try await register(MLModelRegistry(store: store), "spam")
         }
     }
+
+    @Test(arguments: Backends.allFixtures())
+    func aCorruptActiveVersionIsReportedWithTheModelNotThrown(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await makeRegistry(fixture)
+        for _ in 1...2 { try await register(registry, "spam") }
+        try await store.put(namespace: MLNamespace.modelVersions, key: MLKey.modelVersion("spam", 2), value: "{oops")
+        // Read by a registry that has not cached the record, as another process would (the edit went behind `registry`).
+        let reader = MLModelRegistry(store: store)
+        for _ in 1...2 {
+            let details = try await reader.details(of: "spam")
+            #expect(details.model.activeVersion == 2 && details.active == nil)
+            #expect(details.skipped.count == 1 && "\(details.skipped)".contains("model_versions/spam@v2"), "\(details.skipped)")
+            // Asked for the active version alone, the read has nothing else to give: it still fails, naming the record.
+            try await Self.expectBehind(store, naming: "model_versions/spam@v2") { try await reader.activeVersion(of: "spam") }
+        }
+        // A corrupt model record is no model to show: that still fails.
+        try await store.put(namespace: MLNamespace.models, key: "spam", value: "{oops")
+        try await Self.expectBehind(store, naming: "models/spam") { try await MLModelRegistry(store: store).details(of: "spam") }
+    }
 }

@@ -7,7 +7,8 @@ struct ModelsShowCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "show",
         abstract: "Show a model: its versions, active version, aliases, tags and the active version's metrics.",
-        discussion: "--json prints {\"model\": model record, \"active\": version record or null}."
+        discussion: "--json prints {\"model\": model record, \"active\": version record or null}, and \"skipped\" "
+            + "naming the active version's record when it cannot be read (then \"active\" is null)."
     )
 
     /// The store and output options.
@@ -20,21 +21,25 @@ struct ModelsShowCommand: AsyncParsableCommand {
     private struct Result: Encodable {
         var model: MLModel
         var active: MLModelVersion?
+        /// The active version's record when it cannot be read, named; absent when it can.
+        var skipped: [String]?
 
         func encode(to encoder: any Encoder) throws {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(model, forKey: .model)
             try container.encode(active, forKey: .active)  // null rather than absent: "none is active"
+            try container.encodeIfPresent(skipped, forKey: .skipped)
         }
 
-        enum CodingKeys: String, CodingKey { case model, active }
+        enum CodingKeys: String, CodingKey { case model, active, skipped }
     }
 
     /// Reads and prints the model.
     func run() async throws {
-        let result = try await options.withRegistry(create: false) { registry in
-            Result(model: try await registry.model(name), active: try await registry.activeVersion(of: name))
-        }
+        let details = try await options.withRegistry(create: false) { registry in try await registry.details(of: name) }
+        // A corrupt active version is named, as lists name what they skip, and the rest of the model still shows.
+        let skipped = SkippedRecords.report(details.skipped)
+        let result = Result(model: details.model, active: details.active, skipped: skipped.isEmpty ? nil : skipped)
         if options.json {
             try Console.json(result)
             return
@@ -43,7 +48,8 @@ struct ModelsShowCommand: AsyncParsableCommand {
         var lines: [(String, String)] = [
             ("model", model.name),
             ("versions", "\(model.versionCount) (latest \(model.latestVersion), \(model.archivedCount) archived)"),
-            ("active", model.activeVersion.map { "version \($0)" } ?? "none"),
+            ("active", model.activeVersion.map { "version \($0)" + (skipped.isEmpty ? "" : " (its record cannot be read)") }
+                ?? "none"),
             ("aliases", ModelText.aliases(model.aliases)),
             ("created", DisplayText.time(model.createdAtMs)),
             ("updated", DisplayText.time(model.updatedAtMs)),
