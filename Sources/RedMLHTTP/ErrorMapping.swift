@@ -11,7 +11,7 @@ enum ErrorMapping {
             return error
         case let error as MLRegistryError:
             return MLHTTPError(status(forRegistry: error.code.rawValue), code: error.code.rawValue,
-                               message: error.message, underlying: error)
+                               message: message(for: error), underlying: error)
         case let error as MLJobError:
             return MLHTTPError(status(forQueue: error.code.rawValue), code: error.code.rawValue,
                                message: error.message, underlying: error)
@@ -24,6 +24,14 @@ enum ErrorMapping {
         default:
             return MLHTTPError(.internalServerError, code: "internal", message: "internal error: \(error)")
         }
+    }
+
+    /// A registry error's message, naming the record and what is wrong with it when the store
+    /// found one corrupt: bad data an operator must find, and nothing of the server's internals,
+    /// unlike a backend failure's text, which stays in the log.
+    static func message(for error: MLRegistryError) -> String {
+        guard let underlying = error.underlying, case .corruption = underlying else { return error.message }
+        return "\(error.message): \(underlying)"
     }
 
     /// Registry codes by raw value, so a code added later still maps (to 500 until listed here).

@@ -78,4 +78,21 @@ struct DamagedRecordRouteTests {
             #expect(active.int("version") == 1)
         }
     }
+
+    @Test(arguments: Backends.allFixtures())
+    func aReadOfOneCorruptRecordFailsNamingIt(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let writer = MLModelRegistry(store: h.store)  // so the API's registry has cached nothing
+        for _ in 1...2 { try await writer.register(MLRegistration(model: "spam"), weights: Data("weights".utf8)) }
+        try await h.store.put(namespace: MLNamespace.modelVersions, key: MLKey.modelVersion("spam", 2), value: "{oops")
+        try await h.run { client in
+            for uri in ["/v1/models/spam/active", "/v1/models/spam/versions/2", "/v1/models/spam/aliases/latest"] {
+                let reply = try await client.get(uri)
+                #expect(reply.status == .internalServerError && reply.errorCode == "persistence", "\(uri): \(reply.text)")
+                // Not just "the store failed for model 'spam'": which record, and what is wrong with it.
+                #expect(reply.errorMessage.contains("model_versions/spam@v2") && reply.errorMessage.contains("not valid JSON"),
+                        "\(uri): \(reply.text)")
+            }
+        }
+    }
 }
