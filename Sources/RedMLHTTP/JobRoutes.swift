@@ -54,10 +54,10 @@ extension MLHTTPAPI {
         let page = try await queue.jobs(MLJobQuery(
             after: after, limit: try query.limit(), oldestFirst: !(try query.newestFirst(default: true)), status: status,
             kind: query["kind"].map { MLJob.Kind(rawValue: $0) }, queue: query["queue"]))
-        return JSONResponse.make([
+        return JSONResponse.make(RegistryJSON.page([
             "jobs": .array(page.jobs.map { .object(QueueJSON.job($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor.map(MLKey.job)),
-        ])
+        ], skipped: page.skipped))
     }
 
     /// `GET /v1/jobs/{id}`.
@@ -79,11 +79,12 @@ extension MLHTTPAPI {
     }
 
     /// `GET /v1/jobs/{id}/history`: every transition, oldest first. As in the
-    /// other lists, an event that cannot be read is left out (the queue logs
-    /// it) rather than failing the whole history.
+    /// other lists, an event that cannot be read is left out and named under
+    /// `skipped`, rather than failing the whole history.
     func jobHistory<Context>(_ input: RequestInput<Context>) async throws -> Response {
         _ = try input.query(allowed: [])
-        let events = try await queue.history(of: try input.jobID())
-        return JSONResponse.make(["events": .array(events.map { .object(QueueJSON.event($0)) })])
+        let history = try await queue.historyReport(of: try input.jobID())
+        return JSONResponse.make(RegistryJSON.page(
+            ["events": .array(history.events.map { .object(QueueJSON.event($0)) })], skipped: history.skipped))
     }
 }

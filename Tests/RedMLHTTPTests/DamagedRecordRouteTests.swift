@@ -9,19 +9,6 @@ import Testing
 /// alone) are named in the answer, never dropped without a word.
 @Suite("Damaged records over HTTP")
 struct DamagedRecordRouteTests {
-    /// The `skipped` strings of a list's body; records an issue if the field is there but not strings.
-    static func skipped(_ reply: Reply) -> [String]? {
-        guard let value = reply.json["skipped"] else { return nil }
-        guard case .array(let items) = value else {
-            Issue.record("skipped is not an array: \(reply.text)")
-            return nil
-        }
-        return items.compactMap { item in
-            guard case .string(let text) = item else { return nil }
-            return text
-        }
-    }
-
     @Test(arguments: Backends.allFixtures())
     func listsNameTheRecordsTheySkip(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
@@ -40,7 +27,7 @@ struct DamagedRecordRouteTests {
                 let reply = try await client.get(uri)
                 #expect(reply.status == .ok, "\(uri): \(reply.text)")
                 #expect(reply.json.objects(field).count == listed, "\(uri): \(reply.text)")
-                let skipped = Self.skipped(reply) ?? []
+                let skipped = reply.skipped ?? []
                 // The strings `redml … --json` prints under `skipped`: the record and what is wrong with it.
                 #expect(skipped.count == 1 && skipped[0].contains(key) && skipped[0].contains("corrupted"),
                         "\(uri): \(reply.text)")
@@ -63,7 +50,7 @@ struct DamagedRecordRouteTests {
             #expect(reply.status == .ok, "\(reply.text)")
             #expect(reply.json.string("name") == "spam" && reply.json.int("active_version") == 2, "\(reply.text)")
             #expect(reply.json["active"] == .null, "\(reply.text)")
-            let skipped = Self.skipped(reply) ?? []
+            let skipped = reply.skipped ?? []
             #expect(skipped.count == 1 && skipped[0].contains("model_versions/spam@v2"), "\(reply.text)")
             // The version's own routes read nothing else, so they still fail on it.
             #expect(try await client.get("/v1/models/spam/active").status == .internalServerError)

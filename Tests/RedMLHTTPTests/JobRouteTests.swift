@@ -73,6 +73,26 @@ struct JobRouteTests {
             let history = try await client.get("/v1/jobs/\(MLKey.job(id))/history")
             #expect(history.status == .ok, "\(history.text)")
             #expect(history.json.objects("events").compactMap { $0.string("reason") } == ["cancelled"])
+            let skipped = history.skipped ?? []
+            #expect(skipped.count == 1 && skipped[0].contains(MLKey.job(id) + "/00000001"), "\(history.text)")
+        }
+    }
+
+    @Test(arguments: Backends.keyValueJobFixtures())
+    func aCorruptJobRecordIsNamedByTheList(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let kept = try await h.queue.submit(MLJobSubmission(kind: .train, target: "spam"))
+        let broken = try await h.queue.submit(MLJobSubmission(kind: .train, target: "ham"))
+        try await h.store.put(namespace: MLNamespace.jobs, key: MLKey.job(broken), value: "{oops")
+        try await h.run { client in
+            let list = try await client.get("/v1/jobs")
+            #expect(list.status == .ok, "\(list.text)")
+            #expect(list.json.objects("jobs").compactMap { $0.string("id") } == [MLKey.job(kept)])
+            let skipped = list.skipped ?? []
+            #expect(skipped.count == 1 && skipped[0].contains(MLKey.job(broken)), "\(list.text)")
+            // A list with nothing to skip has no such field.
+            let clean = try await client.get("/v1/jobs?status=queued&kind=train&limit=1&order=asc")
+            #expect(clean.skipped == nil, "\(clean.text)")
         }
     }
 

@@ -99,6 +99,19 @@ struct Reply: Sendable {
         return code
     }
 
+    /// The `skipped` strings of a list's body (`nil` when absent); records an issue if it is there but not strings.
+    var skipped: [String]? {
+        guard let value = json["skipped"] else { return nil }
+        guard case .array(let items) = value else {
+            Issue.record("skipped is not an array: \(text)")
+            return nil
+        }
+        return items.compactMap { item in
+            guard case .string(let text) = item else { return nil }
+            return text
+        }
+    }
+
     /// The `error.message` of an error body.
     var errorMessage: String {
         guard case .object(let error)? = json["error"], case .string(let message)? = error["message"] else { return "" }
