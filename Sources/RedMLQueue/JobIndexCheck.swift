@@ -12,28 +12,28 @@ import RedMLPersistence
 /// record is behind its history): every transition writes a job's record and
 /// its index entries in one batch. A store with a job table keeps no such
 /// indexes, so there is nothing to check.
-public struct MLJobIndexCheck: Sendable {
+package struct MLJobIndexCheck: Sendable {
     /// One problem: a stable code and a message naming the keys.
-    public struct Problem: Equatable, Sendable {
+    package struct Problem: Equatable, Sendable {
         /// `running_job_without_lease` or `ready_entry_without_job`.
-        public var code: String
+        package var code: String
         /// What is wrong, naming the record and the index entry.
-        public var message: String
+        package var message: String
     }
 
     private let queue: MLJobQueue
     /// The ids of the queued jobs seen, whose ready entries are expected.
     private var queued: Set<UInt128> = []
     /// The problems found so far.
-    public private(set) var problems: [Problem] = []
+    package private(set) var problems: [Problem] = []
 
     /// A check of `queue`'s store.
-    public init(queue: MLJobQueue) {
+    package init(queue: MLJobQueue) {
         self.queue = queue
     }
 
     /// Checks the lease entry of each running job among `jobs` and notes the queued ones.
-    public mutating func check(_ jobs: [MLJob]) async throws {
+    package mutating func check(_ jobs: [MLJob]) async throws {
         guard queue.table == nil else { return }
         for job in jobs {
             switch job.status {
@@ -48,7 +48,7 @@ public struct MLJobIndexCheck: Sendable {
     }
 
     /// Walks the ready index for entries whose job record is missing; call once every job has been checked.
-    public mutating func finish() async throws {
+    package mutating func finish() async throws {
         guard queue.table == nil else { return }
         var request = MLPageRequest(limit: 1_000)
         while true {
