@@ -118,9 +118,9 @@ extension MLModelRegistry {
     /// The model called `name` with its active version, to show the model whole.
     ///
     /// As ``model(_:)`` and ``activeVersion(of:)`` together, except that an
-    /// active version whose record is corrupt does not fail the read: it is
-    /// reported in ``MLModelDetails/skipped``, naming the record, as lists
-    /// report the records they pass over, and ``MLModelDetails/active`` is `nil`.
+    /// active version whose record is corrupt or missing does not fail the
+    /// read: it is reported in ``MLModelDetails/skipped``, naming the record, as
+    /// lists report the records they pass over, and ``MLModelDetails/active`` is `nil`.
     /// - Throws: `unknown_model`; a corrupt model record still throws, as there is no model to show.
     public func details(of name: String) async throws -> MLModelDetails {
         do {
@@ -128,15 +128,18 @@ extension MLModelRegistry {
             let model = try await self.model(name)
             return MLModelDetails(model: model, active: try await activeVersion(of: name), skipped: [])
         } catch let error as MLRegistryError {
-            guard case .corruption? = error.underlying else { throw error }
+            // A corrupt record, or an active version whose record is gone (damage too: a version is never deleted).
+            if case .corruption? = error.underlying {} else if error.code != .unknownVersion { throw error }
         }
-        // Some record is corrupt: read the model and its active version apart, to tell which.
+        // Some record is damaged: read the model and its active version apart, to tell which.
         return try await withModelErrors(name) {
             let model = try await requireModel(name).model
             guard let number = model.activeVersion else { return MLModelDetails(model: model, active: nil, skipped: []) }
             do {
                 guard let active = try await loadVersion(name, number)?.version else {
-                    throw MLRegistryError.unknownVersion(name, number)
+                    throw MLPersistenceError.corruptValue(
+                        namespace: MLNamespace.modelVersions, key: MLKey.modelVersion(name, number),
+                        reason: "missing, though model '\(name)' names version \(number) active")
                 }
                 return MLModelDetails(model: model, active: active, skipped: [])
             } catch let error as MLPersistenceError {

@@ -90,6 +90,11 @@ struct DamagedRecordTests {
             // Asked for the active version alone, the read has nothing else to give: it still fails, naming the record.
             try await Self.expectBehind(store, naming: "model_versions/spam@v2") { try await reader.activeVersion(of: "spam") }
         }
+        // An active version whose record is gone is reported the same way, not as an unknown version.
+        try await store.delete(namespace: MLNamespace.modelVersions, key: MLKey.modelVersion("spam", 2))
+        let details = try await MLModelRegistry(store: store).details(of: "spam")
+        #expect(details.active == nil && details.model.latestVersion == 2)
+        #expect(details.skipped.count == 1 && "\(details.skipped)".contains("model_versions/spam@v2: missing"), "\(details.skipped)")
         // A corrupt model record is no model to show: that still fails.
         try await store.put(namespace: MLNamespace.models, key: "spam", value: "{oops")
         try await Self.expectBehind(store, naming: "models/spam") { try await MLModelRegistry(store: store).details(of: "spam") }
