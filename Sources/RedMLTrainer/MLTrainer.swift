@@ -88,6 +88,7 @@ public enum MLTrainer {
         }
         let startEpoch = optimizer.steps
         var loss = Double.nan
+        var lastCeded = ContinuousClock.now
         while optimizer.steps < configuration.epochs {
             try Task.checkCancellation()
             loss = optimizer.step()
@@ -107,7 +108,7 @@ public enum MLTrainer {
                     secondMoment: optimizer.secondMoment)
                 if try await checkpoint(state) { throw CancellationError() }
             }
-            await Task.yield()  // one epoch of digits is tens of milliseconds: let other tasks run
+            try await cede(since: &lastCeded)
         }
         let model = try makeModel(optimizer, dataset: dataset, standardizer: standardizer)
         return MLTrainingResult(
@@ -117,6 +118,26 @@ public enum MLTrainer {
             finalLoss: loss.isFinite ? loss : optimizer.objective(),
             resumedFromEpoch: startEpoch)
     }
+
+    /// Lets other tasks run between epochs: a yield every epoch, and a short sleep once per
+    /// ``cedeInterval`` of training.
+    ///
+    /// A yield alone is not enough where NIO's event loops run Swift Concurrency's jobs (`redml`
+    /// installs them as the global executor): a loop runs every job it has before it polls its
+    /// sockets again, and a yielded job is always one more, so a long training on a loop left its
+    /// connections unanswered (`redml serve` did not answer /healthz while it trained). A sleep
+    /// empties the loop's queue, so it polls.
+    private static func cede(since last: inout ContinuousClock.Instant) async throws {
+        guard last.duration(to: .now) >= cedeInterval else {
+            await Task.yield()
+            return
+        }
+        try await Task.sleep(for: .milliseconds(1))
+        last = .now
+    }
+
+    /// How much training runs between two sleeps: at most a few percent of its time goes to them.
+    static let cedeInterval: Duration = .milliseconds(50)
 
     private static func makeModel(
         _ optimizer: SoftmaxOptimizer, dataset: MLDataset, standardizer: Standardizer

@@ -51,6 +51,62 @@ struct ServeCommandTests {
         #expect(status == 0, "\(server.stderr)")
     }
 
+    @Test("/healthz answers while the built-in trainer runs a long job in the same process")
+    func healthAnswersWhileTraining() async throws {
+        let scratch = try ScratchDirectory()
+        expectSuccess(try await scratch.redml(
+            "train", "--data", "builtin:digits", "--model", "digits", "--epochs", "1000000"))
+        let server = try BackgroundRedML(["serve", "--port", "0", "--workers", "1"], in: scratch.url,
+                                         environment: ["REDML_LOG_LEVEL": "error"])
+        defer { server.signal(SIGKILL) }
+        try await waitUntil("the server to listen") { server.stdout.contains("listening on http://127.0.0.1:") }
+        let port = try #require(server.stdout.split(separator: ":").last
+            .flatMap { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        var running = false
+        for _ in 0..<600 where !running {  // at most a minute
+            try await Task.sleep(for: .milliseconds(100))
+            let listed = try await scratch.redml("jobs", "list", "--status", "running", "--json")
+            running = ((try? listed.jsonObject()["jobs"] as? [Any])?.count ?? 0) == 1
+        }
+        try #require(running, "the job never started: \(server.stderr)")
+        try await Task.sleep(for: .seconds(1))  // well into its epochs
+        for _ in 0..<3 {
+            let reply = try Self.get("/healthz", port: port, timeoutSeconds: 5)
+            #expect(reply.hasPrefix("HTTP/1.1 200"), "reply: \(reply)")
+        }
+        server.signal(SIGTERM)
+        #expect(try await server.waitForExit() == 0, "\(server.stderr)")
+    }
+
+    /// A plain HTTP/1.1 GET to 127.0.0.1: what came back before the server closed or `timeoutSeconds` passed.
+    private static func get(_ path: String, port: UInt16, timeoutSeconds: Int) throws -> String {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard descriptor >= 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        defer { close(descriptor) }
+        var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+        setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else { throw POSIXError(.init(rawValue: errno) ?? .EIO) }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
+        var reply: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = buffer.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, 0) }
+            guard count > 0 else { break }  // closed, or timed out
+            reply += buffer[..<count]
+        }
+        return String(decoding: reply, as: UTF8.self)
+    }
+
     /// `redml serve` on `host`, any port, with a token (as beyond loopback needs one) and errors-only logs.
     private static func serve(host: String) async throws -> RedMLResult {
         try await ScratchDirectory().redml(
