@@ -51,6 +51,17 @@ struct ServeCommandTests {
         #expect(status == 0, "\(server.stderr)")
     }
 
+    @Test("an empty --host is a usage error that says so, with or without a token")
+    func emptyHost() async throws {
+        let scratch = try ScratchDirectory()
+        for token in [[], ["--token", "secret-token"]] {
+            let result = try await RedMLExecutable.run(
+                ["serve", "--host", "", "--port", "0", "--store", "memory:"] + token, in: scratch.url,
+                environment: ["REDML_LOG_LEVEL": "error"])
+            #expect(result.status == 64 && result.stderr.contains("--host is empty"), "\(result)")
+        }
+    }
+
     @Test("/healthz answers while the built-in trainer runs a long job in the same process")
     func healthAnswersWhileTraining() async throws {
         let scratch = try ScratchDirectory()

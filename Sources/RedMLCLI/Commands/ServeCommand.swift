@@ -51,6 +51,10 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--workers must be 0…256, got \(workers)")
         }
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be 0…65535, got \(port)") }
+        // Empty, it would be reported as a non-loopback address that needs a token, or a name that does not resolve.
+        guard !host.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--host is empty; pass an address such as 127.0.0.1, ::1 or 0.0.0.0")
+        }
     }
 
     /// Serves until a signal stops it.
