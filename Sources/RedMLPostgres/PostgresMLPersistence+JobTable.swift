@@ -1,5 +1,6 @@
 import PostgresNIO
 import RedMLPersistence
+import Synchronization
 
 /// The job queue's jobs in the `ml_job` table and their history in
 /// `ml_job_event` (migration 8, ``PostgresJobTableSQL``).
@@ -90,7 +91,7 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
     ) async throws -> (MLRevision?, T) {
         try Self.checkClaim(queue: queue, kinds: kinds, limit: limit)
         let tables = tables
-        let (revision, result) = try await transaction(isolation: "READ COMMITTED") { sql -> (Int64?, T) in
+        let (revision, result) = try await settingAsideHistoryAhead { note in try await self.transaction(isolation: "READ COMMITTED") { sql -> (Int64?, T) in
             // Not waiting for the WAL flush: a claim lost in a crash only makes the job run
             // again. Set by the pick itself, as claim(…) does, to save a round trip.
             var binds = PostgresBindings()
@@ -113,13 +114,13 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
             if !claim.writes.isEmpty {
                 let columns = try PostgresJobColumns(writing: claim.writes)
                 let blobs = try Self.blobOperations(claim.writes)
-                revision = try await Self.apply(claim.writes, columns, blobs: blobs, sql, tables)
+                revision = try await Self.apply(claim.writes, columns, blobs: blobs, sql, tables, note: note)
             }
             if !claim.setAside.isEmpty {
                 try await Self.setAside(claim.setAside, revision: revision, sql, tables)
             }
             return (revision, result)
-        }
+        } }
         return (revision.map(MLRevision.init(rawValue:)), result)
     }
 
@@ -133,7 +134,7 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
             throw MLPersistenceError.invalidArgument("lease must not be negative, got \(attempts.leaseMs) ms")
         }
         let call = "\(tables.quotedSchema).ml_job_claim"
-        return try await transaction(isolation: nil) { sql -> [MLJobRecord]? in
+        return try await settingAsideHistoryAhead { note in try await self.transaction(isolation: nil) { sql -> [MLJobRecord]? in
             var binds = PostgresBindings()
             binds.append(attempts.queue)
             if let kinds = attempts.kinds { binds.append(kinds) } else { binds.appendNull() }
@@ -148,9 +149,10 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
                 // A record jsonb cannot read, or a field of the wrong type: claimJobs reads them itself.
                 return nil
             } catch {
+                note.record(error)
                 throw Self.mapped(error, expected: { _ in .present })
             }
-        }
+        } }
     }
 
     public func expiredJobLeases(atMs: Int64, limit: Int) async throws -> [MLJobRecord] {
@@ -339,14 +341,16 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
 
     /// Applies conditional writes inside the caller's transaction (or as a
     /// statement of its own): one `ml_job_write` call, then the blob operations.
+    /// In a claim, a failure is noted in `note` (see ``HistoryAheadNote``).
     private static func apply(
         _ writes: [MLJobWrite], _ columns: PostgresJobColumns, blobs: [MLBatch.Operation], _ sql: PostgresSQL,
-        _ tables: PostgresTables
+        _ tables: PostgresTables, note: HistoryAheadNote? = nil
     ) async throws -> Int64 {
         let revision: Int64
         do {
             revision = try await Self.revision(of: columns.writeCall(tables), sql)
         } catch {
+            note?.record(error)
             let expected = Dictionary(writes.map { ($0.row.key, $0.expected) }, uniquingKeysWith: { first, _ in first })
             throw mapped(error, expected: { key in expected[key].map(MLCondition.revision) ?? .present })
         }
@@ -377,6 +381,24 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
             }
         }
         return operations
+    }
+
+    /// Runs a claim; if it failed on a job whose record is behind its history
+    /// (``HistoryAheadNote``), sets that job aside (in a transaction of its
+    /// own: the claim's rolled back) and throws a corruption error naming it,
+    /// so that the next claim passes it by instead of the queue stalling behind it.
+    private func settingAsideHistoryAhead<T: Sendable>(_ claim: (HistoryAheadNote) async throws -> T) async throws -> T {
+        let note = HistoryAheadNote()
+        do {
+            return try await claim(note)
+        } catch {
+            guard let key = note.key.withLock({ $0 }) else { throw error }
+            try await setJobsAside(keys: [key])
+            throw MLPersistenceError.corruptValue(
+                namespace: MLNamespace.jobs, key: key,
+                reason: "its history (\(tables.jobEvent)) already holds the event a claim would add, so the record's "
+                    + "event_count is behind it; the job is set aside")
+        }
     }
 
     /// Sets jobs aside at `revision`, or at a revision of their own.
@@ -444,5 +466,22 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
     private static func checked(_ limit: Int) throws -> Int64 {
         guard limit >= 1 else { throw MLPersistenceError.invalidArgument("limit must be at least 1, got \(limit)") }
         return Int64(min(limit, 1 << 40))
+    }
+}
+
+/// Where a claim notes a picked job whose history already holds the event
+/// the claim adds. A claim locks the rows it picks, so no writer raced it:
+/// the record's event count is behind its history (a hand edit, a record
+/// restored alone), and every claim that picks the job would fail the same way.
+final class HistoryAheadNote: Sendable {
+    /// The job's key, once noted.
+    let key = Mutex<String?>(nil)
+
+    /// Notes the job `error` names if a job function reported that its event's sequence was taken.
+    func record(_ error: any Error) {
+        guard let (state, report) = PostgresJobTableErrors.report(error),
+            state == PostgresJobTableErrors.revisionConflict, report.event == true, let job = report.key
+        else { return }
+        key.withLock { $0 = job }
     }
 }

@@ -33,6 +33,46 @@ struct QueueJobTableTests {
         }
     }
 
+    @Test("a job whose history is ahead of its record is set aside and named: the claims behind it go on")
+    func historyAheadDoesNotStallTheQueue() async throws {
+        try await Scratch.withSchemas { schemas in
+            let schema = "\"\(schemas[0])\""
+            let store = try await PostgresBackend.makeStore(schema: schemas[0])
+            let queue = MLJobQueue(store: store)
+            // A hand-added event at the sequence the job's claim would take (its record counts one event).
+            let damaged = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged", priority: 5))
+            let key = MLKey.job(damaged)
+            _ = try await Scratch.textRows(
+                "INSERT INTO \(unescaped: schema).ml_job_event VALUES (\(key), 2, '{}') RETURNING key", columns: 1)
+            let good = try await queue.submit(MLJobSubmission(kind: .train, target: "good"))
+            let workers = MLJobWorkers(queue: queue)
+            workers.register(.train) { _ in
+                workers.beginShutdown()
+                return ["ok": true]
+            }
+            // Without the fix every claim fails on the damaged job and the good one never runs.
+            let deadline = Task {
+                try await Task.sleep(for: .seconds(10))
+                workers.beginShutdown()
+            }
+            try await workers.run()
+            deadline.cancel()
+            #expect(try await queue.job(good)?.status == .completed)
+            let rows = try await Scratch.textRows(
+                "SELECT status FROM \(unescaped: schema).ml_job WHERE key = \(key)", columns: 1)
+            #expect(rows == ["set_aside"], "the damaged job is no longer picked")
+            // A claim that meets it again (made ready by hand) names the job and what is wrong with it.
+            _ = try await Scratch.textRows(
+                "UPDATE \(unescaped: schema).ml_job SET status = 'queued', ready = true WHERE key = \(key) RETURNING key",
+                columns: 1)
+            let claim = await #expect(throws: MLPersistenceError.self) {
+                _ = try await store.startJobAttempts(MLJobAttempts(
+                    queue: "default", kinds: nil, limit: 4, worker: "w", leaseMs: 1_000, nowMs: { 0 }))
+            }
+            #expect(String(describing: claim).contains("jobs/\(key): its history"), "\(String(describing: claim))")
+        }
+    }
+
     @Test("a pool takes only its kinds: other kinds' jobs wait for their pool and use up no attempt")
     func claimsFilterKindsInTheTable() async throws {
         try await Scratch.withSchemas { schemas in
