@@ -1,4 +1,5 @@
 import RedML
+import Synchronization
 
 /// An expected failure of a command: reported as one line on stderr that says
 /// what went wrong and what to do, and a non-zero exit code.
@@ -37,6 +38,20 @@ struct CLIError: Error, CustomStringConvertible {
     /// The message.
     var description: String { message }
 
+    /// Whether the command opened a PostgreSQL store (set by ``StoreOptions/withStore(create:announceCreation:_:)``):
+    /// advice about damage then names what works there, since `redml store check` and
+    /// `redml store restore` take SQLite stores only. One command runs per process.
+    static let onPostgres = Atomic<Bool>(false)
+
+    /// What to do about a damaged record or blob: `redml store check` and `restore`, or on
+    /// PostgreSQL, psql and `pg_restore` (README, "PostgreSQL and scaling out").
+    static var damageAdvice: String {
+        onPostgres.load(ordering: .relaxed)
+            ? "inspect it with psql (the ml_jobs, ml_models and ml_model_versions views flag records that are not JSON), "
+                + "and restore from a pg_dump backup with pg_restore to repair it"
+            : "run `redml store check` to list the damage, and `redml store restore` from a backup to repair it"
+    }
+
     private static func advice(for error: MLPersistenceError) -> String {
         switch error {
         case .schemaTooNew, .invalidArgument:
@@ -50,7 +65,7 @@ struct CLIError: Error, CustomStringConvertible {
             "check that --store names a SQLite file in an existing directory that you can read and write, "
                 + "and that the disk has room"
         case .corruption, .blobNotFound, .blobVerificationFailed:
-            "run `redml store check` to list the damage, and `redml store restore` from a backup to repair it"
+            damageAdvice
         case .conflict:
             "another writer changed it at the same time; run the command again"
         }

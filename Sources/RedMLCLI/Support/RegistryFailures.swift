@@ -36,9 +36,7 @@ extension CLIError {
         case .contention:
             return CLIError("\(error.message); run the command again")
         case .weightsCorrupt:
-            return CLIError(
-                "\(error.message); run `redml store check` to list the damage, and `redml store restore` "
-                    + "from a backup to repair it")
+            return CLIError("\(error.message); \(CLIError.damageAdvice)")
         default:
             if let underlying = error.underlying {
                 return CLIError(underlying, context: error.message)

@@ -62,6 +62,7 @@ struct StoreOptions: ParsableArguments {
                 throw error
             }
         }
+        CLIError.onPostgres.store(true, ordering: .relaxed)
         // A PostgreSQL store's connection pool runs beside the command, and stops after it.
         // Not in a task group: leaving one waits for the pool however long its connections
         // take to close, and a command that is done (a worker told to stop) must still end.

@@ -1,0 +1,33 @@
+import Foundation
+import PostgresNIO
+import RedMLTestFixtures
+import Testing
+
+/// Damage found in a PostgreSQL store is met with advice that works there:
+/// `redml store check` and `redml store restore` take SQLite stores only.
+@Suite("PostgreSQL damage advice", .enabled(if: !PostgresBackend.isSkipped, "REDML_SKIP_POSTGRES=1"))
+struct PostgresDamageAdviceTests {
+    @Test("a corrupt model record on PostgreSQL points to psql and pg_restore, not to the SQLite-only store commands")
+    func corruptRecordAdvice() async throws {
+        try await PostgresScratch.withSchema { scratch in
+            let directory = try ScratchDirectory()
+            let weights = directory.url.appendingPathComponent("w.bin")
+            try Data("weights".utf8).write(to: weights)
+            for name in ["iris", "wine"] {
+                let registered = try await directory.redml(
+                    "models", "register", name, "--weights", weights.path, "--store", scratch.url)
+                #expect(registered.status == 0, "\(registered)")
+            }
+            _ = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL:
+                "UPDATE \"\(scratch.schema)\".ml_kv SET value = '{oops' WHERE namespace = 'models' AND key = 'wine'"))
+
+            let shown = try await directory.redml("models", "show", "wine", "--store", scratch.url)
+            #expect(shown.status == 1 && shown.stderr.contains("models/wine"), "\(shown)")
+            #expect(shown.stderr.contains("pg_restore") && !shown.stderr.contains("redml store"), "\(shown)")
+
+            let listed = try await directory.redml("models", "list", "--store", scratch.url)
+            #expect(listed.status == 0 && listed.stdout.contains("iris"), "\(listed)")
+            #expect(listed.stderr.contains("models/wine") && !listed.stderr.contains("redml store check"), "\(listed)")
+        }
+    }
+}
