@@ -70,6 +70,11 @@ public protocol MLJobTableStore: MLClaimingStore {
     /// The events of the job under `key`, in sequence order, as stored.
     func jobEvents(key: String) async throws -> [String]
 
+    /// ``jobEvents(key:)`` with each event's sequence number, so that a
+    /// history with a gap (a hand edit, a deleted row) names a damaged event
+    /// by its own number, not by its place. By default, numbered by place.
+    func numberedJobEvents(key: String) async throws -> [(sequence: Int, record: String)]
+
     /// Deletes at most `limit` jobs that finished before `finishedBeforeMs`,
     /// oldest first, with their events; returns how many it deleted.
     func pruneJobs(finishedBeforeMs: Int64, limit: Int) async throws -> Int
@@ -88,6 +93,10 @@ public protocol MLJobTableStore: MLClaimingStore {
 }
 
 extension MLJobTableStore {
+    public func numberedJobEvents(key: String) async throws -> [(sequence: Int, record: String)] {
+        try await jobEvents(key: key).enumerated().map { ($0.offset + 1, $0.element) }
+    }
+
     /// Calls `body` with each page of the jobs `query` selects (its `limit` is
     /// the page size), going on after the last key each time, so that every job
     /// is seen without holding them all.

@@ -255,6 +255,18 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
         }
     }
 
+    public func numberedJobEvents(key: String) async throws -> [(sequence: Int, record: String)] {
+        try MLInput.check(key, "job key")
+        return try await withSQL { sql in
+            try await sql.rows(
+                "SELECT sequence, record FROM \(unescaped: self.tables.jobEvent) WHERE key = \(key) ORDER BY sequence"
+            ).map { row in
+                let (sequence, record) = try row.decode((Int32, String).self)
+                return (Int(sequence), record)
+            }
+        }
+    }
+
     /// Deletes in one statement (one transaction), jobs and events together;
     /// rows another pruner holds are skipped, not waited for.
     public func pruneJobs(finishedBeforeMs: Int64, limit: Int) async throws -> Int {

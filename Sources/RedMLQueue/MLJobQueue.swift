@@ -378,8 +378,9 @@ public final class MLJobQueue: Sendable {
         let key = MLKey.job(id)
         var entries: [(key: String, value: String)] = []
         if let table {
-            entries = try await table.jobEvents(key: key).enumerated().map { index, record in
-                (QueueKeys.event(key: key, index + 1), record)
+            // Named by their own sequence numbers: a damaged event after a gap is named as stored.
+            entries = try await table.numberedJobEvents(key: key).map { sequence, record in
+                (QueueKeys.event(key: key, sequence), record)
             }
         } else {
             var request = MLPageRequest(prefix: key + "/", limit: 500)

@@ -73,6 +73,25 @@ struct QueueJobTableTests {
         }
     }
 
+    @Test("a damaged event after a gap in a job's history is named by its own sequence number")
+    func historyGapNamesTheEvent() async throws {
+        try await Scratch.withSchemas { schemas in
+            let schema = "\"\(schemas[0])\""
+            let store = try await PostgresBackend.makeStore(schema: schemas[0])
+            let queue = MLJobQueue(store: store)
+            let job = try await queue.submit(MLJobSubmission(kind: .train, target: "t"))
+            let key = MLKey.job(job)
+            // Event 1 is the submission; 2 to 6 are missing, and 7 is not JSON.
+            _ = try await Scratch.textRows(
+                "INSERT INTO \(unescaped: schema).ml_job_event VALUES (\(key), 7, 'not json') RETURNING key", columns: 1)
+            let history = try await queue.historyReport(of: job)
+            #expect(history.events.map(\.reason) == ["submitted"])
+            #expect(history.skipped.map(\.description).allSatisfy { $0.contains("job_history/\(key)/00000007") },
+                    "\(history.skipped)")
+            #expect(history.skipped.count == 1)
+        }
+    }
+
     @Test("a pool takes only its kinds: other kinds' jobs wait for their pool and use up no attempt")
     func claimsFilterKindsInTheTable() async throws {
         try await Scratch.withSchemas { schemas in
