@@ -91,36 +91,38 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
     ) async throws -> (MLRevision?, T) {
         try Self.checkClaim(queue: queue, kinds: kinds, limit: limit)
         let tables = tables
-        let (revision, result) = try await settingAsideHistoryAhead { note in try await self.transaction(isolation: "READ COMMITTED") { sql -> (Int64?, T) in
-            // Not waiting for the WAL flush: a claim lost in a crash only makes the job run
-            // again. Set by the pick itself, as claim(…) does, to save a round trip.
-            var binds = PostgresBindings()
-            binds.append(queue)
-            binds.append(Int64(min(limit, 10_000)))
-            if let kinds { binds.append(kinds) }
-            let query = PostgresQuery(unsafeSQL: """
-                SELECT key, record, revision, set_config('synchronous_commit', 'off', true)
-                FROM \(tables.job)
-                WHERE queue = $1 AND status = 'queued' AND ready \(kinds == nil ? "" : "AND kind = ANY($3)")
-                ORDER BY priority DESC, key LIMIT $2
-                FOR UPDATE SKIP LOCKED
-                """, binds: binds)
-            let picked = try await sql.rows(query).map { row in
-                let (key, record, revision, _) = try row.decode((String, String, Int64, String).self)
-                return MLJobRecord(key: key, record: record, revision: MLRevision(rawValue: revision))
+        let (revision, result) = try await settingAsideHistoryAhead { note in
+            try await self.transaction(isolation: "READ COMMITTED") { sql -> (Int64?, T) in
+                // Not waiting for the WAL flush: a claim lost in a crash only makes the job run
+                // again. Set by the pick itself, as claim(…) does, to save a round trip.
+                var binds = PostgresBindings()
+                binds.append(queue)
+                binds.append(Int64(min(limit, 10_000)))
+                if let kinds { binds.append(kinds) }
+                let query = PostgresQuery(unsafeSQL: """
+                    SELECT key, record, revision, set_config('synchronous_commit', 'off', true)
+                    FROM \(tables.job)
+                    WHERE queue = $1 AND status = 'queued' AND ready \(kinds == nil ? "" : "AND kind = ANY($3)")
+                    ORDER BY priority DESC, key LIMIT $2
+                    FOR UPDATE SKIP LOCKED
+                    """, binds: binds)
+                let picked = try await sql.rows(query).map { row in
+                    let (key, record, revision, _) = try row.decode((String, String, Int64, String).self)
+                    return MLJobRecord(key: key, record: record, revision: MLRevision(rawValue: revision))
+                }
+                let (claim, result) = try body(picked)
+                var revision: Int64?
+                if !claim.writes.isEmpty {
+                    let columns = try PostgresJobColumns(writing: claim.writes)
+                    let blobs = try Self.blobOperations(claim.writes)
+                    revision = try await Self.apply(claim.writes, columns, blobs: blobs, sql, tables, note: note)
+                }
+                if !claim.setAside.isEmpty {
+                    try await Self.setAside(claim.setAside, revision: revision, sql, tables)
+                }
+                return (revision, result)
             }
-            let (claim, result) = try body(picked)
-            var revision: Int64?
-            if !claim.writes.isEmpty {
-                let columns = try PostgresJobColumns(writing: claim.writes)
-                let blobs = try Self.blobOperations(claim.writes)
-                revision = try await Self.apply(claim.writes, columns, blobs: blobs, sql, tables, note: note)
-            }
-            if !claim.setAside.isEmpty {
-                try await Self.setAside(claim.setAside, revision: revision, sql, tables)
-            }
-            return (revision, result)
-        } }
+        }
         return (revision.map(MLRevision.init(rawValue:)), result)
     }
 
@@ -134,25 +136,27 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
             throw MLPersistenceError.invalidArgument("lease must not be negative, got \(attempts.leaseMs) ms")
         }
         let call = "\(tables.quotedSchema).ml_job_claim"
-        return try await settingAsideHistoryAhead { note in try await self.transaction(isolation: nil) { sql -> [MLJobRecord]? in
-            var binds = PostgresBindings()
-            binds.append(attempts.queue)
-            if let kinds = attempts.kinds { binds.append(kinds) } else { binds.appendNull() }
-            binds.append(Int32(min(attempts.limit, 10_000)))
-            binds.append(attempts.worker)
-            binds.append(attempts.nowMs())
-            binds.append(attempts.leaseMs)
-            let query = PostgresQuery(unsafeSQL: "SELECT * FROM \(call)($1, $2, $3, $4, $5, $6)", binds: binds)
-            do {
-                return try await Self.records(query, sql)
-            } catch where sqlState(error)?.hasPrefix("22") == true {
-                // A record jsonb cannot read, or a field of the wrong type: claimJobs reads them itself.
-                return nil
-            } catch {
-                note.record(error)
-                throw Self.mapped(error, expected: { _ in .present })
+        return try await settingAsideHistoryAhead { note in
+            try await self.transaction(isolation: nil) { sql -> [MLJobRecord]? in
+                var binds = PostgresBindings()
+                binds.append(attempts.queue)
+                if let kinds = attempts.kinds { binds.append(kinds) } else { binds.appendNull() }
+                binds.append(Int32(min(attempts.limit, 10_000)))
+                binds.append(attempts.worker)
+                binds.append(attempts.nowMs())
+                binds.append(attempts.leaseMs)
+                let query = PostgresQuery(unsafeSQL: "SELECT * FROM \(call)($1, $2, $3, $4, $5, $6)", binds: binds)
+                do {
+                    return try await Self.records(query, sql)
+                } catch where sqlState(error)?.hasPrefix("22") == true {
+                    // A record jsonb cannot read, or a field of the wrong type: claimJobs reads them itself.
+                    return nil
+                } catch {
+                    note.record(error)
+                    throw Self.mapped(error, expected: { _ in .present })
+                }
             }
-        } }
+        }
     }
 
     public func expiredJobLeases(atMs: Int64, limit: Int) async throws -> [MLJobRecord] {
