@@ -93,6 +93,9 @@ public protocol MLJobTableStore: MLClaimingStore {
 }
 
 extension MLJobTableStore {
+    /// The events of ``jobEvents(key:)``, numbered by place (1, 2, …): right
+    /// unless the history has a gap, which a store that keeps sequence numbers
+    /// tells by returning its own.
     public func numberedJobEvents(key: String) async throws -> [(sequence: Int, record: String)] {
         try await jobEvents(key: key).enumerated().map { ($0.offset + 1, $0.element) }
     }
