@@ -54,7 +54,7 @@ extension MLHTTPAPI {
         let page = try await queue.jobs(MLJobQuery(
             after: after, limit: try query.limit(), oldestFirst: !(try query.newestFirst(default: true)), status: status,
             kind: query["kind"].map { MLJob.Kind(rawValue: $0) }, queue: query["queue"]))
-        return JSONResponse.make(RegistryJSON.page([
+        return JSONResponse.make(JSONResponse.page([
             "jobs": .array(page.jobs.map { .object(QueueJSON.job($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor.map(MLKey.job)),
         ], skipped: page.skipped))
@@ -84,7 +84,7 @@ extension MLHTTPAPI {
     func jobHistory<Context>(_ input: RequestInput<Context>) async throws -> Response {
         _ = try input.query(allowed: [])
         let history = try await queue.historyReport(of: try input.jobID())
-        return JSONResponse.make(RegistryJSON.page(
+        return JSONResponse.make(JSONResponse.page(
             ["events": .array(history.events.map { .object(QueueJSON.event($0)) })], skipped: history.skipped))
     }
 }

@@ -13,7 +13,7 @@ extension MLHTTPAPI {
         let page = try await registry.models(MLModelQuery(
             after: query["cursor"], limit: try query.limit(), descending: try query.newestFirst(default: false),
             tag: try query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))
-        return JSONResponse.make(RegistryJSON.page([
+        return JSONResponse.make(JSONResponse.page([
             "models": .array(page.models.map { .object(RegistryJSON.model($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor),
         ], skipped: page.skipped))
@@ -28,7 +28,7 @@ extension MLHTTPAPI {
         let details = try await registry.details(of: try input.path("name"))
         var json = RegistryJSON.model(details.model)
         json["active"] = details.active.map { .object(RegistryJSON.version($0)) } ?? .null
-        return JSONResponse.make(RegistryJSON.page(json, skipped: details.skipped))
+        return JSONResponse.make(JSONResponse.page(json, skipped: details.skipped))
     }
 
     /// `PATCH /v1/models/{name}` with `{"description", "tags"}`.
@@ -79,7 +79,7 @@ extension MLHTTPAPI {
         let page = try await registry.history(of: name, MLHistoryQuery(
             after: try query.numberCursor(UInt64.self), limit: try query.limit(),
             newestFirst: try query.newestFirst(default: false), alias: query["alias"], kinds: kinds))
-        return JSONResponse.make(RegistryJSON.page([
+        return JSONResponse.make(JSONResponse.page([
             "events": .array(page.events.map { .object(RegistryJSON.event($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor.map { String($0) }),
         ], skipped: page.skipped))

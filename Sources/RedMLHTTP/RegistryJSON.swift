@@ -1,5 +1,4 @@
 import RedMLCore
-import RedMLPersistence
 import RedMLRegistry
 
 /// The JSON the API answers with for registry records: snake_case fields,
@@ -52,18 +51,6 @@ enum RegistryJSON {
             "previous_version": optional(event.previousVersion),
             "alias": optional(event.alias),
         ]
-    }
-
-    /// A list's (or a model's) body, with `skipped` naming the records passed
-    /// over because they could not be read, so an answer is never silently short.
-    ///
-    /// Each entry is the error's description (`ml persistence value corrupted:
-    /// model_versions/iris@v1: …`), the strings `redml … --json` prints under
-    /// `skipped`; as there, the field is absent when nothing was skipped.
-    static func page(_ fields: MLJSONObject, skipped: [MLPersistenceError]) -> MLJSONValue {
-        var fields = fields
-        if !skipped.isEmpty { fields["skipped"] = .array(skipped.map { .string($0.description) }) }
-        return .object(fields)
     }
 
     static func optional(_ value: String?) -> MLJSONValue { value.map(MLJSONValue.string) ?? .null }

@@ -11,7 +11,7 @@ extension MLHTTPAPI {
             after: try query.numberCursor(UInt32.self), limit: try query.limit(),
             newestFirst: try query.newestFirst(default: false), archived: try query.bool("archived"),
             tag: try query.tag().map { MLTagFilter(key: $0.key, value: $0.value) }))
-        return JSONResponse.make(RegistryJSON.page([
+        return JSONResponse.make(JSONResponse.page([
             "versions": .array(page.versions.map { .object(RegistryJSON.version($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor.map { String($0) }),
         ], skipped: page.skipped))

@@ -1,3 +1,4 @@
+import Logging
 import RedMLCore
 import RedMLPersistence
 
@@ -206,15 +207,12 @@ extension MLJobQueue {
         guard let error = error as? MLPersistenceError,
             case .conflict(MLNamespace.jobHistory, let key, let expected, _) = error, expected == .absent,
             let slash = key.firstIndex(of: "/"), let id = MLKey.parseJob(String(key[..<slash])),
-            let (job, revision) = try await loadJob(id), job.status == .queued,
-            let corruption = try await historyAhead(of: job, revision: revision),
-            let entry = try await store.entry(namespace: MLNamespace.jobReady, key: QueueKeys.ready(job))
+            let (job, revision) = try await loadJob(id), job.status == .queued
         else { return false }
         // The record stays, queued, for an operator to repair; the error names it.
-        logger.error("dropped the ready entry of a job whose record is behind its history",
-                     metadata: ["job_id": "\(job.key)", "error": "\(corruption)"])
-        try await dropIndexEntry(MLNamespace.jobReady, entry)
-        return true
+        return try await dropEntry(
+            MLNamespace.jobReady, QueueKeys.ready(job), ofJobWithHistoryAhead: job, revision: revision,
+            "dropped the ready entry of a job whose record is behind its history")
     }
 
     /// After a rescue of `job` (read at `revision`) failed on a conflict:
@@ -223,13 +221,26 @@ extension MLJobQueue {
     /// every pass in silence. The record stays, running, for an operator to
     /// repair; `redml store check` reports it as a running job without a lease entry.
     private func dropLeaseOfJobWithHistoryAhead(_ job: MLJob, revision: MLRevision) async throws {
-        guard let expiry = job.leaseExpiresAtMs,
-            let corruption = try await historyAhead(of: job, revision: revision),
-            let entry = try await store.entry(namespace: MLNamespace.jobLeases, key: QueueKeys.lease(expiry, job))
-        else { return }
-        logger.error("dropped the lease entry of a running job whose record is behind its history; it is not requeued",
-                     metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")", "error": "\(corruption)"])
-        try await dropIndexEntry(MLNamespace.jobLeases, entry)
+        guard let expiry = job.leaseExpiresAtMs else { return }
+        try await dropEntry(
+            MLNamespace.jobLeases, QueueKeys.lease(expiry, job), ofJobWithHistoryAhead: job, revision: revision,
+            "dropped the lease entry of a running job whose record is behind its history; it is not requeued")
+    }
+
+    /// Drops the index entry `namespace/key` of `job` (read at `revision`) if
+    /// the job's record is behind its history, logging `message` with the
+    /// corruption; returns whether it did.
+    @discardableResult
+    private func dropEntry(
+        _ namespace: String, _ key: String, ofJobWithHistoryAhead job: MLJob, revision: MLRevision,
+        _ message: Logger.Message
+    ) async throws -> Bool {
+        guard let corruption = try await historyAhead(of: job, revision: revision),
+            let entry = try await store.entry(namespace: namespace, key: key)
+        else { return false }
+        logger.error(message, metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")", "error": "\(corruption)"])
+        try await dropIndexEntry(namespace, entry)
+        return true
     }
 
     /// Removes an index entry whose job moved on, if it is still the one read.

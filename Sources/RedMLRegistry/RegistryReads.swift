@@ -17,11 +17,7 @@ extension MLModelRegistry {
             }
             return cached
         }
-        let model = try MLJSON.decode(MLModel.self, from: stored.value, namespace: MLNamespace.models, key: name)
-        guard model.name == name else {
-            throw MLPersistenceError.corruptValue(
-                namespace: MLNamespace.models, key: name, reason: "record names model '\(model.name)'")
-        }
+        let model = try Self.decodeModel(stored.value, key: name)
         let entry = ModelCache.Entry(revision: stored.revision, counter: counter, model: model, active: nil,
                                      activeLoaded: false)
         cache.store(name, entry)
@@ -129,7 +125,7 @@ extension MLModelRegistry {
             return MLModelDetails(model: model, active: try await activeVersion(of: name), skipped: [])
         } catch let error as MLRegistryError {
             // A corrupt record, or an active version whose record is gone (damage too: a version is never deleted).
-            if case .corruption? = error.underlying {} else if error.code != .unknownVersion { throw error }
+            guard error.code == .unknownVersion || error.underlying?.code == "corruption" else { throw error }
         }
         // Some record is damaged: read the model and its active version apart, to tell which.
         return try await withModelErrors(name) {
@@ -149,6 +145,17 @@ extension MLModelRegistry {
                 return MLModelDetails(model: model, active: nil, skipped: [error])
             }
         }
+    }
+
+    /// The model record stored under `key`; one that names another model is
+    /// corrupt (copied under another key, it would be read and listed as that model).
+    static func decodeModel(_ value: String, key: String) throws -> MLModel {
+        let model = try MLJSON.decode(MLModel.self, from: value, namespace: MLNamespace.models, key: key)
+        guard model.name == key else {
+            throw MLPersistenceError.corruptValue(
+                namespace: MLNamespace.models, key: key, reason: "record names model '\(model.name)'")
+        }
+        return model
     }
 
     private func cacheActive(_ model: String, _ entry: ModelCache.Entry, _ active: MLModelVersion?) {
@@ -231,12 +238,7 @@ extension MLModelRegistry {
             try validateModelCursor(query.after)
             let request = MLPageRequest(after: query.after, order: query.descending ? .descending : .ascending)
             let page = try await store.filteredPage(namespace: MLNamespace.models, request, limit: query.limit) { entry -> MLModel? in
-                let model = try MLJSON.decode(MLModel.self, from: entry.value, namespace: MLNamespace.models, key: entry.key)
-                // As `loadModel` reads it: a record copied under another key would list its model twice.
-                guard model.name == entry.key else {
-                    throw MLPersistenceError.corruptValue(
-                        namespace: MLNamespace.models, key: entry.key, reason: "record names model '\(model.name)'")
-                }
+                let model = try Self.decodeModel(entry.value, key: entry.key)
                 return query.tag.map { $0.admits(model.tags) } ?? true ? model : nil
             }
             for error in page.skipped {
