@@ -115,3 +115,10 @@ public protocol MLServerClock: MLStore {
 /// anyway, so the job queue commits its transitions in one lane, where the
 /// transitions that wait form bigger groups: fewer transactions for as many jobs.
 public protocol MLSerialWriter: MLStore {}
+
+/// A store whose calls answer at once: they wait for nothing but a lock held
+/// for the length of one call (no disk, no network, no other transaction), as
+/// the in-memory store's do. The job queue neither groups such a store's
+/// commits nor runs its calls in tasks that shutdown can give up on, and its
+/// workers run each job on the task that claimed it.
+public protocol MLImmediateStore: MLStore {}

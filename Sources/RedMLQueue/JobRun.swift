@@ -191,6 +191,11 @@ final class JobRun: Sendable {
     /// unless the workers give up on them (``abandonStoreCalls()``), which
     /// makes this throw at once, whatever the task is waiting for.
     private func storeCall<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        // A store that answers at once cannot hold a shutdown: its call is made here.
+        if queue.immediate {
+            guard !storeCallsAbandoned else { throw givenUpError() }
+            return try await operation()
+        }
         let call = AbandonableCall<T>(propagatesCancellation: false)
         let registered = state.withLock { state -> Int? in
             guard !state.storeCallsAbandoned else { return nil }

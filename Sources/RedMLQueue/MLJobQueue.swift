@@ -74,6 +74,9 @@ public final class MLJobQueue: Sendable {
     let table: (any MLJobTableStore)?
     /// Job transitions, committed in groups under load (key-value layout).
     let transitions: GroupCommit<MLBatch>
+    /// Whether the store answers at once (``MLImmediateStore``): its commits
+    /// are not grouped, and its calls need no task that shutdown could give up on.
+    let immediate: Bool
     /// Job transitions on a job table, committed in groups under load.
     let tableWrites: GroupCommit<MLJobWrite>?
     /// Single submissions to a job table, inserted in groups under load.
@@ -94,6 +97,7 @@ public final class MLJobQueue: Sendable {
         // rest; a store with one writer runs them one at a time regardless, and one lane groups more
         // (SQLite, 256 slots, builds alternated: 17.2-17.6k jobs/s end to end with four lanes, 20.4-21.7k with one).
         let lanes = store is any MLSerialWriter ? 1 : 4
+        immediate = store is any MLImmediateStore
         transitions = GroupCommit(maximumInFlight: lanes) { batch in
             if let claiming = store as? any MLClaimingStore { return try await claiming.commitLocked(batch) }
             return try await store.commit(batch)

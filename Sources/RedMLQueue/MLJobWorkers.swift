@@ -53,7 +53,10 @@ public final class MLJobWorkers: Service, Sendable {
         /// queue's slots are shared out among claim loops, one per 16 slots and at
         /// most this many, which claim at once (`SKIP LOCKED` keeps their jobs
         /// apart). Elsewhere concurrent claims would race for the same first
-        /// jobs, so each queue has one loop. Default: 2 (every arrival wakes
+        /// jobs, so each queue has one loop, except on a store that answers at
+        /// once (``MLImmediateStore``, the in-memory one): there each slot is a
+        /// loop that claims one job at a time and runs it itself, so that a job
+        /// stays on one task from its claim to its outcome. Default: 2 (every arrival wakes
         /// every loop, and since a PostgreSQL claim is one round trip two
         /// served 64 slots better than four: BENCHMARKS.md, 2026-11-30).
         public var claimLoopsPerQueue = 2
@@ -186,9 +189,12 @@ public final class MLJobWorkers: Service, Sendable {
                     let maximumLoops = queue.store is any MLClaimingStore ? configuration.claimLoopsPerQueue : 1
                     for (name, count) in slots where count > 0 {
                         // A few slots are better served by one loop that claims them together (measured:
-                        // four loops over 8 slots drained slower, over 64 twice as fast).
-                        let loops = min(maximumLoops, (count + 15) / 16)
-                        for share in Self.shares(of: count, among: loops) {
+                        // four loops over 8 slots drained slower, over 64 twice as fast). Where a claim
+                        // waits for nothing, a loop per slot ran no-op jobs 1.3-1.5x faster (BENCHMARKS.md).
+                        let shares = queue.immediate
+                            ? Array(repeating: 1, count: count)
+                            : Self.shares(of: count, among: min(maximumLoops, (count + 15) / 16))
+                        for share in shares {
                             lifecycle.withLock { $0.claimLoopsRunning += 1 }
                             group.addTask {
                                 defer {
@@ -275,7 +281,13 @@ public final class MLJobWorkers: Service, Sendable {
         }
     }
 
+    /// Claims jobs of queue `name` for `slots` slots and runs them, until shutdown.
+    ///
+    /// On an ``MLImmediateStore`` a loop has one slot and runs each job on its
+    /// own task: nothing to overlap with a claim that waits for nothing, and
+    /// no hand-over to another task (a wake-up of another thread, often).
     private func claimLoop(queue name: String, slots: Int) async throws {
+        let inline = queue.immediate
         // Handlers running, and attempts whose handler returned while their outcome is being
         // written. A slot is free again when its handler returns: the write (a WAL flush on
         // PostgreSQL) no longer holds it up, so a few slots keep the disk busy with group
@@ -311,6 +323,10 @@ public final class MLJobWorkers: Service, Sendable {
                                 queue: name, worker: workerID, leaseMs: timing.leaseMs, limit: free, kinds: kinds)
                         }
                         for (job, revision) in claimed {
+                            if inline {
+                                await execute(job, revision: revision) {}
+                                continue
+                            }
                             active.add(1)
                             group.addTask {
                                 await self.execute(job, revision: revision) {
@@ -420,6 +436,7 @@ public final class MLJobWorkers: Service, Sendable {
     /// cancelled after the store committed it would strand its jobs until
     /// their leases expire.
     private func cancelledAtShutdown<T: Sendable>(_ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+        if queue.immediate { return try await operation() }  // it cannot wait for a store out of reach
         let task = Task { try await operation() }
         let call = lifecycle.withLock { state -> Int? in
             guard !state.loopCallsCancelled else { return nil }

@@ -149,7 +149,8 @@ extension MLJobQueue {
     /// Transitions that arrive while another commits go in one group commit.
     @discardableResult
     func commitTransition(_ batch: MLBatch) async throws -> MLRevision {
-        try await transitions.commit(batch)
+        if immediate { return try await store.commit(batch) }  // nothing to share: no I/O to wait for
+        return try await transitions.commit(batch)
     }
 
     /// Commits `transition` with its event (when `reason` is given), to the
@@ -163,7 +164,7 @@ extension MLJobQueue {
             return (try await tableWrites.commit(write), job)
         }
         let (batch, job) = transition.finished(reason: reason, detail: detail)
-        return (try await transitions.commit(batch), job)
+        return (try await commitTransition(batch), job)
     }
 
     /// The job an index entry points at; `nil` (and the entry dropped) when

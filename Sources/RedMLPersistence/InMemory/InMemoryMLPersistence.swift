@@ -7,8 +7,8 @@ import Synchronization
 /// lookups, ``list(namespace:)`` costs time proportional to that namespace
 /// only, and paging walks a lazily sorted index of the namespace's keys.
 /// Nothing survives the process; use ``SQLiteMLPersistence`` for that.
-public final class InMemoryMLPersistence: MLStore {
-    private let state = LockedState()
+public final class InMemoryMLPersistence: MLStore, MLImmediateStore {
+    let state = LockedState()
 
     /// The chunk size blobs are cut into. 1 MiB unless set at creation.
     public let blobChunkSize: Int
