@@ -63,6 +63,15 @@ struct QueueBenchmark: Sendable {
         emit(.rate("queue", "memory", count == 1_000_000 ? "e2e_noop_1M_jobs" : "e2e_noop_\(label)_jobs_not_1M",
                    result.endToEndRate, count, target: ">= 100k jobs/s at 1M (measured at \(label))"))
 
+        // Submitted while the workers run, as in service: a claim follows each submission.
+        let steady = 20_000
+        for backlog in [0, count] {
+            let rate = try await submittedWhileRunning(count: steady, behind: backlog)
+            emit(.rate("queue", "memory",
+                       "e2e_noop_\(Self.label(steady))_jobs_submitted_while_running_behind_\(Self.label(backlog))_queued",
+                       rate, backlog + steady, target: nil))
+        }
+
         let wide = try await endToEnd(store: InMemoryMLPersistence(), count: count, workers: Self.wideWorkers, batched: true)
         emit(.rate("queue", "memory", "run_noop_\(label)_jobs_\(Self.wideWorkers.workerCount)_workers_after_submit",
                    wide.runRate, count, target: nil))
@@ -156,6 +165,21 @@ struct QueueBenchmark: Sendable {
         let finished = try await store.list(namespace: MLNamespace.jobFinished).count
         precondition(finished == count, "\(finished) of \(count) jobs finished")
         return EndToEnd(submitSeconds: submitSeconds, runSeconds: runSeconds, count: count)
+    }
+
+    /// Queues `backlog` jobs, then starts the workers and submits `count`
+    /// more, one at a time, while they run; returns jobs per second from the
+    /// workers' start until every job has completed.
+    private func submittedWhileRunning(count: Int, behind backlog: Int) async throws -> Double {
+        let queue = MLJobQueue(store: InMemoryMLPersistence())
+        try await Self.submitInBatches(queue, range: 0..<backlog)
+        let workers = throughputWorkers
+        let seconds = try await measure {
+            async let drained: Void = Self.drain(queue, count: backlog + count, configuration: workers)
+            for i in backlog..<(backlog + count) { try await queue.submit(Self.submission(i)) }
+            try await drained
+        }
+        return Double(backlog + count) / seconds
     }
 
     /// Runs workers with a no-op handler until `count` jobs ran; returns once

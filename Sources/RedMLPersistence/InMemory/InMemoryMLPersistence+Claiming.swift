@@ -31,16 +31,14 @@ extension InMemoryState {
     ) -> [MLClaimCandidate] {
         guard let space = indexedNamespace(namespace) else { return [] }
         let index = space.index
-        let keys = index.sorted
-        var position = max(index.start, index.lowerBound(prefix))
-        if let after { position = max(position, index.upperBound(after)) }
+        var place = index.lowerBound(prefix)
+        if let after { place = max(place, index.upperBound(after)) }
         var candidates: [MLClaimCandidate] = []
-        while candidates.count < limit, position < keys.count {
-            let key = keys[position]
-            position += 1
+        while candidates.count < limit, place < index.end {
+            let key = index.key(at: place)
             guard key.utf8.starts(with: prefix.utf8) else { break }  // past the prefix: keys are in order
-            guard let entry = space.stored(key) else { continue }  // deleted since the last merge
-            guard let record = current(recordNamespace, entry.value) else { continue }
+            place = index.place(after: place)
+            guard let entry = space.stored(key), let record = current(recordNamespace, entry.value) else { continue }
             candidates.append(MLClaimCandidate(
                 entry: MLEntry(key: key, value: entry.value, revision: MLRevision(rawValue: entry.revision)),
                 record: MLEntry(key: entry.value, value: record.value, revision: MLRevision(rawValue: record.revision))))

@@ -93,13 +93,15 @@ public final class InMemoryMLPersistence: MLStore, MLImmediateStore {
 
     private static func page(of space: InMemoryState.Namespace, _ request: MLPageRequest) -> MLPage {
         let index = space.index
-        let keys = index.sorted
         // Narrow [low, high) to the keys the prefix and the cursor allow, then walk it.
         var low = index.start
-        var high = keys.count
+        var high = index.end
         if let prefix = request.prefix {
-            low = max(low, index.lowerBound(prefix))
-            high = index.partitionPoint { MLKeyOrder.less($0, prefix) || $0.utf8.starts(with: prefix.utf8) }
+            low = index.lowerBound(prefix)
+            // Going up, the walk stops at the first key past the prefix; going down, it starts below them.
+            if request.order.isDescending, let successor = MLKeyOrder.successor(ofPrefix: prefix) {
+                high = index.lowerBound(successor)
+            }
         }
         if let after = request.after {
             if request.order.isDescending {
@@ -109,14 +111,17 @@ public final class InMemoryMLPersistence: MLStore, MLImmediateStore {
             }
         }
         var found: [MLEntry] = []
-        found.reserveCapacity(min(request.limit, max(0, high - low)))
         var more = false
         let descending = request.order.isDescending
-        var position = descending ? high - 1 : low
-        while position >= low, position < high {
-            let key = keys[position]
-            position += descending ? -1 : 1
-            guard let stored = space.stored(key) else { continue }  // deleted since the last merge
+        var place = descending ? high : low
+        while descending ? place > low : place < high {
+            if descending { place = index.place(before: place) }
+            let key = index.key(at: place)
+            if !descending {
+                if let prefix = request.prefix, !key.utf8.starts(with: prefix.utf8) { break }
+                place = index.place(after: place)
+            }
+            guard let stored = space.stored(key) else { continue }  // the index holds live keys only; defensive
             if found.count == request.limit {
                 more = true
                 break

@@ -19,10 +19,15 @@ struct InMemoryState {
             }
         }
 
-        /// Merges keys written since the last page into the sorted index.
+        /// Applies the writes since the last page to the sorted index.
         mutating func refreshIndex() {
             let entries = self.entries
-            index.refresh { entries.position(of: $0) != nil }
+            index.refresh(allKeys: {
+                var keys: [String] = []
+                keys.reserveCapacity(entries.count)
+                entries.forEach { keys.append($0.key) }
+                return keys
+            }, isLive: { entries.position(of: $0) != nil })
         }
 
         /// The value stored under `key`, for the hot `get` path.
@@ -48,7 +53,7 @@ struct InMemoryState {
 
         mutating func remove(_ key: String) {
             if entries.removeValue(forKey: key) {
-                index.removed()
+                index.removed(key)
             }
         }
     }
