@@ -88,6 +88,8 @@ public final class MLJobWorkers: Service, Sendable {
         var loopCallsCancelled = false
         /// Claim loops that have not returned yet; each returns once its jobs have all ended.
         var claimLoopsRunning = 0
+        /// On an ``MLImmediateStore``: what wakes the idle loops of each queue, one at a time.
+        var idleLoops: [String: Signal] = [:]
     }
 
     /// The queue the workers take jobs from.
@@ -146,6 +148,7 @@ public final class MLJobWorkers: Service, Sendable {
         }
         maintenanceWake.signal()
         queue.submitted.signal()
+        for idle in lifecycle.withLock({ Array($0.idleLoops.values) }) { idle.signal() }
         keeper.wake.signal()  // the grace period's end is now due for every running job
         jobEndedWhileStopping.signal()  // the end of the grace period reads the new deadline
     }
@@ -194,6 +197,11 @@ public final class MLJobWorkers: Service, Sendable {
                         let shares = queue.immediate
                             ? Array(repeating: 1, count: count)
                             : Self.shares(of: count, among: min(maximumLoops, (count + 15) / 16))
+                        let idle = queue.immediate ? Signal() : nil
+                        if let idle {
+                            lifecycle.withLock { $0.idleLoops[name] = idle }
+                            group.addTask { await self.relayArrivals(to: idle) }
+                        }
                         for share in shares {
                             lifecycle.withLock { $0.claimLoopsRunning += 1 }
                             group.addTask {
@@ -201,7 +209,7 @@ public final class MLJobWorkers: Service, Sendable {
                                     self.lifecycle.withLock { $0.claimLoopsRunning -= 1 }
                                     self.jobEndedWhileStopping.signal()  // the end of the grace period may be waiting for it
                                 }
-                                try await self.claimLoop(queue: name, slots: share)
+                                try await self.claimLoop(queue: name, slots: share, idle: idle)
                             }
                         }
                     }
@@ -283,11 +291,13 @@ public final class MLJobWorkers: Service, Sendable {
 
     /// Claims jobs of queue `name` for `slots` slots and runs them, until shutdown.
     ///
-    /// On an ``MLImmediateStore`` a loop has one slot and runs each job on its
-    /// own task: nothing to overlap with a claim that waits for nothing, and
-    /// no hand-over to another task (a wake-up of another thread, often).
-    private func claimLoop(queue name: String, slots: Int) async throws {
-        let inline = queue.immediate
+    /// On an ``MLImmediateStore`` (`idle` given) a loop has one slot and runs
+    /// each job on its own task: nothing to overlap with a claim that waits for
+    /// nothing, and no hand-over to another task (a wake-up of another thread,
+    /// often). Idle, it waits on `idle`, which wakes one loop per arrival; a
+    /// loop that claimed a job wakes the next, in case there are more.
+    private func claimLoop(queue name: String, slots: Int, idle: Signal?) async throws {
+        let inline = idle != nil
         // Handlers running, and attempts whose handler returned while their outcome is being
         // written. A slot is free again when its handler returns: the write (a WAL flush on
         // PostgreSQL) no longer holds it up, so a few slots keep the disk busy with group
@@ -304,14 +314,15 @@ public final class MLJobWorkers: Service, Sendable {
         var lastClaimMs = queue.clock.nowMs
         await withDiscardingTaskGroup { group in
             while true {
-                let generation = queue.submitted.generation  // before the checks, so no wake-up is missed
+                let generation = idle?.generation ?? queue.submitted.generation  // before the checks, so no wake-up is missed
                 guard !isStopping && !Task.isCancelled else { break }
                 let free = slots - active.value - max(0, recording.value - slots)
                 let arrived = queue.arrivalCount
                 let now = queue.clock.nowMs
                 // A clock set back counts as the poll interval passed.
                 let pollDue = now - lastClaimMs >= pollMs || now < lastClaimMs
-                if free > 0 && (nothingReadyAsOf != arrived || pollDue) {
+                // An idle loop is woken only when there may be something to claim.
+                if free > 0 && (inline || nothingReadyAsOf != arrived || pollDue) {
                     lastClaimMs = now
                     nothingReadyAsOf = nil
                     do {
@@ -322,6 +333,7 @@ public final class MLJobWorkers: Service, Sendable {
                             try await self.queue.claimReporting(
                                 queue: name, worker: workerID, leaseMs: timing.leaseMs, limit: free, kinds: kinds)
                         }
+                        if let idle, !claimed.isEmpty, !exhausted { idle.signalOne() }
                         for (job, revision) in claimed {
                             if inline {
                                 await execute(job, revision: revision) {}
@@ -352,11 +364,24 @@ public final class MLJobWorkers: Service, Sendable {
                 // timeout the wait needs no tasks of its own, and it happens about once per job.
                 if free > 0 {
                     let untilPoll = max(1, min(pollMs, lastClaimMs + pollMs - queue.clock.nowMs))
-                    await queue.submitted.wait(since: generation, timeout: .milliseconds(untilPoll), clock: queue.clock)
+                    await (idle ?? queue.submitted).wait(since: generation, timeout: .milliseconds(untilPoll), clock: queue.clock)
                 } else {
                     await queue.submitted.waitForSignal(since: generation)
                 }
             }
+        }
+    }
+
+    /// Wakes one idle loop of a queue on an ``MLImmediateStore`` whenever
+    /// jobs may have arrived, until shutdown (which wakes them all). Only this
+    /// task waits on the queue's own signal, which wakes every waiter: a
+    /// submission wakes one loop, not every idle one, which would each claim.
+    private func relayArrivals(to idle: Signal) async {
+        while true {
+            let generation = queue.submitted.generation
+            guard !isStopping && !Task.isCancelled else { return }
+            idle.signalOne()
+            await queue.submitted.waitForSignal(since: generation)
         }
     }
 

@@ -5,7 +5,8 @@ import Synchronization
 ///
 /// A waiter reads ``generation`` before it checks whatever it waits for,
 /// then calls ``wait(since:timeout:clock:)``: if ``signal()`` was called in
-/// between, the wait returns at once. Every signal wakes every waiter.
+/// between, the wait returns at once. ``signal()`` wakes every waiter,
+/// ``signalOne()`` the one that has waited longest.
 final class Signal: Sendable {
     private struct State {
         var generation = 0
@@ -26,6 +27,17 @@ final class Signal: Sendable {
             return Array(state.waiters.values)
         }
         for waiter in waiters { waiter.resume() }
+    }
+
+    /// Wakes the waiter that has waited longest, and every later wait that
+    /// started from an older generation; the other waiters go on waiting.
+    func signalOne() {
+        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+            state.generation += 1
+            guard let oldest = state.waiters.keys.min() else { return nil }
+            return state.waiters.removeValue(forKey: oldest)
+        }
+        waiter?.resume()
     }
 
     /// Waits until a signal newer than `generation` or `timeout`, whichever is first.

@@ -1,0 +1,81 @@
+import Foundation
+import RedML
+import Testing
+
+@testable import RedMLQueue
+
+/// Worker loops on a store that answers at once (``MLImmediateStore``): each
+/// slot claims and runs its own jobs, and idle slots are woken one at a time.
+@Suite("Worker loops on an immediate store")
+struct WorkerLoopTests {
+    /// Sixteen idle slots, one submission at a time: each arrival wakes one
+    /// loop, which wakes one more after its claim, not all sixteen, which
+    /// would each claim under the store's lock for nothing.
+    @Test func anArrivalWakesOneIdleLoopNotAll() async throws {
+        let store = ClaimCountingStore()
+        let h = Harness(store: store)
+        let workers = h.start(workerConfiguration(count: 16)) { workers in
+            workers.register(.train) { _ in [:] }
+        }
+        // The manual clock never ends a poll wait: after each loop's first claim, only wake-ups claim.
+        try await eventually("each loop's first claim") { store.claims.value == 16 }
+        let jobs = 20
+        for index in 0..<jobs {
+            let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m\(index)"))
+            try await eventually("job \(index) completed") { try await h.queue.job(id)?.status == .completed }
+        }
+        try await workers.stop()
+        let claims = store.claims.value - 16
+        #expect(claims >= jobs)
+        #expect(claims <= 3 * jobs, "\(claims) claims for \(jobs) jobs: idle loops woke together")
+    }
+}
+
+/// The in-memory store, counting claims; as immediate as the store it wraps.
+private final class ClaimCountingStore: MLStore, MLImmediateStore, MLIndexClaiming {
+    let base = InMemoryMLPersistence()
+    let claims = Locked(0)
+
+    func claim<T: Sendable>(
+        namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
+        _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
+    ) async throws -> (MLRevision, T) {
+        claims.withLock { $0 += 1 }
+        return try await base.claim(
+            namespace: namespace, prefix: prefix, after: after, limit: limit, recordNamespace: recordNamespace, body)
+    }
+
+    func put(namespace: String, key: String, value: String) async throws {
+        try await base.put(namespace: namespace, key: key, value: value)
+    }
+    func get(namespace: String, key: String) async throws -> String? { try await base.get(namespace: namespace, key: key) }
+    func delete(namespace: String, key: String) async throws { try await base.delete(namespace: namespace, key: key) }
+    func list(namespace: String) async throws -> [(key: String, value: String)] { try await base.list(namespace: namespace) }
+    func entry(namespace: String, key: String) async throws -> MLEntry? { try await base.entry(namespace: namespace, key: key) }
+    func commit(_ batch: MLBatch) async throws -> MLRevision { try await base.commit(batch) }
+    func page(namespace: String, _ request: MLPageRequest) async throws -> MLPage {
+        try await base.page(namespace: namespace, request)
+    }
+    var blobChunkSize: Int { base.blobChunkSize }
+    func beginBlobUpload() async throws -> MLBlobUploadID { try await base.beginBlobUpload() }
+    func appendBlobChunk(_ chunk: Data, index: Int, to upload: MLBlobUploadID) async throws {
+        try await base.appendBlobChunk(chunk, index: index, to: upload)
+    }
+    func finishBlobUpload(_ upload: MLBlobUploadID, sha256: String, size: Int64, chunkCount: Int) async throws
+        -> MLStagedBlob
+    {
+        try await base.finishBlobUpload(upload, sha256: sha256, size: size, chunkCount: chunkCount)
+    }
+    func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
+        try await base.stageBlob(chunk: chunk, sha256: sha256)
+    }
+    func abortBlobUpload(_ upload: MLBlobUploadID) async throws { try await base.abortBlobUpload(upload) }
+    func removeAbandonedBlobUploads(startedBefore date: Date) async throws -> Int {
+        try await base.removeAbandonedBlobUploads(startedBefore: date)
+    }
+    func blobInfo(sha256: String) async throws -> MLBlobInfo? { try await base.blobInfo(sha256: sha256) }
+    func readBlobChunk(sha256: String, index: Int) async throws -> Data {
+        try await base.readBlobChunk(sha256: sha256, index: index)
+    }
+    func blobs(after: String?, limit: Int) async throws -> [MLBlobInfo] { try await base.blobs(after: after, limit: limit) }
+}
