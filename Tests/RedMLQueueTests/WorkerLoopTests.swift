@@ -26,8 +26,11 @@ struct WorkerLoopTests {
         }
         try await workers.stop()
         let claims = store.claims.value - 16
+        // Per job: the loop woken claims it and wakes one more, whose claim finds nothing, and claims
+        // once more after running it (a claim that took a job cannot tell whether more are ready): three,
+        // a few more where wake-ups cross. Waking every idle loop costs sixteen.
         #expect(claims >= jobs)
-        #expect(claims <= 3 * jobs, "\(claims) claims for \(jobs) jobs: idle loops woke together")
+        #expect(claims <= 4 * jobs, "\(claims) claims for \(jobs) jobs: idle loops woke together")
     }
 }
 
