@@ -30,12 +30,15 @@ package enum MLInput {
         try check(key, "key")
     }
 
-    /// Checks the arguments of ``MLIndexClaiming/claim(namespace:prefix:after:limit:recordNamespace:_:)``.
-    package static func checkClaim(namespace: String, recordNamespace: String, after: String? = nil, limit: Int) throws {
+    /// Checks the arguments of ``MLIndexClaiming/claim(namespace:prefix:after:limit:recordNamespace:_:)``;
+    /// returns the limit a claim honours, at most 10,000 entries.
+    @discardableResult
+    package static func checkClaim(namespace: String, recordNamespace: String, after: String? = nil, limit: Int) throws -> Int {
         try check(namespace, "namespace")
         try check(recordNamespace, "recordNamespace")
         if let after { try check(after, "claim cursor") }
         guard limit >= 1 else { throw MLPersistenceError.invalidArgument("claim limit must be at least 1, got \(limit)") }
+        return min(limit, 10_000)
     }
 
     /// Checks every string an operation of `batch` would store or look up.

@@ -20,7 +20,7 @@ extension PostgresMLPersistence: MLClaimingStore {
         namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
-        try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
+        let limit = try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
         let kv = tables.kv
         let upper = MLKeyOrder.successor(ofPrefix: prefix)
         // Past the cursor, or from the start of the prefix when the cursor is before it.
@@ -42,7 +42,7 @@ extension PostgresMLPersistence: MLClaimingStore {
             query.binds.append(recordNamespace)
             query.binds.append(namespace)
             query.binds.append(start ? after! : prefix)
-            query.binds.append(Int64(min(limit, 10_000)))
+            query.binds.append(Int64(limit))
             if let upper { query.binds.append(upper) }
             let candidates = try await sql.rows(query).map { row in
                 let (key, value, revision, record, recordRevision, _) = try row.decode(

@@ -15,8 +15,7 @@ extension SQLiteMLPersistence: MLIndexClaiming {
         namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
-        try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
-        let limit = min(limit, 10_000)
+        let limit = try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
         let query = Self.candidateQuery(namespace: namespace, prefix: prefix, after: after, recordNamespace: recordNamespace)
         let (revision, result) = try await write { context -> (Int64, T) in
             let candidates = try self.candidates(

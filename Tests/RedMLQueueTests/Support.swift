@@ -410,10 +410,52 @@ func expectJobError<R>(
     }
 }
 
-// MARK: A store that counts writes
+// MARK: Stores that count
+
+/// A store that forwards every call to `base`; adopters replace the calls they watch.
+protocol ForwardingStore: MLStore {
+    var base: any MLStore { get }
+}
+
+extension ForwardingStore {
+    func put(namespace: String, key: String, value: String) async throws {
+        try await base.put(namespace: namespace, key: key, value: value)
+    }
+    func get(namespace: String, key: String) async throws -> String? { try await base.get(namespace: namespace, key: key) }
+    func delete(namespace: String, key: String) async throws { try await base.delete(namespace: namespace, key: key) }
+    func list(namespace: String) async throws -> [(key: String, value: String)] { try await base.list(namespace: namespace) }
+    func entry(namespace: String, key: String) async throws -> MLEntry? { try await base.entry(namespace: namespace, key: key) }
+    func commit(_ batch: MLBatch) async throws -> MLRevision { try await base.commit(batch) }
+    func page(namespace: String, _ request: MLPageRequest) async throws -> MLPage {
+        try await base.page(namespace: namespace, request)
+    }
+    var blobChunkSize: Int { base.blobChunkSize }
+    func beginBlobUpload() async throws -> MLBlobUploadID { try await base.beginBlobUpload() }
+    func appendBlobChunk(_ chunk: Data, index: Int, to upload: MLBlobUploadID) async throws {
+        try await base.appendBlobChunk(chunk, index: index, to: upload)
+    }
+    func finishBlobUpload(_ upload: MLBlobUploadID, sha256: String, size: Int64, chunkCount: Int) async throws
+        -> MLStagedBlob
+    {
+        try await base.finishBlobUpload(upload, sha256: sha256, size: size, chunkCount: chunkCount)
+    }
+    func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
+        try await base.stageBlob(chunk: chunk, sha256: sha256)
+    }
+    func abortBlobUpload(_ upload: MLBlobUploadID) async throws { try await base.abortBlobUpload(upload) }
+    func removeAbandonedBlobUploads(startedBefore date: Date) async throws -> Int {
+        try await base.removeAbandonedBlobUploads(startedBefore: date)
+    }
+    func blobInfo(sha256: String) async throws -> MLBlobInfo? { try await base.blobInfo(sha256: sha256) }
+    func readBlobChunk(sha256: String, index: Int) async throws -> Data {
+        try await base.readBlobChunk(sha256: sha256, index: index)
+    }
+    func blobs(after: String?, limit: Int) async throws -> [MLBlobInfo] { try await base.blobs(after: after, limit: limit) }
+}
+
 
 /// Forwards to another store and counts the committed writes of each job record.
-final class CountingStore: MLStore {
+final class CountingStore: ForwardingStore {
     let base: any MLStore
     private let jobWrites = Locked<[String: Int]>([:])
     private let held = Locked<CommitHold?>(nil)
@@ -463,13 +505,6 @@ final class CountingStore: MLStore {
     /// How many pages of ready jobs were read: every claim reads one at least.
     var readyPageCount: Int { readyPages.value }
 
-    func put(namespace: String, key: String, value: String) async throws {
-        try await base.put(namespace: namespace, key: key, value: value)
-    }
-    func get(namespace: String, key: String) async throws -> String? { try await base.get(namespace: namespace, key: key) }
-    func delete(namespace: String, key: String) async throws { try await base.delete(namespace: namespace, key: key) }
-    func list(namespace: String) async throws -> [(key: String, value: String)] { try await base.list(namespace: namespace) }
-    func entry(namespace: String, key: String) async throws -> MLEntry? { try await base.entry(namespace: namespace, key: key) }
 
     @discardableResult
     func commit(_ batch: MLBatch) async throws -> MLRevision {
@@ -521,28 +556,6 @@ final class CountingStore: MLStore {
         if namespace == MLNamespace.jobReady { readyPages.withLock { $0 += 1 } }
         return try await base.page(namespace: namespace, request)
     }
-    var blobChunkSize: Int { base.blobChunkSize }
-    func beginBlobUpload() async throws -> MLBlobUploadID { try await base.beginBlobUpload() }
-    func appendBlobChunk(_ chunk: Data, index: Int, to upload: MLBlobUploadID) async throws {
-        try await base.appendBlobChunk(chunk, index: index, to: upload)
-    }
-    func finishBlobUpload(_ upload: MLBlobUploadID, sha256: String, size: Int64, chunkCount: Int) async throws
-        -> MLStagedBlob
-    {
-        try await base.finishBlobUpload(upload, sha256: sha256, size: size, chunkCount: chunkCount)
-    }
-    func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
-        try await base.stageBlob(chunk: chunk, sha256: sha256)
-    }
-    func abortBlobUpload(_ upload: MLBlobUploadID) async throws { try await base.abortBlobUpload(upload) }
-    func removeAbandonedBlobUploads(startedBefore date: Date) async throws -> Int {
-        try await base.removeAbandonedBlobUploads(startedBefore: date)
-    }
-    func blobInfo(sha256: String) async throws -> MLBlobInfo? { try await base.blobInfo(sha256: sha256) }
-    func readBlobChunk(sha256: String, index: Int) async throws -> Data {
-        try await base.readBlobChunk(sha256: sha256, index: index)
-    }
-    func blobs(after: String?, limit: Int) async throws -> [MLBlobInfo] { try await base.blobs(after: after, limit: limit) }
 }
 
 /// Rescues expired leases through `queue` until `count` were rescued in one

@@ -35,8 +35,9 @@ struct WorkerLoopTests {
 }
 
 /// The in-memory store, counting claims; as immediate as the store it wraps.
-private final class ClaimCountingStore: MLStore, MLImmediateStore, MLIndexClaiming {
-    let base = InMemoryMLPersistence()
+private final class ClaimCountingStore: ForwardingStore, MLImmediateStore, MLIndexClaiming {
+    private let memory = InMemoryMLPersistence()
+    var base: any MLStore { memory }
     let claims = Locked(0)
 
     func claim<T: Sendable>(
@@ -44,41 +45,7 @@ private final class ClaimCountingStore: MLStore, MLImmediateStore, MLIndexClaimi
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
         claims.withLock { $0 += 1 }
-        return try await base.claim(
+        return try await memory.claim(
             namespace: namespace, prefix: prefix, after: after, limit: limit, recordNamespace: recordNamespace, body)
     }
-
-    func put(namespace: String, key: String, value: String) async throws {
-        try await base.put(namespace: namespace, key: key, value: value)
-    }
-    func get(namespace: String, key: String) async throws -> String? { try await base.get(namespace: namespace, key: key) }
-    func delete(namespace: String, key: String) async throws { try await base.delete(namespace: namespace, key: key) }
-    func list(namespace: String) async throws -> [(key: String, value: String)] { try await base.list(namespace: namespace) }
-    func entry(namespace: String, key: String) async throws -> MLEntry? { try await base.entry(namespace: namespace, key: key) }
-    func commit(_ batch: MLBatch) async throws -> MLRevision { try await base.commit(batch) }
-    func page(namespace: String, _ request: MLPageRequest) async throws -> MLPage {
-        try await base.page(namespace: namespace, request)
-    }
-    var blobChunkSize: Int { base.blobChunkSize }
-    func beginBlobUpload() async throws -> MLBlobUploadID { try await base.beginBlobUpload() }
-    func appendBlobChunk(_ chunk: Data, index: Int, to upload: MLBlobUploadID) async throws {
-        try await base.appendBlobChunk(chunk, index: index, to: upload)
-    }
-    func finishBlobUpload(_ upload: MLBlobUploadID, sha256: String, size: Int64, chunkCount: Int) async throws
-        -> MLStagedBlob
-    {
-        try await base.finishBlobUpload(upload, sha256: sha256, size: size, chunkCount: chunkCount)
-    }
-    func stageBlob(chunk: Data, sha256: String) async throws -> MLStagedBlob {
-        try await base.stageBlob(chunk: chunk, sha256: sha256)
-    }
-    func abortBlobUpload(_ upload: MLBlobUploadID) async throws { try await base.abortBlobUpload(upload) }
-    func removeAbandonedBlobUploads(startedBefore date: Date) async throws -> Int {
-        try await base.removeAbandonedBlobUploads(startedBefore: date)
-    }
-    func blobInfo(sha256: String) async throws -> MLBlobInfo? { try await base.blobInfo(sha256: sha256) }
-    func readBlobChunk(sha256: String, index: Int) async throws -> Data {
-        try await base.readBlobChunk(sha256: sha256, index: index)
-    }
-    func blobs(after: String?, limit: Int) async throws -> [MLBlobInfo] { try await base.blobs(after: after, limit: limit) }
 }

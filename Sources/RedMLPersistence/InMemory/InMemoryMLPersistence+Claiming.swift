@@ -7,8 +7,7 @@ extension InMemoryMLPersistence: MLIndexClaiming {
         namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
-        try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
-        let limit = min(limit, 10_000)
+        let limit = try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
         return try state.withLock { state in
             let candidates = state.claimCandidates(
                 namespace, prefix: prefix, after: after, limit: limit, recordNamespace: recordNamespace)
