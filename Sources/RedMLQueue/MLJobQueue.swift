@@ -72,6 +72,10 @@ public final class MLJobQueue: Sendable {
     /// The store's job table, when it keeps jobs in one (PostgreSQL); `nil`
     /// when jobs live in the key-value layer.
     let table: (any MLJobTableStore)?
+    /// The store as ``MLClaimingStore`` and as ``MLIndexClaiming``, when it is:
+    /// cast once here, not on every submission and claim.
+    let claimingStore: (any MLClaimingStore)?
+    let indexClaiming: (any MLIndexClaiming)?
     /// Job transitions, committed in groups under load (key-value layout).
     let transitions: GroupCommit<MLBatch>
     /// Whether the store answers at once (``MLImmediateStore``): its commits
@@ -98,6 +102,8 @@ public final class MLJobQueue: Sendable {
         // (SQLite, 256 slots, builds alternated: 17.2-17.6k jobs/s end to end with four lanes, 20.4-21.7k with one).
         let lanes = store is any MLSerialWriter ? 1 : 4
         immediate = store is any MLImmediateStore
+        claimingStore = store as? any MLClaimingStore
+        indexClaiming = store as? any MLIndexClaiming
         transitions = GroupCommit(maximumInFlight: lanes) { batch in
             if let claiming = store as? any MLClaimingStore { return try await claiming.commitLocked(batch) }
             return try await store.commit(batch)
@@ -274,7 +280,7 @@ public final class MLJobQueue: Sendable {
     }
 
     private func commitSubmitted(_ batch: MLBatch, ready: Bool) async throws {
-        if let claiming = store as? any MLClaimingStore, ready {
+        if let claiming = claimingStore, ready {
             // Workers in other processes wake at once instead of at their next poll.
             try await claiming.commit(batch, notifying: readyTopic)
         } else {

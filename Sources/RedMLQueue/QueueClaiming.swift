@@ -30,7 +30,7 @@ extension MLJobQueue {
         if let table {
             return try await claimFromTable(table, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit, kinds: kinds)
         }
-        if let claiming = store as? any MLIndexClaiming {
+        if let claiming = indexClaiming {
             return try await claimLocked(claiming, queue: queue, worker: worker, leaseMs: leaseMs, limit: limit,
                                          kinds: kinds)
         }

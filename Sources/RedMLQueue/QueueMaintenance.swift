@@ -139,7 +139,7 @@ extension MLJobQueue {
     /// process's: jobs became ready without a submission announcing them.
     func announceReadyJobs() async throws {
         jobsArrived()
-        if let claiming = store as? any MLClaimingStore {
+        if let claiming = claimingStore {
             try await claiming.commit(MLBatch(), notifying: readyTopic)
         }
     }
