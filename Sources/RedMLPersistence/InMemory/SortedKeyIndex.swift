@@ -101,7 +101,7 @@ struct SortedKeyIndex {
         let chunk = MLKeyOrder.less(last, key) ? chunks.count - 1 : min(chunkHolding(key), chunks.count - 1)
         if chunk == 0 { dropHead() }
         let offset = Self.lowerBound(key, in: chunks[chunk])
-        guard offset == chunks[chunk].count || chunks[chunk][offset] != key else { return }
+        guard offset == chunks[chunk].count || !Self.sameBytes(chunks[chunk][offset], key) else { return }
         chunks[chunk].insert(key, at: offset)
         count += 1
         if chunks[chunk].count > Self.maximumChunk {
@@ -114,7 +114,7 @@ struct SortedKeyIndex {
 
     private mutating func remove(_ key: String) {
         // A queue takes its keys from the front: no search, and nothing moved.
-        if let first = chunks.first, first[head] == key {
+        if let first = chunks.first, Self.sameBytes(first[head], key) {
             count -= 1
             head += 1
             if head == first.count {
@@ -127,7 +127,7 @@ struct SortedKeyIndex {
         guard chunk < chunks.count else { return }
         if chunk == 0 { dropHead() }
         let offset = Self.lowerBound(key, in: chunks[chunk])
-        guard offset < chunks[chunk].count, chunks[chunk][offset] == key else { return }
+        guard offset < chunks[chunk].count, Self.sameBytes(chunks[chunk][offset], key) else { return }
         chunks[chunk].remove(at: offset)
         count -= 1
         if chunks[chunk].isEmpty {
@@ -208,6 +208,12 @@ struct SortedKeyIndex {
             if MLKeyOrder.less(chunks[mid][chunks[mid].count - 1], key) { low = mid + 1 } else { high = mid }
         }
         return low
+    }
+
+    /// Whether two keys are the same key: by bytes, as the store compares them
+    /// (`==` on strings is canonical equivalence: "caf\u{E9}" == "cafe\u{301}").
+    private static func sameBytes(_ lhs: String, _ rhs: String) -> Bool {
+        lhs.utf8.elementsEqual(rhs.utf8)
     }
 
     private static func lowerBound(_ key: String, in keys: [String]) -> Int {
