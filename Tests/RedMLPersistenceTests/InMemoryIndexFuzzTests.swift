@@ -3,12 +3,12 @@ import Testing
 
 @testable import RedMLCore
 
-/// Review fuzz: the in-memory index against a brute-force model, with a small
+/// The in-memory index against a brute-force model, with a small
 /// key alphabet (so prefixes, cursors and absent keys collide), keys removed
 /// and re-put between pages, queue-style front removals (head), and bulk
 /// loads that force rebuilds while the head is non-zero.
-@Suite("Review: in-memory index fuzz")
-struct ReviewIndexFuzzTests {
+@Suite("In-memory index with short and non-ASCII keys")
+struct InMemoryIndexFuzzTests {
     @Test(arguments: Array(UInt64(10)..<UInt64(18)))
     func fuzz(seed: UInt64) async throws {
         var random = SplitMix64(seed: seed)

@@ -4,10 +4,10 @@ import Testing
 
 @testable import RedMLQueue
 
-/// Review: worker loops on the in-memory store with a manual clock that is
+/// Worker loops on the in-memory store with a manual clock that is
 /// never advanced, so a wake-up that is lost leaves a job queued for ever.
-@Suite("Review: immediate-store worker loops")
-struct ReviewWorkerLoopTests {
+@Suite("Worker loops: no wake-up lost")
+struct WorkerLoopWakeUpTests {
     @Test(arguments: [1, 2, 3, 8])
     func concurrentSubmissionsAllRun(slots: Int) async throws {
         let h = Harness(store: InMemoryMLPersistence())
@@ -104,7 +104,7 @@ struct ReviewWorkerLoopTests {
         }
         try await Task.sleep(for: .milliseconds(100))
         workers.workers.beginShutdown()
-        try await eventually("run() returned without the clock moving", timeout: .seconds(5)) { workers.hasFinished }
+        try await eventually("run() returned without the clock moving", timeout: .seconds(30)) { workers.hasFinished }
         try await workers.task.value
     }
 
@@ -116,7 +116,7 @@ struct ReviewWorkerLoopTests {
                 workers.register(.train) { _ in [:] }
             }
             workers.workers.beginShutdown()
-            try await eventually("run() returned without the clock moving", timeout: .seconds(5)) { workers.hasFinished }
+            try await eventually("run() returned without the clock moving", timeout: .seconds(30)) { workers.hasFinished }
             try await workers.task.value
         }
     }
