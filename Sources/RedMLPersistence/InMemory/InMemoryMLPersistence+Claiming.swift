@@ -7,7 +7,8 @@ extension InMemoryMLPersistence: MLIndexClaiming {
         namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
-        let limit = try MLInput.checkClaim(namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
+        let limit = try MLInput.checkClaim(
+            namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
         return try state.withLock { state in
             let candidates = state.claimCandidates(
                 namespace, prefix: prefix, after: after, limit: limit, recordNamespace: recordNamespace)
@@ -37,7 +38,9 @@ extension InMemoryState {
             let key = index.key(at: place)
             guard key.utf8.starts(with: prefix.utf8) else { break }  // past the prefix: keys are in order
             place = index.place(after: place)
-            guard let entry = space.stored(key), let record = current(recordNamespace, entry.value) else { continue }
+            guard let entry = space.stored(key), let record = current(recordNamespace, entry.value) else {
+                continue  // an entry whose record is gone is not a candidate
+            }
             candidates.append(MLClaimCandidate(
                 entry: MLEntry(key: key, value: entry.value, revision: MLRevision(rawValue: entry.revision)),
                 record: MLEntry(key: entry.value, value: record.value, revision: MLRevision(rawValue: record.revision))))
