@@ -6,7 +6,7 @@ import Synchronization
 /// Every reference to one instance shares its state. Lookups are hash-table
 /// lookups, ``list(namespace:)`` costs time proportional to that namespace
 /// only, and paging walks a sorted index of the namespace's keys, brought up
-/// to date at each page in O(log n) per key written since (``SortedKeyIndex``).
+/// to date at each page in O(log n) per key written since.
 /// Nothing survives the process; use ``SQLiteMLPersistence`` for that.
 public final class InMemoryMLPersistence: MLStore, MLImmediateStore {
     let state = LockedState()
