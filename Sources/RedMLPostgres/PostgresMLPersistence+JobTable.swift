@@ -251,12 +251,7 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
     }
 
     public func jobEvents(key: String) async throws -> [String] {
-        try MLInput.check(key, "job key")
-        return try await withSQL { sql in
-            try await sql.rows(
-                "SELECT record FROM \(unescaped: self.tables.jobEvent) WHERE key = \(key) ORDER BY sequence"
-            ).map { try $0.decode(String.self) }
-        }
+        try await numberedJobEvents(key: key).map(\.record)
     }
 
     public func numberedJobEvents(key: String) async throws -> [(sequence: Int, record: String)] {

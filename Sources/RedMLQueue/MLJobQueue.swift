@@ -102,10 +102,11 @@ public final class MLJobQueue: Sendable {
         // (SQLite, 256 slots, builds alternated: 17.2-17.6k jobs/s end to end with four lanes, 20.4-21.7k with one).
         let lanes = store is any MLSerialWriter ? 1 : 4
         immediate = store is any MLImmediateStore
-        claimingStore = store as? any MLClaimingStore
+        let claimingStore = store as? any MLClaimingStore
+        self.claimingStore = claimingStore
         indexClaiming = store as? any MLIndexClaiming
         transitions = GroupCommit(maximumInFlight: lanes) { batch in
-            if let claiming = store as? any MLClaimingStore { return try await claiming.commitLocked(batch) }
+            if let claiming = claimingStore { return try await claiming.commitLocked(batch) }
             return try await store.commit(batch)
         }
         let table = store as? any MLJobTableStore
