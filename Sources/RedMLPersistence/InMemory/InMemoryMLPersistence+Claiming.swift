@@ -1,32 +1,65 @@
 extension InMemoryMLPersistence: MLIndexClaiming {
-    /// Picks and commits under the store's one lock, so concurrent claimers
-    /// never race for the same first entries (each waits for the lock and then
-    /// sees what the one before took). `body` runs under the lock: it must not
-    /// call back into this store.
+    /// Picks under the store's lock, runs `body` outside it, and commits under
+    /// it again, so that concurrent claimers build their batches side by side.
+    ///
+    /// Picked entries are reserved until the commit: other claims skip them,
+    /// as PostgreSQL's `SKIP LOCKED` skips rows, so concurrent claimers take
+    /// different entries instead of racing for the first. A write that changes
+    /// a picked entry or record in the meantime (a cancel, say) is not held
+    /// back; the claim sees it at its commit and picks again, running `body`
+    /// again, as the protocol allows.
     public func claim<T: Sendable>(
         namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
     ) async throws -> (MLRevision, T) {
         let limit = try MLInput.checkClaim(
             namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
-        return try state.withLock { state in
-            let candidates = state.claimCandidates(
-                namespace, prefix: prefix, after: after, limit: limit, recordNamespace: recordNamespace)
-            let (batch, result) = try body(candidates)
-            guard !batch.isEmpty else { return (MLRevision(rawValue: state.revision), result) }
-            try InMemoryBatch.validate(batch, against: &state)
-            let revision = state.nextRevision()
-            InMemoryBatch.apply(batch, to: &state, revision: revision)
-            state.changeCount += 1
-            return (MLRevision(rawValue: revision), result)
+        while true {
+            let candidates = state.withLock { state in
+                state.pickAndReserve(
+                    namespace, prefix: prefix, after: after, limit: limit, recordNamespace: recordNamespace)
+            }
+            let built: (batch: MLBatch, result: T)
+            do {
+                built = try body(candidates)
+            } catch {
+                state.withLock { $0.release(namespace, candidates) }
+                throw error
+            }
+            let committed: MLRevision? = try state.withLock { state in
+                state.release(namespace, candidates)
+                guard state.unchanged(candidates, namespace: namespace, recordNamespace: recordNamespace) else {
+                    return nil
+                }
+                guard !built.batch.isEmpty else { return MLRevision(rawValue: state.revision) }
+                try InMemoryBatch.validate(built.batch, against: &state)
+                let revision = state.nextRevision()
+                InMemoryBatch.apply(built.batch, to: &state, revision: revision)
+                state.changeCount += 1
+                return MLRevision(rawValue: revision)
+            }
+            if let committed { return (committed, built.result) }
         }
+    }
+}
+
+/// An index entry that a claim in flight picked.
+struct ReservedEntry: Hashable {
+    let namespace: ByteKey
+    let key: ByteKey
+
+    init(_ namespace: String, _ key: String) {
+        self.namespace = ByteKey(namespace)
+        self.key = ByteKey(key)
     }
 }
 
 extension InMemoryState {
     /// The first `limit` entries of `namespace` under `prefix` (after `after`,
-    /// when given), in key order, whose value names a record of `recordNamespace`.
-    mutating func claimCandidates(
+    /// when given), in key order, whose value names a record of
+    /// `recordNamespace` and which no other claim in flight holds; reserved
+    /// for this claim until ``release(_:_:)``.
+    mutating func pickAndReserve(
         _ namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String
     ) -> [MLClaimCandidate] {
         guard let space = indexedNamespace(namespace) else { return [] }
@@ -38,6 +71,7 @@ extension InMemoryState {
             let key = index.key(at: place)
             guard key.utf8.starts(with: prefix.utf8) else { break }  // past the prefix: keys are in order
             place = index.place(after: place)
+            if !claimReservations.isEmpty, claimReservations.contains(ReservedEntry(namespace, key)) { continue }
             guard let entry = space.stored(key), let record = current(recordNamespace, entry.value) else {
                 continue  // an entry whose record is gone is not a candidate
             }
@@ -45,6 +79,20 @@ extension InMemoryState {
                 entry: MLEntry(key: key, value: entry.value, revision: MLRevision(rawValue: entry.revision)),
                 record: MLEntry(key: entry.value, value: record.value, revision: MLRevision(rawValue: record.revision))))
         }
+        for candidate in candidates { claimReservations.insert(ReservedEntry(namespace, candidate.entry.key)) }
         return candidates
+    }
+
+    /// Gives up the reservations ``pickAndReserve(_:prefix:after:limit:recordNamespace:)`` made.
+    mutating func release(_ namespace: String, _ candidates: [MLClaimCandidate]) {
+        for candidate in candidates { claimReservations.remove(ReservedEntry(namespace, candidate.entry.key)) }
+    }
+
+    /// Whether every candidate's entry and record still hold what was picked.
+    mutating func unchanged(_ candidates: [MLClaimCandidate], namespace: String, recordNamespace: String) -> Bool {
+        candidates.allSatisfy { candidate in
+            storedRevision(namespace, candidate.entry.key) == candidate.entry.revision.rawValue
+                && storedRevision(recordNamespace, candidate.record.key) == candidate.record.revision.rawValue
+        }
     }
 }

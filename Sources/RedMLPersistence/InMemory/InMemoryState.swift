@@ -78,6 +78,9 @@ struct InMemoryState {
     var blobs: [BlobKey: Blob] = [:]
     var uploads: [Int64: Upload] = [:]
     var lastUploadID: Int64 = 0
+    /// Index entries that claims in flight picked and have not yet committed
+    /// or given up; other claims skip them.
+    var claimReservations: Set<ReservedEntry> = []
 
     /// The value stored under `key`; see ``Namespace/value(_:)`` for why it is mutating.
     mutating func value(_ namespace: String, _ key: String) -> String? {
