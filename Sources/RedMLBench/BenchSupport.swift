@@ -8,6 +8,8 @@ struct BenchOptions: Sendable {
     var only: Set<String> = []
     /// How many jobs a sized run uses (`--jobs N`), when it takes a size.
     var jobs: Int?
+    /// Worker slots for the queue's throughput runs (`--workers N`); one per core when unset.
+    var workers: Int?
 
     init(arguments: [String]) {
         var rest = arguments[...]
@@ -16,6 +18,7 @@ struct BenchOptions: Sendable {
             case "--quick": quick = true
             case "--only": if let group = rest.popFirst() { only.insert(group) }
             case "--jobs": jobs = rest.popFirst().flatMap { Int($0) }.map { max(1, $0) }
+            case "--workers": workers = rest.popFirst().flatMap { Int($0) }.map { max(1, $0) }
             default: FileHandle.standardError.write(Data("ignoring unknown option \(argument)\n".utf8))
             }
         }

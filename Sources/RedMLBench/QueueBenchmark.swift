@@ -35,10 +35,11 @@ struct QueueBenchmark: Sendable {
 
     private func emit(_ figure: Figure) { figure.emit() }
 
-    /// The worker pool for the throughput runs: one slot per core.
+    /// The worker pool for the throughput runs: one slot per core (at least
+    /// two), or `--workers N`.
     private var throughputWorkers: MLJobWorkers.Configuration {
         var configuration = MLJobWorkers.Configuration()
-        configuration.workerCount = max(2, ProcessInfo.processInfo.activeProcessorCount)
+        configuration.workerCount = options.workers ?? max(2, ProcessInfo.processInfo.activeProcessorCount)
         return configuration
     }
 
