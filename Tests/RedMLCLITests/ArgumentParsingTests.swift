@@ -72,3 +72,33 @@ struct ArgumentParsingTests {
         }
     }
 }
+
+/// Numbers that start with a minus sign are values, not options: a negative
+/// priority is taken, and a negative count gets the command's own range error
+/// instead of ArgumentParser's "Missing expected argument".
+@Suite("negative numbers as option values")
+struct NegativeNumberArgumentTests {
+    @Test("jobs submit takes a negative priority, and passes a negative attempt count on to the submission's check")
+    func negativePriority() throws {
+        let command = try RedMLCommand.parseAsRoot(
+            ["jobs", "submit", "train", "iris", "--priority", "-5", "--max-attempts", "-2"])
+        let submit = try #require(command as? JobsSubmitCommand)
+        #expect(submit.priority == -5)
+        #expect(submit.maxAttempts == -2)
+    }
+
+    @Test("a negative count is refused with the option's range", arguments: [
+        (["jobs", "list", "--limit", "-1"], "--limit must be 1…100000, got -1"),
+        (["jobs", "watch", "0193a3c0f6a27c3e8b5d1e2f3a4b5c6d", "--interval", "-10"], "--interval"),
+    ])
+    func negativeCounts(arguments: [String], expected: String) {
+        do {
+            let command = try RedMLCommand.parseAsRoot(arguments)
+            Issue.record("\(arguments) parsed as \(command)")
+        } catch {
+            let message = RedMLCommand.message(for: error)
+            #expect(message.contains(expected), "\(message)")
+            #expect(!message.contains("Missing expected argument"), "\(message)")
+        }
+    }
+}

@@ -32,7 +32,7 @@ struct ServeCommand: AsyncParsableCommand {
     var host = "127.0.0.1"
 
     /// The port to listen on.
-    @Option(help: ArgumentHelp("The port to listen on (0 picks a free one).", valueName: "port"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("The port to listen on (0 picks a free one).", valueName: "port"))
     var port = 8080
 
     /// Jobs run at once.

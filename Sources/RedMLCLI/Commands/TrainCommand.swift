@@ -35,7 +35,7 @@ struct TrainCommand: AsyncParsableCommand {
     var model: String
 
     /// Passes over the training rows.
-    @Option(help: ArgumentHelp("Passes over the training rows. Default: 200.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Passes over the training rows. Default: 200.", valueName: "n"))
     var epochs: Int?
 
     /// Whether the new version stays inactive.

@@ -25,7 +25,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
 
     /// How many jobs run at once, per queue.
-    @Option(help: ArgumentHelp("Jobs run at once per queue. Default: the core count minus one, at least 1.",
+    @Option(parsing: .unconditional, help: ArgumentHelp("Jobs run at once per queue. Default: the core count minus one, at least 1.",
                                valueName: "n"))
     var workers: Int?
 
@@ -35,7 +35,7 @@ struct WorkerCommand: AsyncParsableCommand {
     var queues: [String] = []
 
     /// The lease heartbeat, in seconds.
-    @Option(help: ArgumentHelp(
+    @Option(parsing: .unconditional, help: ArgumentHelp(
         "Seconds between lease renewals; a lease lasts two, and a dead worker's jobs are requeued "
             + "within about two more. Default: 2.", valueName: "seconds"))
     var heartbeat: Double?

@@ -26,7 +26,7 @@ struct JobsListCommand: AsyncParsableCommand {
     var queue: String?
 
     /// At most this many.
-    @Option(help: ArgumentHelp("At most this many jobs, 1…100000.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("At most this many jobs, 1…100000.", valueName: "n"))
     var limit = 50
 
     private struct Result: Encodable {

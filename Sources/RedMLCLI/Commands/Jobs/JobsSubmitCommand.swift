@@ -34,7 +34,7 @@ struct JobsSubmitCommand: AsyncParsableCommand {
     var spec: String?
 
     /// The priority.
-    @Option(help: ArgumentHelp("Higher runs first, -1000…1000.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Higher runs first, -1000…1000.", valueName: "n"))
     var priority = 0
 
     /// The named queue.
@@ -42,7 +42,7 @@ struct JobsSubmitCommand: AsyncParsableCommand {
     var queue = "default"
 
     /// Attempts allowed.
-    @Option(help: ArgumentHelp("Attempts allowed before the job fails for good, 1…1000.", valueName: "n"))
+    @Option(parsing: .unconditional, help: ArgumentHelp("Attempts allowed before the job fails for good, 1…1000.", valueName: "n"))
     var maxAttempts = 3
 
     /// Not before this time.
