@@ -213,7 +213,7 @@ struct SortedKeyIndex {
     /// Whether two keys are the same key: by bytes, as the store compares them
     /// (`==` on strings is canonical equivalence: "caf\u{E9}" == "cafe\u{301}").
     private static func sameBytes(_ lhs: String, _ rhs: String) -> Bool {
-        lhs.utf8.elementsEqual(rhs.utf8)
+        rhs.withUTF8Bytes { lhs.hasBytes($0) }
     }
 
     private static func lowerBound(_ key: String, in keys: [String]) -> Int {
