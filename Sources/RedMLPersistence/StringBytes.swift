@@ -22,4 +22,15 @@ extension String {
             own.count == bytes.count && (own.count == 0 || memcmp(own.baseAddress!, bytes.baseAddress!, own.count) == 0)
         }
     }
+
+    /// Whether the string's UTF-8 bytes start with `prefix`'s (no Unicode equivalence).
+    @inline(__always)
+    func hasUTF8Prefix(_ prefix: String) -> Bool {
+        withUTF8Bytes { own in
+            prefix.withUTF8Bytes { start in
+                start.count <= own.count
+                    && (start.count == 0 || memcmp(own.baseAddress!, start.baseAddress!, start.count) == 0)
+            }
+        }
+    }
 }

@@ -21,6 +21,17 @@ struct SeedKeyTests {
         #expect(MLKey.parseJob(MLKey.job(0)) == 0)
     }
 
+    @Test("a job key writes the high 64 bits first, as the generic hex formatting does")
+    func jobKeyMatchesGenericFormatting() {
+        #expect(MLKey.job(0xfedc_ba98_7654_3210_0123_4567_89ab_cdef) == "fedcba98765432100123456789abcdef")
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            let id = UInt128(random.next() as UInt64) << 64 | UInt128(random.next() as UInt64)
+            let generic = String(id, radix: 16)
+            #expect(MLKey.job(id) == String(repeating: "0", count: 32 - generic.count) + generic)
+        }
+    }
+
     @Test func jobKeysSortInIdOrder() {
         let ids: [UInt128] = [0, 1, 9, 10, 15, 16, 255, 256, 1 << 64, .max]
         let keys = ids.map(MLKey.job)

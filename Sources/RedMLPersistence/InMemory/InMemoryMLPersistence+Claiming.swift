@@ -69,7 +69,7 @@ extension InMemoryState {
         var candidates: [MLClaimCandidate] = []
         while candidates.count < limit, place < index.end {
             let key = index.key(at: place)
-            guard key.utf8.starts(with: prefix.utf8) else { break }  // past the prefix: keys are in order
+            guard key.hasUTF8Prefix(prefix) else { break }  // past the prefix: keys are in order
             place = index.place(after: place)
             if !claimReservations.isEmpty, claimReservations.contains(ReservedEntry(namespace, key)) { continue }
             guard let entry = space.stored(key), let record = current(recordNamespace, entry.value) else {

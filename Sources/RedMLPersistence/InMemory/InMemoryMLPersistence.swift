@@ -119,7 +119,7 @@ public final class InMemoryMLPersistence: MLStore, MLImmediateStore {
             if descending { place = index.place(before: place) }
             let key = index.key(at: place)
             if !descending {
-                if let prefix = request.prefix, !key.utf8.starts(with: prefix.utf8) { break }
+                if let prefix = request.prefix, !key.hasUTF8Prefix(prefix) { break }
                 place = index.place(after: place)
             }
             guard let stored = space.stored(key) else { continue }  // the index holds live keys only; defensive
