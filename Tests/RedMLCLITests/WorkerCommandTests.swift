@@ -103,6 +103,38 @@ struct WorkerCommandTests {
         #expect((try versions.jsonObject()["versions"] as? [Any])?.count == 1, "\(versions)")
     }
 
+    @Test("a second SIGTERM ends a worker at once, while a handler that ignores its stop holds the graceful shutdown")
+    func secondSignalExitsAtOnce() async throws {
+        let scratch = try ScratchDirectory()
+        try """
+            #!/bin/sh
+            trap '' TERM INT
+            echo $$ > "$PWD/stuck.pid"
+            touch "$PWD/started"
+            sleep 600
+            """.write(toFile: scratch.path("stuck.sh"), atomically: true, encoding: .utf8)
+        expectSuccess(try await scratch.redml("jobs", "submit", "stuck", "anything"))
+        let worker = try BackgroundRedML(
+            ["worker", "--workers", "1", "--exec", "stuck=sh \(scratch.path("stuck.sh"))"], in: scratch.url)
+        defer {
+            if let pid = Int32((try? String(contentsOfFile: scratch.path("stuck.pid"), encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            {
+                kill(pid, SIGKILL)
+            }
+        }
+        try await waitUntil("the stuck handler to start") { scratch.exists("started") }
+        worker.signal(SIGTERM)
+        // Signals sent together merge into one: send the second once the first has been taken.
+        try await waitUntil("the worker to begin its shutdown") { worker.stderr.contains("shutting down") }
+        let second = ContinuousClock.now
+        worker.signal(SIGTERM)
+        // The grace period alone is 10 s; without the second signal the worker would wait it out.
+        #expect(try await worker.waitForExit(timeout: .seconds(30)) == 128 + SIGTERM, "\(worker.stderr)")
+        #expect(ContinuousClock.now - second < .seconds(5))
+        #expect(worker.stderr.contains("second signal: exiting without waiting for shutdown to finish"), "\(worker.stderr)")
+    }
+
     @Test("an --exec job killed with its worker resumes on a second worker from its last checkpoint")
     func externalHandlerResumesFromCheckpoint() async throws {
         let scratch = try ScratchDirectory()

@@ -81,7 +81,7 @@ struct ServeCommand: AsyncParsableCommand {
                 Console.line("redml serve: listening on http://\(Self.address(host, port.map(String.init) ?? "?"))")
             }
             var groupConfiguration = ServiceGroupConfiguration(
-                services: [runtime, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                services: [SecondSignalExit(logger: logger), runtime, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             // A safety net: a request that never ends (a stalled upload, say) would otherwise hold the
             // shutdown forever. Running jobs get their own grace period first, well within this.
             groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)

@@ -100,7 +100,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 "kinds": "\(Set(["train"] + handlers.map(\.kind.rawValue)).sorted().joined(separator: ","))",
             ])
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [SecondSignalExit(logger: logger), runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
     }
