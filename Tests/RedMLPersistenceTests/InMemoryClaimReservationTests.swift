@@ -38,15 +38,16 @@ struct InMemoryClaimReservationTests {
             namespace: "ready", prefix: "p/", limit: 1, recordNamespace: MLNamespace.jobs
         ) { candidates in
             let second = store.state.withLock { state in
-                let picked = state.pickAndReserve(
+                let (picked, passedOver) = state.pickAndReserve(
                     "ready", prefix: "p/", after: nil, limit: 10, recordNamespace: MLNamespace.jobs)
                 state.release("ready", picked)
-                return picked.map(\.entry.key)
+                return (picked.map(\.entry.key), passedOver)
             }
             return (Self.take(candidates, as: "first"), (candidates.map(\.entry.key), second))
         }
         #expect(picks.0 == ["p/1"])
-        #expect(picks.1 == ["p/2"])
+        #expect(picks.1.0 == ["p/2"])
+        #expect(picks.1.1 == ["p/1"])
         #expect(try await store.get(namespace: MLNamespace.jobs, key: "record-1") == "first")
         #expect(try await store.list(namespace: "ready").map(\.key) == ["p/2"])
         #expect(store.state.withLock { $0.claimReservations.isEmpty })
@@ -96,6 +97,29 @@ struct InMemoryClaimReservationTests {
         #expect(taken == ["p/2"])
         #expect(try await store.get(namespace: MLNamespace.jobs, key: "record-1") == "free")
         #expect(try await store.get(namespace: MLNamespace.jobs, key: "record-2") == "claimer")
+    }
+
+    @Test("a claim that would come up short because another claim holds entries waits, and takes them when that claim leaves them")
+    func shortPickWaitsForHeldEntries() async throws {
+        let store = try await Self.storeWithTwoEntries()
+        // Another claim in flight holds both entries, as a pool that does not run their kind would.
+        let held = store.state.withLock { state in
+            state.pickAndReserve("ready", prefix: "p/", after: nil, limit: 2, recordNamespace: MLNamespace.jobs).candidates
+        }
+        #expect(held.count == 2)
+        let returned = Mutex(false)
+        let claim = Task {
+            let (_, keys) = try await store.claim(
+                namespace: "ready", prefix: "p/", limit: 1, recordNamespace: MLNamespace.jobs
+            ) { candidates in (Self.take(candidates, as: "waiter"), candidates.map(\.entry.key)) }
+            returned.withLock { $0 = true }
+            return keys
+        }
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(!returned.withLock { $0 }, "the claim returned, empty, while another claim held every entry")
+        store.state.withLock { $0.release("ready", held) }  // the holder passes them over
+        #expect(try await claim.value == ["p/1"])
+        #expect(try await store.get(namespace: MLNamespace.jobs, key: "record-1") == "waiter")
     }
 
     @Test("a body that throws leaves its entries free for the next claim")

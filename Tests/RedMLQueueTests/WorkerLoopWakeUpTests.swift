@@ -58,6 +58,29 @@ struct WorkerLoopWakeUpTests {
         try await workers.stop()
     }
 
+    /// Two pools of different kinds on one queue: a claim of the pool that
+    /// does not run a job may hold it (picked, then passed over) while the
+    /// other pool claims. That claim must not come back empty and send the
+    /// pool that runs the job to sleep until a poll that never comes.
+    @Test func poolsOfOtherKindsDoNotHideJobs() async throws {
+        let h = Harness(store: InMemoryMLPersistence())
+        let trainers = h.start(workerConfiguration(id: "trainer", count: 1)) { workers in
+            workers.register(.train) { _ in [:] }
+        }
+        let others = h.start(workerConfiguration(id: "other", count: 4)) { workers in
+            workers.register(.backfill) { _ in [:] }
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        for index in 0..<300 {
+            let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m\(index)"))
+            try await eventually("train job \(index) completed without the clock moving", timeout: .seconds(10)) {
+                try await h.queue.job(id)?.status == .completed
+            }
+        }
+        try await trainers.stop()
+        try await others.stop()
+    }
+
     @Test func handlerRegisteredAfterRunStarted() async throws {
         let h = Harness(store: InMemoryMLPersistence())
         let workers = h.start(workerConfiguration(count: 4)) { _ in }

@@ -8,6 +8,12 @@ extension InMemoryMLPersistence: MLIndexClaiming {
     /// a picked entry or record in the meantime (a cancel, say) is not held
     /// back; the claim sees it at its commit and picks again, running `body`
     /// again, as the protocol allows.
+    ///
+    /// A pick that comes up short after passing over reserved entries waits
+    /// for them and picks again, so that a short claim still means nothing
+    /// more is ready: a claim that holds them may yet leave them (a worker
+    /// pool passing over kinds it does not run), and a caller told that
+    /// nothing is ready would go idle. Bodies are short, so the wait is too.
     public func claim<T: Sendable>(
         namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String,
         _ body: @escaping @Sendable ([MLClaimCandidate]) throws -> (MLBatch, T)
@@ -15,9 +21,15 @@ extension InMemoryMLPersistence: MLIndexClaiming {
         let limit = try MLInput.checkClaim(
             namespace: namespace, recordNamespace: recordNamespace, after: after, limit: limit)
         while true {
-            let candidates = state.withLock { state in
+            let (candidates, passedOver) = state.withLock { state in
                 state.pickAndReserve(
                     namespace, prefix: prefix, after: after, limit: limit, recordNamespace: recordNamespace)
+            }
+            if candidates.count < limit, !passedOver.isEmpty {
+                // Give back what was picked while waiting: two short claims could each hold what the other waits for.
+                state.withLock { $0.release(namespace, candidates) }
+                await waitUntilReleased(namespace, passedOver)
+                continue
             }
             let built: (batch: MLBatch, result: T)
             do {
@@ -43,6 +55,15 @@ extension InMemoryMLPersistence: MLIndexClaiming {
     }
 }
 
+extension InMemoryMLPersistence {
+    /// Returns once no claim holds any of `keys` of `namespace`.
+    private func waitUntilReleased(_ namespace: String, _ keys: [String]) async {
+        while state.withLock({ state in keys.contains { state.isReserved(namespace, $0) } }) {
+            await Task.yield()
+        }
+    }
+}
+
 /// An index entry that a claim in flight picked.
 struct ReservedEntry: Hashable {
     let namespace: ByteKey
@@ -58,20 +79,25 @@ extension InMemoryState {
     /// The first `limit` entries of `namespace` under `prefix` (after `after`,
     /// when given), in key order, whose value names a record of
     /// `recordNamespace` and which no other claim in flight holds; reserved
-    /// for this claim until ``release(_:_:)``.
+    /// for this claim until ``release(_:_:)``. `passedOver` are the entries
+    /// skipped because another claim holds them.
     mutating func pickAndReserve(
         _ namespace: String, prefix: String, after: String?, limit: Int, recordNamespace: String
-    ) -> [MLClaimCandidate] {
-        guard let space = indexedNamespace(namespace) else { return [] }
+    ) -> (candidates: [MLClaimCandidate], passedOver: [String]) {
+        guard let space = indexedNamespace(namespace) else { return ([], []) }
         let index = space.index
         var place = index.lowerBound(prefix)
         if let after { place = max(place, index.upperBound(after)) }
         var candidates: [MLClaimCandidate] = []
+        var passedOver: [String] = []
         while candidates.count < limit, place < index.end {
             let key = index.key(at: place)
             guard key.hasUTF8Prefix(prefix) else { break }  // past the prefix: keys are in order
             place = index.place(after: place)
-            if !claimReservations.isEmpty, claimReservations.contains(ReservedEntry(namespace, key)) { continue }
+            if !claimReservations.isEmpty, isReserved(namespace, key) {
+                passedOver.append(key)
+                continue
+            }
             guard let entry = space.stored(key), let record = current(recordNamespace, entry.value) else {
                 continue  // an entry whose record is gone is not a candidate
             }
@@ -80,7 +106,12 @@ extension InMemoryState {
                 record: MLEntry(key: entry.value, value: record.value, revision: MLRevision(rawValue: record.revision))))
         }
         for candidate in candidates { claimReservations.insert(ReservedEntry(namespace, candidate.entry.key)) }
-        return candidates
+        return (candidates, passedOver)
+    }
+
+    /// Whether a claim in flight holds the entry `key` of `namespace`.
+    func isReserved(_ namespace: String, _ key: String) -> Bool {
+        claimReservations.contains(ReservedEntry(namespace, key))
     }
 
     /// Gives up the reservations ``pickAndReserve(_:prefix:after:limit:recordNamespace:)`` made.
