@@ -32,7 +32,8 @@ struct ServeCommand: AsyncParsableCommand {
     var host = "127.0.0.1"
 
     /// The port to listen on.
-    @Option(parsing: .unconditional, help: ArgumentHelp("The port to listen on (0 picks a free one).", valueName: "port"))
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("The port to listen on (0 picks a free one).", valueName: "port"))
     var port = 8080
 
     /// Jobs run at once.
@@ -81,7 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
                 Console.line("redml serve: listening on http://\(Self.address(host, port.map(String.init) ?? "?"))")
             }
             var groupConfiguration = ServiceGroupConfiguration(
-                services: [SecondSignalExit(logger: logger), runtime, app], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+                services: [SecondSignalExit(logger: logger), runtime, app], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger)
             // A safety net: a request that never ends (a stalled upload, say) would otherwise hold the
             // shutdown forever. Running jobs get their own grace period first, well within this.
             groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)

@@ -25,8 +25,8 @@ struct WorkerCommand: AsyncParsableCommand {
     @OptionGroup var options: StoreOptions
 
     /// How many jobs run at once, per queue.
-    @Option(parsing: .unconditional, help: ArgumentHelp("Jobs run at once per queue. Default: the core count minus one, at least 1.",
-                               valueName: "n"))
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Jobs run at once per queue. Default: the core count minus one, at least 1.", valueName: "n"))
     var workers: Int?
 
     /// The queues to serve.
@@ -100,7 +100,8 @@ struct WorkerCommand: AsyncParsableCommand {
                 "kinds": "\(Set(["train"] + handlers.map(\.kind.rawValue)).sorted().joined(separator: ","))",
             ])
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [SecondSignalExit(logger: logger), runtime], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                services: [SecondSignalExit(logger: logger), runtime], gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
             try await group.run()
         }
     }

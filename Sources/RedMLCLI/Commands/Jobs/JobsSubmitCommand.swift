@@ -42,7 +42,8 @@ struct JobsSubmitCommand: AsyncParsableCommand {
     var queue = "default"
 
     /// Attempts allowed.
-    @Option(parsing: .unconditional, help: ArgumentHelp("Attempts allowed before the job fails for good, 1…1000.", valueName: "n"))
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Attempts allowed before the job fails for good, 1…1000.", valueName: "n"))
     var maxAttempts = 3
 
     /// Not before this time.

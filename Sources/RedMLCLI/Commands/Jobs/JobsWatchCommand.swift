@@ -23,7 +23,8 @@ struct JobsWatchCommand: AsyncParsableCommand {
     var id: String
 
     /// How often to read the job.
-    @Option(parsing: .unconditional, help: ArgumentHelp("How often to read the job, in milliseconds (10…60000).", valueName: "ms"))
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("How often to read the job, in milliseconds (10…60000).", valueName: "ms"))
     var interval = 250
 
     private struct Result: Encodable {
