@@ -453,7 +453,6 @@ extension ForwardingStore {
     func blobs(after: String?, limit: Int) async throws -> [MLBlobInfo] { try await base.blobs(after: after, limit: limit) }
 }
 
-
 /// Forwards to another store and counts the committed writes of each job record.
 final class CountingStore: ForwardingStore {
     let base: any MLStore
@@ -504,7 +503,6 @@ final class CountingStore: ForwardingStore {
 
     /// How many pages of ready jobs were read: every claim reads one at least.
     var readyPageCount: Int { readyPages.value }
-
 
     @discardableResult
     func commit(_ batch: MLBatch) async throws -> MLRevision {

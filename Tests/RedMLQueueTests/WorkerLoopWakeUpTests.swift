@@ -33,8 +33,7 @@ struct WorkerLoopWakeUpTests {
             for try await batch in group { ids += batch }
         }
         try await eventually("every job completed", timeout: .seconds(20)) {
-            for id in ids where try await h.queue.job(id)?.status != .completed { return false }
-            return true
+            try await allCompleted(ids, in: h.queue)
         }
         try await workers.stop()
     }
@@ -52,8 +51,7 @@ struct WorkerLoopWakeUpTests {
             }
         }
         try await eventually("every job completed", timeout: .seconds(20)) {
-            for id in ids where try await h.queue.job(id)?.status != .completed { return false }
-            return true
+            try await allCompleted(ids, in: h.queue)
         }
         try await workers.stop()
     }
@@ -90,8 +88,7 @@ struct WorkerLoopWakeUpTests {
         try await Task.sleep(for: .milliseconds(50))
         workers.workers.register(.train) { _ in [:] }
         try await eventually("every job completed", timeout: .seconds(10)) {
-            for id in ids where try await h.queue.job(id)?.status != .completed { return false }
-            return true
+            try await allCompleted(ids, in: h.queue)
         }
         try await workers.stop()
     }
@@ -143,4 +140,10 @@ struct WorkerLoopWakeUpTests {
             try await workers.task.value
         }
     }
+}
+
+/// Whether every job of `ids` has completed.
+private func allCompleted(_ ids: [UInt128], in queue: MLJobQueue) async throws -> Bool {
+    for id in ids where try await queue.job(id)?.status != .completed { return false }
+    return true
 }
