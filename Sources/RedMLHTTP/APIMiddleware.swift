@@ -30,9 +30,9 @@ struct APIMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
-    /// Everything but the health check needs the token, unknown routes included.
+    /// Everything but the probes needs the token, unknown routes included.
     private func authorize(_ request: Request, context: Context) throws(MLHTTPError) {
-        guard let token, context.endpointPath != MLHTTPRoute.health.path else { return }
+        guard let token, !MLHTTPRoute.publicPaths.contains(context.endpointPath ?? "") else { return }
         let header = request.headers[.authorization]
         guard BearerToken.authorizes(header, token: token) else {
             throw MLHTTPError.unauthorized(header == nil

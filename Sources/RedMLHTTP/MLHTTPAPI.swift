@@ -8,7 +8,7 @@ import RedMLQueue
 import RedMLRegistry
 
 /// RedML's HTTP API: the registry and the queue as JSON over HTTP, plus
-/// `/healthz`, `/metrics` and `/openapi.yaml`.
+/// `/healthz`, `/readyz`, `/metrics` and `/openapi.yaml`.
 ///
 /// ```swift
 /// let api = MLHTTPAPI(registry: registry, queue: queue, prometheus: prometheus,
@@ -22,7 +22,7 @@ import RedMLRegistry
 public struct MLHTTPAPI: Sendable {
     /// Settings, each with a documented default.
     public struct Configuration: Sendable {
-        /// The bearer token every route but `/healthz` requires; `nil` (the
+        /// The bearer token every route but `/healthz` and `/readyz` requires; `nil` (the
         /// default) requires none, which ``MLHTTPBinding`` only allows on loopback.
         public var token: String?
         /// The largest JSON request body, in bytes. Default: 1 MiB.
@@ -72,22 +72,26 @@ public struct MLHTTPAPI: Sendable {
     public let configuration: Configuration
     /// Where requests that fail on the server's side are logged.
     public let logger: Logger
+    /// What `/readyz` answers; ``MLHTTPDrainOnShutdown`` turns it to draining.
+    public let readiness: MLHTTPReadiness
 
     /// Creates the API over `registry` and `queue`.
     public init(
         registry: MLModelRegistry, queue: MLJobQueue, prometheus: PrometheusCollectorRegistry? = nil,
         configuration: Configuration = Configuration(),
-        logger: Logger = Logger(label: "redml.http", factory: { _ in SwiftLogNoOpLogHandler() })
+        logger: Logger = Logger(label: "redml.http", factory: { _ in SwiftLogNoOpLogHandler() }),
+        readiness: MLHTTPReadiness = MLHTTPReadiness()
     ) {
         self.registry = registry
         self.queue = queue
         self.prometheus = prometheus
         self.configuration = configuration
         self.logger = logger
+        self.readiness = readiness
     }
 
     /// Adds the API to `router`: a middleware (bearer auth except on
-    /// `/healthz`, errors as JSON, request counts) and every route of
+    /// `/healthz` and `/readyz`, errors as JSON, request counts) and every route of
     /// ``MLHTTPRoute``.
     ///
     /// The middleware is the router's, so it also covers unknown routes (a JSON

@@ -2,6 +2,7 @@
 /// that `openapi.yaml` is checked against.
 public enum MLHTTPRoute: String, CaseIterable, Sendable {
     case health
+    case readiness
     case metrics
     case openAPI
     case listModels
@@ -32,7 +33,7 @@ public enum MLHTTPRoute: String, CaseIterable, Sendable {
     /// The HTTP method, as written in `openapi.yaml` (`GET`, `POST`, …).
     public var method: String {
         switch self {
-        case .health, .metrics, .openAPI, .listModels, .getModel, .listVersions, .getVersion, .downloadWeights,
+        case .health, .readiness, .metrics, .openAPI, .listModels, .getModel, .listVersions, .getVersion, .downloadWeights,
             .getActive, .getAlias, .modelHistory, .listJobs, .getJob, .jobHistory, .jobEvents:
             "GET"
         case .registerVersion, .archiveVersion, .unarchiveVersion, .submitJob, .cancelJob: "POST"
@@ -47,6 +48,7 @@ public enum MLHTTPRoute: String, CaseIterable, Sendable {
     public var path: String {
         switch self {
         case .health: "/healthz"
+        case .readiness: "/readyz"
         case .metrics: "/metrics"
         case .openAPI: "/openapi.yaml"
         case .listModels: "/v1/models"
@@ -67,6 +69,10 @@ public enum MLHTTPRoute: String, CaseIterable, Sendable {
         }
     }
 
-    /// Whether the route answers without a bearer token (only the health check does).
-    public var isPublic: Bool { self == .health }
+    /// Whether the route answers without a bearer token (only the probes do:
+    /// a load balancer or an orchestrator asks them with no credentials).
+    public var isPublic: Bool { self == .health || self == .readiness }
+
+    /// The paths of the routes that need no token.
+    static let publicPaths = Set(allCases.filter(\.isPublic).map(\.path))
 }

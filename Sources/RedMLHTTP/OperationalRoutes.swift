@@ -8,6 +8,15 @@ extension MLHTTPAPI {
         return JSONResponse.make(["status": "ok"])
     }
 
+    /// `GET /readyz`: `{"status":"ready"}`, or 503 `{"status":"draining"}` once a
+    /// graceful shutdown began (``MLHTTPDrainOnShutdown``); without a token.
+    func ready<Context>(_ input: RequestInput<Context>) throws -> Response {
+        _ = try input.query(allowed: [])
+        return readiness.isDraining
+            ? JSONResponse.make(["status": "draining"], status: .serviceUnavailable)
+            : JSONResponse.make(["status": "ready"])
+    }
+
     /// `GET /metrics`: the Prometheus text exposition of the collector registry.
     func metrics<Context>(_ input: RequestInput<Context>) throws -> Response {
         _ = try input.query(allowed: [])

@@ -5,6 +5,7 @@ extension MLHTTPAPI {
     func respond<Context: RequestContext>(to route: MLHTTPRoute, _ input: RequestInput<Context>) async throws -> Response {
         switch route {
         case .health: try health(input)
+        case .readiness: try ready(input)
         case .metrics: try metrics(input)
         case .openAPI: try openAPIDocument(input)
         case .listModels: try await listModels(input)

@@ -62,8 +62,8 @@ struct ServeCommandTests {
         }
     }
 
-    @Test("/healthz answers while the built-in trainer runs a long job in the same process")
-    func healthAnswersWhileTraining() async throws {
+    @Test("/healthz answers while the built-in trainer runs a long job, and after SIGTERM /readyz answers 503 while it drains")
+    func healthAnswersWhileTrainingAndReadinessDrains() async throws {
         let scratch = try ScratchDirectory()
         expectSuccess(try await scratch.redml(
             "train", "--data", "builtin:digits", "--model", "digits", "--epochs", "1000000"))
@@ -85,7 +85,17 @@ struct ServeCommandTests {
             let reply = try Self.get("/healthz", port: port, timeoutSeconds: 5)
             #expect(reply.hasPrefix("HTTP/1.1 200"), "reply: \(reply)")
         }
+        #expect(try Self.get("/readyz", port: port, timeoutSeconds: 5).hasPrefix("HTTP/1.1 200"))
         server.signal(SIGTERM)
+        // The job has the grace period (10 s) to finish; meanwhile the server answers, but is not ready.
+        var readiness = ""
+        for _ in 0..<100 where !readiness.hasPrefix("HTTP/1.1 503") {
+            readiness = (try? Self.get("/readyz", port: port, timeoutSeconds: 5)) ?? "no answer"
+            if !readiness.hasPrefix("HTTP/1.1 503") { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        #expect(readiness.hasPrefix("HTTP/1.1 503") && readiness.contains(#"{"status":"draining"}"#), "\(readiness)")
+        let health = (try? Self.get("/healthz", port: port, timeoutSeconds: 5)) ?? "no answer"
+        #expect(health.hasPrefix("HTTP/1.1 200"), "during the drain: \(health)")
         #expect(try await server.waitForExit() == 0, "\(server.stderr)")
     }
 

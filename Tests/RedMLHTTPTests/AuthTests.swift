@@ -5,7 +5,7 @@ import RedML
 import RedMLHTTP
 import Testing
 
-/// Bearer tokens: every route but /healthz needs one when the server has one.
+/// Bearer tokens: every route but /healthz and /readyz needs one when the server has one.
 @Suite("Auth")
 struct AuthTests {
     static let token = "s3cret-token"
@@ -36,6 +36,9 @@ struct AuthTests {
             let health = try await client.send(.get, "/healthz", authorized: false)
             #expect(health.status == .ok)
             #expect(health.json == ["status": "ok"])
+            let ready = try await client.send(.get, "/readyz", authorized: false)
+            #expect(ready.status == .ok)
+            #expect(ready.json == ["status": "ready"])
 
             // Nothing else is open: not the metrics, the document, or unknown routes.
             #expect(try await client.send(.get, "/metrics", authorized: false).status == .unauthorized)

@@ -16,11 +16,13 @@ struct ServeCommand: AsyncParsableCommand {
     /// The command's name and help.
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Serve the HTTP API (/v1, /healthz, /metrics, /openapi.yaml) and run jobs until SIGTERM or SIGINT.",
+        abstract: "Serve the HTTP API (/v1, /healthz, /readyz, /metrics, /openapi.yaml) and run jobs until SIGTERM or SIGINT.",
         discussion: """
-            With a token (--token or $REDML_TOKEN) every route but /healthz needs \
+            With a token (--token or $REDML_TOKEN) every route but /healthz and /readyz needs \
             `Authorization: Bearer TOKEN`. Without one, serve listens only on a loopback address. \
-            --workers 0 serves the API without running jobs (run `redml worker` elsewhere).
+            --workers 0 serves the API without running jobs (run `redml worker` elsewhere). \
+            On SIGTERM or SIGINT /readyz answers 503 while running jobs finish or checkpoint; \
+            the rest of the API keeps answering until they have.
             """
     )
 
@@ -42,7 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
     var workers: Int?
 
     /// The bearer token.
-    @Option(help: ArgumentHelp("The bearer token every route but /healthz requires. Default: $\(tokenVariable).",
+    @Option(help: ArgumentHelp("The bearer token every route but /healthz and /readyz requires. Default: $\(tokenVariable).",
                                valueName: "token"))
     var token: String?
 
@@ -81,9 +83,13 @@ struct ServeCommand: AsyncParsableCommand {
                 // One line on stdout that scripts can wait for.
                 Console.line("redml serve: listening on http://\(Self.address(host, port.map(String.init) ?? "?"))")
             }
+            // Shut down last listed first: /readyz turns to 503, the workers drain while the API still
+            // answers (health checks, job events, cancels), then the listener closes.
+            let services: [any Service] = [
+                SecondSignalExit(logger: logger), app, runtime, MLHTTPDrainOnShutdown(api.readiness),
+            ]
             var groupConfiguration = ServiceGroupConfiguration(
-                services: [SecondSignalExit(logger: logger), runtime, app], gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger)
+                services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
             // A safety net: a request that never ends (a stalled upload, say) would otherwise hold the
             // shutdown forever. Running jobs get their own grace period first, well within this.
             groupConfiguration.maximumGracefulShutdownDuration = .seconds(60)
