@@ -65,22 +65,8 @@ struct ServeCommandTests {
     @Test("/healthz answers while the built-in trainer runs a long job, and after SIGTERM /readyz answers 503 while it drains")
     func healthAnswersWhileTrainingAndReadinessDrains() async throws {
         let scratch = try ScratchDirectory()
-        expectSuccess(try await scratch.redml(
-            "train", "--data", "builtin:digits", "--model", "digits", "--epochs", "1000000"))
-        let server = try BackgroundRedML(["serve", "--port", "0", "--workers", "1"], in: scratch.url,
-                                         environment: ["REDML_LOG_LEVEL": "error"])
+        let (server, port) = try await Self.serveWhileTraining(in: scratch)
         defer { server.signal(SIGKILL) }
-        try await waitUntil("the server to listen") { server.stdout.contains("listening on http://127.0.0.1:") }
-        let port = try #require(server.stdout.split(separator: ":").last
-            .flatMap { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
-        var running = false
-        for _ in 0..<600 where !running {  // at most a minute
-            try await Task.sleep(for: .milliseconds(100))
-            let listed = try await scratch.redml("jobs", "list", "--status", "running", "--json")
-            running = ((try? listed.jsonObject()["jobs"] as? [Any])?.count ?? 0) == 1
-        }
-        try #require(running, "the job never started: \(server.stderr)")
-        try await Task.sleep(for: .seconds(1))  // well into its epochs
         for _ in 0..<3 {
             let reply = try Self.get("/healthz", port: port, timeoutSeconds: 5)
             #expect(reply.hasPrefix("HTTP/1.1 200"), "reply: \(reply)")
@@ -97,6 +83,55 @@ struct ServeCommandTests {
         let health = (try? Self.get("/healthz", port: port, timeoutSeconds: 5)) ?? "no answer"
         #expect(health.hasPrefix("HTTP/1.1 200"), "during the drain: \(health)")
         #expect(try await server.waitForExit() == 0, "\(server.stderr)")
+    }
+
+    @Test("a second SIGINT while serve drains a running job ends it at once, with status 130")
+    func secondSignalEndsTheDrain() async throws {
+        let scratch = try ScratchDirectory()
+        let (server, port) = try await Self.serveWhileTraining(in: scratch)
+        defer { server.signal(SIGKILL) }
+        server.signal(SIGINT)
+        // Signals sent together merge into one: send the second once the first has been taken.
+        var readiness = ""
+        for _ in 0..<250 where !readiness.hasPrefix("HTTP/1.1 503") {
+            readiness = (try? Self.get("/readyz", port: port, timeoutSeconds: 5)) ?? "no answer"
+            if !readiness.hasPrefix("HTTP/1.1 503") { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        try #require(readiness.hasPrefix("HTTP/1.1 503"), "the server never began to drain: \(readiness)")
+        let second = ContinuousClock.now
+        server.signal(SIGINT)
+        // The grace period alone is 10 s; without the second signal the server would wait it out.
+        #expect(try await server.waitForExit(timeout: .seconds(30)) == 128 + SIGINT, "\(server.stderr)")
+        #expect(ContinuousClock.now - second < .seconds(5))
+    }
+
+    /// Trains on `builtin:digits` for a million epochs under `redml serve --workers 1`; returns once
+    /// the job has run for a second, with the server and its port.
+    private static func serveWhileTraining(in scratch: ScratchDirectory) async throws -> (BackgroundRedML, UInt16) {
+        expectSuccess(try await scratch.redml(
+            "train", "--data", "builtin:digits", "--model", "digits", "--epochs", "1000000"))
+        let server = try BackgroundRedML(["serve", "--port", "0", "--workers", "1"], in: scratch.url,
+                                         environment: ["REDML_LOG_LEVEL": "error"])
+        do {
+            try await waitUntil("the server to listen") { server.stdout.contains("listening on http://127.0.0.1:") }
+        } catch {
+            server.signal(SIGKILL)
+            throw error
+        }
+        let port = try #require(server.stdout.split(separator: ":").last
+            .flatMap { UInt16($0.trimmingCharacters(in: .whitespacesAndNewlines)) })
+        var running = false
+        for _ in 0..<600 where !running {  // at most a minute
+            try await Task.sleep(for: .milliseconds(100))
+            let listed = try await scratch.redml("jobs", "list", "--status", "running", "--json")
+            running = ((try? listed.jsonObject()["jobs"] as? [Any])?.count ?? 0) == 1
+        }
+        guard running else {
+            server.signal(SIGKILL)
+            throw RedMLExecutableFailure(description: "the job never started: \(server.stderr)")
+        }
+        try await Task.sleep(for: .seconds(1))  // well into its epochs
+        return (server, port)
     }
 
     /// A plain HTTP/1.1 GET to 127.0.0.1: what came back before the server closed or `timeoutSeconds` passed.
