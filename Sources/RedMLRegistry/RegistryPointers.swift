@@ -50,14 +50,16 @@ extension MLModelRegistry {
 
     /// Points `alias` at `version`, if the alias is where `expecting` says.
     ///
-    /// - Throws: `alias_conflict` naming where the alias points now when the
+    /// - Throws: `invalid_argument` for a malformed alias, a built-in one
+    ///   (`active`, `latest`) or one that differs from a built-in one only in
+    ///   case (`Latest`); `alias_conflict` naming where the alias points now when the
     ///   expectation fails; `version_archived` for an archived version.
     @discardableResult
     public func setAlias(
         _ alias: String, of model: String, to version: UInt32, expecting: MLAliasExpectation = .any,
         by actor: String? = nil
     ) async throws -> MLModelVersion {
-        try await withModelErrors(model) { try RegistryValidation.alias(alias, model: model) }
+        try await withModelErrors(model) { try RegistryValidation.newAlias(alias, model: model) }
         return try await change(model, actor: actor) { change in
             let current = change.model.aliases[alias]
             try checkExpectation(expecting, alias: alias, model: model, current: current)
@@ -71,6 +73,9 @@ extension MLModelRegistry {
     }
 
     /// Removes `alias`, if it is where `expecting` says.
+    ///
+    /// Any alias that exists can be removed, including one stored before
+    /// ``setAlias(_:of:to:expecting:by:)`` refused its spelling (`Latest`).
     public func removeAlias(
         _ alias: String, of model: String, expecting: MLAliasExpectation = .any, by actor: String? = nil
     ) async throws {

@@ -52,6 +52,8 @@ enum RegistryValidation {
         }
     }
 
+    /// The rules an alias must meet to be named at all (looked up, moved or
+    /// removed): 1–64 letters, digits, `_`, `-` and `.`, and not a built-in alias.
     static func alias(_ alias: String, model: String) throws(MLRegistryError) {
         guard (1...64).contains(alias.utf8.count),
             alias.utf8.allSatisfy(MLTextRules.isNameByte)
@@ -62,6 +64,20 @@ enum RegistryValidation {
         guard !builtInAliases.contains(alias) else {
             throw .invalid("'\(alias)' is a built-in alias of model '\(model)' and cannot be set directly; "
                 + (alias == "active" ? "use activate" : "it always names the newest version"), model: model)
+        }
+    }
+
+    /// The rules an alias must meet to be set: those of ``alias(_:model:)``, and
+    /// not a built-in alias in another case (`Latest`, `ACTIVE`), which would read
+    /// as the built-in one though names are otherwise case-sensitive. Aliases set
+    /// before this rule stay readable and removable, as they meet ``alias(_:model:)``.
+    static func newAlias(_ alias: String, model: String) throws(MLRegistryError) {
+        try self.alias(alias, model: model)
+        // ASCII only (the name rules above), so lowercasing cannot change the length or meaning.
+        let lowered = alias.lowercased()
+        guard !builtInAliases.contains(lowered) else {
+            throw .invalid("alias '\(alias)' of model '\(model)' differs from the built-in alias '\(lowered)' "
+                + "only in case and would be mistaken for it; choose another name", model: model)
         }
     }
 

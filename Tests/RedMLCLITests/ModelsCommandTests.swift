@@ -73,6 +73,10 @@ struct ModelsCommandTests {
         expectSuccess(alias)
         #expect(alias.stdout.contains("now points at version 2"), "\(alias)")
 
+        // A built-in alias's spelling in another case is refused by the registry's own rule.
+        expectCleanFailure(try await run("models", "alias", "iris", "Latest", "2"),
+                           mentioning: "alias 'Latest' of model 'iris' differs from the built-in alias 'latest' only in case")
+
         expectCleanFailure(try await run("models", "archive", "iris", "2"), mentioning: "--force")
         expectSuccess(try await run("models", "archive", "iris", "3"))
         let archivedActivate = try await run("models", "activate", "iris", "3")

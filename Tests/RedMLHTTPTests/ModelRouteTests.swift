@@ -202,6 +202,19 @@ struct ModelRouteTests {
         #expect(try await h.registry.model("spam").aliases == [:])
     }
 
+    @Test func anAliasSpeltLikeABuiltInOneIsA400() async throws {
+        let h = try await Harness()
+        try await h.register("spam")
+        try await h.run { client in
+            let refused = try await client.send(.put, "/v1/models/spam/aliases/LATEST", json: ["version": 1])
+            #expect(refused.status == .badRequest)
+            #expect(refused.errorCode == "invalid_argument")
+            #expect(refused.errorMessage == "alias 'LATEST' of model 'spam' differs from the built-in alias 'latest' "
+                + "only in case and would be mistaken for it; choose another name", "\(refused.text)")
+        }
+        #expect(try await h.registry.model("spam").aliases == [:])
+    }
+
     @Test func archivesAndUnarchives() async throws {
         let h = try await Harness()
         try await h.register("spam")

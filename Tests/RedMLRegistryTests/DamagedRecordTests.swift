@@ -10,7 +10,7 @@ import Testing
 @Suite("Damaged records")
 struct DamagedRecordTests {
     /// Rewrites `field` of `model`'s stored record to `value`, as an operator's hand edit would.
-    static func edit(_ store: any MLStore, _ model: String, _ field: String, to value: Int) async throws {
+    static func edit(_ store: any MLStore, _ model: String, _ field: String, to value: Any) async throws {
         let stored = try #require(try await store.get(namespace: MLNamespace.models, key: model))
         var object = try #require(try JSONSerialization.jsonObject(with: Data(stored.utf8)) as? [String: Any])
         object[field] = value

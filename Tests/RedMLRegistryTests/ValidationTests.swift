@@ -184,7 +184,9 @@ struct ValidationTests {
     @Test(arguments: Backends.allFixtures())
     func goodAliasNamesAreAccepted(_ fixture: MLStoreFixture) async throws {
         let (_, registry) = try await seeded(fixture)
-        for alias in ["a", "A-b_c.9", String(repeating: "z", count: 64), "Active", "latest2"] {
+        // Names are case-sensitive, and only a built-in alias's own spelling in another case is refused;
+        // `v3` and `12` are plain names too, as nothing in RedML reads an alias as a version number.
+        for alias in ["a", "A-b_c.9", String(repeating: "z", count: 64), "Activated", "latest2", "v3", "12"] {
             try await registry.setAlias(alias, of: "spam", to: 2)
             #expect(try await registry.version(of: "spam", alias: alias)?.version == 2)
         }
@@ -202,6 +204,37 @@ struct ValidationTests {
         // They still answer as built-ins.
         #expect(try await registry.version(of: "spam", alias: "active")?.version == 2)
         #expect(try await registry.version(of: "spam", alias: "latest")?.version == 2)
+    }
+
+    @Test(arguments: Backends.allFixtures(), ["Latest", "LATEST", "Active", "aCtIvE"])
+    func builtInAliasesInAnotherCaseCannotBeSet(_ fixture: MLStoreFixture, _ alias: String) async throws {
+        let (store, registry) = try await seeded(fixture)
+        let error = try await refused(store, mentioning: ["model 'spam'", "alias '\(alias)'", "built-in alias",
+                                                          "'\(alias.lowercased())'", "only in case"]) {
+            try await registry.setAlias(alias, of: "spam", to: 1)
+        }
+        #expect(error?.model == "spam")
+        // The built-ins still answer as before.
+        #expect(try await registry.version(of: "spam", alias: "latest")?.version == 2)
+        #expect(try await registry.version(of: "spam", alias: "active")?.version == 2)
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func anAliasStoredBeforeTheCaseRuleStillResolvesAndCanBeRemoved(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await seeded(fixture)
+        // Planted as an older RedML stored it, behind the registry's back.
+        try await DamagedRecordTests.edit(store, "spam", "aliases", to: ["champion": 1, "Latest": 1])
+        let reader = MLModelRegistry(store: store)
+        #expect(try await reader.version(of: "spam", alias: "Latest")?.version == 1)
+        #expect(try await reader.version(of: "spam", alias: "latest")?.version == 2)
+        #expect(try await reader.model("spam").aliases["Latest"] == 1)
+        // Moving it is refused (that would set it), but removing it is not.
+        _ = try await refused(store, mentioning: ["alias 'Latest'", "only in case"]) {
+            try await reader.setAlias("Latest", of: "spam", to: 2)
+        }
+        try await reader.removeAlias("Latest", of: "spam", expecting: .pointsAt(1))
+        #expect(try await reader.model("spam").aliases == ["champion": 1])
+        #expect(try await reader.history(of: "spam", MLHistoryQuery(newestFirst: true)).events.first?.alias == "Latest")
     }
 
     static let badSHA256s: [String] = [

@@ -7,7 +7,8 @@ struct ModelsAliasCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "alias",
         abstract: "Point an alias (such as champion or staging) at a version, creating or moving it.",
-        discussion: "An archived version cannot be aliased. --json prints {\"model\", \"alias\", \"version\", \"previous\"}."
+        discussion: "An archived version cannot be aliased. active and latest are built in, and cannot be set "
+            + "in any case (Latest, ACTIVE). --json prints {\"model\", \"alias\", \"version\", \"previous\"}."
     )
 
     /// The store and output options.
