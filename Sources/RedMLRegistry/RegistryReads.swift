@@ -188,22 +188,25 @@ extension MLModelRegistry {
     /// A page of `model`'s versions, oldest first unless the query says otherwise.
     ///
     /// Versions are numbered `1...latestVersion` without gaps, so a page reads
-    /// exactly the records it returns (plus those its filters skip). A record
-    /// that is not valid JSON is reported in ``MLVersionPage/skipped``, not thrown.
+    /// exactly the records it returns (plus those its filters skip, and one
+    /// lookup above the counter). A record that is not valid JSON is reported
+    /// in ``MLVersionPage/skipped``, not thrown. Versions stored above a
+    /// damaged `latestVersion` are listed too, and the damage is logged.
     public func versions(of model: String, _ query: MLVersionQuery = MLVersionQuery()) async throws -> MLVersionPage {
         try await withModelErrors(model) {
             try validateLimit(query.limit, model: model)
-            let latest = try await requireModel(model).model.latestVersion
+            // Not just the counter: a damaged one would hide the versions above it.
+            let top = try await listedTop(try await requireModel(model).model)
             var next: UInt32? = query.newestFirst
-                ? (query.after.map { $0 > 1 ? min($0 - 1, latest) : nil } ?? (latest > 0 ? latest : nil))
-                : (query.after.map { $0 < latest ? $0 + 1 : nil } ?? (latest > 0 ? 1 : nil))
+                ? (query.after.map { $0 > 1 ? min($0 - 1, top) : nil } ?? (top > 0 ? top : nil))
+                : (query.after.map { $0 < top ? $0 + 1 : nil } ?? (top > 0 ? 1 : nil))
             var page = MLVersionPage(versions: [], nextCursor: nil, skipped: [])
             while let number = next {
                 if page.versions.count == query.limit {
                     page.nextCursor = page.versions.last?.version
                     break
                 }
-                next = query.newestFirst ? (number > 1 ? number - 1 : nil) : (number < latest ? number + 1 : nil)
+                next = query.newestFirst ? (number > 1 ? number - 1 : nil) : (number < top ? number + 1 : nil)
                 do {
                     guard let found = try await loadVersion(model, number)?.version else { continue }
                     if let archived = query.archived, found.archived != archived { continue }

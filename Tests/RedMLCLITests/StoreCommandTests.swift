@@ -205,6 +205,31 @@ struct StoreCommandTests {
         ], "\(found)")
     }
 
+    @Test("versions above a damaged latest_version are listed, and check reports the counter")
+    func damagedVersionCounter() async throws {
+        let scratch = try ScratchDirectory()
+        try Data("w".utf8).write(to: URL(fileURLWithPath: scratch.path("w.bin")))
+        for _ in 1...3 { expectSuccess(try await scratch.redml("models", "register", "iris", "--weights", "w.bin")) }
+        try scratch.sqlite3("redml.sqlite", """
+            UPDATE ml_kv SET value = json_set(value, '$.latest_version', 1) WHERE namespace = 'models' AND key = 'iris';
+            """)
+        let versions = try await scratch.redml("models", "versions", "iris", "--json")
+        expectSuccess(versions)
+        let listed = try #require(try versions.jsonObject()["versions"] as? [[String: Any]])
+        #expect(listed.map { ($0["version"] as? NSNumber)?.intValue } == [1, 2, 3], "\(versions)")
+        // Registration does not reuse number 2: it names the record in the way.
+        let register = try await scratch.redml("models", "register", "iris", "--weights", "w.bin")
+        expectCleanFailure(register, mentioning: "model_versions/iris@v2 already exists")
+        let check = try await scratch.redml("store", "check", "--json")
+        #expect(check.status == 1, "\(check)")
+        let integrity = try #require(try check.jsonObject()["integrity"] as? [String: Any], "\(check)")
+        let problems = try #require(integrity["problems"] as? [[String: Any]])
+        let found = problems.map { "\($0["code"] ?? "")|\($0["message"] ?? "")" }
+        #expect(found == ["model_counter_behind|models/iris: latest_version is 1, but model_versions/iris@v3 exists; "
+            + "a new version of model 'iris' can be given a number that is taken, and fail, until latest_version is at least 3"],
+                "\(found)")
+    }
+
     @Test("a record that is not JSON does not hide another whose key it begins (iris, iris2)")
     func checkMatchesWholeKeys() async throws {
         let scratch = try ScratchDirectory()

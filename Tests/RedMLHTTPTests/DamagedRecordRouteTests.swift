@@ -39,6 +39,26 @@ struct DamagedRecordRouteTests {
     }
 
     @Test(arguments: Backends.allFixtures())
+    func versionsAboveADamagedCounterAreListed(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        for _ in 1...4 { try await h.register("spam") }
+        // The counter edited down behind the registry's back, as a hand edit or a record restored alone would.
+        let stored = try #require(try await h.store.get(namespace: MLNamespace.models, key: "spam"))
+        try await h.store.put(namespace: MLNamespace.models, key: "spam",
+                              value: stored.replacingOccurrences(of: #""latest_version":4"#, with: #""latest_version":2"#))
+        #expect(try await MLModelRegistry(store: h.store).model("spam").latestVersion == 2)
+        try await h.run { client in
+            for (uri, expected) in [("/v1/models/spam/versions", [1, 2, 3, 4]),
+                                    ("/v1/models/spam/versions?order=newest", [4, 3, 2, 1])] {
+                let reply = try await client.get(uri)
+                #expect(reply.status == .ok, "\(uri): \(reply.text)")
+                #expect(reply.json.objects("versions").compactMap { $0["version"]?.intValue } == expected.map(Int64.init),
+                        "\(uri): \(reply.text)")
+            }
+        }
+    }
+
+    @Test(arguments: Backends.allFixtures())
     func aModelWhoseActiveVersionCannotBeReadIsShownNamingIt(_ fixture: MLStoreFixture) async throws {
         let h = try await Harness(fixture)
         // Registered by another registry, so the API's has not cached the active version before it is damaged.

@@ -5,11 +5,13 @@ import RedML
 /// finds values that are not JSON; this finds JSON of the wrong shape (a
 /// missing field, a wrong type), which only a reader that knows the records
 /// can tell. It also checks the job indexes against the records (see
-/// ``MLJobIndexCheck``).
+/// ``MLJobIndexCheck``), and each model's `latest_version` against its
+/// version records.
 enum RecordReadCheck {
     /// The records that cannot be read, as integrity problems (`unreadable_record`),
     /// leaving out those already among `known` (a value that is not JSON at all),
-    /// then running jobs without a lease entry (`running_job_without_lease`) and
+    /// then models whose `latest_version` is below a stored version (`model_counter_behind`),
+    /// running jobs without a lease entry (`running_job_without_lease`) and
     /// ready entries without a job record (`ready_entry_without_job`).
     static func problems(
         in store: any MLStore, besides known: [MLIntegrityReport.Problem]
@@ -17,8 +19,18 @@ enum RecordReadCheck {
         let registry = MLModelRegistry(store: store)
         let (models, skippedModels) = try await ReadAll.models(registry)
         var skipped = skippedModels
+        var counters: [MLIntegrityReport.Problem] = []
         for model in models {
             skipped += try await ReadAll.versions(of: model.name, registry).skipped
+            // Every key, not the listing's one lookup above the counter: a record may be missing in between.
+            if let highest = try await registry.highestStoredVersion(of: model.name), highest > model.latestVersion {
+                counters.append(MLIntegrityReport.Problem(
+                    code: "model_counter_behind",
+                    message: "\(MLNamespace.models)/\(MLKey.model(model.name)): latest_version is \(model.latestVersion), "
+                        + "but \(MLNamespace.modelVersions)/\(MLKey.modelVersion(model.name, highest)) exists; "
+                        + "a new version of model '\(model.name)' can be given a number that is taken, and fail, "
+                        + "until latest_version is at least \(highest)"))
+            }
         }
         // Jobs page by page, keeping only what was skipped: a store may hold millions. The same
         // walk checks the job indexes, which only the ready index adds a walk to.
@@ -44,6 +56,6 @@ enum RecordReadCheck {
             return !knownPrefixes.contains { message.hasPrefix($0) }
         }
         .map { MLIntegrityReport.Problem(code: "unreadable_record", message: $0.description) }
-            + indexes.problems.map { MLIntegrityReport.Problem(code: $0.code, message: $0.message) }
+            + counters + indexes.problems.map { MLIntegrityReport.Problem(code: $0.code, message: $0.message) }
     }
 }

@@ -9,7 +9,8 @@ struct StoreCheckCommand: AsyncParsableCommand {
         abstract: "Check a SQLite store's file, records and blobs; exit non-zero on any problem.",
         discussion: """
             Runs SQLite's integrity check over every page, checks that every registry and job record \
-            is JSON and reads as a model, version or job (unreadable_record), that every running job \
+            is JSON and reads as a model, version or job (unreadable_record), that no model's \
+            latest_version is below a version stored for it (model_counter_behind), that every running job \
             has its lease entry (running_job_without_lease) and every ready entry its job record \
             (ready_entry_without_job), that every blob has all \
             its chunks and, unless --no-verify-blobs, that every blob's bytes still hash to its \
