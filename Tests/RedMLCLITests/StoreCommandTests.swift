@@ -230,6 +230,39 @@ struct StoreCommandTests {
                 "\(found)")
     }
 
+    @Test("check reads the model and job histories, naming each event their readers would skip")
+    func checkFindsUnreadableHistoryEvents() async throws {
+        let scratch = try ScratchDirectory()
+        try Data("w".utf8).write(to: URL(fileURLWithPath: scratch.path("w.bin")))
+        expectSuccess(try await scratch.redml("models", "register", "iris", "--weights", "w.bin"))
+        let submitted = try await scratch.redml("jobs", "submit", "train", "iris")
+        expectSuccess(submitted)
+        let job = submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let modelEvent = "iris/" + String(repeating: "0", count: 19) + "1"
+        try scratch.sqlite3("redml.sqlite", """
+            UPDATE ml_kv SET value = '{"sequence":"one"}' WHERE namespace = 'model_history' AND key = '\(modelEvent)';
+            UPDATE ml_kv SET value = 'not json' WHERE namespace = 'job_history' AND key = '\(job)/00000001';
+            """)
+        // What the hint on a skipped event points at: `redml models history` skips the event and says to run the check.
+        let history = try await scratch.redml("models", "history", "iris")
+        #expect(history.stderr.contains("see `redml store check`") && history.stderr.contains(modelEvent), "\(history)")
+
+        let check = try await scratch.redml("store", "check", "--json")
+        #expect(check.status == 1, "\(check)")
+        let integrity = try #require(try check.jsonObject()["integrity"] as? [String: Any], "\(check)")
+        let problems = try #require(integrity["problems"] as? [[String: Any]])
+        let found = problems.map { "\($0["code"] ?? "")|\($0["message"] ?? "")" }
+        #expect(found.count == 2, "\(found)")
+        #expect(found.contains { $0.hasPrefix("unreadable_record|") && $0.contains("model_history/\(modelEvent): ") },
+                "\(found)")
+        #expect(found.contains {
+            $0.hasPrefix("unreadable_record|") && $0.contains("job_history/\(job)/00000001: ") && $0.contains("not valid JSON")
+        }, "\(found)")
+        let text = try await scratch.redml("store", "check")
+        #expect(text.stdout.contains("problem unreadable_record: ml persistence value corrupted: model_history/\(modelEvent)"),
+                "\(text)")
+    }
+
     @Test("a record that is not JSON does not hide another whose key it begins (iris, iris2)")
     func checkMatchesWholeKeys() async throws {
         let scratch = try ScratchDirectory()

@@ -1,14 +1,14 @@
 import RedML
 
-/// Reads every model, version and job record the way the registry and queue
-/// read them, and reports each one they would skip. The store's own check
+/// Reads every model, version and job record, and every history event, the
+/// way the registry and queue read them, and reports each one they would skip. The store's own check
 /// finds values that are not JSON; this finds JSON of the wrong shape (a
 /// missing field, a wrong type), which only a reader that knows the records
 /// can tell. It also checks the job indexes against the records (see
 /// ``MLJobIndexCheck``), and each model's `latest_version` against its
 /// version records.
 enum RecordReadCheck {
-    /// The records that cannot be read, as integrity problems (`unreadable_record`),
+    /// The records and history events that cannot be read, as integrity problems (`unreadable_record`),
     /// leaving out those already among `known` (a value that is not JSON at all),
     /// then models whose `latest_version` is below a stored version (`model_counter_behind`),
     /// running jobs without a lease entry (`running_job_without_lease`) and
@@ -45,6 +45,7 @@ enum RecordReadCheck {
             jobQuery.after = cursor
         }
         try await indexes.finish()
+        skipped += try await HistoryReadCheck.unreadable(in: store)
         // A value that is not JSON is reported already, as corrupt_value `namespace/key: value is not
         // valid JSON`; a reader's error is `.corruption("namespace/key: reason")`. Matched on the whole
         // `namespace/key: ` (iris@v1 must not hide iris@v10).

@@ -9,7 +9,8 @@ struct StoreCheckCommand: AsyncParsableCommand {
         abstract: "Check a SQLite store's file, records and blobs; exit non-zero on any problem.",
         discussion: """
             Runs SQLite's integrity check over every page, checks that every registry and job record \
-            is JSON and reads as a model, version or job (unreadable_record), that no model's \
+            is JSON and reads as a model, version or job, and every history event (model_history, \
+            job_history) as one (unreadable_record), that no model's \
             latest_version is below a version stored for it (model_counter_behind), that every running job \
             has its lease entry (running_job_without_lease) and every ready entry its job record \
             (ready_entry_without_job), that every blob has all \
