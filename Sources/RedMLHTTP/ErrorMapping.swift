@@ -14,7 +14,7 @@ enum ErrorMapping {
                                message: message(for: error), underlying: error)
         case let error as MLJobError:
             return MLHTTPError(status(forQueue: error.code.rawValue), code: error.code.rawValue,
-                               message: error.message, underlying: error)
+                               message: message(for: error), underlying: error)
         case let error as HTTPError:
             // Thrown by Hummingbird itself: the unmatched-route responder, mostly.
             return MLHTTPError(error.status, code: code(for: error.status),
@@ -33,6 +33,17 @@ enum ErrorMapping {
         guard let underlying = error.underlying, case .corruption = underlying else { return error.message }
         return "\(error.message): \(underlying)"
     }
+
+    /// A queue error's message; for a job whose record cannot be read, the
+    /// record (namespace/key), what is wrong with it, and where to look next.
+    static func message(for error: MLJobError) -> String {
+        guard error.code == .jobCorrupt, let underlying = error.underlying else { return error.message }
+        return "\(error.message): \(underlying); \(damageHint)"
+    }
+
+    /// Where an operator finds and repairs a damaged record, on either durable backend.
+    static let damageHint = "run `redml store check` on the store to list the damage and `redml store restore` "
+        + "from a backup to repair it (on PostgreSQL, inspect the ml_jobs view in psql and restore with pg_restore)"
 
     /// Registry codes by raw value, so a code added later still maps (to 500 until listed here).
     static func status(forRegistry code: String) -> HTTPResponse.Status {
@@ -53,6 +64,10 @@ enum ErrorMapping {
         case "unknown_job": .notFound
         case "invalid_argument": .badRequest
         case "no_handler", "lease_lost": .conflict
+        // A stored record that cannot be read: the request is fine, the server's data is not, so a 5xx
+        // (as weights_corrupt); 500, not 503, since retrying cannot help until an operator repairs it,
+        // and not 404 or 410, since the job exists. The code and message say which record and why.
+        case "job_corrupt": .internalServerError
         default: .internalServerError
         }
     }

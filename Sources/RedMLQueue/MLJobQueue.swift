@@ -328,9 +328,18 @@ public final class MLJobQueue: Sendable {
         return (try MLJob.decodeStored(entry.value, key: key), entry.revision)
     }
 
-    /// The job with this id; throws `unknown_job` if there is none.
+    /// The job with this id; throws `unknown_job` if there is none, and
+    /// `job_corrupt` (naming the record and the damage) if its record cannot be read.
     public func requireJob(_ id: UInt128) async throws -> MLJob {
-        guard let job = try await job(id) else { throw MLJobError.unknownJob(id) }
+        let found: MLJob?
+        do {
+            found = try await job(id)
+        } catch let error as MLPersistenceError {
+            // Damage, not a failing store: reported as such, so it is not taken for an outage.
+            guard case .corruption = error else { throw error }
+            throw MLJobError.corrupt(id, error)
+        }
+        guard let job = found else { throw MLJobError.unknownJob(id) }
         return job
     }
 

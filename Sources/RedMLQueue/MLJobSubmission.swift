@@ -100,6 +100,10 @@ public struct MLJobError: Error, Equatable, Sendable, CustomStringConvertible {
         public static let persistence = Code(rawValue: "persistence")
         /// A checkpoint's bytes are missing from the blob store or fail verification.
         public static let checkpointCorrupt = Code(rawValue: "checkpoint_corrupt")
+        /// A job's stored record cannot be read (not JSON, the wrong shape, another
+        /// job's id): damage behind the queue's back; ``underlying`` names the record
+        /// and what is wrong with it.
+        public static let jobCorrupt = Code(rawValue: "job_corrupt")
     }
 
     /// What kind of failure this is.
@@ -125,6 +129,12 @@ public struct MLJobError: Error, Equatable, Sendable, CustomStringConvertible {
 
     static func unknownJob(_ id: UInt128) -> Self {
         Self(code: .unknownJob, message: "unknown job \(MLKey.job(id))", jobID: id)
+    }
+
+    /// `job_corrupt` for job `id`, whose record `corruption` found damaged.
+    static func corrupt(_ id: UInt128, _ corruption: MLPersistenceError) -> Self {
+        Self(code: .jobCorrupt, message: "the stored record of job \(MLKey.job(id)) cannot be read", jobID: id,
+             underlying: corruption)
     }
 }
 

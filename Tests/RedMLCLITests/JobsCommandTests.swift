@@ -121,6 +121,22 @@ struct JobsCommandTests {
         #expect(!scratch.exists("s.sqlite"), "a refused submission created the store: \(result)")
     }
 
+    @Test("a job whose record cannot be read fails show, history and cancel as job_corrupt, naming the record")
+    func corruptJobRecord() async throws {
+        let scratch = try ScratchDirectory()
+        let id = try await submit(scratch, ["train", "spam"])
+        try scratch.sqlite3("s.sqlite", "UPDATE ml_kv SET value = '{oops' WHERE namespace = 'jobs' AND key = '\(id)'")
+        for command in ["show", "history", "cancel"] {
+            let result = try await run(scratch, "jobs", command, id, "--json")
+            expectCleanFailure(result, mentioning: "the stored record of job \(id) cannot be read")
+            #expect(result.status == 1 && result.stderr.contains("jobs/\(id)") && result.stderr.contains("not valid JSON"),
+                    "\(command): \(result)")
+            #expect(result.stderr.contains("redml store check"), "\(command): \(result)")
+            let error = try #require(try result.jsonObject()["error"] as? [String: Any], "\(command): \(result)")
+            #expect(error["code"] as? String == "job_corrupt", "\(command): \(result)")
+        }
+    }
+
     @Test("list filters by status and kind, newest first, and honours --limit")
     func listFilters() async throws {
         let scratch = try ScratchDirectory()

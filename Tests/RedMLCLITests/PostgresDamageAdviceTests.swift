@@ -30,4 +30,21 @@ struct PostgresDamageAdviceTests {
             #expect(listed.stderr.contains("models/wine") && !listed.stderr.contains("redml store check"), "\(listed)")
         }
     }
+
+    @Test("a job whose record cannot be read is shown as job_corrupt, naming it, with advice for PostgreSQL")
+    func corruptJobAdvice() async throws {
+        try await PostgresScratch.withSchema { scratch in
+            let directory = try ScratchDirectory()
+            let submitted = try await directory.redml("jobs", "submit", "train", "spam", "--json", "--store", scratch.url)
+            let id = try #require(try submitted.jsonObject()["id"] as? String, "\(submitted)")
+            _ = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL:
+                "UPDATE \"\(scratch.schema)\".ml_job SET record = '{oops' WHERE key = '\(id)'"))
+
+            let shown = try await directory.redml("jobs", "show", id, "--json", "--store", scratch.url)
+            #expect(shown.status == 1 && shown.stderr.contains("jobs/\(id)") && shown.stderr.contains("not valid JSON"), "\(shown)")
+            #expect(shown.stderr.contains("pg_restore") && !shown.stderr.contains("redml store"), "\(shown)")
+            let error = try #require(try shown.jsonObject()["error"] as? [String: Any], "\(shown)")
+            #expect(error["code"] as? String == "job_corrupt", "\(shown)")
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import RedML
 import RedMLHTTP
 import RedMLTestFixtures
@@ -99,6 +100,28 @@ struct DamagedRecordRouteTests {
                 // Not just "the store failed for model 'spam'": which record, and what is wrong with it.
                 #expect(reply.errorMessage.contains("model_versions/spam@v2") && reply.errorMessage.contains("not valid JSON"),
                         "\(uri): \(reply.text)")
+            }
+        }
+    }
+
+    /// A job whose stored record cannot be read is damage, not an outage: a
+    /// code of its own, naming the record and what is wrong, with where to look.
+    @Test(arguments: Backends.allFixtures())
+    func aJobWhoseRecordCannotBeReadIsReportedAsCorrupt(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "spam"))
+        try await JobDamage.replaceRecord(of: id, in: h.store, with: "{oops")
+        let key = MLKey.job(id)
+        try await h.run { client in
+            for (method, uri) in [
+                (.get, "/v1/jobs/\(key)"), (.get, "/v1/jobs/\(key)/history"), (.post, "/v1/jobs/\(key)/cancel"),
+                (.get, "/v1/jobs/\(key)/events"),
+            ] as [(HTTPRequest.Method, String)] {
+                let reply = try await client.send(method, uri)
+                #expect(reply.status == .internalServerError && reply.errorCode == "job_corrupt", "\(uri): \(reply.text)")
+                #expect(reply.errorMessage.contains("\(MLNamespace.jobs)/\(key)") && reply.errorMessage.contains("not valid JSON"),
+                        "\(uri): \(reply.text)")
+                #expect(reply.errorMessage.contains("redml store check"), "\(uri): \(reply.text)")
             }
         }
     }
