@@ -72,7 +72,11 @@ extension MLJobQueue {
             } catch let error as MLPersistenceError {
                 guard case .conflict = error else { throw error }  // renewed or finished meanwhile
                 // Or its record is behind its history, and every pass would conflict the same way.
-                try await dropLeaseOfJobWithHistoryAhead(job, revision: revision)
+                if let table {
+                    try await setAsideJobWithHistoryAhead(job, revision: revision, in: table)
+                } else {
+                    try await dropLeaseOfJobWithHistoryAhead(job, revision: revision)
+                }
             }
         }
         if rescued > 0 { try await announceReadyJobs() }
@@ -189,12 +193,19 @@ extension MLJobQueue {
     /// restored alone), so every transition would conflict on that event, as if
     /// another writer kept winning. `nil` otherwise (a race lost).
     func historyAhead(of job: MLJob, revision: MLRevision) async throws -> MLPersistenceError? {
-        guard table == nil else { return nil }  // a job table numbers events itself
         let next = QueueKeys.event(job, job.eventCount + 1)
-        guard try await store.entry(namespace: MLNamespace.jobHistory, key: next) != nil,
-            // Re-read after the event: a record and its event are committed together.
-            try await store.entry(namespace: MLNamespace.jobs, key: job.key)?.revision == revision
-        else { return nil }
+        if let table {
+            // Named as `history(of:)` names the table's events, so the error reads the same on every backend.
+            guard try await table.numberedJobEvents(key: job.key).contains(where: { $0.sequence == job.eventCount + 1 }),
+                // Re-read after the events: a row and its event are committed together.
+                try await table.jobRecord(key: job.key)?.revision == revision
+            else { return nil }
+        } else {
+            guard try await store.entry(namespace: MLNamespace.jobHistory, key: next) != nil,
+                // Re-read after the event: a record and its event are committed together.
+                try await store.entry(namespace: MLNamespace.jobs, key: job.key)?.revision == revision
+            else { return nil }
+        }
         return MLPersistenceError.corruptValue(
             namespace: MLNamespace.jobs, key: job.key,
             reason: "the record counts \(job.eventCount) history events, but \(MLNamespace.jobHistory)/\(next) exists")
@@ -226,6 +237,22 @@ extension MLJobQueue {
         try await dropEntry(
             MLNamespace.jobLeases, QueueKeys.lease(expiry, job), ofJobWithHistoryAhead: job, revision: revision,
             "dropped the lease entry of a running job whose record is behind its history; it is not requeued")
+    }
+
+    /// After a rescue of `job` (read at `revision`) from a job table failed on
+    /// a conflict: sets the job aside if its record is behind its history (see
+    /// ``historyAhead(of:revision:)``), as a claim does with such a queued job,
+    /// so that no later pass picks it and fails on it again in silence. Neither
+    /// requeued (its next attempt would fail the same way) nor given an event
+    /// after the existing ones (that would hide the damage): the record and
+    /// history stay as they are for an operator, and `status=set_aside` lists it.
+    private func setAsideJobWithHistoryAhead(
+        _ job: MLJob, revision: MLRevision, in table: any MLJobTableStore
+    ) async throws {
+        guard let corruption = try await historyAhead(of: job, revision: revision) else { return }
+        try await table.setJobsAside(keys: [job.key])
+        logger.error("set aside a running job whose record is behind its history; it is not requeued",
+                     metadata: ["job_id": "\(job.key)", "worker": "\(job.worker ?? "?")", "error": "\(corruption)"])
     }
 
     /// Drops the index entry `namespace/key` of `job` (read at `revision`) if

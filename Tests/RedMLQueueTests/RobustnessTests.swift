@@ -129,6 +129,46 @@ struct RobustnessTests {
         #expect(try await store.get(namespace: MLNamespace.jobs, key: key) == edited)
     }
 
+    /// The same damage on every backend, PostgreSQL's job table included, where
+    /// the rescue used to conflict on the job's next event every pass, in
+    /// silence: reported once, naming the job and the event, while the
+    /// rescue of the other jobs goes on. The key-value layout drops the job's
+    /// lease entry (above); the job table sets the job aside, as its claim does.
+    @Test(arguments: Backends.allFixtures())
+    func aRunningJobBehindItsHistoryIsReportedOnceAndHoldsUpNoOtherRescue(_ fixture: MLStoreFixture) async throws {
+        let store = try await fixture.makeStore()
+        let logs = CapturedLogs()
+        let clock = MLManualClock(nowMs: startMs)
+        var configuration = MLJobQueue.Configuration()
+        configuration.clock = clock
+        configuration.logger = logs.logger
+        let queue = MLJobQueue(store: store, configuration: configuration)
+        let damaged = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged", priority: 5))
+        let other = try await queue.submit(MLJobSubmission(kind: .train, target: "other"))
+        #expect(try await queue.claim(queue: "default", worker: "dying", leaseMs: 1_000, limit: 2).count == 2)
+        // A hand edit sets the running job's event count below its history (submitted, claimed):
+        // the event the rescue would add, the second, is already there.
+        var edited = try #require(try await queue.job(damaged))
+        edited.eventCount = 1
+        try await JobDamage.replaceRecord(of: damaged, in: store, with: edited.storedJSON)
+        clock.advance(by: .seconds(2))  // the worker died
+
+        #expect(try await queue.rescueExpiredLeases() == 1)
+        #expect(try await queue.job(other)?.status == .queued, "the other job is rescued in the same pass")
+        let key = MLKey.job(damaged)
+        let reported = logs.all.filter { $0.level == .error && $0.metadata["job_id"] == key }
+        #expect(reported.count == 1, "\(logs.all.map { "\($0.level) \($0.message) \($0.metadata)" })")
+        let error = reported.first?.metadata["error"] ?? ""
+        #expect(error.contains("jobs/\(key)") && error.contains("job_history/\(key)/00000002"), "\(error)")
+        // Not met again on later passes; the record stays as it was, running, for an operator to repair.
+        clock.advance(by: .seconds(2))
+        #expect(try await queue.rescueExpiredLeases() == 0)
+        #expect(logs.all.filter { $0.level == .error }.count == 1, "\(logs.all.map(\.message))")
+        let kept = try #require(try await queue.job(damaged))
+        #expect(kept.status == .running && kept.eventCount == 1 && kept.attempt == edited.attempt)
+        #expect(try await queue.history(of: damaged).map(\.reason) == ["submitted", "claimed"])
+    }
+
     /// As the registry's history does: one damaged event used to fail the whole history.
     @Test(arguments: Backends.keyValueJobFixtures())
     func aCorruptHistoryEventIsSkippedAndNamed(_ fixture: MLStoreFixture) async throws {
