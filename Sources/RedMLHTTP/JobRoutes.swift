@@ -29,7 +29,8 @@ extension MLHTTPAPI {
         return JSONResponse.make(.object(QueueJSON.job(job)), status: isDuplicate ? .ok : .created)
     }
 
-    /// `GET /v1/jobs?limit&cursor&order&status&kind&queue`, newest first by default.
+    /// `GET /v1/jobs?limit&cursor&order&status&kind&queue`, newest first by default;
+    /// `status=set_aside` names the jobs set aside under `set_aside` (`jobs` is then empty).
     func listJobs<Context>(_ input: RequestInput<Context>) async throws -> Response {
         let query = try input.query(allowed: ["limit", "cursor", "order", "status", "kind", "queue"])
         var after: UInt128?
@@ -41,9 +42,10 @@ extension MLHTTPAPI {
         }
         let status = try query["status"].map { raw throws(MLHTTPError) -> MLJob.Status in
             let status = MLJob.Status(rawValue: raw)
-            guard [.queued, .running, .completed, .failed, .cancelled].contains(status) else {
-                throw MLHTTPError.invalidField("query parameter 'status'",
-                                               "must be queued, running, completed, failed or cancelled, got '\(JSONFields.shown(raw))'")
+            guard [.queued, .running, .completed, .failed, .cancelled, .setAside].contains(status) else {
+                throw MLHTTPError.invalidField(
+                    "query parameter 'status'",
+                    "must be queued, running, completed, failed, cancelled or set_aside, got '\(JSONFields.shown(raw))'")
             }
             return status
         }
@@ -54,10 +56,13 @@ extension MLHTTPAPI {
         let page = try await queue.jobs(MLJobQuery(
             after: after, limit: try query.limit(), oldestFirst: !(try query.newestFirst(default: true)), status: status,
             kind: query["kind"].map { MLJob.Kind(rawValue: $0) }, queue: query["queue"]))
-        return JSONResponse.make(JSONResponse.page([
+        var fields: MLJSONObject = [
             "jobs": .array(page.jobs.map { .object(QueueJSON.job($0)) }),
             "next_cursor": RegistryJSON.optional(page.nextCursor.map(MLKey.job)),
-        ], skipped: page.skipped))
+        ]
+        // Jobs the queue cannot run are named, not shown as jobs: their records cannot be trusted.
+        if status == .setAside { fields["set_aside"] = .array(page.setAside.map { .object(QueueJSON.setAside($0)) }) }
+        return JSONResponse.make(JSONResponse.page(fields, skipped: page.skipped))
     }
 
     /// `GET /v1/jobs/{id}`.

@@ -45,6 +45,13 @@ enum QueueJSON {
         ]
     }
 
+    /// `{"id", "record", "problem"}`: the job's id (null when its key is not one), its record as
+    /// namespace/key (`jobs/<id>`), and the string other listings name it with under `skipped`.
+    static func setAside(_ job: MLSetAsideJob) -> MLJSONObject {
+        ["id": RegistryJSON.optional(job.id.map(MLKey.job)), "record": .string(job.record),
+         "problem": .string(job.problem.description)]
+    }
+
     static func outcome(_ outcome: MLCancelOutcome) -> String {
         switch outcome {
         case .cancelled: "cancelled"

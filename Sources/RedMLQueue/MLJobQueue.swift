@@ -344,11 +344,14 @@ public final class MLJobQueue: Sendable {
     }
 
     /// A page of jobs, newest first unless the query says otherwise; corrupt
-    /// records are reported in ``MLJobPage/skipped``, not thrown.
+    /// records are reported in ``MLJobPage/skipped``, not thrown. With the
+    /// status ``MLJob/Status/setAside``, the page lists the jobs the queue
+    /// cannot run in ``MLJobPage/setAside`` instead.
     public func jobs(_ query: MLJobQuery = MLJobQuery()) async throws -> MLJobPage {
         guard (1...1_000).contains(query.limit) else {
             throw MLJobError.invalid("page limit must be 1…1000, got \(query.limit)")
         }
+        if query.status == .setAside { return try await setAsidePage(query) }
         if let table { return try await tablePage(table, query) }
         let request = MLPageRequest(after: query.after.map(MLKey.job), order: query.oldestFirst ? .ascending : .descending)
         let page = try await store.filteredPage(namespace: MLNamespace.jobs, request, limit: query.limit) { entry -> MLJob? in
@@ -575,7 +578,8 @@ public struct MLJobQuery: Hashable, Sendable {
     public var limit: Int
     /// Oldest first instead of newest first.
     public var oldestFirst: Bool
-    /// Only jobs with this status.
+    /// Only jobs with this status; ``MLJob/Status/setAside`` lists the jobs
+    /// set aside in ``MLJobPage/setAside`` instead.
     public var status: MLJob.Status?
     /// Only jobs of this kind.
     public var kind: MLJob.Kind?
@@ -612,4 +616,7 @@ public struct MLJobPage: Equatable, Sendable {
     public var nextCursor: UInt128?
     /// Records found corrupt and skipped.
     public var skipped: [MLPersistenceError]
+    /// With the status filter ``MLJob/Status/setAside``, the jobs set aside,
+    /// each named with what is wrong (`jobs` is then empty); empty otherwise.
+    public var setAside: [MLSetAsideJob] = []
 }

@@ -137,6 +137,25 @@ struct JobsCommandTests {
         }
     }
 
+    @Test("list --status set_aside names the job records that cannot be read, with what is wrong")
+    func listSetAside() async throws {
+        let scratch = try ScratchDirectory()
+        let kept = try await submit(scratch, ["train", "spam"])
+        let broken = try await submit(scratch, ["train", "ham"])
+        try scratch.sqlite3("s.sqlite", "UPDATE ml_kv SET value = '{oops' WHERE namespace = 'jobs' AND key = '\(broken)'")
+        let json = try await run(scratch, "jobs", "list", "--status", "set_aside", "--json")
+        expectSuccess(json)
+        let object = try json.jsonObject()
+        #expect((object["jobs"] as? [Any])?.isEmpty == true, "\(json)")
+        let setAside = try #require(object["set_aside"] as? [[String: Any]], "\(json)")
+        #expect(setAside.count == 1 && setAside.first?["id"] as? String == broken, "\(json)")
+        #expect(setAside.first?["record"] as? String == "jobs/\(broken)", "\(json)")
+        #expect((setAside.first?["problem"] as? String)?.contains("not valid JSON") == true, "\(json)")
+        let text = try await run(scratch, "jobs", "list", "--status", "set_aside")
+        expectSuccess(text)
+        #expect(text.stdout.contains(broken) && text.stdout.contains("not valid JSON") && !text.stdout.contains(kept), "\(text)")
+    }
+
     @Test("list filters by status and kind, newest first, and honours --limit")
     func listFilters() async throws {
         let scratch = try ScratchDirectory()

@@ -96,6 +96,35 @@ struct JobRouteTests {
         }
     }
 
+    /// The jobs the queue cannot run, named with what is wrong: on PostgreSQL those
+    /// its job table set aside, elsewhere the job records that cannot be read.
+    @Test(arguments: Backends.allFixtures())
+    func theJobsSetAsideAreListedByStatus(_ fixture: MLStoreFixture) async throws {
+        let h = try await Harness(fixture)
+        let kept = try await h.queue.submit(MLJobSubmission(kind: .train, target: "spam"))
+        let broken = try await h.queue.submit(MLJobSubmission(kind: .train, target: "ham"))
+        try await JobDamage.replaceRecord(of: broken, in: h.store, with: "{oops")
+        // As the next claim that picks it would.
+        if let table = h.store as? any MLJobTableStore { try await table.setJobsAside(keys: [MLKey.job(broken)]) }
+        let key = MLKey.job(broken)
+        try await h.run { client in
+            let list = try await client.get("/v1/jobs?status=set_aside")
+            #expect(list.status == .ok, "\(list.text)")
+            #expect(list.json.objects("jobs").isEmpty && list.skipped == nil, "\(list.text)")
+            let setAside = list.json.objects("set_aside")
+            #expect(setAside.count == 1, "\(list.text)")
+            #expect(setAside.first?.string("id") == key && setAside.first?.string("record") == "jobs/\(key)", "\(list.text)")
+            let problem = setAside.first?.string("problem") ?? ""
+            #expect(problem.contains("jobs/\(key)") && problem.contains("not valid JSON"), "\(list.text)")
+            // Other listings have no such field, and still name the record under skipped.
+            let all = try await client.get("/v1/jobs")
+            #expect(all.json["set_aside"] == nil && all.json.objects("jobs").compactMap { $0.string("id") } == [MLKey.job(kept)])
+            #expect(all.skipped == [problem], "\(all.text)")
+            let refused = try await client.get("/v1/jobs?status=lost")
+            #expect(refused.status == .badRequest && refused.errorMessage.contains("set_aside"), "\(refused.text)")
+        }
+    }
+
     @Test func invalidSubmissionsAreRefusedAndSubmitNothing() async throws {
         let h = try await Harness()
         try await h.run { client in

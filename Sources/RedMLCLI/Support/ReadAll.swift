@@ -33,21 +33,24 @@ enum ReadAll {
         }
     }
 
-    /// The jobs `query` selects, at most `limit` of them.
+    /// The jobs `query` selects, at most `limit` of them (counting the jobs set
+    /// aside that a `set_aside` query lists instead).
     static func jobs(
         _ queue: MLJobQueue, _ query: MLJobQuery, limit: Int = .max
-    ) async throws -> (jobs: [MLJob], skipped: [MLPersistenceError]) {
+    ) async throws -> (jobs: [MLJob], skipped: [MLPersistenceError], setAside: [MLSetAsideJob]) {
         var jobs: [MLJob] = []
         var skipped: [MLPersistenceError] = []
+        var setAside: [MLSetAsideJob] = []
         var query = query
-        while jobs.count < limit {
-            query.limit = min(1_000, limit - jobs.count)
+        while jobs.count + setAside.count < limit {
+            query.limit = min(1_000, limit - jobs.count - setAside.count)
             let page = try await queue.jobs(query)
             jobs += page.jobs
             skipped += page.skipped
+            setAside += page.setAside
             guard let cursor = page.nextCursor else { break }
             query.after = cursor
         }
-        return (jobs, skipped)
+        return (jobs, skipped, setAside)
     }
 }

@@ -2,8 +2,8 @@ import RedML
 
 /// How jobs read in the text output.
 enum JobText {
-    /// The statuses a job can have, for `--status` and its error message.
-    static let statuses: [MLJob.Status] = [.queued, .running, .completed, .failed, .cancelled]
+    /// The statuses `--status` takes: those a job can have, and `set_aside` for the jobs the queue cannot run.
+    static let statuses: [MLJob.Status] = [.queued, .running, .completed, .failed, .cancelled, .setAside]
 
     /// Parses `--status`.
     ///

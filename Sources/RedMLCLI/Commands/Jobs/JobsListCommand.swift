@@ -7,14 +7,18 @@ struct JobsListCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "list",
         abstract: "List jobs, newest first.",
-        discussion: "--json prints {\"jobs\": [job records]}."
+        discussion: "--json prints {\"jobs\": [job records]}. --status set_aside lists the jobs the queue cannot run "
+            + "(records that cannot be read; on PostgreSQL, the jobs a claim or rescue set aside), each with what is "
+            + "wrong: --json prints them as {\"jobs\": [], \"set_aside\": [{\"id\", \"record\", \"problem\"}]}."
     )
 
     /// The store and output options.
     @OptionGroup var options: StoreOptions
 
     /// Only this status.
-    @Option(help: ArgumentHelp("Only jobs with this status: queued, running, completed, failed or cancelled.", valueName: "status"))
+    @Option(help: ArgumentHelp(
+        "Only jobs with this status: queued, running, completed, failed or cancelled; or set_aside for the jobs the "
+            + "queue cannot run.", valueName: "status"))
     var status: String?
 
     /// Only this kind.
@@ -33,6 +37,26 @@ struct JobsListCommand: AsyncParsableCommand {
         var jobs: [MLJob]
         /// Records that could not be read, named; absent when there are none.
         var skipped: [String]?
+        /// With `--status set_aside`, the jobs set aside; absent otherwise.
+        var setAside: [SetAside]?
+
+        enum CodingKeys: String, CodingKey {
+            case jobs, skipped
+            case setAside = "set_aside"
+        }
+    }
+
+    /// A job set aside, as the HTTP API's `GET /v1/jobs?status=set_aside` names it.
+    private struct SetAside: Encodable {
+        var id: String?
+        var record: String
+        var problem: String
+
+        init(_ job: MLSetAsideJob) {
+            id = job.id.map(MLKey.job)
+            record = job.record
+            problem = job.problem.description
+        }
     }
 
     /// Checks the options before anything is opened (a bad one exits 64, as any usage error).
@@ -45,12 +69,16 @@ struct JobsListCommand: AsyncParsableCommand {
     /// Lists the jobs.
     func run() async throws {
         let wantedStatus = try status.map { try JobText.status($0) }
-        let (jobs, unreadable) = try await options.withQueue(create: false) { jobQueue in
+        let (jobs, unreadable, setAside) = try await options.withQueue(create: false) { jobQueue in
             try await ReadAll.jobs(
                 jobQueue, MLJobQuery(status: wantedStatus, kind: kind.map { MLJob.Kind(rawValue: $0) }, queue: queue),
                 limit: limit)
         }
         let skipped = SkippedRecords.report(unreadable)
+        if wantedStatus == .setAside {
+            try report(setAside)
+            return
+        }
         if options.json {
             try Console.json(Result(jobs: jobs, skipped: skipped.isEmpty ? nil : skipped))
             return
@@ -62,5 +90,18 @@ struct JobsListCommand: AsyncParsableCommand {
                 job.queue, "\(job.priority)", DisplayText.time(job.createdAtMs))
         }
         table.print(empty: "no jobs" + (wantedStatus == nil && kind == nil && queue == nil ? "" : " match the filters"))
+    }
+
+    /// Prints the jobs set aside: one line each, the record and what is wrong with it.
+    private func report(_ setAside: [MLSetAsideJob]) throws {
+        if options.json {
+            try Console.json(Result(jobs: [], setAside: setAside.map(SetAside.init)))
+            return
+        }
+        var table = TextTable("ID", "PROBLEM")
+        for job in setAside {
+            table.add(job.id.map(MLKey.job) ?? job.record, DisplayText.oneLine(job.problem.description))
+        }
+        table.print(empty: "no jobs set aside" + (kind == nil && queue == nil ? "" : " match the filters"))
     }
 }
