@@ -47,4 +47,20 @@ struct PostgresDamageAdviceTests {
             #expect(error["code"] as? String == "job_corrupt", "\(shown)")
         }
     }
+
+    @Test("a statement the server fails is met with advice about the server, not about a SQLite file")
+    func serverErrorAdvice() async throws {
+        try await PostgresScratch.withSchema { scratch in
+            let directory = try ScratchDirectory()
+            let submitted = try await directory.redml("jobs", "submit", "train", "spam", "--json", "--store", scratch.url)
+            let id = try #require(try submitted.jsonObject()["id"] as? String, "\(submitted)")
+            // Damage no migration repairs: the history's table is gone, so reading a history fails on the server.
+            _ = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL:
+                "DROP TABLE \"\(scratch.schema)\".ml_job_event CASCADE"))
+
+            let history = try await directory.redml("jobs", "history", id, "--store", scratch.url)
+            #expect(history.status == 1 && history.stderr.contains("does not exist"), "\(history)")
+            #expect(history.stderr.contains("PostgreSQL server") && !history.stderr.contains("SQLite"), "\(history)")
+        }
+    }
 }

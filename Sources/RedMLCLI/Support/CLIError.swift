@@ -38,18 +38,48 @@ struct CLIError: Error, CustomStringConvertible {
     /// The message.
     var description: String { message }
 
-    /// Whether the command opened a PostgreSQL store (set by ``StoreOptions/withStore(create:announceCreation:_:)``):
-    /// advice about damage then names what works there, since `redml store check` and
-    /// `redml store restore` take SQLite stores only. One command runs per process.
-    static let onPostgres = Atomic<Bool>(false)
+    /// The kinds of store a command opens, each with advice of its own.
+    enum StoreKind: UInt8, AtomicRepresentable {
+        /// A SQLite file (the default).
+        case sqlite
+        /// A `postgres://` URL.
+        case postgres
+        /// `memory:`.
+        case memory
+    }
+
+    /// The kind of store the command opens (set by ``StoreOptions/withStore(create:announceCreation:_:)``
+    /// before it opens it): advice then names what works there, since `redml store check` and
+    /// `redml store restore` take SQLite stores only, and only a SQLite store is a file. One
+    /// command runs per process.
+    static let storeKind = Atomic<StoreKind>(.sqlite)
+
+    /// Whether the command opened a PostgreSQL store.
+    static var onPostgres: Bool { storeKind.load(ordering: .relaxed) == .postgres }
 
     /// What to do about a damaged record or blob: `redml store check` and `restore`, or on
     /// PostgreSQL, psql and `pg_restore` (README, "PostgreSQL and scaling out").
     static var damageAdvice: String {
-        onPostgres.load(ordering: .relaxed)
+        onPostgres
             ? "inspect it with psql (the ml_jobs, ml_models and ml_model_versions views flag records that are not JSON), "
                 + "and restore from a pg_dump backup with pg_restore to repair it"
             : "run `redml store check` to list the damage, and `redml store restore` from a backup to repair it"
+    }
+
+    /// What to do about a store error that is neither damage nor a conflict, for the kind of store it came from.
+    static func backendAdvice(for kind: StoreKind) -> String {
+        switch kind {
+        case .sqlite:
+            "check that --store names a SQLite file in an existing directory that you can read and write, "
+                + "and that the disk has room"
+        case .postgres:
+            // Not reaching the server is reported before this (StoreOptions.connect): the server answered.
+            "the PostgreSQL server failed the statement: check the server's log, that its disk has room, and that "
+                + "the user in --store may read and write the store's schema (`redml store info` shows its version)"
+        case .memory:
+            // Nothing outside the process can fail an in-memory store.
+            "the in-memory store (memory:) failed, which should not happen; please report it with the command that failed"
+        }
     }
 
     private static func advice(for error: MLPersistenceError) -> String {
@@ -62,8 +92,7 @@ struct CLIError: Error, CustomStringConvertible {
             "the file is damaged or is not a SQLite database: run `redml store check` to see what is wrong, "
                 + "and `redml store restore` from a backup to repair it"
         case .backend:
-            "check that --store names a SQLite file in an existing directory that you can read and write, "
-                + "and that the disk has room"
+            backendAdvice(for: storeKind.load(ordering: .relaxed))
         case .corruption, .blobNotFound, .blobVerificationFailed:
             damageAdvice
         case .conflict:

@@ -47,7 +47,14 @@ struct StoreOptions: ParsableArguments {
     func withStore<Result>(
         create: Bool, announceCreation: Bool = true, _ body: (OpenedStore) async throws -> Result
     ) async throws -> Result {
-        let opened = try OpenedStore.open(try location(), create: create)
+        let storeLocation = try location()
+        // Before opening: a failure to open gets advice for its kind of store too.
+        switch storeLocation {
+        case .sqlite: CLIError.storeKind.store(.sqlite, ordering: .relaxed)
+        case .postgres: CLIError.storeKind.store(.postgres, ordering: .relaxed)
+        case .memory: CLIError.storeKind.store(.memory, ordering: .relaxed)
+        }
+        let opened = try OpenedStore.open(storeLocation, create: create)
         if announceCreation, opened.created, opened.sqlite != nil {
             Console.note("created a new, empty store at \(opened.location); to use an existing one, "
                          + "pass its path with --store or set $\(Self.environmentVariable)")
@@ -62,7 +69,6 @@ struct StoreOptions: ParsableArguments {
                 throw error
             }
         }
-        CLIError.onPostgres.store(true, ordering: .relaxed)
         // A PostgreSQL store's connection pool runs beside the command, and stops after it.
         // Not in a task group: leaving one waits for the pool however long its connections
         // take to close, and a command that is done (a worker told to stop) must still end.
