@@ -6,9 +6,9 @@
 //   swift run -c release redml-bench http [--quick] [--only memory|sqlite|baseline]   (needs wrk)
 //   swift run -c release redml-bench machine [--quick]   (the machine itself, to compare machines)
 //
-// The http suite runs Swift Concurrency on NIO's event loops, as `redml serve`
-// does; the others on Swift's default executor. REDML_BENCH_EXECUTOR=nio|default
-// overrides that.
+// Every suite runs Swift Concurrency on Swift's default executor, as `redml` and an
+// embedding application do. REDML_BENCH_EXECUTOR=nio runs it on NIO's event loops
+// instead (which `redml serve` did until 2026-12-01: see BENCHMARKS.md).
 //
 // It prints one JSON object per figure on stdout, and progress on stderr.
 import Foundation
@@ -16,15 +16,12 @@ import NIOCore
 import NIOPosix
 
 let arguments = Array(CommandLine.arguments.dropFirst())
-let executor = ProcessInfo.processInfo.environment["REDML_BENCH_EXECUTOR"] ?? (arguments.first == "http" ? "nio" : "default")
+let executor = ProcessInfo.processInfo.environment["REDML_BENCH_EXECUTOR"] ?? "default"
 if executor == "nio" {
-    // As `redml serve` does: NIO's event loops run Swift Concurrency's jobs, so a
-    // request is parsed, handled and answered without hopping between thread pools.
-    // The library suites keep Swift's default executor, which is what an embedding
-    // application has unless it chooses otherwise. On NIO's loops each await costs
-    // an event-loop enqueue: the in-memory active-version lookup ran 4-5x slower and
-    // no-op jobs 1.6x slower there.
-    // REDML_BENCH_EXECUTOR=nio|default overrides the choice.
+    // NIO's event loops run Swift Concurrency's jobs, so a request is parsed, handled and
+    // answered without hopping between thread pools; but each await costs an event-loop
+    // enqueue (the in-memory active-version lookup ran 4-5x slower and no-op jobs 1.6x
+    // slower there), and ServiceGroup can deadlock on it (RedMLMain.swift says how).
     NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
 }
 guard let suite = arguments.first else {

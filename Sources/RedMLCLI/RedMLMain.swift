@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
 import Logging
-import NIOCore
-import NIOPosix
 import RedML
 
 /// The process entry point: parses the command line, runs the command, and
@@ -16,9 +14,12 @@ enum RedMLMain {
     static func main() async {
         // The executable, not the libraries, decides where logs go: stderr, so stdout stays parseable.
         LoggingSystem.bootstrap(StreamLogHandler.standardError)
-        // NIO's event loops run Swift Concurrency's jobs too, so an HTTP request or a
-        // PostgreSQL reply is handled without hopping to a second thread pool.
-        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        // Swift's default executor, not NIO's event loops: with NIO's loops as the global
+        // executor every await is an event-loop enqueue, and swift-async-algorithms' merge
+        // (inside ServiceGroup) holds its lock across one. A group cancelled at that moment (a
+        // port already taken, say) then waits on that lock from the loop thread the held task
+        // needs, and `serve` hung for ever: 3 times in 1,100 runs on a loaded machine, none in
+        // 1,000 on the default executor (BENCHMARKS.md, 2026-12-01).
         warnOfUnknownLogLevel()
         do {
             var command = try await RedMLCommand.asyncParseAsRoot()
