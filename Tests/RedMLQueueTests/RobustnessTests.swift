@@ -98,13 +98,7 @@ struct RobustnessTests {
     /// leave it running for ever.
     @Test(arguments: Backends.keyValueJobFixtures())
     func aRunningJobBehindItsHistoryIsReportedByTheRescueAndNotRetried(_ fixture: MLStoreFixture) async throws {
-        let store = try await fixture.makeStore()
-        let logs = CapturedLogs()
-        let clock = MLManualClock(nowMs: startMs)
-        var configuration = MLJobQueue.Configuration()
-        configuration.clock = clock
-        configuration.logger = logs.logger
-        let queue = MLJobQueue(store: store, configuration: configuration)
+        let (store, queue, clock, logs) = try await Self.loggedQueue(fixture)
         let h = Harness(store: store, clock: clock)
         let id = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged"))
         #expect(try await queue.claim(queue: "default", worker: "dying", leaseMs: 1_000, limit: 1).count == 1)
@@ -136,13 +130,7 @@ struct RobustnessTests {
     /// lease entry (above); the job table sets the job aside, as its claim does.
     @Test(arguments: Backends.allFixtures())
     func aRunningJobBehindItsHistoryIsReportedOnceAndHoldsUpNoOtherRescue(_ fixture: MLStoreFixture) async throws {
-        let store = try await fixture.makeStore()
-        let logs = CapturedLogs()
-        let clock = MLManualClock(nowMs: startMs)
-        var configuration = MLJobQueue.Configuration()
-        configuration.clock = clock
-        configuration.logger = logs.logger
-        let queue = MLJobQueue(store: store, configuration: configuration)
+        let (store, queue, clock, logs) = try await Self.loggedQueue(fixture)
         let damaged = try await queue.submit(MLJobSubmission(kind: .train, target: "damaged", priority: 5))
         let other = try await queue.submit(MLJobSubmission(kind: .train, target: "other"))
         #expect(try await queue.claim(queue: "default", worker: "dying", leaseMs: 1_000, limit: 2).count == 2)
@@ -261,5 +249,18 @@ struct RobustnessTests {
         try await workers.stop()
         let job = try await h.queue.requireJob(id)
         #expect(job.status == .queued && job.attempt == 1 && job.failures == 0, "interrupted, back in the queue: \(job)")
+    }
+
+    /// A queue on a new store of `fixture`, on a manual clock, whose logs are captured.
+    private static func loggedQueue(
+        _ fixture: MLStoreFixture
+    ) async throws -> (store: any MLStore, queue: MLJobQueue, clock: MLManualClock, logs: CapturedLogs) {
+        let store = try await fixture.makeStore()
+        let logs = CapturedLogs()
+        let clock = MLManualClock(nowMs: startMs)
+        var configuration = MLJobQueue.Configuration()
+        configuration.clock = clock
+        configuration.logger = logs.logger
+        return (store, MLJobQueue(store: store, configuration: configuration), clock, logs)
     }
 }
