@@ -64,10 +64,9 @@ enum ErrorMapping {
         case "unknown_job": .notFound
         case "invalid_argument": .badRequest
         case "no_handler", "lease_lost": .conflict
-        // A stored record that cannot be read: the request is fine, the server's data is not, so a 5xx
-        // (as weights_corrupt); 500, not 503, since retrying cannot help until an operator repairs it,
-        // and not 404 or 410, since the job exists. The code and message say which record and why.
-        case "job_corrupt": .internalServerError
+        // job_corrupt, a stored record that cannot be read: the request is fine, the server's data is not,
+        // so a 5xx (as weights_corrupt); 500, not 503, since retrying cannot help until an operator repairs
+        // it, and not 404 or 410, since the job exists. The code and message say which record and why.
         default: .internalServerError
         }
     }

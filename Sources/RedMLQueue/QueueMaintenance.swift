@@ -195,8 +195,10 @@ extension MLJobQueue {
     func historyAhead(of job: MLJob, revision: MLRevision) async throws -> MLPersistenceError? {
         let next = QueueKeys.event(job, job.eventCount + 1)
         if let table {
-            // Named as `history(of:)` names the table's events, so the error reads the same on every backend.
-            guard try await table.numberedJobEvents(key: job.key).contains(where: { $0.sequence == job.eventCount + 1 }),
+            // Most conflicts are a race lost, the row moved on: only an unchanged row is worth reading
+            // its whole history for. Named as `history(of:)` names the table's events.
+            guard try await table.jobRecord(key: job.key)?.revision == revision,
+                try await table.numberedJobEvents(key: job.key).contains(where: { $0.sequence == job.eventCount + 1 }),
                 // Re-read after the events: a row and its event are committed together.
                 try await table.jobRecord(key: job.key)?.revision == revision
             else { return nil }

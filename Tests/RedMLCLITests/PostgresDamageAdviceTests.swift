@@ -1,5 +1,4 @@
 import Foundation
-import PostgresNIO
 import RedMLTestFixtures
 import Testing
 
@@ -18,8 +17,8 @@ struct PostgresDamageAdviceTests {
                     "models", "register", name, "--weights", weights.path, "--store", scratch.url)
                 #expect(registered.status == 0, "\(registered)")
             }
-            _ = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL:
-                "UPDATE \"\(scratch.schema)\".ml_kv SET value = '{oops' WHERE namespace = 'models' AND key = 'wine'"))
+            try await scratch.execute(
+                "UPDATE \"\(scratch.schema)\".ml_kv SET value = '{oops' WHERE namespace = 'models' AND key = 'wine'")
 
             let shown = try await directory.redml("models", "show", "wine", "--store", scratch.url)
             #expect(shown.status == 1 && shown.stderr.contains("models/wine"), "\(shown)")
@@ -35,10 +34,8 @@ struct PostgresDamageAdviceTests {
     func corruptJobAdvice() async throws {
         try await PostgresScratch.withSchema { scratch in
             let directory = try ScratchDirectory()
-            let submitted = try await directory.redml("jobs", "submit", "train", "spam", "--json", "--store", scratch.url)
-            let id = try #require(try submitted.jsonObject()["id"] as? String, "\(submitted)")
-            _ = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL:
-                "UPDATE \"\(scratch.schema)\".ml_job SET record = '{oops' WHERE key = '\(id)'"))
+            let id = try await Self.submitJob(in: directory, to: scratch)
+            try await scratch.execute("UPDATE \"\(scratch.schema)\".ml_job SET record = '{oops' WHERE key = '\(id)'")
 
             let shown = try await directory.redml("jobs", "show", id, "--json", "--store", scratch.url)
             #expect(shown.status == 1 && shown.stderr.contains("jobs/\(id)") && shown.stderr.contains("not valid JSON"), "\(shown)")
@@ -52,15 +49,19 @@ struct PostgresDamageAdviceTests {
     func serverErrorAdvice() async throws {
         try await PostgresScratch.withSchema { scratch in
             let directory = try ScratchDirectory()
-            let submitted = try await directory.redml("jobs", "submit", "train", "spam", "--json", "--store", scratch.url)
-            let id = try #require(try submitted.jsonObject()["id"] as? String, "\(submitted)")
+            let id = try await Self.submitJob(in: directory, to: scratch)
             // Damage no migration repairs: the history's table is gone, so reading a history fails on the server.
-            _ = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL:
-                "DROP TABLE \"\(scratch.schema)\".ml_job_event CASCADE"))
+            try await scratch.execute("DROP TABLE \"\(scratch.schema)\".ml_job_event CASCADE")
 
             let history = try await directory.redml("jobs", "history", id, "--store", scratch.url)
             #expect(history.status == 1 && history.stderr.contains("does not exist"), "\(history)")
             #expect(history.stderr.contains("PostgreSQL server") && !history.stderr.contains("SQLite"), "\(history)")
         }
+    }
+
+    /// Submits a `train` job through `redml jobs submit`; returns its id.
+    private static func submitJob(in directory: ScratchDirectory, to scratch: PostgresScratch) async throws -> String {
+        let submitted = try await directory.redml("jobs", "submit", "train", "spam", "--json", "--store", scratch.url)
+        return try #require(try submitted.jsonObject()["id"] as? String, "\(submitted)")
     }
 }

@@ -267,6 +267,11 @@ struct PostgresScratch: Sendable {
         return try await registry.allVersions(of: model).map { Int($0.version) }.sorted()
     }
 
+    /// Runs `sql` on the shared pool, behind the store's back (damage, say).
+    func execute(_ sql: String) async throws {
+        _ = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL: sql))
+    }
+
     private func integer(_ sql: String) async throws -> Int {
         let rows = try await PostgresBackend.sharedClient().query(PostgresQuery(unsafeSQL: sql))
         for try await value in rows.decode(Int64.self) { return Int(value) }

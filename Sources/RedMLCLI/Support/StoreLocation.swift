@@ -13,6 +13,15 @@ enum StoreLocation: Equatable, CustomStringConvertible {
     /// The spelling that selects the in-memory store.
     static let memorySpelling = "memory:"
 
+    /// Which kind of store this is, for the advice errors give.
+    var kind: CLIError.StoreKind {
+        switch self {
+        case .sqlite: .sqlite
+        case .memory: .memory
+        case .postgres: .postgres
+        }
+    }
+
     /// Parses a store argument.
     ///
     /// - Throws: ``CLIError`` for an empty argument or a URL scheme other than

@@ -49,11 +49,7 @@ struct StoreOptions: ParsableArguments {
     ) async throws -> Result {
         let storeLocation = try location()
         // Before opening: a failure to open gets advice for its kind of store too.
-        switch storeLocation {
-        case .sqlite: CLIError.storeKind.store(.sqlite, ordering: .relaxed)
-        case .postgres: CLIError.storeKind.store(.postgres, ordering: .relaxed)
-        case .memory: CLIError.storeKind.store(.memory, ordering: .relaxed)
-        }
+        CLIError.storeKind.store(storeLocation.kind, ordering: .relaxed)
         let opened = try OpenedStore.open(storeLocation, create: create)
         if announceCreation, opened.created, opened.sqlite != nil {
             Console.note("created a new, empty store at \(opened.location); to use an existing one, "
