@@ -26,7 +26,7 @@ extension MLModelRegistry {
     @discardableResult
     public func activate(_ model: String, version: UInt32, by actor: String? = nil) async throws -> MLModelVersion {
         try await change(model, actor: actor) { change in
-            let (found, _) = try await requireVersion(change.model, version)
+            let (found, _) = try await requireVersion(change.model, version, changing: true)
             guard !found.archived else { throw MLRegistryError.archived(model, version, action: "activated") }
             guard change.model.activeVersion != version else { return .unchanged(found) }
             let previous = change.model.activeVersion
@@ -63,7 +63,7 @@ extension MLModelRegistry {
         return try await change(model, actor: actor) { change in
             let current = change.model.aliases[alias]
             try checkExpectation(expecting, alias: alias, model: model, current: current)
-            let (found, _) = try await requireVersion(change.model, version)
+            let (found, _) = try await requireVersion(change.model, version, changing: true)
             guard !found.archived else { throw MLRegistryError.archived(model, version, action: "aliased as '\(alias)'") }
             guard current != version else { return .unchanged(found) }
             change.model.aliases[alias] = version
@@ -117,7 +117,7 @@ extension MLModelRegistry {
         _ model: String, version: UInt32, force: Bool = false, by actor: String? = nil
     ) async throws -> MLModelVersion {
         try await change(model, actor: actor) { change in
-            var (found, revision) = try await requireVersion(change.model, version)
+            var (found, revision) = try await requireVersion(change.model, version, changing: true)
             guard !found.archived else { return .unchanged(found) }
             let aliases = change.model.aliases.filter { $0.value == version }.keys.sorted()
             let isActive = change.model.activeVersion == version
@@ -152,7 +152,7 @@ extension MLModelRegistry {
     @discardableResult
     public func unarchive(_ model: String, version: UInt32, by actor: String? = nil) async throws -> MLModelVersion {
         try await change(model, actor: actor) { change in
-            var (found, revision) = try await requireVersion(change.model, version)
+            var (found, revision) = try await requireVersion(change.model, version, changing: true)
             guard found.archived else { return .unchanged(found) }
             guard !found.weights.deleted else {
                 throw MLRegistryError(
@@ -199,7 +199,7 @@ extension MLModelRegistry {
             if let tags { try RegistryValidation.tags(tags, model: model, field: "tag") }
         }
         return try await change(model, actor: actor) { change in
-            var (found, revision) = try await requireVersion(change.model, version)
+            var (found, revision) = try await requireVersion(change.model, version, changing: true)
             let before = found
             if let description { found.description = description.isEmpty ? nil : description }
             if let tags { found.tags = tags }

@@ -46,11 +46,31 @@ extension MLModelRegistry {
     }
 
     /// A version that must exist, given the model's record.
-    func requireVersion(_ model: MLModel, _ version: UInt32) async throws -> (version: MLModelVersion, revision: MLRevision) {
+    ///
+    /// A version above `latestVersion` is stored only on damage (a hand edit, a
+    /// model record restored alone; see ``listedTop(_:)``). Listings show it, so
+    /// a read finds it too, and the damage is logged. A change (`changing`) of it
+    /// is refused naming the model record, as a registration is: it would write
+    /// beside counters that are behind what is stored.
+    func requireVersion(
+        _ model: MLModel, _ version: UInt32, changing: Bool = false
+    ) async throws -> (version: MLModelVersion, revision: MLRevision) {
         try RegistryValidation.version(version, model: model.name)
-        guard version <= model.latestVersion, let found = try await loadVersion(model.name, version) else {
+        guard let found = try await loadVersion(model.name, version) else {
             throw MLRegistryError.unknownVersion(model.name, version)
         }
+        guard version > model.latestVersion else { return found }
+        let stored = "\(MLNamespace.modelVersions)/\(MLKey.modelVersion(model.name, version))"
+        if changing {
+            throw MLPersistenceError.corruptValue(
+                namespace: MLNamespace.models, key: MLKey.model(model.name),
+                reason: "the record says its latest version is \(model.latestVersion), but \(stored) exists; "
+                    + "nothing was changed")
+        }
+        logger.warning(
+            "model record's latest_version is behind a stored version; reading it",
+            metadata: ["model": "\(model.name)", "latest_version": "\(model.latestVersion)", "version": "\(stored)",
+                       "record": "\(MLNamespace.models)/\(MLKey.model(model.name))"])
         return found
     }
 

@@ -35,7 +35,7 @@ extension MLModelRegistry {
     @discardableResult
     public func deleteWeights(_ model: String, version: UInt32, by actor: String? = nil) async throws -> MLModelVersion {
         try await change(model, actor: actor) { change in
-            var (found, revision) = try await requireVersion(change.model, version)
+            var (found, revision) = try await requireVersion(change.model, version, changing: true)
             guard !found.weights.deleted else { return .unchanged(found) }
             guard found.archived, change.model.activeVersion != version,
                 !change.model.aliases.values.contains(version)

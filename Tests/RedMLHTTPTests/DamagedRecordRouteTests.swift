@@ -56,6 +56,14 @@ struct DamagedRecordRouteTests {
                 #expect(reply.json.objects("versions").compactMap { $0["version"]?.intValue } == expected.map(Int64.init),
                         "\(uri): \(reply.text)")
             }
+            // Listed, so shown; changed, refused naming the record behind, with nothing changed.
+            let shown = try await client.get("/v1/models/spam/versions/3")
+            #expect(shown.status == .ok && shown.json.int("version") == 3, "\(shown.text)")
+            let refused = try await client.send(.put, "/v1/models/spam/aliases/champion", json: ["version": 3])
+            #expect(refused.status == .internalServerError && refused.errorCode == "persistence", "\(refused.text)")
+            #expect(refused.errorMessage.contains("models/spam") && refused.errorMessage.contains("model_versions/spam@v3"),
+                    "\(refused.text)")
+            #expect(try await MLModelRegistry(store: h.store).model("spam").aliases.isEmpty)
         }
     }
 

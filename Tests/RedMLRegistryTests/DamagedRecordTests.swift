@@ -65,6 +65,29 @@ struct DamagedRecordTests {
     }
 
     @Test(arguments: Backends.allFixtures())
+    func versionsAboveADamagedCounterAreReadButNotChanged(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await makeRegistry(fixture)
+        for number in 1...5 { try await register(registry, "spam", weights: "weights \(number)") }
+        try await registry.archive("spam", version: 4)
+        try await Self.edit(store, "spam", "latest_version", to: 3)
+        let reader = MLModelRegistry(store: store)
+        // Listed, so shown and downloadable, as the versions below the counter are.
+        #expect(try await reader.version("spam", 5).version == 5)
+        #expect(try await reader.weightsData(of: "spam", version: 5) == bytes("weights 5"))
+        #expect(try await reader.version(of: "spam", alias: "active")?.version == 5)
+        await expectRegistryError(.unknownVersion, mentioning: ["6"]) { try await reader.version("spam", 6) }
+        // A change beside counters that are behind is refused as a registration is, naming the model record.
+        try await Self.expectBehind(store, naming: "model_versions/spam@v5") {
+            try await reader.setAlias("champion", of: "spam", to: 5)
+        }
+        try await Self.expectBehind(store, naming: "model_versions/spam@v4") { try await reader.unarchive("spam", version: 4) }
+        try await Self.expectBehind(store, naming: "model_versions/spam@v4") { try await reader.deleteWeights("spam", version: 4) }
+        // Below the counter, changes still work.
+        try await reader.activate("spam", version: 2)
+        #expect(try await reader.model("spam").activeVersion == 2)
+    }
+
+    @Test(arguments: Backends.allFixtures())
     func aModelRecordBehindItsHistoryIsReportedNotRetried(_ fixture: MLStoreFixture) async throws {
         let (store, registry) = try await makeRegistry(fixture)
         for _ in 1...3 { try await register(registry, "spam") }
