@@ -9,7 +9,8 @@ extension MLHTTPAPI {
     /// Each change is one event: `status` when the status changed (the first
     /// event is always one), `progress` otherwise, with the job's JSON as data.
     /// The stream ends after the event carrying a terminal status; if the job
-    /// disappears (pruned) it ends with an `error` event. While nothing
+    /// disappears (pruned), its record turns unreadable or the store fails, it
+    /// ends with an `error` event whose data is the error body a request would get. While nothing
     /// changes, a comment line every ``Configuration/eventStreamHeartbeat``
     /// keeps it open; the server's graceful shutdown ends it.
     func jobEvents<Context>(_ input: RequestInput<Context>) async throws -> Response {
@@ -52,12 +53,17 @@ extension MLHTTPAPI {
                             try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
                         case .ended(nil):
                             break events
-                        case .ended(let error as MLJobError):
+                        case .ended(let error?):
+                            // The status line went out with the first event: the client learns why the
+                            // stream ends from a last event (a pruned job, a record that turned
+                            // unreadable, a store that failed), not from a connection cut short.
+                            if !(error is MLJobError) {
+                                logger.warning("a job's event stream ended with an error",
+                                               metadata: ["job_id": "\(MLKey.job(id))", "error": "\(error)"])
+                            }
                             sequence += 1
                             try await writer.write(Self.event("error", id: sequence, data: ErrorMapping.httpError(for: error).body))
                             break events
-                        case .ended(let error?):
-                            throw error
                         }
                     }
                     group.cancelAll()

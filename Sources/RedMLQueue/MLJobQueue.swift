@@ -429,7 +429,15 @@ public final class MLJobQueue: Sendable {
                 do {
                     var last: MLRevision?
                     while !Task.isCancelled {
-                        guard let (job, revision) = try await loadJob(id) else { throw MLJobError.unknownJob(id) }
+                        let loaded: (job: MLJob, revision: MLRevision)?
+                        do {
+                            loaded = try await loadJob(id)
+                        } catch let error as MLPersistenceError {
+                            // Damage, as `requireJob` reports it: the watcher is told which record, not of an outage.
+                            guard case .corruption = error else { throw error }
+                            throw MLJobError.corrupt(id, error)
+                        }
+                        guard let (job, revision) = loaded else { throw MLJobError.unknownJob(id) }
                         if revision != last {
                             last = revision
                             continuation.yield(job)

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RedML
 import RedMLHTTP
+import RedMLTestFixtures
 import ServiceLifecycle
 import Synchronization
 import Testing
@@ -45,6 +46,36 @@ struct EventStreamTests {
         #expect(stopped < .seconds(5))
         let tail = try #require(await reader.value?.value)
         #expect(!tail.timedOut, "the response did not end: \(tail.text)")
+    }
+
+    /// The record turns unreadable while a client watches: the stream ends with
+    /// an `error` event naming the record, as a request would be answered, and the
+    /// response ends cleanly, where it used to be cut short with no reason given.
+    @Test func aRecordThatTurnsUnreadableEndsTheStreamWithAnErrorEvent() async throws {
+        var configuration = MLHTTPAPI.Configuration()
+        configuration.eventStreamHeartbeat = .seconds(3_600)
+        let h = try await Harness(configuration: configuration)
+        let id = try await h.queue.submit(MLJobSubmission(kind: .train, target: "m"))
+        _ = try await Self.serve(h) { port in
+            let connection = try LiveConnection(port: port)
+            try connection.send("GET /v1/jobs/\(MLKey.job(id))/events HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            let first = await connection.read { $0.contains("event: status") }
+            #expect(first.text.contains("event: status"), "\(first.text)")
+            try await JobDamage.replaceRecord(of: id, in: h.store, with: "{oops")
+            let read = await connection.read { $0.hasSuffix("0\r\n\r\n") }
+            #expect(!read.timedOut, "the response did not end: \(read.text)")
+            // The body is chunked: the event's own lines follow a chunk-size line.
+            let event = try #require(read.text.components(separatedBy: "event: error\n").dropFirst().first, "\(read.text)")
+            #expect(event.hasPrefix("id: 2\ndata: "), "\(read.text)")
+            let data = try MLJSONValue.parseObject(
+                String(event.dropFirst("id: 2\ndata: ".count).prefix { $0 != "\n" }), field: "data")
+            guard case .object(let body)? = data["error"] else {
+                Issue.record("no error object: \(read.text)")
+                return
+            }
+            #expect(body["code"] == .string("job_corrupt"), "\(read.text)")
+            #expect("\(body["message"] ?? .null)".contains("\(MLNamespace.jobs)/\(MLKey.job(id))"), "\(read.text)")
+        }
     }
 
     /// Runs the API on a loopback port until `body` returns, then shuts the
