@@ -22,7 +22,8 @@ public protocol MLJobTableStore: MLClaimingStore {
     ///   when a key is already taken.
     func insertJobs(_ jobs: [MLNewJob], notifying topic: String?) async throws -> MLJobInsertion
 
-    /// The job stored under `key` (``MLKey/job(_:)``), or `nil`.
+    /// The job stored under `key` (``MLKey/job(_:)``), or `nil`; its
+    /// ``MLJobRecord/setAside`` tells whether it was set aside.
     func jobRecord(key: String) async throws -> MLJobRecord?
 
     /// Writes changed jobs, each only if its row is still at the revision its
@@ -64,7 +65,8 @@ public protocol MLJobTableStore: MLClaimingStore {
     func setJobsAside(keys: [String]) async throws
 
     /// A page of jobs ordered by key, after `after` when given, filtered by
-    /// the columns given; `more` tells whether jobs follow.
+    /// the columns given (a status other than `set_aside` leaves out the jobs
+    /// set aside, each marked ``MLJobRecord/setAside``); `more` tells whether jobs follow.
     func jobPage(_ query: MLJobTableQuery) async throws -> (records: [MLJobRecord], more: Bool)
 
     /// The events of the job under `key`, in sequence order, as stored.
@@ -206,12 +208,18 @@ public struct MLJobRecord: Hashable, Sendable {
     public var record: String
     /// The revision of the last write.
     public var revision: MLRevision
+    /// Whether the table set the job aside (``MLJobTableStore/setJobsAside(keys:)``):
+    /// no claim, promotion or rescue picks it, whatever its record says. Told by
+    /// ``MLJobTableStore/jobRecord(key:)`` and ``MLJobTableStore/jobPage(_:)``;
+    /// `false` from the reads that only find live jobs.
+    public var setAside: Bool
 
     /// A stored job.
-    public init(key: String, record: String, revision: MLRevision) {
+    public init(key: String, record: String, revision: MLRevision, setAside: Bool = false) {
         self.key = key
         self.record = record
         self.revision = revision
+        self.setAside = setAside
     }
 }
 

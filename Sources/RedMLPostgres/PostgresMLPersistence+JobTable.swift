@@ -59,8 +59,8 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
     public func jobRecord(key: String) async throws -> MLJobRecord? {
         try MLInput.check(key, "job key")
         return try await withSQL { sql in
-            try await Self.records(
-                "SELECT key, record, revision FROM \(unescaped: self.tables.job) WHERE key = \(key)", sql
+            try await Self.recordsTellingSetAside(
+                "SELECT key, record, revision, status = 'set_aside' FROM \(unescaped: self.tables.job) WHERE key = \(key)", sql
             ).first
         }
     }
@@ -242,11 +242,11 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
         // One more than the limit, to learn whether more follow.
         binds.append(Int64(min(query.limit, 1 << 40)) + 1)
         let page = PostgresQuery(unsafeSQL: """
-            SELECT key, record, revision FROM \(tables.job)
+            SELECT key, record, revision, status = 'set_aside' FROM \(tables.job)
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY key \(query.descending ? "DESC" : "ASC") LIMIT $\(binds.count)
             """, binds: binds)
-        let records = try await withSQL { connection in try await Self.records(page, connection) }
+        let records = try await withSQL { connection in try await Self.recordsTellingSetAside(page, connection) }
         return (Array(records.prefix(query.limit)), records.count > query.limit)
     }
 
@@ -432,6 +432,14 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
     }
 
     /// The rows (key, record, revision) of `query`.
+    /// ``records(_:_:)`` of a query whose fourth column tells whether the row is set aside.
+    private static func recordsTellingSetAside(_ query: PostgresQuery, _ sql: PostgresSQL) async throws -> [MLJobRecord] {
+        try await sql.rows(query).map { row in
+            let (key, record, revision, setAside) = try row.decode((String, String, Int64, Bool).self)
+            return MLJobRecord(key: key, record: record, revision: MLRevision(rawValue: revision), setAside: setAside)
+        }
+    }
+
     private static func records(_ query: PostgresQuery, _ sql: PostgresSQL) async throws -> [MLJobRecord] {
         try await sql.rows(query).map { row in
             let (key, record, revision) = try row.decode((String, String, Int64).self)

@@ -314,7 +314,23 @@ public final class MLJobQueue: Sendable {
 
     /// The job with this id, or `nil` if there is none.
     public func job(_ id: UInt128) async throws -> MLJob? {
-        try await loadJob(id)?.job
+        try await readJob(id)?.job
+    }
+
+    /// ``loadJob(_:)`` for those who read a job to show it: a job the queue can
+    /// no longer move on (its record is behind its history, or a job table set
+    /// it aside) is damage, thrown as a corruption error naming the record,
+    /// rather than shown in a state it will never leave. On the key-value layout
+    /// that costs one more lookup, of the history event its next transition would add.
+    func readJob(_ id: UInt128) async throws -> (job: MLJob, revision: MLRevision)? {
+        if let table {
+            guard let record = try await table.jobRecord(key: MLKey.job(id)) else { return nil }
+            if record.setAside { throw try await problem(of: record) }
+            return (try MLJob.decodeStored(record.record, key: record.key), record.revision)
+        }
+        guard let found = try await loadJob(id) else { return nil }
+        if let ahead = try await historyAhead(of: found.job, revision: found.revision) { throw ahead }
+        return found
     }
 
     func loadJob(_ id: UInt128) async throws -> (job: MLJob, revision: MLRevision)? {
@@ -329,18 +345,26 @@ public final class MLJobQueue: Sendable {
     }
 
     /// The job with this id; throws `unknown_job` if there is none, and
-    /// `job_corrupt` (naming the record and the damage) if its record cannot be read.
+    /// `job_corrupt` (naming the record and the damage) if its record cannot be
+    /// read or the queue can no longer move it on (see ``job(_:)``).
     public func requireJob(_ id: UInt128) async throws -> MLJob {
-        let found: MLJob?
+        try await require(id, readJob).job
+    }
+
+    /// The job `read` finds under `id`, with `requireJob`'s errors.
+    private func require(
+        _ id: UInt128, _ read: (UInt128) async throws -> (job: MLJob, revision: MLRevision)?
+    ) async throws -> (job: MLJob, revision: MLRevision) {
+        let found: (job: MLJob, revision: MLRevision)?
         do {
-            found = try await job(id)
+            found = try await read(id)
         } catch let error as MLPersistenceError {
             // Damage, not a failing store: reported as such, so it is not taken for an outage.
             guard case .corruption = error else { throw error }
             throw MLJobError.corrupt(id, error)
         }
-        guard let job = found else { throw MLJobError.unknownJob(id) }
-        return job
+        guard let found else { throw MLJobError.unknownJob(id) }
+        return found
     }
 
     /// A page of jobs, newest first unless the query says otherwise; corrupt
@@ -377,6 +401,8 @@ public final class MLJobQueue: Sendable {
         var skipped: [MLPersistenceError] = []
         for record in records {
             do {
+                // Listed, as the key-value layout lists an unreadable record: named under `skipped`.
+                if record.setAside { throw try await problem(of: record) }
                 jobs.append(try MLJob.decodeStored(record.record, key: record.key))
             } catch let error as MLPersistenceError {
                 logger.warning("skipped corrupt job record", metadata: ["error": "\(error)"])
@@ -397,7 +423,8 @@ public final class MLJobQueue: Sendable {
     /// each logged and named in ``MLJobHistory/skipped`` rather than thrown:
     /// one damaged event must not hide the others.
     public func historyReport(of id: UInt128) async throws -> MLJobHistory {
-        _ = try await requireJob(id)
+        // Its record must read; one behind its history is no reason to hide that history.
+        _ = try await require(id, loadJob)
         let key = MLKey.job(id)
         var entries: [(key: String, value: String)] = []
         if let table {
@@ -431,7 +458,7 @@ public final class MLJobQueue: Sendable {
                     while !Task.isCancelled {
                         let loaded: (job: MLJob, revision: MLRevision)?
                         do {
-                            loaded = try await loadJob(id)
+                            loaded = try await readJob(id)
                         } catch let error as MLPersistenceError {
                             // Damage, as `requireJob` reports it: the watcher is told which record, not of an outage.
                             guard case .corruption = error else { throw error }

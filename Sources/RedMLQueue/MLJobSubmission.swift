@@ -101,7 +101,8 @@ public struct MLJobError: Error, Equatable, Sendable, CustomStringConvertible {
         /// A checkpoint's bytes are missing from the blob store or fail verification.
         public static let checkpointCorrupt = Code(rawValue: "checkpoint_corrupt")
         /// A job's stored record cannot be read (not JSON, the wrong shape, another
-        /// job's id): damage behind the queue's back; ``underlying`` names the record
+        /// job's id), or is behind its history so that the queue cannot move the
+        /// job on: damage behind the queue's back; ``underlying`` names the record
         /// and what is wrong with it.
         public static let jobCorrupt = Code(rawValue: "job_corrupt")
     }
@@ -131,9 +132,10 @@ public struct MLJobError: Error, Equatable, Sendable, CustomStringConvertible {
         Self(code: .unknownJob, message: "unknown job \(MLKey.job(id))", jobID: id)
     }
 
-    /// `job_corrupt` for job `id`, whose record `corruption` found damaged.
+    /// `job_corrupt` for job `id`, whose record `corruption` found damaged:
+    /// unreadable, or behind its history, so that the queue cannot move it on.
     static func corrupt(_ id: UInt128, _ corruption: MLPersistenceError) -> Self {
-        Self(code: .jobCorrupt, message: "the stored record of job \(MLKey.job(id)) cannot be read", jobID: id,
+        Self(code: .jobCorrupt, message: "the stored record of job \(MLKey.job(id)) is damaged", jobID: id,
              underlying: corruption)
     }
 }

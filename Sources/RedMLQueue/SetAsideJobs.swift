@@ -67,7 +67,7 @@ extension MLJobQueue {
 
     /// Why a job table set aside the job in `record`: its record cannot be
     /// read, or its history is ahead of it (the table keeps no reason).
-    private func problem(of record: MLJobRecord) async throws -> MLPersistenceError {
+    func problem(of record: MLJobRecord) async throws -> MLPersistenceError {
         let job: MLJob
         do {
             job = try MLJob.decodeStored(record.record, key: record.key)

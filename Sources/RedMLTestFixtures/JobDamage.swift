@@ -21,4 +21,11 @@ package enum JobDamage {
         for try await _ in try await PostgresBackend.sharedClient().query(query) { changed += 1 }
         guard changed == 1 else { throw MLConformanceFailure("no row of ml_job for job \(key) to damage") }
     }
+
+    /// The stored record of job `id`, as is (`nil` when there is none), read past the queue,
+    /// which names a damaged job rather than showing its record.
+    package static func storedRecord(of id: UInt128, in store: any MLStore) async throws -> String? {
+        if let table = store as? any MLJobTableStore { return try await table.jobRecord(key: MLKey.job(id))?.record }
+        return try await store.get(namespace: MLNamespace.jobs, key: MLKey.job(id))
+    }
 }

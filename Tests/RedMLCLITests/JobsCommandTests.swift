@@ -128,7 +128,7 @@ struct JobsCommandTests {
         try scratch.sqlite3("s.sqlite", "UPDATE ml_kv SET value = '{oops' WHERE namespace = 'jobs' AND key = '\(id)'")
         for command in ["show", "history", "cancel"] {
             let result = try await run(scratch, "jobs", command, id, "--json")
-            expectCleanFailure(result, mentioning: "the stored record of job \(id) cannot be read")
+            expectCleanFailure(result, mentioning: "the stored record of job \(id) is damaged")
             #expect(result.status == 1 && result.stderr.contains("jobs/\(id)") && result.stderr.contains("not valid JSON"),
                     "\(command): \(result)")
             #expect(result.stderr.contains("redml store check"), "\(command): \(result)")

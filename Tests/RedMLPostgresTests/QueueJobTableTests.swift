@@ -61,6 +61,15 @@ struct QueueJobTableTests {
             let rows = try await Scratch.textRows(
                 "SELECT status FROM \(unescaped: schema).ml_job WHERE key = \(key)", columns: 1)
             #expect(rows == ["set_aside"], "the damaged job is no longer picked")
+            // Read or listed, it is named as damaged, not shown as the queued job its record says it is.
+            let read = await #expect(throws: MLPersistenceError.self) { _ = try await queue.job(damaged) }
+            #expect(String(describing: read).contains("history"), "\(String(describing: read))")
+            let required = await #expect(throws: MLJobError.self) { _ = try await queue.requireJob(damaged) }
+            #expect(required?.code == .jobCorrupt)
+            let page = try await queue.jobs()
+            #expect(page.jobs.map(\.id) == [good])
+            #expect(page.skipped.count == 1 && "\(page.skipped)".contains("jobs/\(key)"), "\(page.skipped)")
+            #expect(try await queue.jobs(MLJobQuery(status: .setAside)).setAside.map(\.id) == [damaged])
             // A claim that meets it again (made ready by hand) names the job and what is wrong with it.
             _ = try await Scratch.textRows(
                 "UPDATE \(unescaped: schema).ml_job SET status = 'queued', ready = true WHERE key = \(key) RETURNING key",

@@ -152,8 +152,13 @@ struct RobustnessTests {
         clock.advance(by: .seconds(2))
         #expect(try await queue.rescueExpiredLeases() == 0)
         #expect(logs.all.filter { $0.level == .error }.count == 1, "\(logs.all.map(\.message))")
-        let kept = try #require(try await queue.job(damaged))
-        #expect(kept.status == .running && kept.eventCount == 1 && kept.attempt == edited.attempt)
+        #expect(try await JobDamage.storedRecord(of: damaged, in: store) == edited.storedJSON)
+        // Read, it is named as damaged rather than shown running, a state it would never leave;
+        // its history, which an operator compares with it, still reads.
+        let read = await #expect(throws: MLPersistenceError.self) { _ = try await queue.job(damaged) }
+        #expect("\(String(describing: read))".contains("job_history/\(key)/00000002"), "\(String(describing: read))")
+        let required = await #expect(throws: MLJobError.self) { _ = try await queue.requireJob(damaged) }
+        #expect(required?.code == .jobCorrupt)
         #expect(try await queue.history(of: damaged).map(\.reason) == ["submitted", "claimed"])
     }
 
