@@ -56,34 +56,48 @@ struct ConnectionLossTests {
     func strandedStatementFails() async throws {
         let client = try PostgresBackend.sharedClient()
         let watch = ClosedConnectionWatch(grace: .milliseconds(200))
-        let started = ContinuousClock.now
-        let outcome: Result<Int, any Error> = try await client.withConnection { connection in
+        // Timed from the close, not from the start, which under load waits for the shared pool's connections.
+        let (outcome, failed, closed) = try await client.withConnection { connection in
             let pid = try #require(try await connection.query("SELECT pg_backend_pid()", logger: Logger(label: "test"))
                 .collect().first?.decode(Int32.self))
-            return try await withThrowingTaskGroup(of: Result<Int, any Error>?.self) { group in
+            return try await withThrowingTaskGroup(of: StrandedEnd.self) { group in
                 // A statement PostgresNIO never answers, as when its write is dropped by a closing channel.
                 group.addTask {
                     do {
-                        return .success(try await watch.run(on: connection) {
+                        return .statement(.success(try await watch.run(on: connection) {
                             try? await Task.sleep(for: .seconds(30))
                             return 1
-                        })
+                        }), at: .now)
                     } catch {
-                        return .failure(error)
+                        return .statement(.failure(error), at: .now)
                     }
                 }
                 group.addTask {
                     try await client.query("SELECT pg_terminate_backend(\(pid))")
-                    return nil
+                    return .closed(at: .now)
                 }
-                var outcome: Result<Int, any Error>?
-                for try await result in group where result != nil { outcome = result }
-                return try #require(outcome)
+                var outcome: (Result<Int, any Error>, ContinuousClock.Instant)?
+                var closed: ContinuousClock.Instant?
+                for try await end in group {
+                    switch end {
+                    case .statement(let result, let at): outcome = (result, at)
+                    case .closed(let at): closed = at
+                    }
+                }
+                let (result, failed) = try #require(outcome)
+                return (result, failed, try #require(closed))
             }
         }
         #expect(throws: PostgresConnectionClosed.self) { try outcome.get() }
-        #expect(ContinuousClock.now - started < .seconds(10), "it waited for the stranded statement")
+        // The statement sleeps 30 s: ended within 10 s of the close, it did not wait for it.
+        #expect(failed - closed < .seconds(10), "it waited for the stranded statement")
         #expect(watch.inFlightCount == 0)
+    }
+
+    /// How each side of ``strandedStatementFails()`` ended, and when.
+    enum StrandedEnd: Sendable {
+        case statement(Result<Int, any Error>, at: ContinuousClock.Instant)
+        case closed(at: ContinuousClock.Instant)
     }
 
     /// The server process of the store's only connection, found by the last
