@@ -37,12 +37,13 @@ struct ConcurrencyTests {
         let stop = Flag()
         let watchdogFired = Flag()
         let started = Counter()
-        // A real thread ends the writer whatever happens, 5 s after it started: a writer
-        // that never suspends would hold the executor's only thread until then.
+        // A real thread ends the writer whatever happens, 30 s after it started: a writer
+        // that never suspends would hold the executor's only thread until then. (5 s was
+        // once too short under a load average of 20, with every durable write slow.)
         let watchdog = Thread {
             let deadline = Date().addingTimeInterval(10)
             while started.count < 1 && Date() < deadline { Thread.sleep(forTimeInterval: 0.001) }
-            Thread.sleep(forTimeInterval: 5)
+            Thread.sleep(forTimeInterval: 30)
             if !stop.isSet { watchdogFired.set() }
             stop.set()
         }
