@@ -42,8 +42,8 @@ enum ErrorMapping {
     }
 
     /// Where an operator finds and repairs a damaged record, on either durable backend.
-    static let damageHint = "run `redml store check` on the store to list the damage and `redml store restore` "
-        + "from a backup to repair it (on PostgreSQL, inspect the ml_jobs view in psql and restore with pg_restore)"
+    static let damageHint = "run `redml store check` on the store to list the damage, and repair it from a backup "
+        + "with `redml store restore` (on PostgreSQL, inspect the ml_jobs view in psql and restore with pg_restore)"
 
     /// Registry codes by raw value, so a code added later still maps (to 500 until listed here).
     static func status(forRegistry code: String) -> HTTPResponse.Status {

@@ -3,7 +3,7 @@ import RedMLTestFixtures
 import Testing
 
 /// Damage found in a PostgreSQL store is met with advice that works there:
-/// `redml store check` and `redml store restore` take SQLite stores only.
+/// `redml store check`, psql and `pg_restore` (`redml store restore` takes SQLite stores only).
 @Suite("PostgreSQL damage advice", .enabled(if: !PostgresBackend.isSkipped, "REDML_SKIP_POSTGRES=1"))
 struct PostgresDamageAdviceTests {
     @Test("a corrupt model record on PostgreSQL points to psql and pg_restore, not to the SQLite-only store commands")
@@ -22,11 +22,12 @@ struct PostgresDamageAdviceTests {
 
             let shown = try await directory.redml("models", "show", "wine", "--store", scratch.url)
             #expect(shown.status == 1 && shown.stderr.contains("models/wine"), "\(shown)")
-            #expect(shown.stderr.contains("pg_restore") && !shown.stderr.contains("redml store"), "\(shown)")
+            #expect(shown.stderr.contains("pg_restore") && !shown.stderr.contains("redml store restore"), "\(shown)")
+            #expect(shown.stderr.contains("redml store check"), "\(shown)")
 
             let listed = try await directory.redml("models", "list", "--store", scratch.url)
             #expect(listed.status == 0 && listed.stdout.contains("iris"), "\(listed)")
-            #expect(listed.stderr.contains("models/wine") && !listed.stderr.contains("redml store check"), "\(listed)")
+            #expect(listed.stderr.contains("models/wine") && listed.stderr.contains("redml store check"), "\(listed)")
         }
     }
 
@@ -39,7 +40,8 @@ struct PostgresDamageAdviceTests {
 
             let shown = try await directory.redml("jobs", "show", id, "--json", "--store", scratch.url)
             #expect(shown.status == 1 && shown.stderr.contains("jobs/\(id)") && shown.stderr.contains("not valid JSON"), "\(shown)")
-            #expect(shown.stderr.contains("pg_restore") && !shown.stderr.contains("redml store"), "\(shown)")
+            #expect(shown.stderr.contains("pg_restore") && !shown.stderr.contains("redml store restore"), "\(shown)")
+            #expect(shown.stderr.contains("redml store check"), "\(shown)")
             let error = try #require(try shown.jsonObject()["error"] as? [String: Any], "\(shown)")
             #expect(error["code"] as? String == "job_corrupt", "\(shown)")
         }
@@ -56,6 +58,46 @@ struct PostgresDamageAdviceTests {
             let history = try await directory.redml("jobs", "history", id, "--store", scratch.url)
             #expect(history.status == 1 && history.stderr.contains("does not exist"), "\(history)")
             #expect(history.stderr.contains("PostgreSQL server") && !history.stderr.contains("SQLite"), "\(history)")
+        }
+    }
+
+    @Test("store check reads a PostgreSQL store's records, histories and blobs, and names what is damaged")
+    func storeCheckOnPostgres() async throws {
+        try await PostgresScratch.withSchema { scratch in
+            let directory = try ScratchDirectory()
+            let weights = directory.url.appendingPathComponent("w.bin")
+            try Data("weights".utf8).write(to: weights)
+            let registered = try await directory.redml("models", "register", "iris", "--weights", weights.path,
+                                                       "--store", scratch.url)
+            #expect(registered.status == 0, "\(registered)")
+            let id = try await Self.submitJob(in: directory, to: scratch)
+            let other = try await Self.submitJob(in: directory, to: scratch)
+
+            let healthy = try await directory.redml("store", "check", "--json", "--store", scratch.url)
+            expectSuccess(healthy)
+            let summary = try #require(try healthy.jsonObject()["integrity"] as? [String: Any], "\(healthy)")
+            #expect(summary["healthy"] as? Bool == true && summary["blobs_checked"] as? Int == 1, "\(healthy)")
+            // A model, its version and its two events (registered, activated); two jobs, one event each.
+            #expect(summary["entries_checked"] as? Int == 8, "\(healthy)")
+
+            let schema = "\"\(scratch.schema)\""
+            try await scratch.execute("UPDATE \(schema).ml_job SET record = '{oops' WHERE key = '\(id)'")
+            try await scratch.execute("UPDATE \(schema).ml_job_event SET record = '{\"at_ms\": 1}' WHERE key = '\(other)'")
+            try await scratch.execute("UPDATE \(schema).ml_kv SET value = '[]' WHERE namespace = 'model_history'")
+            try await scratch.execute("UPDATE \(schema).ml_blob_chunks SET data = 'altered'::bytea")
+
+            let damaged = try await directory.redml("store", "check", "--store", scratch.url)
+            // Both of the model's events are damaged.
+            expectCleanFailure(damaged, mentioning: "5 integrity problems")
+            let problems = damaged.stdout.split(separator: "\n").filter { $0.hasPrefix("problem ") }
+            #expect(problems.count == 5, "\(damaged)")
+            for expected in ["unreadable_record: ml persistence value corrupted: jobs/\(id)",
+                             "unreadable_record: ml persistence value corrupted: job_history/\(other)/",
+                             "unreadable_record: ml persistence value corrupted: model_history/iris/",
+                             "blob_mismatch: "] {
+                #expect(problems.contains { $0.hasPrefix("problem " + expected) }, "\(expected): \(damaged)")
+            }
+            #expect(damaged.stderr.contains("pg_restore") && !damaged.stderr.contains("redml store restore"), "\(damaged)")
         }
     }
 

@@ -8,8 +8,7 @@ enum SkippedRecords {
     @discardableResult
     static func report(_ errors: [MLPersistenceError]) -> [String] {
         let descriptions = errors.map(\.description)
-        // `redml store check` takes SQLite stores only.
-        let see = CLIError.onPostgres ? "inspect it with psql" : "see `redml store check`"
+        let see = "see `redml store check`"
         for description in descriptions {
             Console.error("skipped a record that cannot be read (\(see)): \(description)")
         }

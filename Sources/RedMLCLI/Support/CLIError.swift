@@ -49,20 +49,20 @@ struct CLIError: Error, CustomStringConvertible {
     }
 
     /// The kind of store the command opens (set by ``StoreOptions/withStore(create:announceCreation:_:)``
-    /// before it opens it): advice then names what works there, since `redml store check` and
-    /// `redml store restore` take SQLite stores only, and only a SQLite store is a file. One
-    /// command runs per process.
+    /// before it opens it): advice then names what works there, since `redml store restore`
+    /// takes SQLite stores only, and only a SQLite store is a file. One command runs per process.
     static let storeKind = Atomic<StoreKind>(.sqlite)
 
     /// Whether the command opened a PostgreSQL store.
     static var onPostgres: Bool { storeKind.load(ordering: .relaxed) == .postgres }
 
-    /// What to do about a damaged record or blob: `redml store check` and `restore`, or on
-    /// PostgreSQL, psql and `pg_restore` (README, "PostgreSQL and scaling out").
+    /// What to do about a damaged record or blob: `redml store check`, then `redml store restore`,
+    /// or on PostgreSQL psql and `pg_restore` (README, "PostgreSQL and scaling out").
     static var damageAdvice: String {
         onPostgres
-            ? "inspect it with psql (the ml_jobs, ml_models and ml_model_versions views flag records that are not JSON), "
-                + "and restore from a pg_dump backup with pg_restore to repair it"
+            ? "run `redml store check` to list the damage, inspect it with psql (the ml_jobs, ml_models and "
+                + "ml_model_versions views flag records that are not JSON), and restore from a pg_dump backup "
+                + "with pg_restore to repair it"
             : "run `redml store check` to list the damage, and `redml store restore` from a backup to repair it"
     }
 

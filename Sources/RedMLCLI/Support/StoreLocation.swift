@@ -28,7 +28,7 @@ enum StoreLocation: Equatable, CustomStringConvertible {
     ///   `postgres://` and `postgresql://`.
     init(parsing text: String) throws {
         guard !text.isEmpty else {
-            throw CLIError("--store is empty; pass a SQLite file path or memory:")
+            throw CLIError("--store is empty; pass a SQLite file path, a postgres:// URL or memory:")
         }
         if text == Self.memorySpelling {
             self = .memory
