@@ -62,11 +62,12 @@ struct PostgresWorkerProcessTests {
             // One worker dies; another freezes with its jobs in hand, as in a long GC pause or a VM stall.
             // Both are first stopped at a moment when they hold running jobs (a worker between
             // finishing its jobs and claiming the next ones holds none).
-            try await scratch.freezeHoldingJobs(zombie)
-            try await scratch.freezeHoldingJobs(killed)
+            var total = jobs
+            total += try await scratch.freezeHoldingJobs(zombie, kind: "slow")
+            total += try await scratch.freezeHoldingJobs(killed, kind: "slow")
             killed.signal(SIGKILL)
             let killedAtMs = Int64(Date().timeIntervalSince1970 * 1000)
-            try await scratch.waitForFinishedJobs(jobs, timeout: .seconds(300), workers: [survivor])
+            try await scratch.waitForFinishedJobs(total, timeout: .seconds(300), workers: [survivor])
             // The frozen worker wakes up and tries to finish the jobs it no longer owns.
             zombie.signal(SIGCONT)
             try await Task.sleep(for: .seconds(3))
@@ -74,7 +75,7 @@ struct PostgresWorkerProcessTests {
             for worker in [zombie, survivor] { #expect(try await worker.waitForExit() == 0, "\(worker.stderr)") }
 
             let events = try await scratch.eventCounts()
-            #expect(events.count == jobs)
+            #expect(events.count == total)
             let notOnce = events.filter { $0.value.completed != 1 }
             #expect(notOnce.isEmpty, "jobs not completed exactly once: \(notOnce.prefix(5))")
 
@@ -188,12 +189,21 @@ struct PostgresScratch: Sendable {
 
     /// Stops `worker` with SIGSTOP at a moment when it holds running jobs;
     /// otherwise lets it go on a little and tries again.
-    func freezeHoldingJobs(_ worker: BackgroundRedML) async throws {
+    ///
+    /// If the other workers drained the queue meanwhile (a loaded machine runs the
+    /// tries slowly), submits `refill` more jobs of `kind` for it to take; returns how many it submitted.
+    @discardableResult
+    func freezeHoldingJobs(_ worker: BackgroundRedML, refill: Int = 100, kind: String) async throws -> Int {
+        var submitted = 0
         for _ in 0..<100 {
             worker.signal(SIGSTOP)
             try await Task.sleep(for: .milliseconds(200))  // a commit it had sent lands meanwhile
-            if try await runningJobs(of: worker) > 0 { return }
+            if try await runningJobs(of: worker) > 0 { return submitted }
             worker.signal(SIGCONT)
+            if try await integer("SELECT count(*) FROM \(jobTable) WHERE status = 'queued'") == 0 {
+                try await submit(refill, kind: kind)
+                submitted += refill
+            }
             try await Task.sleep(for: .milliseconds(150))
         }
         throw RedMLExecutableFailure(description: "worker \(worker.processIdentifier) never held a running job when stopped")
