@@ -57,7 +57,7 @@ extension MLHTTPAPI {
                             // The status line went out with the first event: the client learns why the
                             // stream ends from a last event (a pruned job, a record that turned
                             // unreadable, a store that failed), not from a connection cut short.
-                            if !(error is MLJobError) {
+                            if !(error is MLJobError || error is CancellationError) {
                                 logger.warning("a job's event stream ended with an error",
                                                metadata: ["job_id": "\(MLKey.job(id))", "error": "\(error)"])
                             }

@@ -65,8 +65,9 @@ public protocol MLJobTableStore: MLClaimingStore {
     func setJobsAside(keys: [String]) async throws
 
     /// A page of jobs ordered by key, after `after` when given, filtered by
-    /// the columns given (a status other than `set_aside` leaves out the jobs
-    /// set aside, each marked ``MLJobRecord/setAside``); `more` tells whether jobs follow.
+    /// the columns given; `more` tells whether jobs follow. The records of jobs
+    /// set aside are marked ``MLJobRecord/setAside`` (a status filter other
+    /// than `set_aside` leaves them out).
     func jobPage(_ query: MLJobTableQuery) async throws -> (records: [MLJobRecord], more: Bool)
 
     /// The events of the job under `key`, in sequence order, as stored.

@@ -431,7 +431,6 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
         return revision
     }
 
-    /// The rows (key, record, revision) of `query`.
     /// ``records(_:_:)`` of a query whose fourth column tells whether the row is set aside.
     private static func recordsTellingSetAside(_ query: PostgresQuery, _ sql: PostgresSQL) async throws -> [MLJobRecord] {
         try await sql.rows(query).map { row in
@@ -440,6 +439,7 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
         }
     }
 
+    /// The rows (key, record, revision) of `query`.
     private static func records(_ query: PostgresQuery, _ sql: PostgresSQL) async throws -> [MLJobRecord] {
         try await sql.rows(query).map { row in
             let (key, record, revision) = try row.decode((String, String, Int64).self)

@@ -456,15 +456,8 @@ public final class MLJobQueue: Sendable {
                 do {
                     var last: MLRevision?
                     while !Task.isCancelled {
-                        let loaded: (job: MLJob, revision: MLRevision)?
-                        do {
-                            loaded = try await readJob(id)
-                        } catch let error as MLPersistenceError {
-                            // Damage, as `requireJob` reports it: the watcher is told which record, not of an outage.
-                            guard case .corruption = error else { throw error }
-                            throw MLJobError.corrupt(id, error)
-                        }
-                        guard let (job, revision) = loaded else { throw MLJobError.unknownJob(id) }
+                        // Gone or damaged, as `requireJob` reports it: the watcher is told which, not of an outage.
+                        let (job, revision) = try await require(id, readJob)
                         if revision != last {
                             last = revision
                             continuation.yield(job)
