@@ -6,17 +6,11 @@ import Testing
 /// `redml store check`, psql and `pg_restore` (`redml store restore` takes SQLite stores only).
 @Suite("PostgreSQL damage advice", .enabled(if: !PostgresBackend.isSkipped, "REDML_SKIP_POSTGRES=1"))
 struct PostgresDamageAdviceTests {
-    @Test("a corrupt model record on PostgreSQL points to psql and pg_restore, not to the SQLite-only store commands")
+    @Test("a corrupt model record on PostgreSQL points to store check, psql and pg_restore, not to the SQLite-only store restore")
     func corruptRecordAdvice() async throws {
         try await PostgresScratch.withSchema { scratch in
             let directory = try ScratchDirectory()
-            let weights = directory.url.appendingPathComponent("w.bin")
-            try Data("weights".utf8).write(to: weights)
-            for name in ["iris", "wine"] {
-                let registered = try await directory.redml(
-                    "models", "register", name, "--weights", weights.path, "--store", scratch.url)
-                #expect(registered.status == 0, "\(registered)")
-            }
+            try await Self.registerModels(["iris", "wine"], in: directory, to: scratch)
             try await scratch.execute(
                 "UPDATE \"\(scratch.schema)\".ml_kv SET value = '{oops' WHERE namespace = 'models' AND key = 'wine'")
 
@@ -65,11 +59,7 @@ struct PostgresDamageAdviceTests {
     func storeCheckOnPostgres() async throws {
         try await PostgresScratch.withSchema { scratch in
             let directory = try ScratchDirectory()
-            let weights = directory.url.appendingPathComponent("w.bin")
-            try Data("weights".utf8).write(to: weights)
-            let registered = try await directory.redml("models", "register", "iris", "--weights", weights.path,
-                                                       "--store", scratch.url)
-            #expect(registered.status == 0, "\(registered)")
+            try await Self.registerModels(["iris"], in: directory, to: scratch)
             let id = try await Self.submitJob(in: directory, to: scratch)
             let other = try await Self.submitJob(in: directory, to: scratch)
 
@@ -98,6 +88,17 @@ struct PostgresDamageAdviceTests {
                 #expect(problems.contains { $0.hasPrefix("problem " + expected) }, "\(expected): \(damaged)")
             }
             #expect(damaged.stderr.contains("pg_restore") && !damaged.stderr.contains("redml store restore"), "\(damaged)")
+        }
+    }
+
+    /// Registers a version of each model through `redml models register`, with the same 7 bytes of weights.
+    private static func registerModels(_ names: [String], in directory: ScratchDirectory, to scratch: PostgresScratch) async throws {
+        let weights = directory.url.appendingPathComponent("w.bin")
+        try Data("weights".utf8).write(to: weights)
+        for name in names {
+            let registered = try await directory.redml(
+                "models", "register", name, "--weights", weights.path, "--store", scratch.url)
+            #expect(registered.status == 0, "\(registered)")
         }
     }
 
