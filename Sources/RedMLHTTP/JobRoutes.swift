@@ -42,10 +42,11 @@ extension MLHTTPAPI {
         }
         let status = try query["status"].map { raw throws(MLHTTPError) -> MLJob.Status in
             let status = MLJob.Status(rawValue: raw)
-            guard [.queued, .running, .completed, .failed, .cancelled, .setAside].contains(status) else {
+            let statuses = MLJob.Status.listingFilters.map(\.rawValue)
+            guard statuses.contains(raw) else {
                 throw MLHTTPError.invalidField(
                     "query parameter 'status'",
-                    "must be queued, running, completed, failed, cancelled or set_aside, got '\(JSONFields.shown(raw))'")
+                    "must be \(statuses.dropLast().joined(separator: ", ")) or \(statuses.last ?? ""), got '\(JSONFields.shown(raw))'")
             }
             return status
         }

@@ -12,6 +12,9 @@ extension MLJob.Status {
     /// layout has no such state: there, they are the job records that cannot
     /// be read, which other listings pass over and name under ``MLJobPage/skipped``.
     public static let setAside = MLJob.Status(rawValue: "set_aside")
+
+    /// Every status ``MLJobQuery/status`` filters by: those a job can have, then ``setAside``.
+    public static let listingFilters: [MLJob.Status] = [.queued, .running, .completed, .failed, .cancelled, .setAside]
 }
 
 /// A job the queue cannot run, as a ``MLJob/Status/setAside`` listing names it.

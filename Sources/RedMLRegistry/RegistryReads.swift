@@ -67,10 +67,7 @@ extension MLModelRegistry {
                 reason: "the record says its latest version is \(model.latestVersion), but \(stored) exists; "
                     + "nothing was changed")
         }
-        logger.warning(
-            "model record's latest_version is behind a stored version; reading it",
-            metadata: ["model": "\(model.name)", "latest_version": "\(model.latestVersion)", "version": "\(stored)",
-                       "record": "\(MLNamespace.models)/\(MLKey.model(model.name))"])
+        logCounterBehind(model, stored: version, "reading version \(version)")
         return found
     }
 

@@ -18,11 +18,18 @@ extension MLModelRegistry {
                                   key: MLKey.modelVersion(model.name, latest + 1)) != nil
         else { return latest }
         let highest = try await highestStoredVersion(of: model.name) ?? latest
-        logger.warning(
-            "model record's latest_version is behind its stored versions; listing them all",
-            metadata: ["model": "\(model.name)", "latest_version": "\(latest)", "highest_stored_version": "\(highest)",
-                       "record": "\(MLNamespace.models)/\(MLKey.model(model.name))"])
+        logCounterBehind(model, stored: highest, "listing them all")
         return max(highest, latest)
+    }
+
+    /// Logs that `model`'s record counts fewer versions than the stored version
+    /// `stored`, and what the registry does about it (`doing`).
+    func logCounterBehind(_ model: MLModel, stored: UInt32, _ doing: String) {
+        logger.warning(
+            "model record's latest_version is behind its stored versions; \(doing)",
+            metadata: ["model": "\(model.name)", "latest_version": "\(model.latestVersion)",
+                       "stored_version": "\(MLNamespace.modelVersions)/\(MLKey.modelVersion(model.name, stored))",
+                       "record": "\(MLNamespace.models)/\(MLKey.model(model.name))"])
     }
 
     /// The highest version number among the stored version records of

@@ -16,8 +16,7 @@ struct PostgresDamageAdviceTests {
 
             let shown = try await directory.redml("models", "show", "wine", "--store", scratch.url)
             #expect(shown.status == 1 && shown.stderr.contains("models/wine"), "\(shown)")
-            #expect(shown.stderr.contains("pg_restore") && !shown.stderr.contains("redml store restore"), "\(shown)")
-            #expect(shown.stderr.contains("redml store check"), "\(shown)")
+            Self.expectPostgresAdvice(shown)
 
             let listed = try await directory.redml("models", "list", "--store", scratch.url)
             #expect(listed.status == 0 && listed.stdout.contains("iris"), "\(listed)")
@@ -34,8 +33,7 @@ struct PostgresDamageAdviceTests {
 
             let shown = try await directory.redml("jobs", "show", id, "--json", "--store", scratch.url)
             #expect(shown.status == 1 && shown.stderr.contains("jobs/\(id)") && shown.stderr.contains("not valid JSON"), "\(shown)")
-            #expect(shown.stderr.contains("pg_restore") && !shown.stderr.contains("redml store restore"), "\(shown)")
-            #expect(shown.stderr.contains("redml store check"), "\(shown)")
+            Self.expectPostgresAdvice(shown)
             let error = try #require(try shown.jsonObject()["error"] as? [String: Any], "\(shown)")
             #expect(error["code"] as? String == "job_corrupt", "\(shown)")
         }
@@ -89,6 +87,13 @@ struct PostgresDamageAdviceTests {
             }
             #expect(damaged.stderr.contains("pg_restore") && !damaged.stderr.contains("redml store restore"), "\(damaged)")
         }
+    }
+
+    /// Expects advice that works on PostgreSQL: `redml store check`, and `pg_restore` rather than the SQLite-only `redml store restore`.
+    private static func expectPostgresAdvice(_ result: RedMLResult, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.stderr.contains("pg_restore") && !result.stderr.contains("redml store restore"), "\(result)",
+                sourceLocation: sourceLocation)
+        #expect(result.stderr.contains("redml store check"), "\(result)", sourceLocation: sourceLocation)
     }
 
     /// Registers a version of each model through `redml models register`, with the same 7 bytes of weights.

@@ -2,13 +2,11 @@ import RedML
 
 /// How jobs read in the text output.
 enum JobText {
-    /// The statuses `--status` takes: those a job can have, and `set_aside` for the jobs the queue cannot run.
-    static let statuses: [MLJob.Status] = [.queued, .running, .completed, .failed, .cancelled, .setAside]
-
     /// Parses `--status`.
     ///
     /// - Throws: ``CLIError`` listing the statuses.
     static func status(_ text: String) throws -> MLJob.Status {
+        let statuses = MLJob.Status.listingFilters
         guard let status = statuses.first(where: { $0.rawValue == text.lowercased() }) else {
             throw CLIError(
                 "unknown status '\(DisplayText.oneLine(String(text.prefix(40))))' for --status; use one of "
