@@ -28,15 +28,15 @@ final class LiveConnection: Sendable {
                 connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
-        guard connected == 0 else {
-            Glibc.close(descriptor)
-            throw Failed(description: "connect to port \(port) failed: errno \(errno)")
-        }
+        // Not closed here: a class whose initializer throws once every stored property is set is
+        // deinitialized, and `deinit` closes it. Closing it here too closed whatever descriptor took
+        // the number in between (once, another test's listening socket, and NIO crashed on it).
+        guard connected == 0 else { throw Failed(description: "connect to port \(port) failed: errno \(errno)") }
         var timeout = timeval(tv_sec: readTimeout, tv_usec: 0)
         setsockopt(descriptor, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { Glibc.close(descriptor) }
+    deinit { if descriptor >= 0 { Glibc.close(descriptor) } }
 
     /// Sends `text` whole.
     func send(_ text: String) throws {
