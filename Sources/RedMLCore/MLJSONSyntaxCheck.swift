@@ -141,11 +141,22 @@ package struct MLJSONSyntaxCheck {
                 index += 1
                 guard index < scalars.count else { break }
                 if scalars[index] == "u" {
-                    for _ in 0..<4 {
-                        index += 1
-                        guard index < scalars.count, scalars[index].properties.isASCIIHexDigit else {
-                            throw problem("expected 4 hex digits after \\u")
+                    let escapeStart = index - 1
+                    let unit = try hexUnit()
+                    if (0xD800...0xDBFF).contains(unit) {
+                        // A high surrogate stands for half a character: the low half must follow.
+                        guard index + 2 < scalars.count, scalars[index + 1] == "\\", scalars[index + 2] == "u" else {
+                            index = escapeStart
+                            throw problem("lone UTF-16 surrogate \\u\(Self.hex(unit)) in a string (not a character)")
                         }
+                        index += 2
+                        guard (0xDC00...0xDFFF).contains(try hexUnit()) else {
+                            index = escapeStart
+                            throw problem("lone UTF-16 surrogate \\u\(Self.hex(unit)) in a string (not a character)")
+                        }
+                    } else if (0xDC00...0xDFFF).contains(unit) {
+                        index = escapeStart
+                        throw problem("lone UTF-16 surrogate \\u\(Self.hex(unit)) in a string (not a character)")
                     }
                 } else if !"\"\\/bfnrt".unicodeScalars.contains(scalars[index]) {
                     throw problem("invalid escape \\\(scalars[index].escaped(asASCII: true)) in a string")
@@ -158,6 +169,26 @@ package struct MLJSONSyntaxCheck {
             }
         }
         throw problem("unterminated string")
+    }
+
+    /// Reads the 4 hex digits after `\\u`, leaving `index` on the last one.
+    private mutating func hexUnit() throws(Problem) -> UInt16 {
+        var unit: UInt16 = 0
+        for _ in 0..<4 {
+            index += 1
+            guard index < scalars.count, scalars[index].properties.isASCIIHexDigit,
+                let digit = UInt16(String(scalars[index]), radix: 16)
+            else {
+                throw problem("expected 4 hex digits after \\u")
+            }
+            unit = unit << 4 | digit
+        }
+        return unit
+    }
+
+    private static func hex(_ unit: UInt16) -> String {
+        let digits = String(unit, radix: 16)
+        return String(repeating: "0", count: 4 - digits.count) + digits
     }
 
     /// The text of a string's contents (between its quotes), already checked, with its escapes resolved.
@@ -193,8 +224,15 @@ package struct MLJSONSyntaxCheck {
         let start = index
         for expected in word.unicodeScalars {
             guard index < scalars.count, scalars[index] == expected else {
-                index = start  // point at the word, not at the letter where it went wrong
-                throw problem("expected \(word)")
+                // Name the word that was written, pointing at its start.
+                var end = start
+                while end < scalars.count, end - start < 20, scalars[end].properties.isAlphabetic { end += 1 }
+                let found = String(String.UnicodeScalarView(scalars[start..<end]))
+                index = start
+                let lowered = found.lowercased()
+                let hint = ["nan", "infinity", "inf"].contains(lowered)
+                    ? " (JSON has no NaN or infinity)" : " (true, false, null, a number, a \"string\", an array or an object)"
+                throw problem("'\(found)' is not a JSON value\(hint)")
             }
             index += 1
         }

@@ -98,7 +98,8 @@ extension MLJSONValue: Codable {
                 throw DecodingError.dataCorruptedError(
                     in: container,
                     debugDescription: "the integer \(exact) is outside the 64-bit range, and as a 64-bit float it would "
-                        + "become \(double); send it as a string, or as a float if it may be rounded")
+                        + "become \(double); send it as a float if it may be rounded, or, in free-form JSON such as metrics "
+                        + "or a spec, as a string")
             }
             self = .double(double)
         } else if let string = try? container.decode(String.self) {
@@ -221,6 +222,9 @@ extension MLJSONValue {
             let path = context.codingPath.map(\.stringValue).joined(separator: ".")
             throw MLJSONError(field: field, reason: context.debugDescription + (path.isEmpty ? "" : " (at \(path))"))
         } catch {
+            if let problem = MLJSONSyntaxCheck.firstProblem(in: text) {
+                throw MLJSONError(field: field, reason: "not valid JSON: \(problem)")
+            }
             throw MLJSONError(field: field, reason: "not valid JSON: \(error)")
         }
     }

@@ -101,12 +101,15 @@ public struct MLHTTPAPI: Sendable {
             token: configuration.token, prometheus: prometheus, logger: logger))
         for route in MLHTTPRoute.allCases {
             router.on(RouterPath(route.path), method: route.httpMethod) { request, context in
-                try await self.respond(to: route, RequestInput(request: request, context: context, configuration: self.configuration))
+                if !route.readsBody { try RequestInput<Context>.refuseBody(of: request, route: route) }
+                return try await self.respond(
+                    to: route, RequestInput(request: request, context: context, configuration: self.configuration))
             }
             if route.httpMethod == .get {
                 // HEAD is GET without the body: same status and headers, and a lazy body (a
                 // weights download) is never read.
                 router.on(RouterPath(route.path), method: .head) { request, context in
+                    try RequestInput<Context>.refuseBody(of: request, route: route)
                     let response = try await self.respond(
                         to: route, RequestInput(request: request, context: context, configuration: self.configuration))
                     return Response(status: response.status, headers: response.headers)
@@ -119,7 +122,8 @@ public struct MLHTTPAPI: Sendable {
             var allowed = routes.map(\.httpMethod)
             if allowed.contains(.get) { allowed.append(.head) }
             let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
-            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete] where !allowed.contains(method) {
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .options, .trace]
+            where !allowed.contains(method) {
                 router.on(RouterPath(path), method: method) { request, _ -> Response in
                     throw MLHTTPError(
                         .methodNotAllowed, code: "method_not_allowed",
@@ -157,6 +161,11 @@ public struct MLHTTPAPI: Sendable {
 }
 
 extension MLHTTPRoute {
+    /// Whether the route reads a request body. The others (every GET and
+    /// DELETE) refuse one rather than ignore it: a client that sends a
+    /// compare-and-swap as a DELETE body would otherwise delete unconditionally.
+    var readsBody: Bool { method != "GET" && method != "DELETE" }
+
     /// The method as Hummingbird spells it.
     var httpMethod: HTTPRequest.Method {
         switch method {

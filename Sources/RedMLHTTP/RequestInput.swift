@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import RedMLCore
 
@@ -48,9 +49,19 @@ struct RequestInput<Context: RequestContext> {
         return number
     }
 
+    /// A RedML header's value; refused when sent more than once (which HTTP
+    /// would join into one value with commas), as a repeated query parameter is.
+    func header(_ name: HTTPField.Name) throws(MLHTTPError) -> String? {
+        let values = request.headers[values: name]
+        guard values.count <= 1 else {
+            throw MLHTTPError.invalidField("header '\(name.rawName)'", "given more than once")
+        }
+        return values.first
+    }
+
     /// Who makes the change, from the `RedML-Actor` header, for the model's history.
     func actor() throws(MLHTTPError) -> String? {
-        guard let raw = request.headers[.redMLActor] else { return nil }
+        guard let raw = try header(.redMLActor) else { return nil }
         try Self.requireUTF8(raw, "header 'RedML-Actor'")
         guard (1...255).contains(raw.utf8.count), !raw.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
             throw MLHTTPError.invalidField("header 'RedML-Actor'", "must be 1–255 bytes without control characters")
@@ -88,6 +99,18 @@ struct RequestInput<Context: RequestContext> {
     }
 
     // MARK: Body
+
+    /// Refuses a request that carries a body to a route that reads none, with
+    /// 400 `unexpected_body`: ignoring it could drop a condition the client meant.
+    static func refuseBody(of request: Request, route: MLHTTPRoute) throws(MLHTTPError) {
+        let length = request.headers[.contentLength]
+        guard (length != nil && length != "0") || request.headers[.transferEncoding] != nil else { return }
+        let sent = length.map { "a body of \(JSONFields.shown($0)) bytes" } ?? "a body"
+        let hint = route == .removeAlias ? "; for a compare-and-swap, pass ?expected=N or ?expected=absent" : ""
+        throw MLHTTPError.badRequest(
+            "\(request.method.rawValue) \(route.path) takes no request body, but \(sent) was sent\(hint)",
+            code: "unexpected_body")
+    }
 
     /// The body as one JSON object; `nil` for an empty body when `optional`.
     ///

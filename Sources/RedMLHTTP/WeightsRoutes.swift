@@ -44,11 +44,14 @@ extension MLHTTPAPI {
         let body = try JSONFields(try await input.jsonObject() ?? [:],
                                   allowed: Self.registrationFields.union(["weights_base64", "weights_sha256"]))
         let encoded = try body.requiredString("weights_base64")
-        guard let weights = Data(base64Encoded: encoded) else {
-            throw MLHTTPError.invalidField("request body field 'weights_base64'", "is not valid base64")
+        let weights = try Self.decodeBase64(encoded, field: "request body field 'weights_base64'")
+        guard !weights.isEmpty else {
+            throw MLHTTPError(.badRequest, code: "empty_weights",
+                              message: "request body field 'weights_base64' is empty; weights have at least one byte")
         }
         let registration = try Self.completed(
-            Self.registration(for: name, body), input, weightsSHA256: try body.string("weights_sha256"))
+            Self.registration(for: name, body), input, weightsSHA256: try body.string("weights_sha256"),
+            field: "request body field 'weights_sha256'")
         let version = try await registry.register(registration, weights: weights)
         return JSONResponse.make(.object(RegistryJSON.version(version)), status: .created)
     }
@@ -153,6 +156,29 @@ extension MLHTTPAPI {
         }
     }
 
+    /// Decodes standard base64 (RFC 4648), skipping the line breaks and spaces
+    /// that tools such as `base64` wrap their output with; anything else that
+    /// is wrong is named.
+    static func decodeBase64(_ text: String, field: String) throws(MLHTTPError) -> Data {
+        var compact = String.UnicodeScalarView()
+        for (offset, scalar) in text.unicodeScalars.enumerated() {
+            switch scalar {
+            case " ", "\t", "\r", "\n": continue
+            case "A"..."Z", "a"..."z", "0"..."9", "+", "/", "=": compact.append(scalar)
+            default:
+                throw MLHTTPError.invalidField(
+                    field, "is not base64: character \(offset + 1) is '\(JSONFields.shown(String(scalar)))', "
+                        + "but base64 uses only A–Z, a–z, 0–9, '+', '/' and '=' padding (not the URL-safe '-' and '_')")
+            }
+        }
+        guard compact.count % 4 == 0, let data = Data(base64Encoded: String(compact)) else {
+            throw MLHTTPError.invalidField(
+                field, "is not base64: \(compact.count) characters without spaces, but base64 comes in groups of 4, "
+                    + "with '=' only as padding at the end")
+        }
+        return data
+    }
+
     /// Whether an `If-None-Match` header matches `etag` (RFC 9110 section
     /// 13.1.2): `*`, or any listed tag, compared weakly (`W/"x"` matches `"x"`).
     static func ifNoneMatch(_ values: [String], matches etag: String) -> Bool {
@@ -163,7 +189,7 @@ extension MLHTTPAPI {
     /// The registration fields of a streamed upload, from the `RedML-Registration` header.
     private func registration<Context>(for name: String, fromHeaderOf input: RequestInput<Context>) throws(MLHTTPError) -> MLRegistration {
         var registration = MLRegistration(model: name)
-        if let header = input.request.headers[.redMLRegistration] {
+        if let header = try input.header(.redMLRegistration) {
             try RequestInput<Context>.requireUTF8(header, "header 'RedML-Registration'")
             let object: MLJSONObject
             do {
@@ -175,7 +201,8 @@ extension MLHTTPAPI {
                                                                         source: "RedML-Registration header"))
         }
         // The digest the client computed comes in the header downloads carry.
-        return try Self.completed(registration, input, weightsSHA256: input.request.headers[.redMLSHA256])
+        return try Self.completed(
+            registration, input, weightsSHA256: try input.header(.redMLSHA256), field: "header 'RedML-SHA256'")
     }
 
     /// `registration` with what the request says beside its fields: who
@@ -183,10 +210,17 @@ extension MLHTTPAPI {
     /// and as `created_by` unless that is given) and the client's digest of the
     /// weights, which the upload must match.
     private static func completed<Context>(
-        _ registration: MLRegistration, _ input: RequestInput<Context>, weightsSHA256: String?
+        _ registration: MLRegistration, _ input: RequestInput<Context>, weightsSHA256: String?, field: String
     ) throws(MLHTTPError) -> MLRegistration {
         var registration = registration
         if registration.createdBy == nil { registration.createdBy = try input.actor() }
+        if let weightsSHA256 {
+            // Either case is taken, as `sha256sum` and other tools print either.
+            guard weightsSHA256.utf8.count == 64, weightsSHA256.utf8.allSatisfy({ $0 < 0x80 && Character(Unicode.Scalar($0)).isHexDigit })
+            else {
+                throw MLHTTPError.invalidField(field, "must be a SHA-256 as 64 hex digits, got '\(JSONFields.shown(weightsSHA256))'")
+            }
+        }
         registration.expectedWeightsSHA256 = weightsSHA256?.lowercased()
         return registration
     }

@@ -3,7 +3,7 @@ import Hummingbird
 import Synchronization
 
 /// A request body as the `Data` chunks the registry streams into the blob
-/// store, refusing more than `limit` bytes.
+/// store, refusing an empty body and more than `limit` bytes.
 ///
 /// The registry reports a failing sequence as its own persistence error, so
 /// why the upload stopped is also kept in ``monitor`` for the route to answer with.
@@ -33,7 +33,17 @@ struct WeightsUpload: AsyncSequence, Sendable {
                                          message: "the weights upload stopped before its end: \(error)"))
                 throw error
             }
-            guard let buffer else { return nil }
+            guard let buffer else {
+                // No body at all is a client's mistake (a file that was not attached), not a
+                // model: registering it would make an empty version the active one.
+                guard received > 0 else {
+                    let error = MLHTTPError.badRequest(
+                        "the weights upload is empty; send the model's weights as the request body", code: "empty_weights")
+                    monitor.fail(error)
+                    throw error
+                }
+                return nil
+            }
             received += buffer.readableBytes
             guard received <= limit else {
                 let error = MLHTTPError.tooLarge("the weights upload", limit: limit)

@@ -69,7 +69,11 @@ public struct MLRegistryError: Error, Equatable, Sendable, CustomStringConvertib
 
 extension MLRegistryError {
     static func unknownModel(_ model: String) -> Self {
-        Self(code: .unknownModel, message: "unknown model '\(model)'", model: model)
+        // Two spellings of one name look alike when printed; say which one was asked for.
+        let composed = model.precomposedStringWithCanonicalMapping
+        let hint = model.unicodeScalars.elementsEqual(composed.unicodeScalars)
+            ? "" : " (this spelling is not in NFC, and names are created in NFC: ask for it composed)"
+        return Self(code: .unknownModel, message: "unknown model '\(model)'\(hint)", model: model)
     }
 
     static func unknownVersion(_ model: String, _ version: UInt32) -> Self {

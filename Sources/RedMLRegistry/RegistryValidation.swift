@@ -79,6 +79,11 @@ enum RegistryValidation {
             throw .invalid("alias '\(alias)' of model '\(model)' differs from the built-in alias '\(lowered)' "
                 + "only in case and would be mistaken for it; choose another name", model: model)
         }
+        guard alias != "." && alias != ".." else {
+            // URL clients remove these path segments, so the alias could not be read or removed over HTTP.
+            throw .invalid("alias '\(alias)' of model '\(model)' is a path segment that URLs remove; "
+                + "choose another name", model: model)
+        }
     }
 
     static func tags(_ tags: [String: String], model: String, field: String) throws(MLRegistryError) {
@@ -91,8 +96,14 @@ enum RegistryValidation {
                 throw .invalid("model '\(model)': \(field) '\(key)' is \(value.utf8.count) bytes; "
                     + "at most 5000 are allowed", model: model)
             }
+            guard !value.unicodeScalars.contains("\u{0}") else {
+                throw .invalid("model '\(model)': \(field) '\(key)' \(nulRefusal)", model: model)
+            }
         }
     }
+
+    /// Why text with U+0000 is refused, for every field that refuses it.
+    static let nulRefusal = "contains U+0000 (NUL), which registry text may not hold (SQL text cannot)"
 
     static func text(_ value: String?, _ field: String, model: String, limit: Int) throws(MLRegistryError) {
         guard let value else { return }
@@ -101,7 +112,7 @@ enum RegistryValidation {
                            model: model)
         }
         guard !value.unicodeScalars.contains("\u{0}") else {
-            throw .invalid("model '\(model)': \(field) contains U+0000, which no store can hold", model: model)
+            throw .invalid("model '\(model)': \(field) \(nulRefusal)", model: model)
         }
     }
 
@@ -119,7 +130,7 @@ enum RegistryValidation {
                            model: model)
         }
         guard !MLJSONValue.object(object).containsNUL else {
-            throw .invalid("model '\(model)': \(field) contains U+0000, which no store can hold", model: model)
+            throw .invalid("model '\(model)': \(field) \(nulRefusal)", model: model)
         }
     }
 

@@ -36,6 +36,8 @@ struct JobsCommandTests {
         let scratch = try ScratchDirectory()
         for (arguments, text) in [
             (["jobs", "list", "--limit", "0"], "--limit must be 1…100000, got 0"),
+            (["jobs", "list", "--kind", ""], "--kind must not be empty"),
+            (["jobs", "list", "--queue", ""], "--queue must not be empty"),
             (["jobs", "watch", String(repeating: "0", count: 32), "--interval", "5"], "--interval must be 10…60000"),
             (["worker", "--exec", "no-equals-sign"], "write it as KIND=COMMAND"),
             (["worker", "--exec", "score=a.sh", "--exec", "score=b.sh"], "names kind 'score' twice"),

@@ -134,7 +134,7 @@ struct StoreCommandTests {
         for (arguments, code, text) in [
             (["models", "show", "nope", "--json"], "unknown_model", "nope"),
             (["jobs", "show", String(repeating: "0", count: 32), "--json"], "unknown_job", "00000000"),
-            (["jobs", "show", "not-an-id", "--json"], "failed", "not-an-id"),
+            (["jobs", "show", "not-an-id", "--json"], "invalid_argument", "not-an-id"),
             (["jobs", "list", "--limit", "0", "--json"], "usage", "--limit"),
         ] as [([String], String, String)] {
             let result = try await RedMLExecutable.run(arguments, in: scratch.url)

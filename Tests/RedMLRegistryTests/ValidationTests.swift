@@ -181,6 +181,41 @@ struct ValidationTests {
         }
     }
 
+    @Test(arguments: Backends.allFixtures(), [".", ".."])
+    func aliasesThatURLsRemoveCannotBeSet(_ fixture: MLStoreFixture, _ alias: String) async throws {
+        let (store, registry) = try await seeded(fixture)
+        let error = try await refused(store, mentioning: ["model 'spam'", "alias '\(alias)'", "path segment that URLs remove"]) {
+            try await registry.setAlias(alias, of: "spam", to: 1)
+        }
+        #expect(error?.model == "spam")
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func aTagValueWithNULIsRefusedAsDescriptionsAre(_ fixture: MLStoreFixture) async throws {
+        let (store, registry) = try await seeded(fixture)
+        _ = try await refused(store, mentioning: ["model 'spam'", "tag 'team'", "U+0000"]) {
+            try await registry.updateModel("spam", tags: ["team": "trust\u{0}"])
+        }
+        _ = try await refused(store, mentioning: ["model 'spam'", "U+0000"]) {
+            try await registry.updateVersion("spam", version: 1, tags: ["k": "\u{0}"])
+        }
+    }
+
+    @Test(arguments: Backends.allFixtures())
+    func anUnknownNameNotInNFCSaysSo(_ fixture: MLStoreFixture) async throws {
+        let (_, registry) = try await makeRegistry(fixture)
+        try await register(registry, "caf\u{E9}", weights: "v1")
+        // The same name as it looks, spelt with a combining accent: a lookup finds nothing, and says why.
+        let error = await expectRegistryError(.unknownModel, mentioning: ["not in NFC", "ask for it composed"]) {
+            try await registry.model("cafe\u{301}")
+        }
+        #expect(error?.model == "cafe\u{301}")
+        let plain = await expectRegistryError(.unknownModel, mentioning: ["unknown model 'tea'"]) {
+            try await registry.model("tea")
+        }
+        #expect(plain?.message == "unknown model 'tea'", "a composed name gets no hint")
+    }
+
     @Test(arguments: Backends.allFixtures())
     func goodAliasNamesAreAccepted(_ fixture: MLStoreFixture) async throws {
         let (_, registry) = try await seeded(fixture)

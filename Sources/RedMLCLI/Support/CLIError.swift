@@ -23,6 +23,12 @@ struct CLIError: Error, CustomStringConvertible {
         self.code = code
     }
 
+    /// An argument the command cannot use (a bad job id, time or JSON), with
+    /// the code the library and the HTTP API give refused input.
+    static func invalidArgument(_ message: String) -> CLIError {
+        CLIError(message, code: "invalid_argument")
+    }
+
     /// A failure reported by the persistence layer.
     ///
     /// - Parameters:

@@ -13,9 +13,9 @@ enum JSONArgument {
         } catch {
             let quoting = "quote it for the shell, such as \(option) '{\"learning_rate\": 0.1}'"
             if let problem = MLJSONSyntaxCheck.firstProblem(in: text) {
-                throw CLIError("invalid JSON for \(option): \(problem); \(quoting)")
+                throw CLIError.invalidArgument("invalid JSON for \(option): \(problem); \(quoting)")
             }
-            throw CLIError("invalid JSON for \(option): \(error.reason); \(quoting)")
+            throw CLIError.invalidArgument("invalid JSON for \(option): \(error.reason); \(quoting)")
         }
     }
 }

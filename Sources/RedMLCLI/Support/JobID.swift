@@ -12,7 +12,7 @@ enum JobID {
             trimmed.removeAll { $0 == "-" }  // the same 128 bits written as a UUID, 8-4-4-4-12
         }
         guard let id = MLKey.parseJob(trimmed) else {
-            throw CLIError(
+            throw CLIError.invalidArgument(
                 "bad job id '\(DisplayText.oneLine(String(text.prefix(80))))': expected 32 hex digits as "
                     + "`redml jobs submit` and `redml jobs list` print them, such as 0193a3c0f6a27c3e8b5d1e2f3a4b5c6d")
         }

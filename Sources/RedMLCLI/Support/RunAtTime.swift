@@ -16,7 +16,7 @@ enum RunAtTime {
         let date = try time(text, now: now)
         // The queue takes 1970…9999 only, and names a time past 9999 as `<description unavailable>`.
         guard (0...latestSeconds).contains(date.timeIntervalSince1970) else {
-            throw CLIError("--run-at '\(DisplayText.oneLine(String(text.prefix(80))))' is not between 1970 and 9999; "
+            throw CLIError.invalidArgument("--run-at '\(DisplayText.oneLine(String(text.prefix(80))))' is not between 1970 and 9999; "
                 + "pass a time in that range, such as +5m")
         }
         return date
@@ -56,7 +56,7 @@ enum RunAtTime {
     }
 
     private static func invalid(_ text: String) -> CLIError {
-        CLIError("--run-at '\(DisplayText.oneLine(String(text.prefix(80))))' is not a time; pass \(forms)")
+        CLIError.invalidArgument("--run-at '\(DisplayText.oneLine(String(text.prefix(80))))' is not a time; pass \(forms)")
     }
 }
 

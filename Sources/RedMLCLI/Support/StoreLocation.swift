@@ -28,7 +28,7 @@ enum StoreLocation: Equatable, CustomStringConvertible {
     ///   `postgres://` and `postgresql://`.
     init(parsing text: String) throws {
         guard !text.isEmpty else {
-            throw CLIError("--store is empty; pass a SQLite file path, a postgres:// URL or memory:")
+            throw CLIError.invalidArgument("--store is empty; pass a SQLite file path, a postgres:// URL or memory:")
         }
         if text == Self.memorySpelling {
             self = .memory
@@ -39,13 +39,13 @@ enum StoreLocation: Equatable, CustomStringConvertible {
                 self = .postgres(url: text)
                 return
             }
-            throw CLIError(
+            throw CLIError.invalidArgument(
                 "unsupported store URL scheme '\(scheme)://'; pass a SQLite file path, a postgres:// URL "
                     + "or memory: for --store")
         }
         if Self.looksLikeConnectionString(text) {
             // Not echoed: such a string usually holds a password.
-            throw CLIError(
+            throw CLIError.invalidArgument(
                 "--store looks like a libpq connection string (key=value pairs), which RedML does not read; "
                     + "pass a URL such as postgres://user:password@host:5432/database?sslmode=prefer")
         }

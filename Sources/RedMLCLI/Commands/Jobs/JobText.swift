@@ -8,7 +8,7 @@ enum JobText {
     static func status(_ text: String) throws -> MLJob.Status {
         let statuses = MLJob.Status.listingFilters
         guard let status = statuses.first(where: { $0.rawValue == text.lowercased() }) else {
-            throw CLIError(
+            throw CLIError.invalidArgument(
                 "unknown status '\(DisplayText.oneLine(String(text.prefix(40))))' for --status; use one of "
                     + statuses.map(\.rawValue).joined(separator: ", "))
         }

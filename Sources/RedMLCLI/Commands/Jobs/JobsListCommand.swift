@@ -64,6 +64,10 @@ struct JobsListCommand: AsyncParsableCommand {
         guard (1...100_000).contains(limit) else {
             throw ValidationError("--limit must be 1…100000, got \(limit)")
         }
+        // An empty filter would match no job, silently (the HTTP API refuses it too).
+        for (option, value) in [("--kind", kind), ("--queue", queue)] where value?.isEmpty == true {
+            throw ValidationError("\(option) must not be empty")
+        }
     }
 
     /// Lists the jobs.
