@@ -80,10 +80,17 @@ struct RequestInput<Context: RequestContext> {
     // MARK: Query
 
     /// The query parameters, refusing any outside `allowed` and any repeated one.
+    /// Names are percent-decoded as values are; an empty pair (`a=1&&b=2`, a
+    /// trailing `&`) is skipped.
     func query(allowed: Set<String>) throws(MLHTTPError) -> QueryParameters {
         var values: [String: String] = [:]
         for (key, value) in request.uri.queryParameters {
-            let name = String(key)
+            if key.isEmpty && value.isEmpty { continue }
+            guard let name = key.contains("%") ? String(key).removingPercentEncoding : String(key) else {
+                throw MLHTTPError.badRequest(
+                    "query parameter name '\(JSONFields.shown(String(key)))' is not valid percent-encoded UTF-8",
+                    code: "unknown_parameter")
+            }
             guard allowed.contains(name) else {
                 throw MLHTTPError(
                     .badRequest, code: "unknown_parameter",

@@ -105,6 +105,28 @@ struct RequestShapeTests {
         #expect(model.latestVersion == 2, "nothing was registered")
     }
 
+    @Test func queryParameterNamesArePercentDecodedAndEmptyPairsSkipped() async throws {
+        let h = try await Harness()
+        try await h.register("a")
+        try await h.register("b")
+        try await h.run { client in
+            // `%6cimit` is `limit`, written as some clients escape it; a trailing or doubled `&` is no parameter.
+            let encoded = try await client.get("/v1/models?%6cimit=1&&")
+            #expect(encoded.status == .ok, "\(encoded.text)")
+            guard case .array(let models)? = encoded.json["models"] else {
+                Issue.record("no models in \(encoded.text)")
+                return
+            }
+            #expect(models.count == 1, "the decoded limit applied: \(encoded.text)")
+            let unknown = try await client.get("/v1/models?%6cimmit=1")
+            #expect(unknown.errorCode == "unknown_parameter")
+            #expect(unknown.errorMessage.contains("'limmit'"), "the decoded name is shown: \(unknown.errorMessage)")
+            let broken = try await client.get("/v1/models?%ZZ=1")
+            #expect(broken.status == .badRequest)
+            #expect(broken.errorMessage.contains("not valid percent-encoded"), "\(broken.errorMessage)")
+        }
+    }
+
     @Test func optionsAndTraceOnAKnownPathAre405WithAllow() async throws {
         let h = try await Harness()
         try await h.run { client in
