@@ -146,17 +146,14 @@ package struct MLJSONSyntaxCheck {
                     if (0xD800...0xDBFF).contains(unit) {
                         // A high surrogate stands for half a character: the low half must follow.
                         guard index + 2 < scalars.count, scalars[index + 1] == "\\", scalars[index + 2] == "u" else {
-                            index = escapeStart
-                            throw problem("lone UTF-16 surrogate \\u\(Self.hex(unit)) in a string (not a character)")
+                            throw loneSurrogate(unit, escapedAt: escapeStart)
                         }
                         index += 2
                         guard (0xDC00...0xDFFF).contains(try hexUnit()) else {
-                            index = escapeStart
-                            throw problem("lone UTF-16 surrogate \\u\(Self.hex(unit)) in a string (not a character)")
+                            throw loneSurrogate(unit, escapedAt: escapeStart)
                         }
                     } else if (0xDC00...0xDFFF).contains(unit) {
-                        index = escapeStart
-                        throw problem("lone UTF-16 surrogate \\u\(Self.hex(unit)) in a string (not a character)")
+                        throw loneSurrogate(unit, escapedAt: escapeStart)
                     }
                 } else if !"\"\\/bfnrt".unicodeScalars.contains(scalars[index]) {
                     throw problem("invalid escape \\\(scalars[index].escaped(asASCII: true)) in a string")
@@ -171,7 +168,7 @@ package struct MLJSONSyntaxCheck {
         throw problem("unterminated string")
     }
 
-    /// Reads the 4 hex digits after `\\u`, leaving `index` on the last one.
+    /// Reads the 4 hex digits after `\u`, leaving `index` on the last one.
     private mutating func hexUnit() throws(Problem) -> UInt16 {
         var unit: UInt16 = 0
         for _ in 0..<4 {
@@ -184,6 +181,13 @@ package struct MLJSONSyntaxCheck {
             unit = unit << 4 | digit
         }
         return unit
+    }
+
+    /// Half of a UTF-16 pair without its other half, which stands for no
+    /// character; the problem points at its escape.
+    private mutating func loneSurrogate(_ unit: UInt16, escapedAt start: Int) -> Problem {
+        index = start
+        return problem("lone UTF-16 surrogate \\u\(Self.hex(unit)) in a string (not a character)")
     }
 
     private static func hex(_ unit: UInt16) -> String {

@@ -28,8 +28,30 @@ struct ArgumentParsingTests {
         #expect(throws: MLJSONError.self) { try MLJSONValue.parse(text, field: "f") }
     }
 
+    @Test("half of a UTF-16 pair alone is a problem, named and pointed at", arguments: [
+        (#"{"d": "\ud800"}"#, 1, 8, "d800"), (#"["ok \ud83d\ude00", "\udE00x"]"#, 1, 22, "de00"),
+        (#""\ud800\u0041""#, 1, 2, "d800"), (#""\uD800"#, 1, 2, "d800"),
+    ])
+    func loneSurrogates(text: String, line: Int, column: Int, unit: String) throws {
+        let problem = try #require(MLJSONSyntaxCheck.firstProblem(in: text))
+        #expect(problem.reason == "lone UTF-16 surrogate \\u\(unit) in a string (not a character)", "\(problem)")
+        #expect(problem.line == line, "\(problem)")
+        #expect(problem.column == column, "\(problem)")
+    }
+
+    @Test("a misspelt literal is named as written", arguments: [
+        ("nope", "'nope' is not a JSON value (true, false, null, a number, a \"string\", an array or an object)"),
+        ("[1, nan]", "'nan' is not a JSON value (JSON has no NaN or infinity)"),
+        (#"{"a": tru}"#, "'tru' is not a JSON value (true, false, null, a number, a \"string\", an array or an object)"),
+    ])
+    func misspeltLiterals(text: String, reason: String) throws {
+        let problem = try #require(MLJSONSyntaxCheck.firstProblem(in: text))
+        #expect(problem.reason == reason, "\(problem)")
+    }
+
     @Test("valid JSON has no problem", arguments: [
         #"{"a": [1, -2.5e3, true, null, "x\u00e9\n"]}"#, "[]", "0", #"[{"a": 1}, {"a": 2}]"#, #"{"a": {"a": 1}, "A": 2}"#,
+        #"["\ud83d\ude00", "\uD83D\uDE00"]"#,
     ])
     func validJSON(text: String) {
         #expect(MLJSONSyntaxCheck.firstProblem(in: text) == nil)
