@@ -2,8 +2,9 @@
 /// argument, a request body) can be reported with a line and column instead
 /// of Foundation's "the data isn't in the correct format".
 ///
-/// It only checks syntax (RFC 8259); the library's parser still does the
-/// parsing. Positions count Unicode characters from 1.
+/// It checks syntax (RFC 8259), and also refuses half of a UTF-16 pair
+/// alone, which that grammar allows but which stands for no character; the
+/// library's parser still does the parsing. Positions count Unicode characters from 1.
 package struct MLJSONSyntaxCheck {
     /// Where and why the text is not JSON.
     package struct Problem: Equatable, CustomStringConvertible {
@@ -76,6 +77,7 @@ package struct MLJSONSyntaxCheck {
         case "f": try word("false")
         case "n": try word("null")
         case "-", "0"..."9": try number()
+        case let scalar where scalar.properties.isAlphabetic: throw notAValue()
         default: throw problem("expected a value (object, array, string, number, true, false or null) but found \(current)")
         }
     }
@@ -183,6 +185,19 @@ package struct MLJSONSyntaxCheck {
         return unit
     }
 
+    /// The word written where a value should be (`nope`, `NaN`, `-Infinity`),
+    /// named as written; the problem points at its start.
+    private func notAValue() -> Problem {
+        var end = index
+        if end < scalars.count, scalars[end] == "-" { end += 1 }
+        while end < scalars.count, end - index < 20, scalars[end].properties.isAlphabetic { end += 1 }
+        let found = String(String.UnicodeScalarView(scalars[index..<end]))
+        let bare = found.lowercased().trimmingPrefix("-")
+        let hint = ["nan", "infinity", "inf"].contains(String(bare))
+            ? "JSON has no NaN or infinity" : "true, false, null, a number, a \"string\", an array or an object"
+        return problem("'\(found)' is not a JSON value (\(hint))")
+    }
+
     /// Half of a UTF-16 pair without its other half, which stands for no
     /// character; the problem points at its escape.
     private mutating func loneSurrogate(_ unit: UInt16, escapedAt start: Int) -> Problem {
@@ -228,22 +243,18 @@ package struct MLJSONSyntaxCheck {
         let start = index
         for expected in word.unicodeScalars {
             guard index < scalars.count, scalars[index] == expected else {
-                // Name the word that was written, pointing at its start.
-                var end = start
-                while end < scalars.count, end - start < 20, scalars[end].properties.isAlphabetic { end += 1 }
-                let found = String(String.UnicodeScalarView(scalars[start..<end]))
                 index = start
-                let lowered = found.lowercased()
-                let hint = ["nan", "infinity", "inf"].contains(lowered)
-                    ? " (JSON has no NaN or infinity)" : " (true, false, null, a number, a \"string\", an array or an object)"
-                throw problem("'\(found)' is not a JSON value\(hint)")
+                throw notAValue()
             }
             index += 1
         }
     }
 
     private mutating func number() throws(Problem) {
-        if scalars[index] == "-" { index += 1 }
+        if scalars[index] == "-" {
+            if index + 1 < scalars.count, scalars[index + 1].properties.isAlphabetic { throw notAValue() }  // -Infinity
+            index += 1
+        }
         try digits("a digit")
         if index < scalars.count, scalars[index] == "." {
             index += 1

@@ -1,5 +1,6 @@
 import Foundation
 import RedMLCore
+import RedMLQueue
 
 /// A request's JSON object, read field by field with the field named in
 /// every error; fields the route does not know are refused up front.
@@ -116,34 +117,29 @@ struct JSONFields {
     /// A time: epoch milliseconds or an ISO-8601 string.
     func time(_ field: String) throws(MLHTTPError) -> Date? {
         let name = "\(source) field '\(field)'"
-        let date: Date
         switch object[field] {
         case nil, .null: return nil
         case .string(let text):
-            guard let parsed = ISO8601.parse(text) else {
+            guard let date = ISO8601.parse(text) else {
                 let reason = ISO8601.parse(text + "Z") != nil
                     ? "'\(Self.shown(text))' has no time zone; add Z for UTC or an offset such as +02:00"
                     : "'\(Self.shown(text))' is not an ISO-8601 time such as 2030-01-02T03:04:05Z"
                 throw MLHTTPError.invalidField(name, reason)
             }
-            date = parsed
+            guard (0...MLJobQueue.latestRunAtSeconds).contains(date.timeIntervalSince1970) else {
+                throw MLHTTPError.invalidField(name, "'\(Self.shown(text))' is outside the years 1970…9999")
+            }
+            return date
         case let value?:
             guard let ms = value.intValue, value.doubleValue != nil else {
                 throw wrongType(field, "epoch milliseconds or an ISO-8601 string", value)
             }
-            guard (0...Self.latestTimeMs).contains(ms) else {
+            guard (0...MLJobQueue.latestRunAtMs).contains(ms) else {
                 throw MLHTTPError.invalidField(name, "\(ms) ms is outside the years 1970…9999")
             }
-            date = Date(timeIntervalSince1970: Double(ms) / 1000)
+            return Date(timeIntervalSince1970: Double(ms) / 1000)
         }
-        guard (0...Double(Self.latestTimeMs) / 1000).contains(date.timeIntervalSince1970) else {
-            throw MLHTTPError.invalidField(name, "is outside the years 1970…9999")
-        }
-        return date
     }
-
-    /// The last millisecond of the year 9999, the latest time a field takes.
-    static let latestTimeMs: Int64 = 253_402_300_799_999
 
     private func missing(_ field: String, _ expected: String) -> MLHTTPError {
         MLHTTPError(.badRequest, code: "missing_field", message: "\(source): field '\(field)' is required (\(expected))")

@@ -101,7 +101,7 @@ public struct MLHTTPAPI: Sendable {
             token: configuration.token, prometheus: prometheus, logger: logger))
         for route in MLHTTPRoute.allCases {
             router.on(RouterPath(route.path), method: route.httpMethod) { request, context in
-                if !route.readsBody { try RequestInput<Context>.refuseBody(of: request, route: route) }
+                if !route.readsBody { try await RequestInput<Context>.refuseBody(of: request, route: route) }
                 return try await self.respond(
                     to: route, RequestInput(request: request, context: context, configuration: self.configuration))
             }
@@ -109,7 +109,7 @@ public struct MLHTTPAPI: Sendable {
                 // HEAD is GET without the body: same status and headers, and a lazy body (a
                 // weights download) is never read.
                 router.on(RouterPath(route.path), method: .head) { request, context in
-                    try RequestInput<Context>.refuseBody(of: request, route: route)
+                    try await RequestInput<Context>.refuseBody(of: request, route: route)
                     let response = try await self.respond(
                         to: route, RequestInput(request: request, context: context, configuration: self.configuration))
                     return Response(status: response.status, headers: response.headers)
@@ -122,7 +122,9 @@ public struct MLHTTPAPI: Sendable {
             var allowed = routes.map(\.httpMethod)
             if allowed.contains(.get) { allowed.append(.head) }
             let allow = allowed.map(\.rawValue).sorted().joined(separator: ", ")
-            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .options, .trace]
+            // Not OPTIONS: an app that embeds the API answers CORS preflights itself, with its own
+            // route or a middleware that sees unmatched requests, and a route here would take them.
+            for method in [HTTPRequest.Method.get, .post, .put, .patch, .delete, .trace]
             where !allowed.contains(method) {
                 router.on(RouterPath(path), method: method) { request, _ -> Response in
                     throw MLHTTPError(

@@ -80,16 +80,15 @@ struct RequestInput<Context: RequestContext> {
     // MARK: Query
 
     /// The query parameters, refusing any outside `allowed` and any repeated one.
-    /// Names are percent-decoded as values are; an empty pair (`a=1&&b=2`, a
-    /// trailing `&`) is skipped.
+    /// Names are percent-decoded (Hummingbird decodes the values); an empty
+    /// pair (`a=1&&b=2`, a trailing `&`) is skipped.
     func query(allowed: Set<String>) throws(MLHTTPError) -> QueryParameters {
         var values: [String: String] = [:]
         for (key, value) in request.uri.queryParameters {
             if key.isEmpty && value.isEmpty { continue }
             guard let name = key.contains("%") ? String(key).removingPercentEncoding : String(key) else {
                 throw MLHTTPError.badRequest(
-                    "query parameter name '\(JSONFields.shown(String(key)))' is not valid percent-encoded UTF-8",
-                    code: "unknown_parameter")
+                    "query parameter name '\(JSONFields.shown(String(key)))' is not valid percent-encoded UTF-8")
             }
             guard allowed.contains(name) else {
                 throw MLHTTPError(
@@ -109,14 +108,22 @@ struct RequestInput<Context: RequestContext> {
 
     /// Refuses a request that carries a body to a route that reads none, with
     /// 400 `unexpected_body`: ignoring it could drop a condition the client meant.
-    static func refuseBody(of request: Request, route: MLHTTPRoute) throws(MLHTTPError) {
-        let length = request.headers[.contentLength]
-        guard (length != nil && length != "0") || request.headers[.transferEncoding] != nil else { return }
-        let sent = length.map { "a body of \(JSONFields.shown($0)) bytes" } ?? "a body"
-        let hint = route == .removeAlias ? "; for a compare-and-swap, pass ?expected=N or ?expected=absent" : ""
-        throw MLHTTPError.badRequest(
-            "\(request.method.rawValue) \(route.path) takes no request body, but \(sent) was sent\(hint)",
-            code: "unexpected_body")
+    /// A declared length above 0 is refused at once; without a declared length
+    /// (chunked, or HTTP/2) the body is read, and refused only if it holds a byte.
+    static func refuseBody(of request: Request, route: MLHTTPRoute) async throws {
+        let refusal = { (sent: String) in
+            let hint = route == .removeAlias ? "; for a compare-and-swap, pass ?expected=N or ?expected=absent" : ""
+            return MLHTTPError.badRequest(
+                "\(request.method.rawValue) \(route.path) takes no request body, but \(sent) was sent\(hint)",
+                code: "unexpected_body")
+        }
+        if let length = request.headers[.contentLength] {
+            guard length == "0" else { throw refusal("a body of \(JSONFields.shown(length)) bytes") }
+            return
+        }
+        for try await buffer in request.body where buffer.readableBytes > 0 {
+            throw refusal("a body")
+        }
     }
 
     /// The body as one JSON object; `nil` for an empty body when `optional`.

@@ -137,6 +137,7 @@ extension MLHTTPAPI {
     /// side (too large, cut short) is answered as such, not as a store failure.
     private func registerStreamed<Context>(_ registration: MLRegistration, _ input: RequestInput<Context>) async throws -> Response {
         try input.checkDeclaredLength(limit: configuration.maximumWeightsSize, what: "the weights upload")
+        if input.request.headers[.contentLength] == "0" { throw WeightsUpload.emptyUpload }
         // A parent that does not exist fails now, not after gigabytes were read (the registry checks again).
         if let parent = registration.parentVersion, case let latest = try await latestVersion(of: registration.model),
             parent > latest
@@ -170,6 +171,11 @@ extension MLHTTPAPI {
                     field, "is not base64: character \(offset + 1) is '\(JSONFields.shown(String(scalar)))', "
                         + "but base64 uses only A–Z, a–z, 0–9, '+', '/' and '=' padding (not the URL-safe '-' and '_')")
             }
+        }
+        if let padding = compact.firstIndex(of: "="), compact[padding...].contains(where: { $0 != "=" })
+            || compact.count - compact.distance(from: compact.startIndex, to: padding) > 2
+        {
+            throw MLHTTPError.invalidField(field, "is not base64: '=' only pads the end, once or twice")
         }
         guard compact.count % 4 == 0, let data = Data(base64Encoded: String(compact)) else {
             throw MLHTTPError.invalidField(

@@ -14,6 +14,10 @@ struct WeightsUpload: AsyncSequence, Sendable {
     let limit: Int
     let monitor: UploadMonitor
 
+    /// The answer to an upload without a byte.
+    static let emptyUpload = MLHTTPError.badRequest(
+        "the weights upload is empty; send the model's weights as the request body", code: "empty_weights")
+
     func makeAsyncIterator() -> Iterator {
         Iterator(base: body.makeAsyncIterator(), limit: limit, monitor: monitor)
     }
@@ -37,10 +41,8 @@ struct WeightsUpload: AsyncSequence, Sendable {
                 // No body at all is a client's mistake (a file that was not attached), not a
                 // model: registering it would make an empty version the active one.
                 guard received > 0 else {
-                    let error = MLHTTPError.badRequest(
-                        "the weights upload is empty; send the model's weights as the request body", code: "empty_weights")
-                    monitor.fail(error)
-                    throw error
+                    monitor.fail(WeightsUpload.emptyUpload)
+                    throw WeightsUpload.emptyUpload
                 }
                 return nil
             }

@@ -238,8 +238,16 @@ public final class MLJobQueue: Sendable {
     /// of a microsecond, keeps its millisecond.
     static func runAtMs(_ date: Date) -> Int64 {
         let micros = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        return micros >= 0 ? (micros + 999) / 1_000 : micros / 1_000  // validated: 1970 or later
+        let ms = micros >= 0 ? (micros + 999) / 1_000 : micros / 1_000  // validated: 1970 or later
+        // The last millisecond of 9999 may round up past it; it stays in 9999.
+        return min(ms, latestRunAtMs)
     }
+
+    /// The last millisecond of the year 9999, the latest run-at time a job takes.
+    public static let latestRunAtMs: Int64 = 253_402_300_799_999
+
+    /// ``latestRunAtMs`` in seconds since 1970.
+    public static var latestRunAtSeconds: TimeInterval { TimeInterval(latestRunAtMs) / 1000 }
 
     /// A new queued job for `submission`, with a fresh id.
     private func makeJob(_ submission: MLJobSubmission, nowMs now: Int64) -> MLJob {

@@ -70,9 +70,9 @@ public struct MLJobSubmission: Hashable, Sendable {
         if let timeout, timeout <= .zero || timeout > .seconds(366 * 86_400) {
             throw .invalid("timeout must be positive and at most a year, got \(timeout)")
         }
-        if let runAt, !(0..<253_402_300_800).contains(runAt.timeIntervalSince1970) {
+        if let runAt, !(0...MLJobQueue.latestRunAtSeconds).contains(runAt.timeIntervalSince1970) {
             // In seconds since 1970: a `Date` past 9999 describes itself as `<description unavailable>`.
-            throw .invalid("run at must be within the years 1970…9999, got \(runAt.timeIntervalSince1970) s since 1970")
+            throw .invalid("run-at must be within the years 1970…9999, got \(runAt.timeIntervalSince1970) s since 1970")
         }
         guard MLJSONValue.object(spec).isFinite else { throw .invalid("spec holds NaN or infinity, which JSON cannot represent") }
     }

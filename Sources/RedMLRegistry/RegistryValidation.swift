@@ -67,10 +67,11 @@ enum RegistryValidation {
         }
     }
 
-    /// The rules an alias must meet to be set: those of ``alias(_:model:)``, and
-    /// not a built-in alias in another case (`Latest`, `ACTIVE`), which would read
-    /// as the built-in one though names are otherwise case-sensitive. Aliases set
-    /// before this rule stay readable and removable, as they meet ``alias(_:model:)``.
+    /// The rules an alias must meet to be set: those of ``alias(_:model:)``, not
+    /// a built-in alias in another case (`Latest`, `ACTIVE`), which would read
+    /// as the built-in one though names are otherwise case-sensitive, and not
+    /// `.` or `..`, which URLs remove. Aliases set before these rules stay
+    /// readable and removable, as they meet ``alias(_:model:)``.
     static func newAlias(_ alias: String, model: String) throws(MLRegistryError) {
         try self.alias(alias, model: model)
         // ASCII only (the name rules above), so lowercasing cannot change the length or meaning.

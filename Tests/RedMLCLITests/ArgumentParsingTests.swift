@@ -42,6 +42,10 @@ struct ArgumentParsingTests {
     @Test("a misspelt literal is named as written", arguments: [
         ("nope", "'nope' is not a JSON value (true, false, null, a number, a \"string\", an array or an object)"),
         ("[1, nan]", "'nan' is not a JSON value (JSON has no NaN or infinity)"),
+        (#"{"a": NaN}"#, "'NaN' is not a JSON value (JSON has no NaN or infinity)"),
+        ("[Infinity, 1]", "'Infinity' is not a JSON value (JSON has no NaN or infinity)"),
+        ("-Infinity", "'-Infinity' is not a JSON value (JSON has no NaN or infinity)"),
+        ("yes", "'yes' is not a JSON value (true, false, null, a number, a \"string\", an array or an object)"),
         (#"{"a": tru}"#, "'tru' is not a JSON value (true, false, null, a number, a \"string\", an array or an object)"),
     ])
     func misspeltLiterals(text: String, reason: String) throws {

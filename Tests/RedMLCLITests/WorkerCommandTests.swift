@@ -52,12 +52,14 @@ struct WorkerCommandTests {
     func emptyAndDirectoryPathsNamed() async throws {
         let scratch = try ScratchDirectory()
         try FileManager.default.createDirectory(atPath: scratch.path("adir"), withIntermediateDirectories: true)
+        try Data().write(to: scratch.url.appendingPathComponent("empty.bin"))
         for (arguments, text) in [
             (["train", "--data", "", "--model", "m"], "--data is empty"),
             (["predict", "--model", "m", "--data", ""], "--data is empty"),
             (["predict", "--model", "m", "--data", "adir"], "--data adir is a directory"),
             (["predict", "--model", "m", "--data", "builtin:nope"], "--data builtin:nope: no such built-in data set"),
             (["models", "register", "m", "--weights", ""], "--weights is empty"),
+            (["models", "register", "m", "--weights", "empty.bin"], "weights file empty.bin is empty"),
         ] as [([String], String)] {
             let result = try await RedMLExecutable.run(arguments, in: scratch.url)
             expectCleanFailure(result, mentioning: text)

@@ -27,6 +27,9 @@ struct RequestShapeTests {
             #expect(active.errorCode == "unexpected_body")
             let get = try await client.send(.get, "/v1/models/spam", json: ["x": 1])
             #expect(get.errorCode == "unexpected_body")
+            // Content-Length: 0 is no body.
+            let declaredEmpty = try await client.send(.get, "/v1/models/spam", headers: [.contentLength: "0"])
+            #expect(declaredEmpty.status == .ok, "\(declaredEmpty.text)")
             let head = try await client.send(.head, "/v1/models/spam", json: ["x": 1])
             #expect(head.status == .badRequest)
             // The query form still works.
@@ -35,6 +38,25 @@ struct RequestShapeTests {
         }
         #expect(try await h.registry.version(of: "spam", alias: "prod")?.version == 1, "the alias is still there")
         #expect(try await h.registry.model("spam").activeVersion == 1, "the model is still active")
+    }
+
+    /// Over a real socket: a chunked body is read, and refused only if it holds a byte.
+    @Test func aChunkedBodyIsRefusedOnlyWhenItHoldsBytes() async throws {
+        let h = try await Harness()
+        try await h.register("spam")
+        _ = try await h.registry.setAlias("prod", of: "spam", to: 1)
+        _ = try await EventStreamTests.serve(h) { port in
+            let empty = try LiveConnection(port: port)
+            try empty.send("GET /v1/models/spam HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
+            let emptyReply = await empty.read { $0.contains("\"latest_version\"") }
+            #expect(emptyReply.text.hasPrefix("HTTP/1.1 200"), "\(emptyReply.text)")
+            let full = try LiveConnection(port: port)
+            try full.send("DELETE /v1/models/spam/aliases/prod HTTP/1.1\r\nHost: localhost\r\n"
+                + "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\nE\r\n{\"expected\": 2}\r\n0\r\n\r\n")
+            let fullReply = await full.read { $0.contains("unexpected_body") }
+            #expect(fullReply.text.hasPrefix("HTTP/1.1 400"), "\(fullReply.text)")
+        }
+        #expect(try await h.registry.version(of: "spam", alias: "prod")?.version == 1, "the alias is still there")
     }
 
     @Test func emptyWeightsAreRefusedAndRegisterNothing() async throws {
@@ -56,6 +78,7 @@ struct RequestShapeTests {
         let model = try await h.registry.model("spam")
         #expect(model.latestVersion == 1, "nothing was registered")
         #expect(model.activeVersion == 1, "the serving version did not change")
+        #expect(try await h.store.removeAbandonedBlobUploads(startedBefore: .distantFuture) == 0, "no upload was left behind")
     }
 
     @Test func base64WeightsMayBeWrappedAndBadOnesAreNamed() async throws {
@@ -72,6 +95,8 @@ struct RequestShapeTests {
             #expect(urlSafe.errorMessage.contains("character 3 is '-'"), "\(urlSafe.errorMessage)")
             let short = try await client.send(.post, "/v1/models/spam/versions", json: ["weights_base64": "abcde"])
             #expect(short.errorMessage.contains("groups of 4"), "\(short.errorMessage)")
+            let padding = try await client.send(.post, "/v1/models/spam/versions", json: ["weights_base64": "a=bc"])
+            #expect(padding.errorMessage.contains("'=' only pads the end"), "\(padding.errorMessage)")
             let digest = try await client.send(
                 .post, "/v1/models/spam/versions", json: ["weights_base64": "AAAA", "weights_sha256": "00"])
             #expect(digest.errorCode == "invalid_field")
@@ -127,15 +152,16 @@ struct RequestShapeTests {
         }
     }
 
-    @Test func optionsAndTraceOnAKnownPathAre405WithAllow() async throws {
+    @Test func traceOnAKnownPathIs405WithAllowAndOptionsIsLeftToTheApp() async throws {
         let h = try await Harness()
         try await h.run { client in
-            for method in [HTTPRequest.Method.options, .trace] {
-                let reply = try await client.send(method, "/v1/models")
-                #expect(reply.status == .methodNotAllowed, "\(method)")
-                #expect(reply.errorCode == "method_not_allowed")
-                #expect(reply.headers[.allow] == "GET, HEAD", "\(reply.headers)")
-            }
+            let trace = try await client.send(.trace, "/v1/models")
+            #expect(trace.status == .methodNotAllowed)
+            #expect(trace.errorCode == "method_not_allowed")
+            #expect(trace.headers[.allow] == "GET, HEAD", "\(trace.headers)")
+            // No route of the API takes OPTIONS, so an embedding app's CORS handling can.
+            let options = try await client.send(.options, "/v1/models")
+            #expect(options.errorCode == "unknown_route", "\(options.text)")
         }
     }
 
@@ -146,6 +172,7 @@ struct RequestShapeTests {
             let lastMillisecond = try await client.send(
                 .post, "/v1/jobs", json: ["kind": "train", "target": "spam", "run_at": 253_402_300_799_999])
             #expect(lastMillisecond.status == .created, "the last millisecond of 9999 is in range: \(lastMillisecond.text)")
+            #expect(lastMillisecond.json["run_at_ms"] == .int(253_402_300_799_999), "kept, not rounded into 10000")
             let noZone = try await client.send(
                 .post, "/v1/jobs", json: ["kind": "train", "target": "spam", "run_at": "2030-01-01T00:00:00"])
             #expect(noZone.errorMessage.contains("has no time zone"), "\(noZone.errorMessage)")
@@ -153,8 +180,8 @@ struct RequestShapeTests {
                 .post, "/v1/jobs", json: ["kind": "train", "target": "spam", "run_at": "1969-12-31T23:59:59Z"])
             #expect(before1970.errorCode == "invalid_field")
             #expect(before1970.errorMessage.contains("run_at"), "\(before1970.errorMessage)")
-            let nan = try await client.send(.post, "/v1/models/spam/versions/1/archive", text: "nope")
-            #expect(nan.errorMessage.contains("'nope' is not a JSON value"), "\(nan.errorMessage)")
+            let nope = try await client.send(.post, "/v1/models/spam/versions/1/archive", text: "nope")
+            #expect(nope.errorMessage.contains("'nope' is not a JSON value"), "\(nope.errorMessage)")
             let surrogate = try await client.send(.patch, "/v1/models/spam", text: #"{"description": "\ud800"}"#)
             #expect(surrogate.errorCode == "invalid_json")
             #expect(surrogate.errorMessage.contains(#"lone UTF-16 surrogate \ud800"#), "\(surrogate.errorMessage)")

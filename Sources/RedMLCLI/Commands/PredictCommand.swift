@@ -102,7 +102,7 @@ struct PredictCommand: AsyncParsableCommand {
             }
             return try builtin.csvData()
         }
-        guard !data.isEmpty else { throw CLIError("--data is empty; pass a CSV file with a header row") }
+        guard !data.isEmpty else { throw CLIError.invalidArgument("--data is empty; pass a CSV file with a header row") }
         guard !FilePaths.isDirectory(data) else {
             throw CLIError("--data \(data) is a directory; pass a CSV file with a header row")
         }

@@ -92,7 +92,7 @@ struct TrainCommand: AsyncParsableCommand {
             }
         } else {
             // An empty path would resolve to the working directory, and be reported as a directory.
-            guard !data.isEmpty else { throw CLIError("--data is empty; pass a CSV file or builtin:iris") }
+            guard !data.isEmpty else { throw CLIError.invalidArgument("--data is empty; pass a CSV file or builtin:iris") }
             // Workers may run elsewhere in the file system: pass an absolute path.
             let url = URL(fileURLWithPath: data)
             guard FileManager.default.fileExists(atPath: url.path) else {

@@ -9,7 +9,8 @@ struct CLIError: Error, CustomStringConvertible {
     /// The process exit code.
     var exitCode: Int32 = 1
     /// A stable name for the kind of failure, for `--json` output: the
-    /// library error's code where one caused it, else `failed`.
+    /// library error's code where one caused it, `invalid_argument` for an
+    /// argument the command cannot use, else `failed`.
     var code = "failed"
     /// Whether the command already printed its `--json` result, which tells
     /// the failure itself (`store check`'s problems, `jobs watch`'s final job),

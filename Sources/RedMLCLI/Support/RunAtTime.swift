@@ -1,4 +1,5 @@
 import Foundation
+import RedML
 
 /// Parses `--run-at`: an ISO 8601 time, a delay from now, or epoch milliseconds.
 enum RunAtTime {
@@ -22,8 +23,8 @@ enum RunAtTime {
         return date
     }
 
-    /// The last second of 9999, the latest run-at time the queue takes.
-    private static let latestSeconds: TimeInterval = 253_402_300_799
+    /// The last millisecond of 9999, the latest run-at time the queue takes.
+    private static var latestSeconds: TimeInterval { MLJobQueue.latestRunAtSeconds }
 
     /// The time `text` names, in any range.
     private static func time(_ text: String, now: Date) throws -> Date {

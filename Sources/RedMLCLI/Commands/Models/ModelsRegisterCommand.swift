@@ -59,7 +59,7 @@ struct ModelsRegisterCommand: AsyncParsableCommand {
         try registration.validate()
         // An empty path would resolve to the working directory, and be reported as a directory.
         guard !weights.isEmpty else {
-            throw CLIError("--weights is empty; pass the path of the file to store")
+            throw CLIError.invalidArgument("--weights is empty; pass the path of the file to store")
         }
         let file = URL(fileURLWithPath: weights)
         guard FileManager.default.fileExists(atPath: file.path) else {
@@ -70,6 +70,10 @@ struct ModelsRegisterCommand: AsyncParsableCommand {
         }
         guard FileManager.default.isReadableFile(atPath: file.path) else {
             throw CLIError("weights file \(weights) cannot be read; check its permissions")
+        }
+        // As over HTTP: an empty file is a failed export, not a model, and would become the active version.
+        guard !FilePaths.isEmptyFile(file.path) else {
+            throw CLIError.invalidArgument("weights file \(weights) is empty; pass the file the model was saved to")
         }
         let version = try await options.withRegistry(create: true) { registry in
             try await registry.register(registration, weightsFile: file)
