@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import RedMLCore
+import RedMLPersistence
 import RedMLRegistry
 
 extension MLHTTPAPI {
@@ -172,15 +173,13 @@ extension MLHTTPAPI {
                         + "but base64 uses only A–Z, a–z, 0–9, '+', '/' and '=' padding (not the URL-safe '-' and '_')")
             }
         }
-        if let padding = compact.firstIndex(of: "="), compact[padding...].contains(where: { $0 != "=" })
-            || compact.count - compact.distance(from: compact.startIndex, to: padding) > 2
-        {
+        let padding = compact.reversed().prefix { $0 == "=" }.count
+        guard padding <= 2, !compact.dropLast(padding).contains("=") else {
             throw MLHTTPError.invalidField(field, "is not base64: '=' only pads the end, once or twice")
         }
         guard compact.count % 4 == 0, let data = Data(base64Encoded: String(compact)) else {
             throw MLHTTPError.invalidField(
-                field, "is not base64: \(compact.count) characters without spaces, but base64 comes in groups of 4, "
-                    + "with '=' only as padding at the end")
+                field, "is not base64: \(compact.count) characters without spaces, but base64 comes in groups of 4")
         }
         return data
     }
@@ -220,14 +219,12 @@ extension MLHTTPAPI {
     ) throws(MLHTTPError) -> MLRegistration {
         var registration = registration
         if registration.createdBy == nil { registration.createdBy = try input.actor() }
-        if let weightsSHA256 {
-            // Either case is taken, as `sha256sum` and other tools print either.
-            guard weightsSHA256.utf8.count == 64, weightsSHA256.utf8.allSatisfy({ $0 < 0x80 && Character(Unicode.Scalar($0)).isHexDigit })
-            else {
-                throw MLHTTPError.invalidField(field, "must be a SHA-256 as 64 hex digits, got '\(JSONFields.shown(weightsSHA256))'")
-            }
+        // Either case is taken, as `sha256sum` and other tools print either.
+        let expected = weightsSHA256?.lowercased()
+        if let weightsSHA256, let expected, !isSHA256Hex(expected) {
+            throw MLHTTPError.invalidField(field, "must be a SHA-256 as 64 hex digits, got '\(JSONFields.shown(weightsSHA256))'")
         }
-        registration.expectedWeightsSHA256 = weightsSHA256?.lowercased()
+        registration.expectedWeightsSHA256 = expected
         return registration
     }
 

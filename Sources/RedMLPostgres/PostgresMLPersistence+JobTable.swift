@@ -59,8 +59,9 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
     public func jobRecord(key: String) async throws -> MLJobRecord? {
         try MLInput.check(key, "job key")
         return try await withSQL { sql in
-            try await Self.recordsTellingSetAside(
-                "SELECT key, record, revision, status = 'set_aside' FROM \(unescaped: self.tables.job) WHERE key = \(key)", sql
+            try await Self.records(
+                "SELECT key, record, revision, status = 'set_aside' FROM \(unescaped: self.tables.job) WHERE key = \(key)", sql,
+                tellingSetAside: true
             ).first
         }
     }
@@ -246,7 +247,7 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
             \(conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND "))
             ORDER BY key \(query.descending ? "DESC" : "ASC") LIMIT $\(binds.count)
             """, binds: binds)
-        let records = try await withSQL { connection in try await Self.recordsTellingSetAside(page, connection) }
+        let records = try await withSQL { connection in try await Self.records(page, connection, tellingSetAside: true) }
         return (Array(records.prefix(query.limit)), records.count > query.limit)
     }
 
@@ -431,19 +432,18 @@ extension PostgresMLPersistence: MLJobTableStore, MLJobAttemptStarting {
         return revision
     }
 
-    /// ``records(_:_:)`` of a query whose fourth column tells whether the row is set aside.
-    private static func recordsTellingSetAside(_ query: PostgresQuery, _ sql: PostgresSQL) async throws -> [MLJobRecord] {
+    /// The rows (key, record, revision) of `query`; with `tellingSetAside`, a
+    /// fourth column tells whether the row is set aside.
+    private static func records(
+        _ query: PostgresQuery, _ sql: PostgresSQL, tellingSetAside: Bool = false
+    ) async throws -> [MLJobRecord] {
         try await sql.rows(query).map { row in
+            guard tellingSetAside else {
+                let (key, record, revision) = try row.decode((String, String, Int64).self)
+                return MLJobRecord(key: key, record: record, revision: MLRevision(rawValue: revision))
+            }
             let (key, record, revision, setAside) = try row.decode((String, String, Int64, Bool).self)
             return MLJobRecord(key: key, record: record, revision: MLRevision(rawValue: revision), setAside: setAside)
-        }
-    }
-
-    /// The rows (key, record, revision) of `query`.
-    private static func records(_ query: PostgresQuery, _ sql: PostgresSQL) async throws -> [MLJobRecord] {
-        try await sql.rows(query).map { row in
-            let (key, record, revision) = try row.decode((String, String, Int64).self)
-            return MLJobRecord(key: key, record: record, revision: MLRevision(rawValue: revision))
         }
     }
 

@@ -5,6 +5,9 @@ import RedML
 /// end, which checks that all its chunks are there and that its bytes still
 /// hash to its SHA-256.
 enum BlobCheck {
+    /// How many blobs one listing call returns.
+    private static let pageSize = 500
+
     /// The blobs that fail (`blob_mismatch`: their bytes hash to something else;
     /// `blob_unreadable`: a chunk is missing or cannot be read), and how many
     /// blobs there are. Without `verify`, only counts them.
@@ -13,7 +16,7 @@ enum BlobCheck {
         var count = 0
         var after: String?
         while true {
-            let page = try await store.blobs(after: after, limit: 500)
+            let page = try await store.blobs(after: after, limit: pageSize)
             count += page.count
             if verify {
                 for blob in page {
@@ -31,7 +34,7 @@ enum BlobCheck {
                     }
                 }
             }
-            guard page.count == 500, let last = page.last else { return (problems, count) }
+            guard page.count == pageSize, let last = page.last else { return (problems, count) }
             after = last.sha256
         }
     }

@@ -16,15 +16,12 @@ enum RunAtTime {
         let text = text.trimmingCharacters(in: .whitespaces)
         let date = try time(text, now: now)
         // The queue takes 1970…9999 only, and names a time past 9999 as `<description unavailable>`.
-        guard (0...latestSeconds).contains(date.timeIntervalSince1970) else {
+        guard (0...MLJobQueue.latestRunAtSeconds).contains(date.timeIntervalSince1970) else {
             throw CLIError.invalidArgument("--run-at '\(DisplayText.oneLine(String(text.prefix(80))))' is not between 1970 and 9999; "
                 + "pass a time in that range, such as +5m")
         }
         return date
     }
-
-    /// The last millisecond of 9999, the latest run-at time the queue takes.
-    private static var latestSeconds: TimeInterval { MLJobQueue.latestRunAtSeconds }
 
     /// The time `text` names, in any range.
     private static func time(_ text: String, now: Date) throws -> Date {
