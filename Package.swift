@@ -240,7 +240,11 @@ let package = Package(
         // Runs the built `redml` binary as a child process.
         .testTarget(
             name: "RedMLCLITests",
-            dependencies: ["RedML", "RedMLCore", "RedMLCLI", "RedMLTesting", "RedMLTestFixtures", "RedMLPostgres"]
+            dependencies: [
+                "RedML", "RedMLCore", "RedMLCLI", "RedMLTesting", "RedMLTestFixtures", "RedMLPostgres",
+                // To build and inspect SQLite files that are not stores.
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
         ),
     ]
 )

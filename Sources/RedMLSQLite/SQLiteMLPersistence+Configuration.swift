@@ -46,6 +46,18 @@ extension SQLiteMLPersistence {
         /// one caller's submits went from 17.5k to 23.5k jobs/s.
         public var walSizeLimit: Int = 64 << 20
 
+        /// Whether opening a path that is not yet a RedML store makes it one: a
+        /// missing file is created and a database without RedML's schema gets
+        /// it. Default: `true`.
+        ///
+        /// Set it to `false` where only an existing store should open (a
+        /// command that reads, say): a missing file, or a SQLite database
+        /// without RedML's schema (another application's, or a copy cut off
+        /// before it finished), is then refused with
+        /// ``MLPersistenceError/invalidArgument(_:)`` and left as it was. An
+        /// existing store's schema is still brought up to date.
+        public var createsStore: Bool = true
+
         /// Where the store logs what it skips or repairs. Default: a logger that discards everything.
         public var logger: Logger = Logger(label: "redml.sqlite", factory: { _ in SwiftLogNoOpLogHandler() })
 

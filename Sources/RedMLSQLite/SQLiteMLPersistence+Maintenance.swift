@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import GRDB
 import RedMLPersistence
 
@@ -7,21 +10,41 @@ extension SQLiteMLPersistence {
     /// while other connections and processes keep writing.
     ///
     /// It reads one snapshot (WAL mode lets writers go on meanwhile) and copies it
-    /// with SQLite's online backup API. An existing file at `destination` is replaced.
+    /// with SQLite's online backup API into a hidden file beside `destination`,
+    /// which is renamed to `destination` once it is complete. So a backup cut off
+    /// part way (a full disk, `kill -9`) never leaves a partial file under that
+    /// name, and an existing file there is replaced only by a finished copy.
     public func backup(to destination: String) async throws {
-        let target: DatabaseQueue
+        let target = URL(fileURLWithPath: destination)
+        let partial = target.deletingLastPathComponent()
+            .appendingPathComponent(".\(target.lastPathComponent).partial-\(UUID().uuidString)").path
+        defer { Self.remove(partial, withSuffixes: ["", "-journal", "-wal", "-shm"]) }
+        let copy: DatabaseQueue
         do {
-            target = try DatabaseQueue(path: destination)
+            copy = try DatabaseQueue(path: partial)
         } catch let error as DatabaseError {
             // The destination is at fault (a directory, say), not the store being copied.
             throw MLPersistenceError.invalidArgument("cannot write backup file \(destination): \(describe(error))")
         }
         do {
-            try pool.backup(to: target)
-            try target.close()
+            try pool.backup(to: copy)
+            try copy.close()
         } catch {
-            try? target.close()
+            try? copy.close()
             throw persistenceError(error, store: path)
+        }
+        // A log left beside an earlier file of that name would be read into the new one.
+        Self.remove(destination, withSuffixes: ["-journal", "-wal", "-shm"])
+        guard rename(partial, destination) == 0 else {
+            let reason = String(cString: strerror(errno))
+            throw MLPersistenceError.invalidArgument("cannot move the finished backup into place at \(destination): \(reason)")
+        }
+    }
+
+    /// Removes `path` followed by each suffix, ignoring files that are not there.
+    private static func remove(_ path: String, withSuffixes suffixes: [String]) {
+        for suffix in suffixes {
+            try? FileManager.default.removeItem(atPath: path + suffix)
         }
     }
 
@@ -98,6 +121,10 @@ extension SQLiteMLPersistence {
             (version, integrity) = try backup.read { db in
                 (try SQLiteSchema.version(db), try String.fetchAll(db, sql: "PRAGMA integrity_check"))
             }
+        } catch let error as DatabaseError where error.extendedResultCode == .SQLITE_READONLY_ROLLBACK {
+            throw MLPersistenceError.invalidArgument(
+                "backup file \(source) has a hot journal (\(source)-journal): a write to it was cut off before "
+                    + "it finished, so it is not a complete backup")
         } catch let error as DatabaseError {
             // The backup is at fault (not a database, say), not the store being restored.
             throw MLPersistenceError.invalidArgument(

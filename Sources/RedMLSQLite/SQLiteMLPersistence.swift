@@ -50,6 +50,9 @@ public final class SQLiteMLPersistence: MLStore, MLSerialWriter {
         grdb.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(synchronous)")
         }
+        if !configuration.createsStore {
+            try Self.requireStore(at: path, busyTimeout: configuration.busyTimeout)
+        }
         pool = try Self.open(path: path, configuration: grdb, patience: configuration.busyTimeout)
         do {
             let checkpointer = try BackgroundCheckpointer(
@@ -231,6 +234,31 @@ public final class SQLiteMLPersistence: MLStore, MLSerialWriter {
             configuration.logger.warning(
                 "skipping corrupt record", metadata: ["namespace": "\(namespace)", "key": "\(key)"])
             return nil
+        }
+    }
+
+    /// Refuses, changing nothing, a path that holds no RedML store: opening a
+    /// pool would switch another application's database to WAL mode, and
+    /// migrating would add RedML's tables to it.
+    private static func requireStore(at path: String, busyTimeout: Duration) throws {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw MLPersistenceError.invalidArgument("no store at \(path): the file does not exist")
+        }
+        let version: Int
+        do {
+            // Read/write, so that SQLite can roll back a hot journal as any reader would.
+            var grdb = GRDB.Configuration()
+            grdb.busyMode = .timeout(seconds(busyTimeout))
+            let database = try DatabaseQueue(path: path, configuration: grdb)
+            defer { try? database.close() }
+            version = try database.read { try SQLiteSchema.version($0) }
+        } catch {
+            throw persistenceError(error, store: path)
+        }
+        guard version > 0 else {
+            throw MLPersistenceError.invalidArgument(
+                "\(path) is not a RedML store: it is a SQLite database without RedML's schema (another "
+                    + "application's database, or a copy cut off before it finished); nothing was changed")
         }
     }
 

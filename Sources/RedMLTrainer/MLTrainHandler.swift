@@ -150,11 +150,28 @@ public struct MLTrainHandler: Sendable {
         return try await registry.activeVersion(of: model)?.version
     }
 
-    /// The model's latest version if this job registered it.
+    /// The version an earlier attempt of this job registered, if any.
+    ///
+    /// Not just the latest version: another registration may have landed
+    /// after the attempt that was cut off, and a retry must still find its own.
+    /// Versions are read newest first and the search stops at those made well
+    /// before the job was submitted (a minute's allowance for clocks that
+    /// differ between processes), so it reads only what came after the job.
     private func versionRegistered(by handle: MLJobHandle, model: String) async throws -> MLModelVersion? {
-        guard try await registry.contains(model: model),
-            let latest = try await registry.version(of: model, alias: "latest"), latest.jobID == handle.id
-        else { return nil }
-        return latest
+        guard try await registry.contains(model: model) else { return nil }
+        let oldest = handle.job.createdAtMs - Self.clockAllowanceMs
+        var query = MLVersionQuery(limit: 100, newestFirst: true)
+        while true {
+            let page = try await registry.versions(of: model, query)
+            for version in page.versions {
+                if version.jobID == handle.id { return version }
+                if version.createdAtMs < oldest { return nil }
+            }
+            guard let cursor = page.nextCursor else { return nil }
+            query.after = cursor
+        }
     }
+
+    /// How far the clocks of two processes sharing a store may differ.
+    private static let clockAllowanceMs: Int64 = 60_000
 }

@@ -30,6 +30,9 @@ final class BackgroundRedML {
     /// The process id, which worker names in leases and history contain.
     var processIdentifier: Int32 { process.processIdentifier }
 
+    /// Whether the process is still running.
+    var isRunning: Bool { process.isRunning }
+
     /// What it wrote to stdout so far.
     var stdout: String { read("stdout") }
     /// What it wrote to stderr so far.

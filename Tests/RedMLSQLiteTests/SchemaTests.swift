@@ -14,6 +14,32 @@ struct SchemaTests {
         try store.close()
     }
 
+    @Test("with createsStore off, a missing file or a database without RedML's schema is refused and left as it was")
+    func createsStoreOff() async throws {
+        let directory = try TemporaryDirectory()
+        var configuration = SQLiteMLPersistence.Configuration()
+        configuration.createsStore = false
+        let missing = directory.path("missing.sqlite")
+        let absent = try #require(throws: MLPersistenceError.self) {
+            try SQLiteMLPersistence(path: missing, configuration: configuration)
+        }
+        #expect(absent.code == "invalid_argument" && absent.description.contains("no store at \(missing)"), "\(absent)")
+        #expect(!FileManager.default.fileExists(atPath: missing))
+
+        let other = directory.path("other.sqlite")
+        try await SQLiteShell.run(other, "CREATE TABLE t (x)")
+        let foreign = try #require(throws: MLPersistenceError.self) {
+            try SQLiteMLPersistence(path: other, configuration: configuration)
+        }
+        #expect(foreign.description.contains("\(other) is not a RedML store"), "\(foreign)")
+        #expect(try await SQLiteShell.run(other, "SELECT group_concat(name) FROM sqlite_master") == "t")
+        #expect(try await SQLiteShell.run(other, "PRAGMA journal_mode") == "delete")
+
+        // An existing store opens as before.
+        try SQLiteMLPersistence(path: directory.path("store.sqlite")).close()
+        try SQLiteMLPersistence(path: directory.path("store.sqlite"), configuration: configuration).close()
+    }
+
     @Test("a file from a newer schema is refused with schemaTooNew, and left as it was")
     func schemaTooNew() async throws {
         let directory = try TemporaryDirectory()

@@ -13,8 +13,10 @@ struct HandlerTests {
         let workers: MLJobWorkers
 
         /// `wrap` may put something around the train handler (to simulate a crashed attempt).
-        init(wrap: (@escaping MLJobWorkers.Handler) -> MLJobWorkers.Handler = { $0 }) {
-            let store = InMemoryMLPersistence()
+        init(
+            store: InMemoryMLPersistence = InMemoryMLPersistence(),
+            wrap: (@escaping MLJobWorkers.Handler) -> MLJobWorkers.Handler = { $0 }
+        ) {
             registry = MLModelRegistry(store: store)
             queue = MLJobQueue(store: store)
             var configuration = MLJobWorkers.Configuration()
@@ -169,5 +171,35 @@ struct HandlerTests {
         #expect(job.metrics?["resumed_from_epoch"] == 40)
         let loaded = try await MLSoftmaxModel.load(from: stack.registry, model: "iris", version: 1)
         #expect(loaded == uninterrupted.model)
+    }
+
+    @Test("a retry finds the version its cut-off attempt registered, though another registration landed after it")
+    func retryFindsItsOwnVersionBelowANewerOne() async throws {
+        let store = InMemoryMLPersistence()
+        // The first attempt registers version 1 and is cut off before its result is recorded;
+        // meanwhile an operator registers version 2 by hand.
+        let stack = Stack(store: store, wrap: { train in
+            { handle in
+                let result = try await train(handle)
+                guard handle.attempt > 1 else {
+                    _ = try await MLModelRegistry(store: store).register(
+                        MLRegistration(model: handle.job.target, createdBy: "operator"), weights: Data([1, 2, 3]))
+                    throw MLJobFailure("simulated crash after registering")
+                }
+                return result
+            }
+        })
+        let spec = MLTrainSpec(data: "builtin:iris", configuration: quickConfiguration(epochs: 20, checkpointEvery: 10))
+        let job = try await stack.withWorkers { stack in
+            let id = try await stack.submit("iris", spec.json)
+            return try await waitForJob(stack.queue, id, "the job to end") { $0.status.isTerminal }
+        }
+        #expect(job.status == .completed, "\(job.error ?? "")")
+        #expect(job.attempt == 2)
+        #expect(job.metrics?["version"] == 1, "the retry reports the version its first attempt registered")
+        let versions = try await stack.registry.allVersions(of: "iris")
+        #expect(versions.map(\.version) == [1, 2], "no third version")
+        #expect(versions.map(\.createdBy) == ["redml-trainer", "operator"])
+        #expect(try await stack.registry.activeVersion(of: "iris")?.version == 2, "the operator's version stays active")
     }
 }

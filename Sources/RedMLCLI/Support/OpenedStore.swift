@@ -52,6 +52,8 @@ struct OpenedStore {
                         + "or point --store or $\(StoreOptions.environmentVariable) at an existing store")
             }
             var configuration = SQLiteMLPersistence.Configuration()
+            // A command that only reads must not turn another application's database into a store.
+            configuration.createsStore = create
             // A corrupt record the store skips is reported in the command's log.
             configuration.logger = CLIRuntime.logger("redml.sqlite", default: .warning)
             let sqlite = try SQLiteMLPersistence(path: path, configuration: configuration)
