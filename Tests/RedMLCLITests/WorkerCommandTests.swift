@@ -126,6 +126,11 @@ struct WorkerCommandTests {
             }
         }
         try await waitUntil("the stuck handler to start") { scratch.exists("started") }
+        let stuck = try #require(Int32(try String(contentsOfFile: scratch.path("stuck.pid"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)))
+        // The shell that runs the command leads the group; the script is its child.
+        let group = try #require(processGroup(of: stuck))
+        #expect(livingMembers(ofProcessGroup: group).contains(stuck))
         worker.signal(SIGTERM)
         // Signals sent together merge into one: send the second once the first has been taken.
         try await waitUntil("the worker to begin its shutdown") { worker.stderr.contains("shutting down") }
@@ -135,6 +140,10 @@ struct WorkerCommandTests {
         #expect(try await worker.waitForExit(timeout: .seconds(30)) == 128 + SIGTERM, "\(worker.stderr)")
         #expect(ContinuousClock.now - second < .seconds(5))
         #expect(worker.stderr.contains("second signal: exiting without waiting for shutdown to finish"), "\(worker.stderr)")
+        // The handler's program (a process group of its own) did not outlive the worker.
+        try await waitUntil("the stuck handler's process group to be gone", timeout: .seconds(5)) {
+            livingMembers(ofProcessGroup: group).isEmpty
+        }
     }
 
     @Test("an --exec job killed with its worker resumes on a second worker from its last checkpoint")
@@ -206,4 +215,30 @@ func waitUntil(_ what: String, timeout: Duration = .seconds(60), _ condition: ()
         guard ContinuousClock.now < deadline else { throw RedMLExecutableFailure(description: "timed out: \(what)") }
         try await Task.sleep(for: .milliseconds(20))
     }
+}
+
+/// The process group of `pid`, from `/proc`, or `nil` if it is gone.
+func processGroup(of pid: Int32) -> Int32? {
+    procStat(of: pid).flatMap { Int32($0.fields[2]) }
+}
+
+/// The processes in process group `group` that are not zombies, from `/proc`
+/// (a zombie's parent may be a container's init that never reaps it).
+func livingMembers(ofProcessGroup group: Int32) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { entry -> Int32? in
+        guard let pid = Int32(entry), let stat = procStat(of: pid),
+            stat.fields[0] != "Z", Int32(stat.fields[2]) == group
+        else { return nil }
+        return pid
+    }
+}
+
+/// The fields of `/proc/<pid>/stat` after "pid (comm)": state, ppid, pgrp, ….
+private func procStat(of pid: Int32) -> (pid: Int32, fields: [Substring])? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return nil }
+    let fields = stat[stat.index(after: close)...].split(separator: " ")
+    return fields.count > 2 ? (pid, fields) : nil
 }

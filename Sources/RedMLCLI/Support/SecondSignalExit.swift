@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import RedMLRuntime
 import ServiceLifecycle
 import UnixSignals
 
@@ -10,7 +11,8 @@ import UnixSignals
 /// who will not wait (a stuck client, a handler that ignores its stop) sends
 /// another, as with most servers' second Ctrl-C. Nothing acknowledged is lost:
 /// every acknowledged write is already durable, and the jobs this process was
-/// running go back to the queue when their leases expire.
+/// running go back to the queue when their leases expire. The programs its
+/// `--exec` handlers run are killed first, so none overlaps with its retry.
 ///
 /// List it first among the group's services: the group shuts services down in
 /// reverse order, so this one keeps watching until every other has stopped.
@@ -23,8 +25,11 @@ struct SecondSignalExit: Service {
         for await signal in signals.cancelOnGracefulShutdown() {
             seen += 1
             guard seen >= 2 else { continue }  // the group's own trap starts the graceful shutdown
+            // Programs that --exec handlers run are process groups of their own: without this they
+            // would outlive the worker and overlap with their jobs' retries.
+            let killed = MLExternalHandler.killRunningPrograms()
             logger.warning("second signal: exiting without waiting for shutdown to finish",
-                           metadata: ["signal": "\(signal)"])
+                           metadata: ["signal": "\(signal)", "programs_killed": "\(killed)"])
             exit(128 + signal.rawValue)
         }
     }

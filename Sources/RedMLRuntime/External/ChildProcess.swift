@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import Synchronization
 
 /// A program started with `posix_spawn` as the leader of a process group of
 /// its own, with pipes for its standard streams.
@@ -19,6 +20,22 @@ struct ChildProcess: Sendable {
         case signaled(Int32)
         /// Its status was lost: something else in this process reaped it (SIGCHLD ignored?).
         case unknown
+    }
+
+    /// The process groups of the programs spawned here and not yet reaped.
+    ///
+    /// A pid leaves the set, under its lock, before it is reaped: until then the
+    /// group leader is at least a zombie, so signalling the set under the same
+    /// lock never reaches a process that took over a reused id.
+    private static let unreaped = Mutex<Set<pid_t>>([])
+
+    /// Sends `signal` to the process group of every program spawned here and
+    /// not yet reaped; returns how many groups it signalled.
+    static func signalEveryGroup(_ signal: Int32) -> Int {
+        unreaped.withLock { groups in
+            for group in groups { _ = kill(-group, signal) }
+            return groups.count
+        }
     }
 
     /// Its process id, which is also its process group id.
@@ -111,6 +128,7 @@ struct ChildProcess: Sendable {
                 message: "could not start '\(arguments[0])'\(workingDirectory.map { " in '\($0)'" } ?? ""): \(reason)",
                 underlying: POSIXErrorCode(rawValue: result).map { POSIXError($0) })
         }
+        Self.unreaped.withLock { _ = $0.insert(pid) }
         return ChildProcess(pid: pid, stdin: stdinPipe.write, stdout: stdoutPipe.read, stderr: stderrPipe.read)
     }
 
@@ -124,6 +142,7 @@ struct ChildProcess: Sendable {
 
     /// Collects the exit status of a program that has exited (see ``ExitWatch``), freeing its process id.
     func reap() -> Termination {
+        Self.unreaped.withLock { _ = $0.remove(pid) }
         var status: Int32 = 0
         while true {
             let result = waitpid(pid, &status, 0)

@@ -98,6 +98,22 @@ public struct MLExternalHandler: Sendable {
     /// How it is run.
     public let configuration: Configuration
 
+    /// Kills (SIGKILL) the process group of every program that external
+    /// handlers in this process are running; returns how many it killed.
+    ///
+    /// Call it in a process about to exit without a graceful shutdown (an
+    /// operator's second SIGTERM, say). Each program runs in a process group
+    /// of its own, so it would outlive the process, and once its job's lease
+    /// expired another worker's retry would run beside it. The jobs go back to
+    /// the queue when their leases expire, as for any worker that stops at once.
+    /// (A process killed with SIGKILL cannot do this: run workers under a
+    /// supervisor that stops what they leave behind, such as systemd's default
+    /// `KillMode=control-group`.)
+    @discardableResult
+    public static func killRunningPrograms() -> Int {
+        ChildProcess.signalEveryGroup(SIGKILL)
+    }
+
     /// Creates a handler that runs `command` for each job.
     ///
     /// - Throws: ``MLExternalHandlerError`` with code `empty_command` or
