@@ -1,4 +1,5 @@
 import Foundation
+import RedMLCore
 
 /// Decodes and encodes the JSON values that RedML stores, turning a value
 /// that is not what its reader expects into a corruption error that names the
@@ -14,7 +15,7 @@ public enum MLJSON {
             return try JSONDecoder().decode(T.self, from: Data(value.utf8))
         } catch let error as DecodingError {
             throw MLPersistenceError.corruptValue(
-                namespace: namespace, key: key, reason: "expected \(T.self) JSON: \(describe(error))")
+                namespace: namespace, key: key, reason: "expected \(T.self) JSON: \(describe(error, in: value))")
         } catch {
             throw MLPersistenceError.corruptValue(
                 namespace: namespace, key: key, reason: "expected \(T.self) JSON: \(error)")
@@ -46,9 +47,20 @@ public enum MLJSON {
         return (values, corrupt)
     }
 
-    private static func describe(_ error: DecodingError) -> String {
+    private static func describe(_ error: DecodingError, in value: String) -> String {
         switch error {
-        case .dataCorrupted(let context): "not valid JSON (\(context.debugDescription))"
+        case .dataCorrupted(let context) where !context.codingPath.isEmpty:
+            "field '\(path(context))': \(context.debugDescription)"
+        case .dataCorrupted(let context):
+            // Foundation says "not valid JSON" also for a number that does not fit its field.
+            if let problem = MLJSONSyntaxCheck.firstProblem(in: value) {
+                "not valid JSON: \(problem)"
+            } else if context.underlyingError == nil {
+                "the JSON is well formed, but a number in it does not fit its field (negative, fractional or "
+                    + "too large where a whole number is expected)"
+            } else {
+                "not valid JSON (\(context.debugDescription))"
+            }
         case .keyNotFound(let key, _): "missing field '\(key.stringValue)'"
         case .typeMismatch(let type, let context):
             "field '\(path(context))' is not a \(type)"

@@ -110,7 +110,9 @@ extension MLJob {
                 throw MLJSONReader.Unsupported()
             }
         }
-        guard let id, let kind, let target, let status, let createdAtMs else { throw MLJSONReader.Unsupported() }
+        guard let id, let kind, let target, let status, let createdAtMs,
+            Status.known.contains(Status(rawValue: status))  // `JSONDecoder` names an unknown one
+        else { throw MLJSONReader.Unsupported() }
         self.id = id
         self.kind = Kind(rawValue: kind)
         self.target = target

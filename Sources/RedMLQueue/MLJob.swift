@@ -25,6 +25,9 @@ public struct MLJob: Hashable, Sendable {
         /// Cancelled before or while it ran.
         public static let cancelled = Status(rawValue: "cancelled")
 
+        /// Every status a job can have; a stored record with another is corrupt.
+        public static let known: [Status] = [.queued, .running, .completed, .failed, .cancelled]
+
         /// Whether nothing changes the job any more.
         public var isTerminal: Bool { self == .completed || self == .failed || self == .cancelled }
     }
@@ -151,6 +154,11 @@ extension MLJob: Codable {
         kind = try container.decode(Kind.self, forKey: .kind)
         target = try container.decode(String.self, forKey: .target)
         status = try container.decode(Status.self, forKey: .status)
+        guard Status.known.contains(status) else {
+            throw DecodingError.dataCorruptedError(
+                forKey: .status, in: container,
+                debugDescription: "unknown status '\(status)' (expected \(Status.known.map(\.rawValue).joined(separator: ", ")))")
+        }
         progress = try container.decodeIfPresent(Double.self, forKey: .progress) ?? 0
         queue = try container.decodeIfPresent(String.self, forKey: .queue) ?? "default"
         priority = try container.decodeIfPresent(Int.self, forKey: .priority) ?? 0

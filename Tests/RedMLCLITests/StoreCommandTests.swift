@@ -174,6 +174,31 @@ struct StoreCommandTests {
         #expect(unreadable.contains { $0.contains("jobs/") }, "\(unreadable)")
     }
 
+    @Test("a job with a status no RedML writes, and a model counter below zero, are named for what they are")
+    func checkNamesUnknownStatusAndOutOfRangeNumbers() async throws {
+        let scratch = try await Self.storeWithTwoDemoRuns()
+        try scratch.sqlite3("redml.sqlite", """
+            UPDATE ml_kv SET value = json_set(value, '$.status', 'bogus')
+              WHERE namespace = 'jobs' AND key = (SELECT min(key) FROM ml_kv WHERE namespace = 'jobs');
+            UPDATE ml_kv SET value = json_set(value, '$.latest_version', -5) WHERE namespace = 'models' AND key = 'iris';
+            """)
+        let check = try await scratch.redml("store", "check", "--json")
+        #expect(check.status == 1)
+        let integrity = try #require(try check.jsonObject()["integrity"] as? [String: Any])
+        let messages = try #require(integrity["problems"] as? [[String: Any]]).compactMap { $0["message"] as? String }
+        #expect(messages.contains {
+            $0.contains("jobs/") && $0.contains("field 'status': unknown status 'bogus' (expected queued, running, completed, failed, cancelled)")
+        }, "\(messages)")
+        #expect(messages.contains {
+            $0.contains("models/iris") && $0.contains("the JSON is well formed, but a number in it does not fit its field")
+        }, "\(messages)")
+
+        let setAside = try await scratch.redml("jobs", "list", "--status", "set_aside", "--json")
+        expectSuccess(setAside)
+        let listed = try #require(try setAside.jsonObject()["set_aside"] as? [[String: Any]])
+        #expect(listed.count == 1 && (listed.first?["problem"] as? String)?.contains("unknown status 'bogus'") == true, "\(setAside)")
+    }
+
     /// Nothing in the queue finds either: no rescue requeues the job if its worker dies, and the entry
     /// names a job that is gone. Only damage leaves them, so the check names the keys.
     @Test("check reports a running job without a lease entry and a ready entry without a job record")
