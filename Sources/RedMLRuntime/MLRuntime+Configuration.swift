@@ -21,6 +21,13 @@ extension MLRuntime {
         /// Default: kept 7 days, checked every 10 minutes.
         public var finishedJobRetention: JobRetention? = JobRetention(keep: .seconds(7 * 24 * 3_600),
                                                                       interval: .seconds(600))
+        /// How long a staged weights upload may stay uncommitted before the
+        /// runtime removes it, with any weights blob no version uses, and how
+        /// often it looks. A registration killed part way leaves its staged
+        /// bytes behind; one still uploading is left alone until this age.
+        /// `nil` leaves them. Default: removed after 24 hours, checked every hour.
+        public var garbageCollection: GarbageCollection? = GarbageCollection(
+            uploadsOlderThan: .seconds(24 * 3_600), interval: .seconds(3_600))
         /// How often the queue gauges (`redml_jobs`, `redml_queue_depth`) are sampled. Default: 5 s.
         public var gaugeInterval: Duration = .seconds(5)
         /// The most index entries one gauge sample counts per state; beyond it
@@ -46,6 +53,20 @@ extension MLRuntime {
         /// Keeps finished jobs for `keep`, checking every `interval`.
         public init(keep: Duration, interval: Duration) {
             self.keep = keep
+            self.interval = interval
+        }
+    }
+
+    /// When staged uploads count as abandoned, and how often the runtime removes them.
+    public struct GarbageCollection: Hashable, Sendable {
+        /// How long after it started an uncommitted upload is removed.
+        public var uploadsOlderThan: Duration
+        /// How often the runtime looks.
+        public var interval: Duration
+
+        /// Removes uploads older than `uploadsOlderThan`, checking every `interval`.
+        public init(uploadsOlderThan: Duration, interval: Duration) {
+            self.uploadsOlderThan = uploadsOlderThan
             self.interval = interval
         }
     }

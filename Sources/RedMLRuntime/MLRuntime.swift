@@ -10,7 +10,8 @@ import ServiceLifecycle
 
 /// RedML embedded in an application: one store, the model registry and the
 /// job queue over it, a worker pool with a handler per job kind, finished-job
-/// retention and queue gauges, run as one swift-service-lifecycle `Service`.
+/// retention, removal of abandoned weights uploads and queue gauges, run as
+/// one swift-service-lifecycle `Service`.
 ///
 /// ```swift
 /// let runtime = try MLRuntime(sqlitePath: "redml.sqlite")
@@ -66,7 +67,8 @@ public final class MLRuntime: Service, Sendable {
     }
 
     /// Runs the workers (unless ``Configuration/runsWorkers`` is off), the
-    /// retention of finished jobs and the queue gauges until graceful shutdown.
+    /// retention of finished jobs, the removal of abandoned uploads and the
+    /// queue gauges until graceful shutdown.
     public func run() async throws {
         let logger = configuration.logger
         logger.info("RedML runtime starting", metadata: [
@@ -93,6 +95,15 @@ public final class MLRuntime: Service, Sendable {
                     await cancelWhenGracefulShutdown {
                         await Self.every(MLJobQueue.clockAlignmentInterval, clock: clock) {
                             await self.queue.alignClockLoggingFailure()
+                        }
+                    }
+                }
+            }
+            if let collection = configuration.garbageCollection {
+                group.addTask {
+                    await cancelWhenGracefulShutdown {
+                        await Self.every(collection.interval, clock: clock) {
+                            await self.collectGarbage(uploadsOlderThan: collection.uploadsOlderThan, clock: clock)
                         }
                     }
                 }
@@ -132,6 +143,31 @@ public final class MLRuntime: Service, Sendable {
             configuration.logger.info("pruned finished jobs", metadata: ["count": "\(total)"])
         }
         return total
+    }
+
+    /// Removes staged uploads that started more than `age` ago and were never
+    /// committed, and weights blobs no version uses (see
+    /// ``MLModelRegistry/collectGarbage(uploadsStartedBefore:)``); a failure is
+    /// logged and tried again at the next interval.
+    ///
+    /// - Parameter clock: the time to count from; default: the queue's clock.
+    @discardableResult
+    public func collectGarbage(uploadsOlderThan age: Duration, clock: (any MLClock)? = nil) async -> MLRegistryGarbageReport? {
+        let cutoffMs = (clock ?? configuration.queue.clock).nowMs - age.milliseconds
+        do {
+            let report = try await registry.collectGarbage(
+                uploadsStartedBefore: Date(timeIntervalSince1970: Double(cutoffMs) / 1000))
+            if report.abandonedUploads > 0 || report.unreferencedBlobs > 0 {
+                configuration.logger.info("removed abandoned weights uploads and unused blobs", metadata: [
+                    "uploads": "\(report.abandonedUploads)", "blobs": "\(report.unreferencedBlobs)",
+                ])
+            }
+            return report
+        } catch {
+            configuration.logger.warning("removing abandoned weights uploads failed; retrying at the next interval",
+                                         metadata: ["error": "\(error)"])
+            return nil
+        }
     }
 
     /// Runs `body` now and then every `interval` until the task is cancelled.

@@ -132,6 +132,44 @@ struct RuntimeTests {
         #expect(history.entries.isEmpty, "history left behind: \(history.entries.map(\.key))")
     }
 
+    /// The running runtime removes a staged upload no registration committed
+    /// (its writer was killed) once it is older than `garbageCollection`'s age,
+    /// and leaves a younger one, which may still be uploading.
+    @Test
+    func aRunningRuntimeRemovesAbandonedUploads() async throws {
+        let clock = MLManualClock(nowMs: Int64(Date().timeIntervalSince1970 * 1_000))
+        var configuration = fastConfiguration()
+        configuration.runsWorkers = false
+        configuration.queue.clock = clock
+        configuration.garbageCollection = MLRuntime.GarbageCollection(uploadsOlderThan: .seconds(3_600), interval: .seconds(600))
+        let store = InMemoryMLPersistence()
+        let runtime = MLRuntime(store: store, configuration: configuration)
+        let upload = try await store.beginBlobUpload()
+        try await store.appendBlobChunk(Data("cut off part way".utf8), index: 0, to: upload)
+        /// Whether the upload is gone, without changing it: a wrong chunk index is refused either way, for a different reason.
+        @Sendable func removed() async -> Bool {
+            do {
+                try await store.appendBlobChunk(Data(), index: 99, to: upload)
+                return false
+            } catch {
+                return "\(error)".contains("is not open for writing")
+            }
+        }
+        try await withRunningRuntime(runtime) {
+            // The first pass runs at start; let a few more pass without moving past the age.
+            for _ in 0..<5 {
+                clock.advance(by: .seconds(600))
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(await removed() == false, "an upload 50 minutes old was removed")
+            clock.advance(by: .seconds(600))
+            try await eventually("the upload, now over an hour old, to be removed") {
+                clock.advance(by: .seconds(1))
+                return await removed()
+            }
+        }
+    }
+
     /// Two finished (cancelled) jobs: `old`, then `recent` an hour later on `clock`.
     private func finishedAnHourApart(_ runtime: MLRuntime, clock: MLManualClock) async throws -> (old: UInt128, recent: UInt128) {
         let old = try await runtime.queue.submit(MLJobSubmission(kind: .train, target: "old"))
