@@ -40,10 +40,7 @@ public struct MLDataset: Hashable, Sendable {
     public init(csv: Data, label: String? = nil, source: String = "CSV data") throws(MLTrainerError) {
         let table = try CSVTable(csv, source: source)
         let header = table.header
-        if let duplicate = Self.firstDuplicate(header) {
-            throw MLTrainerError(code: .duplicateColumn, message: "\(source): the header names column '\(duplicate)' twice",
-                                 source: source, row: 1, column: duplicate)
-        }
+        try Self.refuseDuplicateColumns(header, source: source)
         let labelIndex: Int
         if let label {
             guard let index = header.firstIndex(of: label) else {
@@ -172,8 +169,12 @@ public struct MLDataset: Hashable, Sendable {
         return values
     }
 
-    private static func firstDuplicate(_ names: [String]) -> String? {
+    /// Refuses a header that names a column twice: which of the two is meant cannot be told.
+    static func refuseDuplicateColumns(_ header: [String], source: String) throws(MLTrainerError) {
         var seen: Set<String> = []
-        return names.first { !seen.insert($0).inserted }
+        if let duplicate = header.first(where: { !seen.insert($0).inserted }) {
+            throw MLTrainerError(code: .duplicateColumn, message: "\(source): the header names column '\(duplicate)' twice",
+                                 source: source, row: 1, column: duplicate)
+        }
     }
 }

@@ -35,9 +35,15 @@ extension MLSoftmaxModel {
     /// ignored, so they may hold anything; the feature cells must be numbers.
     ///
     /// - Throws: `missing_feature_column` naming the first model feature the
-    ///   header lacks; `non_numeric_cell` or `ragged_row` naming the line and column.
+    ///   header lacks; `duplicate_column` for a header that names a column
+    ///   twice; `empty_data` without data rows; `non_numeric_cell` or
+    ///   `ragged_row` naming the line and column.
     public func predict(csv: Data, source: String = "CSV data") throws(MLTrainerError) -> [MLPrediction] {
         let table = try CSVTable(csv, source: source)
+        try MLDataset.refuseDuplicateColumns(table.header, source: source)
+        guard !table.records.isEmpty else {
+            throw MLTrainerError(code: .emptyData, message: "\(source) has a header but no data rows", source: source)
+        }
         let columns = try columnIndexes(in: table.header, source: source)
         var predictions: [MLPrediction] = []
         predictions.reserveCapacity(table.records.count)
@@ -68,7 +74,7 @@ extension MLSoftmaxModel {
     /// Where each model feature is among `names`.
     private func columnIndexes(in names: [String], source: String) throws(MLTrainerError) -> [Int] {
         var position: [String: Int] = [:]
-        for (index, name) in names.enumerated() where position[name] == nil { position[name] = index }
+        for (index, name) in names.enumerated() { position[name] = index }
         var indexes: [Int] = []
         for feature in features {
             guard let index = position[feature] else {

@@ -51,6 +51,22 @@ struct ServeCommandTests {
         #expect(status == 0, "\(server.stderr)")
     }
 
+    @Test("with --json, the listening line is a JSON object naming the port taken")
+    func listeningLineAsJSON() async throws {
+        let scratch = try ScratchDirectory()
+        let server = try BackgroundRedML(["serve", "--port", "0", "--workers", "0", "--store", "memory:", "--json"],
+                                         in: scratch.url, environment: ["REDML_LOG_LEVEL": "error"])
+        try await waitUntil("the server to listen") { server.stdout.contains("\n") }
+        let line = server.stdout
+        server.signal(SIGTERM)
+        #expect(try await server.waitForExit() == 0, "\(server.stderr)")
+        let object = try #require(
+            try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "stdout: \(line)")
+        let port = try #require((object["port"] as? NSNumber)?.intValue, "\(object)")
+        #expect(port > 0 && object["listening"] as? Bool == true && object["host"] as? String == "127.0.0.1", "\(object)")
+        #expect(object["url"] as? String == "http://127.0.0.1:\(port)", "\(object)")
+    }
+
     @Test("an empty --host is a usage error that says so, with or without a token")
     func emptyHost() async throws {
         let scratch = try ScratchDirectory()

@@ -91,4 +91,18 @@ struct ModelTests {
         }
         #expect(bad?.row == 2 && bad?.column == "petal_width_cm")
     }
+
+    @Test("a prediction CSV that names a column twice, or has no data rows, is refused as train refuses it")
+    func duplicateColumnsAndNoRows() async throws {
+        let (model, _) = try await trainedIris()
+        let twice = expectTrainerError(.duplicateColumn) {
+            try model.predict(csv: csv("sepal_length_cm,sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm",
+                                       "5.1,9,3.5,1.4,0.2"), source: "dup.csv")
+        }
+        #expect(twice?.message == "dup.csv: the header names column 'sepal_length_cm' twice")
+        let headerOnly = expectTrainerError(.emptyData) {
+            try model.predict(csv: csv("sepal_length_cm,sepal_width_cm,petal_length_cm,petal_width_cm"), source: "rows.csv")
+        }
+        #expect(headerOnly?.message == "rows.csv has a header but no data rows")
+    }
 }

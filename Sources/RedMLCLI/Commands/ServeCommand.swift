@@ -60,6 +60,14 @@ struct ServeCommand: AsyncParsableCommand {
         }
     }
 
+    /// What `--json` prints once the server listens.
+    private struct Listening: Encodable {
+        var listening = true
+        var url: String
+        var host: String
+        var port: Int?
+    }
+
     /// Serves until a signal stops it.
     func run() async throws {
         let logger = CLIRuntime.logger("redml.serve", default: .info)
@@ -78,10 +86,15 @@ struct ServeCommand: AsyncParsableCommand {
             configuration.token = token
             let api = MLHTTPAPI(registry: runtime.registry, queue: runtime.queue, prometheus: prometheus,
                                 configuration: configuration, logger: logger)
-            let host = host
+            let (host, json) = (host, options.json)
             let app = try api.makeApplication(host: host, port: port) { port in
-                // One line on stdout that scripts can wait for.
-                Console.line("redml serve: listening on http://\(Self.address(host, port.map(String.init) ?? "?"))")
+                // One line on stdout that scripts can wait for (with --port 0, it names the port taken).
+                let url = "http://\(Self.address(host, port.map(String.init) ?? "?"))"
+                if json {
+                    try? Console.json(Listening(url: url, host: host, port: port))
+                } else {
+                    Console.line("redml serve: listening on \(url)")
+                }
             }
             // Shut down last listed first: /readyz turns to 503, the workers drain while the API still
             // answers (health checks, job events, cancels), then the listener closes.
