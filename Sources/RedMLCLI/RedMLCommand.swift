@@ -15,7 +15,8 @@ struct RedMLCommand: AsyncParsableCommand {
 
             Exit status: 0 on success; 1 when the command failed (one line on stderr says \
             why and what to do; with --json, stdout also gets {"error": {"code", "message"}}) or \
-            `store check` found problems; 64 for a usage error.
+            `store check` found problems; 64 for a usage error or an argument the command cannot \
+            use (code invalid_argument).
             """,
         version: "redml 0.1.0",
         subcommands: [

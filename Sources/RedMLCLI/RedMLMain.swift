@@ -49,7 +49,7 @@ enum RedMLMain {
     /// its default), but not silently: the operator meant to change something.
     private static func warnOfUnknownLogLevel() {
         guard let value = ProcessInfo.processInfo.environment[CLIRuntime.logLevelVariable], !value.isEmpty,
-            Logger.Level(rawValue: value) == nil
+            CLIRuntime.logLevel(named: value) == nil
         else { return }
         let levels = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
         Console.note("\(CLIRuntime.logLevelVariable)='\(value)' is not a log level, so it is ignored; use one of \(levels)")
@@ -66,6 +66,8 @@ enum RedMLMain {
         if !failure.resultPrinted, jsonRequested {
             try? Console.json(["error": ["code": failure.code, "message": failure.message]])
         }
-        exit(failure.exitCode)
+        // An argument the command cannot use is a usage error wherever it was found (after parsing,
+        // or by the library), so scripts tell "fix the invocation" from "the operation failed".
+        exit(failure.code == "invalid_argument" && failure.exitCode == 1 ? 64 : failure.exitCode)
     }
 }

@@ -62,6 +62,8 @@ public enum MLJSON {
                 "not valid JSON (\(context.debugDescription))"
             }
         case .keyNotFound(let key, _): "missing field '\(key.stringValue)'"
+        case .typeMismatch(let type, let context) where context.codingPath.isEmpty:
+            type == [String: Any].self ? "the record is not a JSON object" : "the record is not a \(type)"
         case .typeMismatch(let type, let context):
             "field '\(path(context))' is not a \(type)"
         case .valueNotFound(let type, let context):

@@ -67,11 +67,14 @@ extension MLModelRegistry {
     /// partial file is removed if verification fails.
     public func downloadWeights(of model: String, version: UInt32, to file: URL) async throws {
         let stream = try await weights(of: model, version: version)
-        guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
-            throw MLRegistryError.invalid("cannot create \(file.path) for the weights of model '\(model)'", model: model)
+        let descriptor = open(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard descriptor >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw MLRegistryError.invalid(
+                "cannot create \(file.path) for the weights of model '\(model)': \(reason)", model: model)
         }
         do {
-            let handle = try FileHandle(forWritingTo: file)
+            let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
             defer { try? handle.close() }
             for try await chunk in stream {
                 try handle.write(contentsOf: chunk)

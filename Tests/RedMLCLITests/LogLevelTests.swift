@@ -12,7 +12,7 @@ struct LogLevelTests {
                                        + "use one of trace, debug, info, notice, warning, error, critical"], "\(result)")
     }
 
-    @Test("a level it names is taken without a word", arguments: ["debug", "error", ""])
+    @Test("a level it names is taken without a word", arguments: ["debug", "error", "", "TRACE", "Warning"])
     func knownLevel(level: String) async throws {
         let scratch = try ScratchDirectory()
         let result = try await scratch.redml("jobs", "list", "--store", "memory:", environment: ["REDML_LOG_LEVEL": level])

@@ -123,6 +123,13 @@ struct ModelsCommandTests {
         let missing = try await scratch.redml("models", "download", "iris", "7", "--out", "x.bin", "--store", "s.sqlite")
         expectCleanFailure(missing, mentioning: "unknown version 7 for model 'iris' (latest is 2)")
         #expect(!scratch.exists("x.bin"))
+        let noStore = try await scratch.redml("models", "download", "iris", "--out", "x.bin", "--store", "absent.sqlite")
+        expectCleanFailure(noStore, mentioning: "no store at absent.sqlite")
+        let noDirectory = try await scratch.redml("models", "download", "iris", "--out", "nodir/x.bin", "--store", "s.sqlite")
+        expectCleanFailure(noDirectory, mentioning: "cannot write nodir/x.bin: directory")
+        #expect(noDirectory.status == 64, "\(noDirectory)")
+        let refusedLeftovers = try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).filter { $0.contains("partial") }
+        #expect(refusedLeftovers.isEmpty, "a refused download left its temporary file behind")
     }
 
     @Test("history lists every change, oldest first, with the CLI as actor")

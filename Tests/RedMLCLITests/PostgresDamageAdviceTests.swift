@@ -65,8 +65,9 @@ struct PostgresDamageAdviceTests {
             expectSuccess(healthy)
             let summary = try #require(try healthy.jsonObject()["integrity"] as? [String: Any], "\(healthy)")
             #expect(summary["healthy"] as? Bool == true && summary["blobs_checked"] as? Int == 1, "\(healthy)")
-            // A model, its version and its two events (registered, activated); two jobs, one event each.
-            #expect(summary["entries_checked"] as? Int == 8, "\(healthy)")
+            // A model, its version, its weights' reference count and its two events (registered, activated);
+            // two jobs, one event each.
+            #expect(summary["entries_checked"] as? Int == 9, "\(healthy)")
 
             let schema = "\"\(scratch.schema)\""
             try await scratch.execute("UPDATE \(schema).ml_job SET record = '{oops' WHERE key = '\(id)'")

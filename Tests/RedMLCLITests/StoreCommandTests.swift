@@ -142,6 +142,8 @@ struct StoreCommandTests {
                 #expect(result.status == 64 && result.stderr.contains(text), "\(result)")
             } else {
                 expectCleanFailure(result, mentioning: text)
+                // An argument the command cannot use exits 64, as the parser's usage errors do.
+                #expect(result.status == (code == "invalid_argument" ? 64 : 1), "\(arguments): \(result)")
             }
             let error = try #require(try result.jsonObject()["error"] as? [String: Any], "\(arguments): \(result)")
             #expect(error["code"] as? String == code, "\(arguments): \(result)")
@@ -197,6 +199,26 @@ struct StoreCommandTests {
         expectSuccess(setAside)
         let listed = try #require(try setAside.jsonObject()["set_aside"] as? [[String: Any]])
         #expect(listed.count == 1 && (listed.first?["problem"] as? String)?.contains("unknown status 'bogus'") == true, "\(setAside)")
+    }
+
+    @Test("check reads weights reference counts, and the versions of a model whose own record is unreadable")
+    func checkReadsWeightsCountsAndOrphanedVersions() async throws {
+        let scratch = try await Self.storeWithTwoDemoRuns()
+        try scratch.sqlite3("redml.sqlite", """
+            UPDATE ml_kv SET value = '{"x":1}' WHERE namespace = 'model_weights'
+              AND key = (SELECT min(key) FROM ml_kv WHERE namespace = 'model_weights');
+            UPDATE ml_kv SET value = '{bad' WHERE namespace = 'models' AND key = 'iris';
+            UPDATE ml_kv SET value = '[]' WHERE namespace = 'model_versions' AND key = 'iris@v2';
+            """)
+        let check = try await scratch.redml("store", "check", "--json")
+        #expect(check.status == 1)
+        let integrity = try #require(try check.jsonObject()["integrity"] as? [String: Any])
+        let messages = try #require(integrity["problems"] as? [[String: Any]]).compactMap { $0["message"] as? String }
+        #expect(messages.contains { $0.contains("model_weights/") && $0.contains("expected WeightsUsage JSON: missing field") }, "\(messages)")
+        #expect(messages.contains { $0.hasPrefix("models/iris: ") }, "\(messages)")
+        #expect(messages.contains { $0.contains("model_versions/iris@v2") && $0.hasSuffix("the record is not a JSON object") },
+                "\(messages)")
+        #expect(!messages.contains { $0.contains("model_versions/iris@v1") }, "a readable version was reported: \(messages)")
     }
 
     /// Nothing in the queue finds either: no rescue requeues the job if its worker dies, and the entry
@@ -316,6 +338,11 @@ struct StoreCommandTests {
         let listed = try await scratch.redml("models", "list", "--store", "half.sqlite")
         expectCleanFailure(listed, mentioning: "redml store check")
         #expect(!listed.stderr.contains("disk has room"), "\(listed)")
+        // A file that is no database at all: no check can read it, so none is advised.
+        try Data(String(repeating: "not a database ", count: 300).utf8).write(to: scratch.url.appendingPathComponent("w.bin"))
+        let checked = try await scratch.redml("store", "check", "--store", "w.bin")
+        expectCleanFailure(checked, mentioning: "the file is not a SQLite database")
+        #expect(!checked.stderr.contains("run `redml store check`"), "\(checked)")
     }
 
     @Test("a directory where a file belongs is named as such, for the option that names it")

@@ -67,6 +67,22 @@ struct StoreOptionTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty)
     }
 
+    @Test("memory: followed by anything, or in capitals, is refused rather than made a file of that name")
+    func memoryLookalikes() async throws {
+        let scratch = try ScratchDirectory()
+        for store in ["memory:foo", "MEMORY:", "Memory:x"] {
+            for command in [["jobs", "list"], ["store", "migrate"]] {
+                let result = try await RedMLExecutable.run(command + ["--store", store], in: scratch.url)
+                expectCleanFailure(result, mentioning: "--store '\(store)' is neither memory:")
+                #expect(result.status == 64, "\(result)")
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: scratch.url.path).isEmpty)
+        // A file whose name begins so is still reachable by a path.
+        expectSuccess(try await scratch.redml("store", "migrate", "--store", "./memory:foo"))
+        #expect(scratch.exists("memory:foo"))
+    }
+
     @Test("a URL a password character breaks says to percent-encode it; an upper-case scheme is PostgreSQL's")
     func urlSpelling() async throws {
         let scratch = try ScratchDirectory()

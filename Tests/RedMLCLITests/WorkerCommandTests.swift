@@ -30,6 +30,11 @@ struct WorkerCommandTests {
         #expect(abs(probabilities.values.map(\.doubleValue).reduce(0, +) - 1) < 1e-9)
         let missing = try await scratch.redml("predict", "--model", "flowers", "--data", "nope.csv")
         expectCleanFailure(missing, mentioning: "--data nope.csv: no such file")
+        // A version registered without activating it says so.
+        let inactive = try await scratch.redml(
+            "train", "--data", "builtin:iris", "--model", "flowers", "--epochs", "20", "--wait", "--no-activate")
+        expectSuccess(inactive)
+        #expect(inactive.stdout.contains("registered flowers version 2 (not active), held-out accuracy"), "\(inactive)")
     }
 
     @Test("train checks its data and model name before it submits anything")

@@ -105,6 +105,12 @@ struct WeightsTests {
         let target = folder.appendingPathComponent("out.bin")
         try await registry.downloadWeights(of: "file", version: 1, to: target)
         #expect(try Data(contentsOf: target) == weights)
+        // A file that cannot be created is named with the system's reason.
+        let nowhere = folder.appendingPathComponent("missing/out.bin")
+        let error = await #expect(throws: MLRegistryError.self) {
+            try await registry.downloadWeights(of: "file", version: 1, to: nowhere)
+        }
+        #expect(error?.message == "cannot create \(nowhere.path) for the weights of model 'file': No such file or directory")
     }
 
     @Test(arguments: Backends.allFixtures())

@@ -74,7 +74,7 @@ struct TrainCommand: AsyncParsableCommand {
         if options.json {
             try Console.json(TrainOutput(job: outcome.job, version: outcome.version))
         } else if let version = outcome.version {
-            Console.line("registered \(model) version \(version.version)"
+            Console.line("registered \(model) version \(version.version)" + (noActivate ? " (not active)" : "")
                 + (version.metrics["accuracy"]?.doubleValue.map { String(format: ", held-out accuracy %.3f", $0) } ?? ""))
         } else {
             Console.line(outcome.job.key)

@@ -94,9 +94,13 @@ struct CLIError: Error, CustomStringConvertible {
         case .schemaTooNew, .invalidArgument:
             // These descriptions already say what to do, or name the bad input.
             ""
-        case .backend(let message) where message.contains("(SQLite code 11)") || message.contains("(SQLite code 26)"):
-            // SQLITE_CORRUPT, SQLITE_NOTADB: the file itself is damaged, or not a database at all.
-            "the file is damaged or is not a SQLite database: run `redml store check` to see what is wrong, "
+        case .backend(let message) where message.contains("(SQLite code 26)"):
+            // SQLITE_NOTADB: no SQLite tool reads it, `redml store check` included.
+            "the file is not a SQLite database (or its first page is destroyed): check that --store names your "
+                + "store; if it does, `redml store restore` it from a backup"
+        case .backend(let message) where message.contains("(SQLite code 11)"):
+            // SQLITE_CORRUPT: the file itself is damaged.
+            "the file is damaged: run `redml store check` to see what is wrong, "
                 + "and `redml store restore` from a backup to repair it"
         case .backend:
             backendAdvice(for: storeKind.load(ordering: .relaxed))

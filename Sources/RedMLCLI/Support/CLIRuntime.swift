@@ -15,7 +15,7 @@ enum CLIRuntime {
     /// A logger for a command, at `REDML_LOG_LEVEL` or else `level`.
     static func logger(_ label: String, default level: Logger.Level) -> Logger {
         var logger = Logger(label: label)
-        let configured = ProcessInfo.processInfo.environment[logLevelVariable].flatMap(Logger.Level.init(rawValue:))
+        let configured = ProcessInfo.processInfo.environment[logLevelVariable].flatMap(logLevel(named:))
         logger.logLevel = configured ?? level
         return logger
     }
@@ -65,5 +65,10 @@ enum CLIRuntime {
             try await tasks.waitForAll()
             return result
         }
+    }
+
+    /// The log level `name` names, in any case (`TRACE` as well as `trace`).
+    static func logLevel(named name: String) -> Logger.Level? {
+        Logger.Level(rawValue: name.lowercased())
     }
 }

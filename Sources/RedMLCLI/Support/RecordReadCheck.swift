@@ -1,6 +1,6 @@
 import RedML
 
-/// Reads every model, version and job record, and every history event, the
+/// Reads every model, version, weights reference count and job record, and every history event, the
 /// way the registry and queue read them, and reports each one they would skip. The store's own check
 /// finds values that are not JSON; this finds JSON of the wrong shape (a
 /// missing field, a wrong type), which only a reader that knows the records
@@ -37,6 +37,10 @@ enum RecordReadCheck {
                         + "until latest_version is at least \(highest)"))
             }
         }
+        // Weights reference counts, and the versions of models whose record cannot be read.
+        let beyond = try await registry.unreadableRecordsBeyondModels(readableModels: Set(models.map(\.name)))
+        skipped += beyond.skipped
+        read += beyond.read
         // Jobs page by page, keeping only what was skipped: a store may hold millions. The same
         // walk checks the job indexes, which only the ready index adds a walk to.
         let queue = MLJobQueue(store: store)

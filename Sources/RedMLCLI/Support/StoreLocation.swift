@@ -34,6 +34,12 @@ enum StoreLocation: Equatable, CustomStringConvertible {
             self = .memory
             return
         }
+        // Taken as a file path, `memory:x` or `MEMORY:` would quietly make a file of that name.
+        if text.lowercased().hasPrefix(Self.memorySpelling) {
+            throw CLIError.invalidArgument(
+                "--store '\(text)' is neither memory: (exactly that, lowercase, for the in-memory store) nor a "
+                    + "SQLite file path; for a file whose name begins so, pass ./\(text)")
+        }
         if let scheme = Self.urlScheme(of: text) {
             if scheme == "postgres" || scheme == "postgresql" {
                 self = .postgres(url: text)

@@ -51,19 +51,26 @@ struct ModelsDownloadCommand: AsyncParsableCommand {
         let destination = URL(fileURLWithPath: out)
         let directory = destination.deletingLastPathComponent()
         guard FilePaths.isDirectory(directory.path) else {
-            throw CLIError("cannot write \(out): directory \(directory.path) does not exist; create it or choose another --out")
+            throw CLIError.invalidArgument(
+                "cannot write \(out): directory \(directory.path) does not exist; create it or choose another --out")
         }
         let temporary = directory.appendingPathComponent(".\(destination.lastPathComponent).partial-\(UUID().uuidString)")
+        // The weights go to a hidden file beside --out first: a directory that takes no new file is named
+        // here, as what the operator chose, not as that file's name.
+        let probe = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o644)
+        guard probe >= 0 else {
+            let reason = String(cString: strerror(errno))
+            throw CLIError.invalidArgument(
+                "cannot write \(out): \(reason) (creating a file in \(directory.path)); choose another --out")
+        }
+        close(probe)
+        // Gone once moved into place; left only by a failure, which this removes.
+        defer { try? FileManager.default.removeItem(at: temporary) }
         let result = try await options.withRegistry(create: false) { registry in
             let number = try await resolveVersion(registry)
             let found = try await registry.version(name, number)
-            do {
-                try await registry.downloadWeights(of: name, version: number, to: temporary)
-                try AtomicFile.move(temporary, over: destination)
-            } catch {
-                try? FileManager.default.removeItem(at: temporary)
-                throw error
-            }
+            try await registry.downloadWeights(of: name, version: number, to: temporary)
+            try AtomicFile.move(temporary, over: destination)
             return Result(model: name, version: number, file: out, sha256: found.weights.sha256, bytes: found.weights.size)
         }
         if options.json {
