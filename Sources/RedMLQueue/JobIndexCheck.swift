@@ -6,8 +6,9 @@ import RedMLPersistence
 /// feed it each page of jobs, then call ``finish()``.
 ///
 /// It reports what the queue cannot find or repair itself: a running job
-/// without its lease entry, which no rescue finds if its worker dies, and a
-/// ready entry whose job record is gone. Only damage leaves either (a hand
+/// without its lease entry, which no rescue finds if its worker dies, a
+/// queued job in neither the ready nor the scheduled index, which no worker
+/// claims, and a ready entry whose job record is gone. Only damage leaves either (a hand
 /// edit, a record restored alone, a rescue that set a job aside because its
 /// record is behind its history): every transition writes a job's record and
 /// its index entries in one batch. A store with a job table keeps no such
@@ -15,7 +16,7 @@ import RedMLPersistence
 package struct MLJobIndexCheck: Sendable {
     /// One problem: a stable code and a message naming the keys.
     package struct Problem: Equatable, Sendable {
-        /// `running_job_without_lease` or `ready_entry_without_job`.
+        /// `running_job_without_lease`, `ready_entry_without_job` or `queued_job_without_entry`.
         package var code: String
         /// What is wrong, naming the record and the index entry.
         package var message: String
@@ -47,21 +48,45 @@ package struct MLJobIndexCheck: Sendable {
         }
     }
 
-    /// Walks the ready index for entries whose job record is missing; call once every job has been checked.
+    /// Walks the ready index for entries whose job record is missing, and the
+    /// ready and scheduled indexes for queued jobs that neither holds; call
+    /// once every job has been checked.
     package mutating func finish() async throws {
         guard queue.table == nil else { return }
+        var unindexed = queued
+        try await forEachEntry(in: MLNamespace.jobReady) { entry in
+            guard let id = QueueKeys.parseReady(entry.key) else { return }
+            // Most entries are queued jobs seen; only the others cost a lookup.
+            guard unindexed.remove(id) == nil, !queued.contains(id),
+                try await queue.store.entry(namespace: MLNamespace.jobs, key: MLKey.job(id)) == nil
+            else { return }
+            problems.append(Problem(
+                code: "ready_entry_without_job",
+                message: "\(MLNamespace.jobReady)/\(entry.key): no job record \(MLNamespace.jobs)/\(MLKey.job(id))"))
+        }
+        try await forEachEntry(in: MLNamespace.jobScheduled) { entry in
+            if let id = QueueKeys.parseTimed(entry.key)?.id { unindexed.remove(id) }
+        }
+        for id in unindexed.sorted() {
+            // On a live store the job may have been claimed or cancelled since its page was read.
+            guard let (job, _) = try await queue.loadJob(id), job.status == .queued,
+                try await queue.store.entry(namespace: MLNamespace.jobReady, key: QueueKeys.ready(job)) == nil,
+                try await queue.store.entry(namespace: MLNamespace.jobScheduled, key: QueueKeys.scheduled(job)) == nil
+            else { continue }
+            problems.append(Problem(
+                code: "queued_job_without_entry",
+                message: "\(MLNamespace.jobs)/\(job.key): queued, but neither \(MLNamespace.jobReady)/\(QueueKeys.ready(job)) "
+                    + "nor \(MLNamespace.jobScheduled)/\(QueueKeys.scheduled(job)) exists, so no worker claims it; "
+                    + "cancel it and submit it again"))
+        }
+    }
+
+    /// Calls `body` with every entry of `namespace`, a page at a time.
+    private func forEachEntry(in namespace: String, _ body: (MLEntry) async throws -> Void) async throws {
         var request = MLPageRequest(limit: 1_000)
         while true {
-            let page = try await queue.store.page(namespace: MLNamespace.jobReady, request)
-            for entry in page.entries {
-                // Most entries are queued jobs seen; only the others cost a lookup.
-                guard let id = QueueKeys.parseReady(entry.key), !queued.contains(id),
-                    try await queue.store.entry(namespace: MLNamespace.jobs, key: MLKey.job(id)) == nil
-                else { continue }
-                problems.append(Problem(
-                    code: "ready_entry_without_job",
-                    message: "\(MLNamespace.jobReady)/\(entry.key): no job record \(MLNamespace.jobs)/\(MLKey.job(id))"))
-            }
+            let page = try await queue.store.page(namespace: namespace, request)
+            for entry in page.entries { try await body(entry) }
             guard let cursor = page.nextCursor else { return }
             request.after = cursor
         }

@@ -227,29 +227,35 @@ struct StoreCommandTests {
     func checkFindsJobIndexDamage() async throws {
         let scratch = try ScratchDirectory()
         var ids: [String] = []
-        for target in ["a", "b"] {
-            let submitted = try await scratch.redml("jobs", "submit", "train", target)
+        for (target, later) in [("a", false), ("b", false), ("c", false), ("d", true)] {
+            let submitted = try await RedMLExecutable.run(
+                ["jobs", "submit", "train", target] + (later ? ["--run-at", "2099-01-01T00:00:00Z"] : []), in: scratch.url)
             expectSuccess(submitted)
             ids.append(submitted.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
         }
-        let (running, gone) = (ids[0], ids[1])
+        // d waits in the scheduled index, untouched: only c, which lost its ready entry, is stranded.
+        let (running, gone, stranded) = (ids[0], ids[1], ids[2])
         try scratch.sqlite3("redml.sqlite", """
             UPDATE ml_kv SET value = json_set(value, '$.status', 'running', '$.worker', 'w1', '$.attempt', 1,
                                               '$.lease_expires_at_ms', 1700000000000)
                 WHERE namespace = 'jobs' AND key = '\(running)';
             DELETE FROM ml_kv WHERE namespace = 'job_ready' AND value = '\(running)';
             DELETE FROM ml_kv WHERE namespace = 'jobs' AND key = '\(gone)';
+            DELETE FROM ml_kv WHERE namespace = 'job_ready' AND value = '\(stranded)';
             """)
         let check = try await scratch.redml("store", "check", "--json")
         #expect(check.status == 1, "\(check)")
         let integrity = try #require(try check.jsonObject()["integrity"] as? [String: Any], "\(check)")
         let problems = try #require(integrity["problems"] as? [[String: Any]])
         let found = problems.map { "\($0["code"] ?? "")|\($0["message"] ?? "")" }.sorted()
-        #expect(found == [
-            "ready_entry_without_job|job_ready/default/1000/\(gone): no job record jobs/\(gone)",
-            "running_job_without_lease|jobs/\(running): running (worker w1) with no lease entry "
-                + "job_leases/001700000000000/\(running), so no rescue requeues it if its worker dies",
-        ], "\(found)")
+        #expect(found.count == 3, "\(found)")
+        #expect(found.contains("ready_entry_without_job|job_ready/default/1000/\(gone): no job record jobs/\(gone)"), "\(found)")
+        #expect(found.contains("running_job_without_lease|jobs/\(running): running (worker w1) with no lease entry "
+                + "job_leases/001700000000000/\(running), so no rescue requeues it if its worker dies"), "\(found)")
+        #expect(found.contains {
+            $0.hasPrefix("queued_job_without_entry|jobs/\(stranded): queued, but neither job_ready/default/1000/\(stranded) nor job_scheduled/")
+                && $0.hasSuffix("so no worker claims it; cancel it and submit it again")
+        }, "\(found)")
     }
 
     @Test("versions above a damaged latest_version are listed, and check reports the counter")
