@@ -189,11 +189,11 @@ struct WorkerCommandTests {
         try #require(stored == 4, "the first attempt's checkpoint of step 4 was never stored")
         first.signal(SIGKILL)
         _ = try await first.waitForExit()
-        // The stalled script outlives its killed worker; stop it too.
+        // The stalled script and its `sleep` outlive their killed worker (see the README); stop their group too.
         if let pid = Int32((try? String(contentsOfFile: scratch.path("script-1.pid"), encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""), let group = processGroup(of: pid)
         {
-            kill(pid, SIGKILL)
+            kill(-group, SIGKILL)
         }
 
         // The second worker rescues the job once the dead worker's lease expires (two heartbeats).
