@@ -66,8 +66,6 @@ enum RedMLMain {
         if !failure.resultPrinted, jsonRequested {
             try? Console.json(["error": ["code": failure.code, "message": failure.message]])
         }
-        // An argument the command cannot use is a usage error wherever it was found (after parsing,
-        // or by the library), so scripts tell "fix the invocation" from "the operation failed".
-        exit(failure.code == "invalid_argument" && failure.exitCode == 1 ? 64 : failure.exitCode)
+        exit(failure.exitCode)
     }
 }

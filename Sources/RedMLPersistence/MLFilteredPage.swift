@@ -46,3 +46,20 @@ extension MLStore {
         }
     }
 }
+
+extension MLStore {
+    /// Calls `body` with every entry of `namespace`, in key order, reading
+    /// `pageSize` entries per store call: for walks that must see everything
+    /// (an integrity check) without holding a whole namespace in memory.
+    package func forEachEntry(
+        in namespace: String, pageSize: Int = 1_000, _ body: (MLEntry) async throws -> Void
+    ) async throws {
+        var request = MLPageRequest(limit: pageSize)
+        while true {
+            let page = try await self.page(namespace: namespace, request)
+            for entry in page.entries { try await body(entry) }
+            guard let cursor = page.nextCursor else { return }
+            request.after = cursor
+        }
+    }
+}

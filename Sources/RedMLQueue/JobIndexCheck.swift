@@ -54,7 +54,7 @@ package struct MLJobIndexCheck: Sendable {
     package mutating func finish() async throws {
         guard queue.table == nil else { return }
         var unindexed = queued
-        try await forEachEntry(in: MLNamespace.jobReady) { entry in
+        try await queue.store.forEachEntry(in: MLNamespace.jobReady) { entry in
             guard let id = QueueKeys.parseReady(entry.key) else { return }
             // Most entries are queued jobs seen; only the others cost a lookup.
             guard unindexed.remove(id) == nil, !queued.contains(id),
@@ -64,7 +64,7 @@ package struct MLJobIndexCheck: Sendable {
                 code: "ready_entry_without_job",
                 message: "\(MLNamespace.jobReady)/\(entry.key): no job record \(MLNamespace.jobs)/\(MLKey.job(id))"))
         }
-        try await forEachEntry(in: MLNamespace.jobScheduled) { entry in
+        try await queue.store.forEachEntry(in: MLNamespace.jobScheduled) { entry in
             if let id = QueueKeys.parseTimed(entry.key)?.id { unindexed.remove(id) }
         }
         for id in unindexed.sorted() {
@@ -78,17 +78,6 @@ package struct MLJobIndexCheck: Sendable {
                 message: "\(MLNamespace.jobs)/\(job.key): queued, but neither \(MLNamespace.jobReady)/\(QueueKeys.ready(job)) "
                     + "nor \(MLNamespace.jobScheduled)/\(QueueKeys.scheduled(job)) exists, so no worker claims it; "
                     + "cancel it and submit it again"))
-        }
-    }
-
-    /// Calls `body` with every entry of `namespace`, a page at a time.
-    private func forEachEntry(in namespace: String, _ body: (MLEntry) async throws -> Void) async throws {
-        var request = MLPageRequest(limit: 1_000)
-        while true {
-            let page = try await queue.store.page(namespace: namespace, request)
-            for entry in page.entries { try await body(entry) }
-            guard let cursor = page.nextCursor else { return }
-            request.after = cursor
         }
     }
 

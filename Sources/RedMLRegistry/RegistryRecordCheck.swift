@@ -17,7 +17,7 @@ extension MLModelRegistry {
     ) async throws -> (skipped: [MLPersistenceError], read: Int) {
         var skipped: [MLPersistenceError] = []
         var read = 0
-        try await forEachEntry(in: MLNamespace.modelWeights) { entry in
+        try await store.forEachEntry(in: MLNamespace.modelWeights) { entry in
             read += 1
             do {
                 let usage = try MLJSON.decode(
@@ -32,7 +32,7 @@ extension MLModelRegistry {
                 skipped.append(error)
             }
         }
-        try await forEachEntry(in: MLNamespace.modelVersions) { entry in
+        try await store.forEachEntry(in: MLNamespace.modelVersions) { entry in
             guard let model = MLKey.parseModelVersion(entry.key)?.model, !readableModels.contains(model) else { return }
             read += 1
             do {
@@ -43,16 +43,5 @@ extension MLModelRegistry {
             }
         }
         return (skipped, read)
-    }
-
-    /// Calls `body` with every entry of `namespace`, a page at a time.
-    private func forEachEntry(in namespace: String, _ body: (MLEntry) throws -> Void) async throws {
-        var request = MLPageRequest(limit: 500)
-        while true {
-            let page = try await store.page(namespace: namespace, request)
-            for entry in page.entries { try body(entry) }
-            guard let cursor = page.nextCursor else { return }
-            request.after = cursor
-        }
     }
 }

@@ -84,36 +84,28 @@ public final class MLRuntime: Service, Sendable {
             let retention = configuration.finishedJobRetention
             let clock = configuration.queue.clock
             group.addTask {
-                await cancelWhenGracefulShutdown {
-                    await Self.every(self.configuration.gaugeInterval, clock: clock) { await sampler.sample() }
-                }
+                await Self.every(self.configuration.gaugeInterval, clock: clock) { await sampler.sample() }
             }
             if !configuration.runsWorkers {
                 // Workers keep the queue's clock to the store server's; without them (an API
                 // server, say), this does, so the schedules of the jobs it submits are in that time.
                 group.addTask {
-                    await cancelWhenGracefulShutdown {
-                        await Self.every(MLJobQueue.clockAlignmentInterval, clock: clock) {
-                            await self.queue.alignClockLoggingFailure()
-                        }
+                    await Self.every(MLJobQueue.clockAlignmentInterval, clock: clock) {
+                        await self.queue.alignClockLoggingFailure()
                     }
                 }
             }
             if let collection = configuration.garbageCollection {
                 group.addTask {
-                    await cancelWhenGracefulShutdown {
-                        await Self.every(collection.interval, clock: clock) {
-                            await self.collectGarbage(uploadsOlderThan: collection.uploadsOlderThan, clock: clock)
-                        }
+                    await Self.every(collection.interval, clock: clock) {
+                        await self.collectGarbage(uploadsOlderThan: collection.uploadsOlderThan, clock: clock)
                     }
                 }
             }
             if let retention {
                 group.addTask {
-                    await cancelWhenGracefulShutdown {
-                        await Self.every(retention.interval, clock: clock) {
-                            await self.pruneFinishedJobs(olderThan: retention.keep, clock: clock)
-                        }
+                    await Self.every(retention.interval, clock: clock) {
+                        await self.pruneFinishedJobs(olderThan: retention.keep, clock: clock)
                     }
                 }
             }
@@ -126,8 +118,7 @@ public final class MLRuntime: Service, Sendable {
     /// - Parameter clock: the time to count from; default: the queue's clock.
     @discardableResult
     public func pruneFinishedJobs(olderThan keep: Duration, clock: (any MLClock)? = nil) async -> Int {
-        let cutoffMs = (clock ?? configuration.queue.clock).nowMs - keep.milliseconds
-        let cutoff = Date(timeIntervalSince1970: Double(cutoffMs) / 1000)
+        let cutoff = time(age: keep, clock: clock)
         var total = 0
         do {
             while !Task.isCancelled {
@@ -153,10 +144,8 @@ public final class MLRuntime: Service, Sendable {
     /// - Parameter clock: the time to count from; default: the queue's clock.
     @discardableResult
     public func collectGarbage(uploadsOlderThan age: Duration, clock: (any MLClock)? = nil) async -> MLRegistryGarbageReport? {
-        let cutoffMs = (clock ?? configuration.queue.clock).nowMs - age.milliseconds
         do {
-            let report = try await registry.collectGarbage(
-                uploadsStartedBefore: Date(timeIntervalSince1970: Double(cutoffMs) / 1000))
+            let report = try await registry.collectGarbage(uploadsStartedBefore: time(age: age, clock: clock))
             if report.abandonedUploads > 0 || report.unreferencedBlobs > 0 {
                 configuration.logger.info("removed abandoned weights uploads and unused blobs", metadata: [
                     "uploads": "\(report.abandonedUploads)", "blobs": "\(report.unreferencedBlobs)",
@@ -170,11 +159,22 @@ public final class MLRuntime: Service, Sendable {
         }
     }
 
-    /// Runs `body` now and then every `interval` until the task is cancelled.
-    private static func every(_ interval: Duration, clock: any MLClock, _ body: () async -> Void) async {
-        while !Task.isCancelled {
-            await body()
-            do { try await clock.sleep(for: interval) } catch { return }
+    /// The time `age` before now on `clock` (default: the queue's clock).
+    private func time(age: Duration, clock: (any MLClock)?) -> Date {
+        let ms = (clock ?? configuration.queue.clock).nowMs - age.milliseconds
+        return Date(timeIntervalSince1970: Double(ms) / 1000)
+    }
+
+    /// Runs `body` now and then every `interval` of `clock` until graceful
+    /// shutdown (or cancellation).
+    private static func every(
+        _ interval: Duration, clock: any MLClock, _ body: @escaping @Sendable () async -> Void
+    ) async {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                await body()
+                do { try await clock.sleep(for: interval) } catch { return }
+            }
         }
     }
 }

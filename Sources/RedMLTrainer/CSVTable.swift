@@ -16,6 +16,8 @@ struct CSVTable {
     var header: [String]
     /// The records after the header.
     var records: [Record]
+    /// What errors call the data (a file name).
+    let source: String
 
     /// Parses `data`; `source` names the file in errors.
     init(_ data: Data, source: String) throws(MLTrainerError) {
@@ -30,6 +32,22 @@ struct CSVTable {
         }
         header = first.cells
         records = Array(all.dropFirst())
+        self.source = source
+    }
+
+    /// Refuses a header that names a column twice: which of the two is meant cannot be told.
+    func requireUniqueHeader() throws(MLTrainerError) {
+        var seen: Set<String> = []
+        if let duplicate = header.first(where: { !seen.insert($0).inserted }) {
+            throw MLTrainerError(code: .duplicateColumn, message: "\(source): the header names column '\(duplicate)' twice",
+                                 source: source, row: 1, column: duplicate)
+        }
+    }
+
+    /// Refuses a table with a header and nothing after it.
+    func requireRecords() throws(MLTrainerError) {
+        guard records.isEmpty else { return }
+        throw MLTrainerError(code: .emptyData, message: "\(source) has a header but no data rows", source: source)
     }
 
     /// A byte-level state machine; works on UTF-8 because every delimiter is ASCII.

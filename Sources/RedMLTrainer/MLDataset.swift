@@ -40,7 +40,7 @@ public struct MLDataset: Hashable, Sendable {
     public init(csv: Data, label: String? = nil, source: String = "CSV data") throws(MLTrainerError) {
         let table = try CSVTable(csv, source: source)
         let header = table.header
-        try Self.refuseDuplicateColumns(header, source: source)
+        try table.requireUniqueHeader()
         let labelIndex: Int
         if let label {
             guard let index = header.firstIndex(of: label) else {
@@ -59,9 +59,7 @@ public struct MLDataset: Hashable, Sendable {
                 message: "\(source): the header has \(header.count) column(s); expected at least one feature and a label",
                 source: source, row: 1)
         }
-        guard !table.records.isEmpty else {
-            throw MLTrainerError(code: .emptyData, message: "\(source) has a header but no data rows", source: source)
-        }
+        try table.requireRecords()
         let featureIndexes = header.indices.filter { $0 != labelIndex }
         var rows: [[Double]] = []
         var labelTexts: [String] = []
@@ -167,14 +165,5 @@ public struct MLDataset: Hashable, Sendable {
             values.append(value)
         }
         return values
-    }
-
-    /// Refuses a header that names a column twice: which of the two is meant cannot be told.
-    static func refuseDuplicateColumns(_ header: [String], source: String) throws(MLTrainerError) {
-        var seen: Set<String> = []
-        if let duplicate = header.first(where: { !seen.insert($0).inserted }) {
-            throw MLTrainerError(code: .duplicateColumn, message: "\(source): the header names column '\(duplicate)' twice",
-                                 source: source, row: 1, column: duplicate)
-        }
     }
 }

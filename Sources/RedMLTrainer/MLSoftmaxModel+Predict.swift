@@ -40,10 +40,8 @@ extension MLSoftmaxModel {
     ///   `ragged_row` naming the line and column.
     public func predict(csv: Data, source: String = "CSV data") throws(MLTrainerError) -> [MLPrediction] {
         let table = try CSVTable(csv, source: source)
-        try MLDataset.refuseDuplicateColumns(table.header, source: source)
-        guard !table.records.isEmpty else {
-            throw MLTrainerError(code: .emptyData, message: "\(source) has a header but no data rows", source: source)
-        }
+        try table.requireUniqueHeader()
+        try table.requireRecords()
         let columns = try columnIndexes(in: table.header, source: source)
         var predictions: [MLPrediction] = []
         predictions.reserveCapacity(table.records.count)

@@ -7,7 +7,7 @@ struct CLIError: Error, CustomStringConvertible {
     /// The line printed after `redml: `.
     var message: String
     /// The process exit code.
-    var exitCode: Int32 = 1
+    var exitCode: Int32
     /// A stable name for the kind of failure, for `--json` output: the
     /// library error's code where one caused it, `invalid_argument` for an
     /// argument the command cannot use, else `failed`.
@@ -17,10 +17,13 @@ struct CLIError: Error, CustomStringConvertible {
     /// so no error object follows it on stdout.
     var resultPrinted = false
 
-    /// A failure with its own message.
-    init(_ message: String, exitCode: Int32 = 1, code: String = "failed") {
+    /// A failure with its own message. An argument the command cannot use
+    /// (`invalid_argument`) exits 64 unless told otherwise: it is a usage
+    /// error wherever it was found (after parsing, or by the library), so
+    /// scripts tell "fix the invocation" from "the operation failed".
+    init(_ message: String, exitCode: Int32? = nil, code: String = "failed") {
         self.message = message
-        self.exitCode = exitCode
+        self.exitCode = exitCode ?? (code == "invalid_argument" ? 64 : 1)
         self.code = code
     }
 
